@@ -1,5 +1,3 @@
 # make demo: the main job on bundled data. Grows with the families (trigram chat first).
 demo: $(BIN)
 	@echo "retroqat demo: not built yet (it arrives with the trigram chat trainer)"
-bench: $(BIN)
-	@echo "retroqat bench: no benchmarks yet"

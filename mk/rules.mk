@@ -60,3 +60,6 @@ test: $(BIN) $(TEST_BIN)
 
 # Targets the families add (demo, bench-*) live in mk/*.mk, one file per concern.
 include $(filter-out mk/rules.mk,$(wildcard mk/*.mk))
+
+# `make bench` runs every bench-* target that the mk/*.mk files attach to it.
+bench:
