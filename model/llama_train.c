@@ -1,0 +1,575 @@
+// llama_train.c: batched forward/backward of the llama transformer (see llama_train.h).
+#include "model/llama_train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/err.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---- a tiny parallel-for: tasks [0, n) in contiguous chunks, one chunk per thread ------------
+
+typedef void (*range_fn)(void *ctx, int lo, int hi);
+typedef struct {
+    range_fn fn;
+    void *ctx;
+    int lo, hi;
+} range_job;
+
+static void *range_thread(void *p) {
+    range_job *j = p;
+    j->fn(j->ctx, j->lo, j->hi);
+    return NULL;
+}
+
+static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
+    if (threads > n) threads = n;
+    if (threads <= 1) {
+        if (n > 0) fn(ctx, 0, n);
+        return;
+    }
+    pthread_t tid[16];
+    range_job job[16];
+    if (threads > 16) threads = 16;
+    for (int i = 0; i < threads; i++) job[i] = (range_job){fn, ctx, (int)((long)n * i / threads), (int)((long)n * (i + 1) / threads)};
+    int started[16] = {0};
+    for (int i = 1; i < threads; i++) started[i] = pthread_create(&tid[i], NULL, range_thread, &job[i]) == 0;
+    for (int i = 1; i < threads; i++)
+        if (!started[i]) range_thread(&job[i]);  // could not start a thread: do its share here
+    range_thread(&job[0]);
+    for (int i = 1; i < threads; i++)
+        if (started[i]) pthread_join(tid[i], NULL);
+}
+
+// ---- exp for the softmaxes and SiLU ----------------------------------------------------------
+// exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln2/2, e^r by its Taylor polynomial to
+// degree 6 (relative error < 2e-7). Branch-free, so loops over it vectorise.
+static inline float exp_fast(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
+    float r = x - n * 0.693145751953125f - n * 1.428606765330187045e-06f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    int32_t ti, mi;
+    memcpy(&ti, &t, 4);
+    memcpy(&mi, &magic, 4);
+    int32_t e = (ti - mi + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, 4);
+    return p * scale;
+}
+
+// ---- GEMM wrappers (row-major), timed -----------------------------------------------------------
+
+// out[N, OUT] = inp[N, IN] W[OUT, IN]^T + beta out
+static void gemm_nt(llama_train *s, float *out, const float *inp, const float *w, int N, int IN, int OUT, float beta) {
+    double t = now_s();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, IN, 1.0f, inp, IN, w, IN, beta, out, OUT);
+    s->t_gemm += now_s() - t;
+    s->gemm_flops += 2.0 * N * IN * OUT;
+}
+
+// dinp[N, IN] = dout[N, OUT] W[OUT, IN] + beta dinp
+static void gemm_nn(llama_train *s, float *dinp, const float *dout, const float *w, int N, int IN, int OUT, float beta) {
+    double t = now_s();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, w, IN, beta, dinp, IN);
+    s->t_gemm += now_s() - t;
+    s->gemm_flops += 2.0 * N * IN * OUT;
+}
+
+// dW[OUT, IN] += dout[N, OUT]^T inp[N, IN]
+static void gemm_tn(llama_train *s, float *dw, const float *dout, const float *inp, int N, int IN, int OUT) {
+    double t = now_s();
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
+    s->t_gemm += now_s() - t;
+    s->gemm_flops += 2.0 * N * IN * OUT;
+}
+
+// ---- RMSNorm ---------------------------------------------------------------------------------
+
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        const float *xi = x + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        float ss = 0.0f;
+        for (int j = 0; j < C; j++) ss += xi[j] * xi[j];
+        float r = 1.0f / sqrtf(ss / C + 1e-5f);
+        for (int j = 0; j < C; j++) o[j] = w[j] * (r * xi[j]);
+        rstd[i] = r;
+    }
+}
+
+// dx += ..., dw += ...
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, const float *rstd, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        const float *xi = x + (size_t)i * C, *dy = dout + (size_t)i * C;
+        float *dxi = dx + (size_t)i * C;
+        float r = rstd[i], dot = 0.0f;
+        for (int j = 0; j < C; j++) dot += w[j] * dy[j] * xi[j];
+        float k = dot * r * r * r / C;
+        for (int j = 0; j < C; j++) {
+            dw[j] += dy[j] * xi[j] * r;
+            dxi[j] += r * w[j] * dy[j] - k * xi[j];
+        }
+    }
+}
+
+// ---- RoPE --------------------------------------------------------------------------------------
+
+void rope_tables(float *cosv, float *sinv, int T, int hs) {
+    for (int p = 0; p < T; p++)
+        for (int i = 0; i < hs; i += 2) {
+            float freq = 1.0f / powf(10000.0f, i / (float)hs);
+            float a = p * freq;
+            cosv[p * (hs / 2) + i / 2] = cosf(a);
+            sinv[p * (hs / 2) + i / 2] = sinf(a);
+        }
+}
+
+// x: [B, T, width] with width a multiple of hs; rotate every pair of every head in place.
+void rope_forward(float *x, const float *cosv, const float *sinv, int B, int T, int width, int hs) {
+    int half = hs / 2;
+    for (int bt = 0; bt < B * T; bt++) {
+        const float *c = cosv + (bt % T) * half, *s = sinv + (bt % T) * half;
+        float *row = x + (size_t)bt * width;
+        for (int h0 = 0; h0 < width; h0 += hs)
+            for (int i = 0; i < half; i++) {
+                float a = row[h0 + 2 * i], b = row[h0 + 2 * i + 1];
+                row[h0 + 2 * i] = a * c[i] - b * s[i];
+                row[h0 + 2 * i + 1] = a * s[i] + b * c[i];
+            }
+    }
+}
+
+void rope_backward(float *dx, const float *cosv, const float *sinv, int B, int T, int width, int hs) {
+    int half = hs / 2;
+    for (int bt = 0; bt < B * T; bt++) {
+        const float *c = cosv + (bt % T) * half, *s = sinv + (bt % T) * half;
+        float *row = dx + (size_t)bt * width;
+        for (int h0 = 0; h0 < width; h0 += hs)
+            for (int i = 0; i < half; i++) {
+                float da = row[h0 + 2 * i], db = row[h0 + 2 * i + 1];
+                row[h0 + 2 * i] = da * c[i] + db * s[i];
+                row[h0 + 2 * i + 1] = -da * s[i] + db * c[i];
+            }
+    }
+}
+
+// ---- SwiGLU ------------------------------------------------------------------------------------
+
+void swiglu_forward(float *g, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float sig = 1.0f / (1.0f + exp_fast(-a[i]));
+        g[i] = a[i] * sig * b[i];
+    }
+}
+
+void swiglu_backward(float *da, float *db, const float *dg, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float sig = 1.0f / (1.0f + exp_fast(-a[i]));
+        float silu = a[i] * sig;
+        da[i] = dg[i] * b[i] * sig * (1.0f + a[i] * (1.0f - sig));
+        db[i] = dg[i] * silu;
+    }
+}
+
+// ---- causal grouped-query attention ---------------------------------------------------------------
+// q, y: [B, T, nh*hs]; k, v: [B, T, nkv*hs]; att: [B, nh, T, T]. Task = (b, kv group), so the
+// gradients of k and v of a group are written by one thread only.
+
+typedef struct {
+    float *y, *att, *dq, *dk, *dv;
+    const float *q, *k, *v, *dy, *catt;
+    int B, T, nh, nkv, hs;
+} attn_job;
+
+// The hs == 8 case (stories260K) gets its own copy of the loops with a constant head size.
+#define ATTN_FWD_BODY(HS)                                                                                        \
+    for (int task = lo; task < hi; task++) {                                                                    \
+        int b = task / j->nkv, g = task % j->nkv, T = j->T, C = j->nh * HS, kvd = j->nkv * HS;                  \
+        int mul = j->nh / j->nkv;                                                                               \
+        float scale = 1.0f / sqrtf((float)HS);                                                                  \
+        for (int h = g * mul; h < (g + 1) * mul; h++)                                                           \
+            for (int t = 0; t < T; t++) {                                                                       \
+                const float *qt = j->q + ((size_t)b * T + t) * C + h * HS;                                      \
+                float *row = j->att + (((size_t)b * j->nh + h) * T + t) * T;                                    \
+                float max = -INFINITY;                                                                          \
+                for (int u = 0; u <= t; u++) {                                                                  \
+                    const float *ku = j->k + ((size_t)b * T + u) * kvd + g * HS;                                \
+                    float sc = 0.0f;                                                                            \
+                    for (int i = 0; i < HS; i++) sc += qt[i] * ku[i];                                           \
+                    sc *= scale;                                                                                \
+                    row[u] = sc;                                                                                \
+                    max = sc > max ? sc : max;                                                                  \
+                }                                                                                               \
+                float sum = 0.0f;                                                                               \
+                for (int u = 0; u <= t; u++) {                                                                  \
+                    row[u] = exp_fast(row[u] - max);                                                            \
+                    sum += row[u];                                                                              \
+                }                                                                                               \
+                float inv = 1.0f / sum;                                                                         \
+                float acc[HS];                                                                                  \
+                for (int i = 0; i < HS; i++) acc[i] = 0.0f;                                                     \
+                for (int u = 0; u <= t; u++) {                                                                  \
+                    row[u] *= inv;                                                                              \
+                    const float *vu = j->v + ((size_t)b * T + u) * kvd + g * HS;                                \
+                    for (int i = 0; i < HS; i++) acc[i] += row[u] * vu[i];                                      \
+                }                                                                                               \
+                float *yt = j->y + ((size_t)b * T + t) * C + h * HS;                                            \
+                for (int i = 0; i < HS; i++) yt[i] = acc[i];                                                    \
+            }                                                                                                   \
+    }
+
+static void attn_fwd_8(void *ctx, int lo, int hi) {
+    attn_job *j = ctx;
+    ATTN_FWD_BODY(8)
+}
+
+static void attn_fwd_any(void *ctx, int lo, int hi) {
+    attn_job *j = ctx;
+    int HS_ = j->hs;
+#define HSV HS_
+    ATTN_FWD_BODY(HSV)
+#undef HSV
+}
+
+void attention_forward(float *y, float *att, const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs, int threads) {
+    attn_job j = {.y = y, .att = att, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .hs = hs};
+    parallel_for(B * nkv, threads, hs == 8 ? attn_fwd_8 : attn_fwd_any, &j);
+}
+
+#define ATTN_BWD_BODY(HS)                                                                                        \
+    float *dp = rq_malloc((size_t)j->T * sizeof(float));                                                        \
+    for (int task = lo; task < hi; task++) {                                                                    \
+        int b = task / j->nkv, g = task % j->nkv, T = j->T, C = j->nh * HS, kvd = j->nkv * HS;                  \
+        int mul = j->nh / j->nkv;                                                                               \
+        float scale = 1.0f / sqrtf((float)HS);                                                                  \
+        for (int u = 0; u < T; u++) {                                                                           \
+            memset(j->dk + ((size_t)b * T + u) * kvd + g * HS, 0, HS * sizeof(float));                           \
+            memset(j->dv + ((size_t)b * T + u) * kvd + g * HS, 0, HS * sizeof(float));                           \
+        }                                                                                                       \
+        for (int h = g * mul; h < (g + 1) * mul; h++)                                                           \
+            for (int t = 0; t < T; t++) {                                                                       \
+                const float *qt = j->q + ((size_t)b * T + t) * C + h * HS;                                      \
+                const float *dyt = j->dy + ((size_t)b * T + t) * C + h * HS;                                    \
+                const float *row = j->catt + (((size_t)b * j->nh + h) * T + t) * T;                             \
+                float D = 0.0f;                                                                                 \
+                for (int u = 0; u <= t; u++) {                                                                  \
+                    const float *vu = j->v + ((size_t)b * T + u) * kvd + g * HS;                                \
+                    float s = 0.0f;                                                                             \
+                    for (int i = 0; i < HS; i++) s += dyt[i] * vu[i];                                           \
+                    dp[u] = s;                                                                                  \
+                    D += row[u] * s;                                                                            \
+                }                                                                                               \
+                float dqt[HS];                                                                                  \
+                for (int i = 0; i < HS; i++) dqt[i] = 0.0f;                                                     \
+                for (int u = 0; u <= t; u++) {                                                                  \
+                    float ds = row[u] * (dp[u] - D) * scale;                                                    \
+                    const float *ku = j->k + ((size_t)b * T + u) * kvd + g * HS;                                \
+                    float *dku = j->dk + ((size_t)b * T + u) * kvd + g * HS;                                    \
+                    float *dvu = j->dv + ((size_t)b * T + u) * kvd + g * HS;                                    \
+                    for (int i = 0; i < HS; i++) {                                                              \
+                        dqt[i] += ds * ku[i];                                                                   \
+                        dku[i] += ds * qt[i];                                                                   \
+                        dvu[i] += row[u] * dyt[i];                                                              \
+                    }                                                                                           \
+                }                                                                                               \
+                float *dq = j->dq + ((size_t)b * T + t) * C + h * HS;                                           \
+                for (int i = 0; i < HS; i++) dq[i] = dqt[i];                                                    \
+            }                                                                                                   \
+    }                                                                                                           \
+    free(dp);
+
+static void attn_bwd_8(void *ctx, int lo, int hi) {
+    attn_job *j = ctx;
+    ATTN_BWD_BODY(8)
+}
+
+static void attn_bwd_any(void *ctx, int lo, int hi) {
+    attn_job *j = ctx;
+    int HS_ = j->hs;
+#define HSV HS_
+    ATTN_BWD_BODY(HSV)
+#undef HSV
+}
+
+void attention_backward(float *dq, float *dk, float *dv, const float *dy, const float *att, const float *q, const float *k, const float *v,
+                        int B, int T, int nh, int nkv, int hs, int threads) {
+    attn_job j = {.dq = dq, .dk = dk, .dv = dv, .dy = dy, .catt = att, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .hs = hs};
+    parallel_for(B * nkv, threads, hs == 8 ? attn_bwd_8 : attn_bwd_any, &j);
+}
+
+// ---- cross-entropy -------------------------------------------------------------------------------
+
+float crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V) {
+    double total = 0;
+    for (int i = 0; i < N; i++) {
+        float *p = probs + (size_t)i * V;
+        float max = p[0];
+        for (int v = 1; v < V; v++) max = p[v] > max ? p[v] : max;
+        float sum = 0.0f;
+        for (int v = 0; v < V; v++) {
+            p[v] = exp_fast(p[v] - max);
+            sum += p[v];
+        }
+        float inv = 1.0f / sum;
+        for (int v = 0; v < V; v++) p[v] *= inv;
+        float pt = p[targets[i]];
+        losses[i] = -logf(pt > 1e-30f ? pt : 1e-30f);
+        total += losses[i];
+    }
+    return (float)(total / N);
+}
+
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets, int N, int V, float scale) {
+    for (int i = 0; i < N; i++) {
+        const float *p = probs + (size_t)i * V;
+        float *d = dlogits + (size_t)i * V;
+        for (int v = 0; v < V; v++) d[v] = p[v] * scale;
+        d[targets[i]] -= scale;
+    }
+}
+
+// ---- row-parallel wrappers (rows are independent) ---------------------------------------------
+
+typedef struct {
+    float *out, *rstd, *dx, *dw, *probs, *losses;
+    const float *x, *w, *dout;
+    const int *targets;
+    int C, V;
+    double loss_sum;
+} rows_job;
+
+static void ce_rows(void *ctx, int lo, int hi) {
+    rows_job *j = ctx;
+    crossentropy_forward(j->probs + (size_t)lo * j->V, j->losses + lo, j->targets + lo, hi - lo, j->V);
+}
+
+typedef struct {
+    float *g, *da, *db;
+    const float *a, *b, *dg;
+    size_t n;
+} swiglu_job;
+
+static void swiglu_fwd_rows(void *ctx, int lo, int hi) {
+    swiglu_job *j = ctx;
+    size_t a = j->n * lo / 64, b = j->n * hi / 64;
+    swiglu_forward(j->g + a, j->a + a, j->b + a, b - a);
+}
+
+static void swiglu_bwd_rows(void *ctx, int lo, int hi) {
+    swiglu_job *j = ctx;
+    size_t a = j->n * lo / 64, b = j->n * hi / 64;
+    swiglu_backward(j->da + a, j->db + a, j->dg + a, j->a + a, j->b + a, b - a);
+}
+
+// ---- build ---------------------------------------------------------------------------------------
+
+void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int threads) {
+    memset(s, 0, sizeof *s);
+    s->c = *c;
+    s->B = B, s->T = T, s->Tr = T;
+    if (threads <= 0) {
+        const char *e = getenv("RQ_THREADS");
+        threads = e && atoi(e) > 0 ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (threads > 8) threads = 8;
+        if (threads < 1) threads = 1;
+    }
+    s->threads = threads;
+    size_t BT = (size_t)B * T, C = c->dim, H = c->hidden_dim, L = c->n_layers, V = c->vocab_size, kvd = llama_kv_dim(c);
+    size_t nh = c->n_heads;
+    llama_acts *a = &s->a;
+    size_t sizes[] = {
+        BT * C,                                   // x0
+        L * BT * C, L * BT,                       // ln1 rstd1
+        L * BT * C, L * BT * kvd, L * BT * kvd,   // q k v
+        L * B * nh * T * T,                       // att
+        L * BT * C, L * BT * C,                   // atty res1
+        L * BT * C, L * BT,                       // ln2 rstd2
+        L * BT * H, L * BT * H, L * BT * H,       // h1 h3 g
+        L * BT * C,                               // res2
+        BT * C, BT,                               // lnf rstdf
+        BT * V, BT,                               // probs losses
+    };
+    float **ptrs[] = {&a->x0, &a->ln1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->atty, &a->res1, &a->ln2, &a->rstd2,
+                      &a->h1, &a->h3, &a->g, &a->res2, &a->lnf, &a->rstdf, &a->probs, &a->losses};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
+    float *p = s->acts_mem = rq_calloc(total, sizeof(float));
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) *ptrs[i] = p, p += sizes[i];
+
+    llama_bwd *d = &s->d;
+    size_t bsizes[] = {BT * C, BT * C, BT * C, BT * C, BT * kvd, BT * kvd, BT * H, BT * H, BT * H};
+    float **bptrs[] = {&d->dres, &d->dln, &d->dq, &d->datty, &d->dk, &d->dv, &d->dh1, &d->dh3, &d->dg};
+    total = 0;
+    for (size_t i = 0; i < sizeof bsizes / sizeof bsizes[0]; i++) total += bsizes[i];
+    p = s->bwd_mem = rq_calloc(total, sizeof(float));
+    for (size_t i = 0; i < sizeof bsizes / sizeof bsizes[0]; i++) *bptrs[i] = p, p += bsizes[i];
+
+    int hs = llama_head_size(c);
+    s->rope_cos = rq_malloc((size_t)T * hs / 2 * sizeof(float));
+    s->rope_sin = rq_malloc((size_t)T * hs / 2 * sizeof(float));
+    rope_tables(s->rope_cos, s->rope_sin, T, hs);
+    s->inputs = rq_malloc(BT * sizeof(int));
+    s->targets = rq_malloc(BT * sizeof(int));
+}
+
+void llama_train_free(llama_train *s) {
+    free(s->acts_mem);
+    free(s->bwd_mem);
+    free(s->rope_cos);
+    free(s->rope_sin);
+    free(s->inputs);
+    free(s->targets);
+    memset(s, 0, sizeof *s);
+}
+
+// ---- forward ---------------------------------------------------------------------------------------
+
+float llama_train_forward(llama_train *s, const llama_model *m, const int *inputs, const int *targets, int Tr) {
+    double t0 = now_s(), g0 = s->t_gemm;
+    const llama_config *c = &s->c;
+    const llama_weights *w = &m->w;
+    int B = s->B, T = Tr, C = c->dim, H = c->hidden_dim, V = c->vocab_size, kvd = llama_kv_dim(c), hs = llama_head_size(c);
+    int BT = B * T;
+    size_t LBT = (size_t)B * s->T;  // per-layer stride of the activations (allocated shape)
+    s->Tr = T;
+    llama_acts *a = &s->a;
+    memcpy(s->inputs, inputs, BT * sizeof(int));
+
+    for (int i = 0; i < BT; i++) memcpy(a->x0 + (size_t)i * C, w->token_embedding + (size_t)inputs[i] * C, C * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        const float *in = l == 0 ? a->x0 : a->res2 + (l - 1) * LBT * C;
+        float *ln1 = a->ln1 + l * LBT * C, *q = a->q + l * LBT * C, *k = a->k + l * LBT * kvd, *v = a->v + l * LBT * kvd;
+        float *att = a->att + l * LBT * c->n_heads * s->T, *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
+        float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
+        float *res2 = a->res2 + l * LBT * C;
+
+        rmsnorm_forward(ln1, a->rstd1 + l * LBT, in, w->rms_att + (size_t)l * C, BT, C);
+        gemm_nt(s, q, ln1, w->wq + (size_t)l * C * C, BT, C, C, 0.0f);
+        gemm_nt(s, k, ln1, w->wk + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
+        gemm_nt(s, v, ln1, w->wv + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
+        rope_forward(q, s->rope_cos, s->rope_sin, B, T, C, hs);
+        rope_forward(k, s->rope_cos, s->rope_sin, B, T, kvd, hs);
+        attention_forward(atty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
+        memcpy(res1, in, (size_t)BT * C * sizeof(float));
+        gemm_nt(s, res1, atty, w->wo + (size_t)l * C * C, BT, C, C, 1.0f);
+
+        rmsnorm_forward(ln2, a->rstd2 + l * LBT, res1, w->rms_ffn + (size_t)l * C, BT, C);
+        gemm_nt(s, h1, ln2, w->w1 + (size_t)l * H * C, BT, C, H, 0.0f);
+        gemm_nt(s, h3, ln2, w->w3 + (size_t)l * H * C, BT, C, H, 0.0f);
+        swiglu_job sj = {.g = g, .a = h1, .b = h3, .n = (size_t)BT * H};
+        parallel_for(64, s->threads, swiglu_fwd_rows, &sj);
+        memcpy(res2, res1, (size_t)BT * C * sizeof(float));
+        gemm_nt(s, res2, g, w->w2 + (size_t)l * C * H, BT, H, C, 1.0f);
+    }
+    const float *last = a->res2 + (c->n_layers - 1) * LBT * C;
+    rmsnorm_forward(a->lnf, a->rstdf, last, w->rms_final, BT, C);
+    gemm_nt(s, a->probs, a->lnf, w->wcls, BT, C, V, 0.0f);
+    float loss = 0.0f;
+    s->has_targets = targets != NULL;
+    if (targets) {
+        memcpy(s->targets, targets, BT * sizeof(int));
+        rows_job rj = {.probs = a->probs, .losses = a->losses, .targets = s->targets, .V = V};
+        parallel_for(BT, s->threads, ce_rows, &rj);
+        double sum = 0;
+        for (int i = 0; i < BT; i++) sum += a->losses[i];
+        loss = (float)(sum / BT);
+    }
+    s->t_other += (now_s() - t0) - (s->t_gemm - g0);
+    return loss;
+}
+
+// ---- backward --------------------------------------------------------------------------------------
+
+void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *gw) {
+    double t0 = now_s(), g0 = s->t_gemm;
+    const llama_config *c = &s->c;
+    const llama_weights *w = &m->w;
+    int B = s->B, T = s->Tr, C = c->dim, H = c->hidden_dim, V = c->vocab_size, kvd = llama_kv_dim(c), hs = llama_head_size(c);
+    int BT = B * T;
+    size_t LBT = (size_t)B * s->T;
+    llama_acts *a = &s->a;
+    llama_bwd *d = &s->d;
+
+    // Loss -> logits (in place over the probabilities) -> final norm.
+    crossentropy_backward(a->probs, a->probs, s->targets, BT, V, 1.0f / BT);
+    gemm_tn(s, gw->wcls, a->probs, a->lnf, BT, C, V);
+    gemm_nn(s, d->dln, a->probs, w->wcls, BT, C, V, 0.0f);
+    memset(d->dres, 0, (size_t)BT * C * sizeof(float));
+    const float *last = a->res2 + (c->n_layers - 1) * LBT * C;
+    rmsnorm_backward(d->dres, gw->rms_final, d->dln, last, w->rms_final, a->rstdf, BT, C);
+
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const float *in = l == 0 ? a->x0 : a->res2 + (l - 1) * LBT * C;
+        float *ln1 = a->ln1 + l * LBT * C, *q = a->q + l * LBT * C, *k = a->k + l * LBT * kvd, *v = a->v + l * LBT * kvd;
+        float *att = a->att + l * LBT * c->n_heads * s->T, *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
+        float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
+
+        // res2 = res1 + g w2^T: dres passes through unchanged to res1.
+        gemm_tn(s, gw->w2 + (size_t)l * C * H, d->dres, g, BT, H, C);
+        gemm_nn(s, d->dg, d->dres, w->w2 + (size_t)l * C * H, BT, H, C, 0.0f);
+        swiglu_job sj = {.da = d->dh1, .db = d->dh3, .dg = d->dg, .a = h1, .b = h3, .n = (size_t)BT * H};
+        parallel_for(64, s->threads, swiglu_bwd_rows, &sj);
+        gemm_tn(s, gw->w1 + (size_t)l * H * C, d->dh1, ln2, BT, C, H);
+        gemm_tn(s, gw->w3 + (size_t)l * H * C, d->dh3, ln2, BT, C, H);
+        gemm_nn(s, d->dln, d->dh1, w->w1 + (size_t)l * H * C, BT, C, H, 0.0f);
+        gemm_nn(s, d->dln, d->dh3, w->w3 + (size_t)l * H * C, BT, C, H, 1.0f);
+        rmsnorm_backward(d->dres, gw->rms_ffn + (size_t)l * C, d->dln, res1, w->rms_ffn + (size_t)l * C, a->rstd2 + l * LBT, BT, C);
+
+        // res1 = in + atty wo^T
+        gemm_tn(s, gw->wo + (size_t)l * C * C, d->dres, atty, BT, C, C);
+        gemm_nn(s, d->datty, d->dres, w->wo + (size_t)l * C * C, BT, C, C, 0.0f);
+        attention_backward(d->dq, d->dk, d->dv, d->datty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
+        rope_backward(d->dq, s->rope_cos, s->rope_sin, B, T, C, hs);
+        rope_backward(d->dk, s->rope_cos, s->rope_sin, B, T, kvd, hs);
+        gemm_tn(s, gw->wq + (size_t)l * C * C, d->dq, ln1, BT, C, C);
+        gemm_tn(s, gw->wk + (size_t)l * kvd * C, d->dk, ln1, BT, C, kvd);
+        gemm_tn(s, gw->wv + (size_t)l * kvd * C, d->dv, ln1, BT, C, kvd);
+        gemm_nn(s, d->dln, d->dq, w->wq + (size_t)l * C * C, BT, C, C, 0.0f);
+        gemm_nn(s, d->dln, d->dk, w->wk + (size_t)l * kvd * C, BT, C, kvd, 1.0f);
+        gemm_nn(s, d->dln, d->dv, w->wv + (size_t)l * kvd * C, BT, C, kvd, 1.0f);
+        rmsnorm_backward(d->dres, gw->rms_att + (size_t)l * C, d->dln, in, w->rms_att + (size_t)l * C, a->rstd1 + l * LBT, BT, C);
+    }
+    for (int i = 0; i < BT; i++) {
+        float *row = gw->token_embedding + (size_t)s->inputs[i] * C;
+        const float *dr = d->dres + (size_t)i * C;
+        for (int j = 0; j < C; j++) row[j] += dr[j];
+    }
+    s->has_targets = 0;  // the probabilities were consumed
+    s->t_other += (now_s() - t0) - (s->t_gemm - g0);
+}
+
+// ---- logits of a window, for eval ---------------------------------------------------------------
+
+void llama_window_build(llama_window_ctx *w, const llama_model *m, int window) {
+    w->m = m;
+    llama_train_build(&w->s, &m->config, 1, window, 0);
+    w->buf = rq_malloc((size_t)window * sizeof(int));
+}
+
+void llama_window_free(llama_window_ctx *w) {
+    llama_train_free(&w->s);
+    free(w->buf);
+}
+
+int llama_window_fn(void *ctx, const uint16_t *tokens, int n, float *logits) {
+    llama_window_ctx *w = ctx;
+    if (n > w->s.T) return rq_fail(RQ_ERUNTIME, "window of %d tokens exceeds the %d allocated", n, w->s.T);
+    for (int i = 0; i < n; i++) w->buf[i] = tokens[i];
+    llama_train_forward(&w->s, w->m, w->buf, NULL, n);
+    memcpy(logits, w->s.a.probs, (size_t)n * w->m->config.vocab_size * sizeof(float));
+    return 0;
+}

@@ -1,0 +1,107 @@
+// llama_train.h: batch x sequence forward and backward of the llama transformer, llm.c style.
+//
+// One call runs B sequences of T tokens (positions 0..T-1 in each). Every activation the
+// backward pass needs lives in one allocation (llama_acts); the backward pass's scratch in
+// another. Gradients go into a second llama_weights laid over a flat gradient array with the
+// same layout as the parameters (llama_point_weights), so a shared classifier's gradient lands
+// on the embedding automatically. Matrix products are OpenBLAS SGEMMs; attention, norms and
+// activations are loops split over threads by (sequence, kv head) or by rows, so the result does
+// not depend on the thread count.
+//
+// Ops and their backward (per row, C = width):
+//   rmsnorm   y = w * x * r,  r = (mean(x^2) + 1e-5)^-1/2
+//             dw += dy*x*r;   dx = r*w*dy - x * r^3/C * sum_j(w_j dy_j x_j)
+//   linear    y = x W^T;      dx = dy W;  dW += dy^T x
+//   rope      (a, b) -> (a c - b s, a s + b c) with angle pos*10000^(-i/hs) for pair i (even);
+//             backward rotates the gradient by -angle
+//   attention P = softmax(q k^T / sqrt(hs)) causal, y = P v;
+//             dv += P^T dy; dP = dy v^T; dS = P * (dP - rowsum(P*dP)); dq = dS k/sqrt(hs); dk = dS^T q/sqrt(hs)
+//   swiglu    g = silu(a) * b,  silu(a) = a * sigmoid(a);
+//             da = dg * b * sigmoid(a) * (1 + a (1 - sigmoid(a))); db = dg * silu(a)
+//   loss      mean over tokens of -log softmax(logits)[target]; dlogits = (p - onehot) / (B*T)
+#ifndef RQ_LLAMA_TRAIN_H
+#define RQ_LLAMA_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/llama.h"
+
+typedef struct {
+    float *x0;            // [BT, C] token embeddings (input of layer 0)
+    float *ln1, *rstd1;   // [L, BT, C], [L, BT]
+    float *q;             // [L, BT, C] after RoPE
+    float *k, *v;         // [L, BT, kvd] (k after RoPE)
+    float *att;           // [L, B, nh, T, T] softmax rows (entries j <= t used)
+    float *atty;          // [L, BT, C] attention output before wo
+    float *res1;          // [L, BT, C] residual after attention
+    float *ln2, *rstd2;   // [L, BT, C], [L, BT]
+    float *h1, *h3, *g;   // [L, BT, H] w1 x, w3 x, silu(w1 x) * w3 x
+    float *res2;          // [L, BT, C] residual after the feed-forward (output of layer l)
+    float *lnf, *rstdf;   // [BT, C], [BT]
+    float *probs;         // [BT, V] logits; probabilities after a forward with targets
+    float *losses;        // [BT]
+} llama_acts;
+
+typedef struct {
+    float *dres;          // [BT, C] gradient flowing down the residual stream
+    float *dln;           // [BT, C]
+    float *dq, *datty;    // [BT, C]
+    float *dk, *dv;       // [BT, kvd]
+    float *dh1, *dh3, *dg;// [BT, H]
+} llama_bwd;
+
+typedef struct {
+    llama_config c;
+    int B, T;             // allocated batch and sequence length
+    int Tr;               // sequence length of the last forward (<= T)
+    llama_acts a;
+    llama_bwd d;
+    float *acts_mem, *bwd_mem;
+    float *rope_cos, *rope_sin;  // [T, hs/2]
+    int *inputs, *targets;       // [BT] of the last forward
+    int has_targets;
+    int threads;
+    // Time and work counters (seconds, floating-point operations of the SGEMMs).
+    double t_gemm, t_other;
+    double gemm_flops;
+} llama_train;
+
+// threads <= 0: $RQ_THREADS, else the number of online CPUs (at most 8).
+void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int threads);
+void llama_train_free(llama_train *s);
+
+// Forward B sequences of Tr <= T tokens (inputs [B*Tr], row b at b*Tr). With targets, returns
+// the mean cross-entropy and keeps the probabilities for backward; without, returns 0 and
+// s->a.probs holds the logits [B*Tr, V].
+float llama_train_forward(llama_train *s, const llama_model *m, const int *inputs, const int *targets, int Tr);
+// Add the gradient of the mean loss of the last forward (with targets) to g (laid out like m).
+void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g);
+
+// lm_window_fn for eval: ctx is a llama_window_ctx built for T >= the window.
+typedef struct {
+    const llama_model *m;
+    llama_train s;
+    int *buf;
+} llama_window_ctx;
+void llama_window_build(llama_window_ctx *w, const llama_model *m, int window);
+void llama_window_free(llama_window_ctx *w);
+int llama_window_fn(void *ctx, const uint16_t *tokens, int n, float *logits);
+
+// Exposed for the gradient checks (tests/test_llama_grad.c): the single ops.
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C);
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, const float *rstd, int N, int C);
+void rope_forward(float *x, const float *cosv, const float *sinv, int B, int T, int width, int hs);
+void rope_backward(float *dx, const float *cosv, const float *sinv, int B, int T, int width, int hs);
+void rope_tables(float *cosv, float *sinv, int T, int hs);
+void swiglu_forward(float *g, const float *a, const float *b, size_t n);
+void swiglu_backward(float *da, float *db, const float *dg, const float *a, const float *b, size_t n);
+void attention_forward(float *y, float *att, const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs, int threads);
+void attention_backward(float *dq, float *dk, float *dv, const float *dy, const float *att, const float *q, const float *k, const float *v,
+                        int B, int T, int nh, int nkv, int hs, int threads);
+// probs: logits in, probabilities out; returns the mean loss; losses[N].
+float crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V);
+// dlogits = (probs - onehot(target)) * scale
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets, int N, int V, float scale);
+
+#endif

@@ -1,0 +1,357 @@
+// llama_family.c: training and fine-tuning llama2.c models through the shared trainer.
+#include "train/llama_family.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/config.h"
+#include "base/err.h"
+#include "base/rqfile.h"
+#include "cli/args.h"
+#include "data/textdata.h"
+#include "data/tokenizer.h"
+#include "model/llama_train.h"
+#include "train/trainer.h"
+
+// ---- configuration ---------------------------------------------------------------------------
+
+typedef struct {
+    char init[1024], tokenizer[1024], train_path[1024], valid_path[1024], out[1024];
+    llama_config arch;
+    int have_arch;
+    int valid_tokens;
+    int steps, batch, seq_len, grad_accum, warmup, eval_every, seed;
+    float lr, min_lr_frac, weight_decay, grad_clip, beta1, beta2;
+} llama_train_cfg;
+
+static int load_cfg(const char *path, llama_train_cfg *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->out, sizeof c->out, "runs/llama");
+    c->steps = 1000, c->batch = 32, c->seq_len = 256, c->grad_accum = 1, c->warmup = 100, c->eval_every = 100, c->seed = 1337;
+    c->lr = 1e-3f, c->min_lr_frac = 0.1f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
+    c->arch.shared_classifier = 1;
+    char model[16] = "";
+    const cfg_field arch[] = {
+        {"dim", CFG_INT, &c->arch.dim, 1, 65536, 0, NULL, NULL},
+        {"hidden_dim", CFG_INT, &c->arch.hidden_dim, 1, 1 << 20, 0, NULL, NULL},
+        {"n_layers", CFG_INT, &c->arch.n_layers, 1, 1024, 0, NULL, NULL},
+        {"n_heads", CFG_INT, &c->arch.n_heads, 1, 4096, 0, NULL, NULL},
+        {"n_kv_heads", CFG_INT, &c->arch.n_kv_heads, 1, 4096, 0, NULL, NULL},
+        {"vocab_size", CFG_INT, &c->arch.vocab_size, 1, 65536, 0, NULL, NULL},
+        {"seq_len", CFG_INT, &c->arch.seq_len, 1, 1 << 20, 0, NULL, NULL},
+        {"shared_classifier", CFG_BOOL, &c->arch.shared_classifier, 0, 0, 0, NULL, NULL},
+        {0},
+    };
+    const cfg_field data[] = {
+        {"train", CFG_STR, c->train_path, 0, 0, sizeof c->train_path, NULL, NULL},
+        {"valid", CFG_STR, c->valid_path, 0, 0, sizeof c->valid_path, NULL, NULL},
+        {"valid_tokens", CFG_INT, &c->valid_tokens, 0, 1e9, 0, NULL, NULL},
+        {0},
+    };
+    const cfg_field train[] = {
+        {"steps", CFG_INT, &c->steps, 1, 1e9, 0, NULL, NULL},
+        {"batch", CFG_INT, &c->batch, 1, 4096, 0, NULL, NULL},
+        {"seq_len", CFG_INT, &c->seq_len, 2, 1 << 20, 0, NULL, NULL},
+        {"grad_accum", CFG_INT, &c->grad_accum, 1, 4096, 0, NULL, NULL},
+        {"warmup", CFG_INT, &c->warmup, 0, 1e9, 0, NULL, NULL},
+        {"eval_every", CFG_INT, &c->eval_every, 1, 1e9, 0, NULL, NULL},
+        {"seed", CFG_INT, &c->seed, 0, 2147483647, 0, NULL, NULL},
+        {"lr", CFG_FLOAT, &c->lr, 0, 10, 0, NULL, NULL},
+        {"min_lr_frac", CFG_FLOAT, &c->min_lr_frac, 0, 1, 0, NULL, NULL},
+        {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, 0, NULL, NULL},
+        {"grad_clip", CFG_FLOAT, &c->grad_clip, 0, 1e6, 0, NULL, NULL},
+        {"beta1", CFG_FLOAT, &c->beta1, 0, 0.999999, 0, NULL, NULL},
+        {"beta2", CFG_FLOAT, &c->beta2, 0, 0.999999, 0, NULL, NULL},
+        {0},
+    };
+    const cfg_field root[] = {
+        {"model", CFG_STR, model, 0, 0, sizeof model, NULL, NULL},
+        {"comment", CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL},
+        {"init", CFG_STR, c->init, 0, 0, sizeof c->init, NULL, NULL},
+        {"tokenizer", CFG_STR, c->tokenizer, 0, 0, sizeof c->tokenizer, NULL, NULL},
+        {"arch", CFG_OBJ, NULL, 0, 0, 0, NULL, arch},
+        {"data", CFG_OBJ, NULL, 0, 0, 0, NULL, data},
+        {"train", CFG_OBJ, NULL, 0, 0, 0, NULL, train},
+        {"out", CFG_STR, c->out, 0, 0, sizeof c->out, NULL, NULL},
+        {0},
+    };
+    cJSON *json;
+    int rc = cfg_parse_file(path, &json);
+    if (rc) return rc;
+    c->have_arch = cJSON_GetObjectItemCaseSensitive(json, "arch") != NULL;
+    rc = cfg_apply(json, path, root);
+    cJSON_Delete(json);
+    if (rc) return rc;
+    if (!c->tokenizer[0]) return rq_fail(RQ_EINPUT, "%s: $.tokenizer: missing (a llama2.c tokenizer .bin)", path);
+    if (!c->train_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.train: missing", path);
+    if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing", path);
+    if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model", path);
+    if (c->have_arch && (rc = llama_config_check(&c->arch, path))) return rc;
+    return 0;
+}
+
+// ---- the family ------------------------------------------------------------------------------
+
+typedef struct {
+    llama_train_cfg cfg;
+    llama_model m;
+    float *grad_mem;
+    llama_weights g;
+    uint8_t *decay;
+    llama_train st;
+    token_stream train, valid;
+    int *in, *tg;
+} llama_family;
+
+static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
+    (void)step;
+    llama_family *s = f->self;
+    int B = s->cfg.batch, T = s->cfg.seq_len;
+    memset(f->grads, 0, f->n_params * sizeof(float));
+    double loss = 0;
+    for (int micro = 0; micro < s->cfg.grad_accum; micro++) {
+        for (int b = 0; b < B; b++) {
+            uint32_t off = pcg32_bounded(rng, (uint32_t)(s->train.n - T));
+            for (int t = 0; t < T; t++) {
+                s->in[b * T + t] = s->train.tokens[off + t];
+                s->tg[b * T + t] = s->train.tokens[off + t + 1];
+            }
+        }
+        loss += llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
+        llama_train_backward(&s->st, &s->m, &s->g);
+    }
+    if (s->cfg.grad_accum > 1) {
+        float k = 1.0f / s->cfg.grad_accum;
+        for (size_t i = 0; i < f->n_params; i++) f->grads[i] *= k;
+    }
+    (void)stats;
+    return (float)(loss / s->cfg.grad_accum);
+}
+
+// Mean loss over consecutive full windows of the validation stream, B windows per forward.
+static double valid_loss(llama_family *s, size_t *n_targets) {
+    int B = s->cfg.batch, T = s->cfg.seq_len;
+    size_t n = s->valid.n;
+    if (s->cfg.valid_tokens > 0 && (size_t)s->cfg.valid_tokens < n) n = s->cfg.valid_tokens;
+    size_t windows = n > 1 ? (n - 1) / T : 0;
+    double total = 0;
+    size_t count = 0;
+    for (size_t w0 = 0; w0 < windows; w0 += B) {
+        int rows = (int)(windows - w0 < (size_t)B ? windows - w0 : (size_t)B);
+        for (int b = 0; b < B; b++) {
+            size_t off = (w0 + (b < rows ? b : 0)) * T;
+            for (int t = 0; t < T; t++) {
+                s->in[b * T + t] = s->valid.tokens[off + t];
+                s->tg[b * T + t] = s->valid.tokens[off + t + 1];
+            }
+        }
+        llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
+        for (int i = 0; i < rows * T; i++) total += s->st.a.losses[i];
+        count += (size_t)rows * T;
+    }
+    *n_targets = count;
+    return count ? total / count : NAN;
+}
+
+static double lf_evaluate(rq_family *f, long step, cJSON *out) {
+    (void)step;
+    llama_family *s = f->self;
+    size_t n;
+    double vl = valid_loss(s, &n);
+    cJSON_AddNumberToObject(out, "valid_loss", vl);
+    cJSON_AddNumberToObject(out, "valid_tokens", (double)n);
+    return isnan(vl) ? -INFINITY : -vl;
+}
+
+static void put_config(rq_buf *b, const llama_config *c) {
+    int v[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len, c->shared_classifier};
+    for (int i = 0; i < 8; i++) rq_buf_i32(b, v[i]);
+}
+
+static int get_config(const rqf_file *file, llama_config *c) {
+    rq_reader r;
+    int rc = rqf_section(file, "LCFG", &r);
+    if (rc) return rc;
+    int v[8];
+    for (int i = 0; i < 8; i++) v[i] = rq_rd_i32(&r, "llama config");
+    if (r.err) return r.err;
+    *c = (llama_config){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    if (c->shared_classifier != 0 && c->shared_classifier != 1) return rq_fail(RQ_EINPUT, "%s: LCFG: shared_classifier %d", file->path, v[7]);
+    return llama_config_check(c, file->path);
+}
+
+static void lf_save(rq_family *f, rqf_writer *w) {
+    llama_family *s = f->self;
+    put_config(rqf_section_begin(w, "LCFG"), &s->m.config);
+}
+
+static int lf_load(rq_family *f, const rqf_file *file) {
+    llama_family *s = f->self;
+    llama_config c;
+    int rc = get_config(file, &c);
+    if (rc) return rc;
+    if (memcmp(&c, &s->m.config, sizeof c))
+        return rq_fail(RQ_EINPUT, "%s: the checkpoint's model shape differs from this config's", file->path);
+    return 0;
+}
+
+int llama_family_load_model(const char *path, llama_model *m) {
+    char kind[9] = {0};
+    memset(m, 0, sizeof *m);
+    if (!rqf_sniff(path, kind)) return llama_load(m, path);
+    rqf_file file;
+    int rc = rqf_open(&file, path, "llama");
+    if (rc) return rc;
+    llama_config c;
+    if (!(rc = get_config(&file, &c)) && !(rc = llama_build(m, &c))) {
+        rq_family f = {.kind = "llama", .params = m->params, .n_params = m->n_params};
+        if ((rc = trainer_load_params(&f, &file))) llama_free(m);
+    }
+    rqf_close(&file);
+    return rc;
+}
+
+static int mkdir_p(const char *dir) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char save = *p;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+        *p = save;
+        if (!save) break;
+    }
+    return 0;
+}
+
+static const char TRAIN_USAGE[] =
+    "usage: retroqat train CONFIG.json [--out DIR] [--steps N] [--resume] [--quiet]\n"
+    "Train (or, with \"init\", fine-tune) a llama2.c transformer; see examples/stories/*.json.\n"
+    "  --out DIR    output folder (overrides $.out)\n"
+    "  --steps N    optimizer steps (overrides $.train.steps)\n"
+    "  --resume     continue from DIR/last.ckpt\n"
+    "  --quiet      no progress line\n";
+
+int llama_family_train_main(int argc, char **argv) {
+    const char *out = NULL;
+    int resume = 0, quiet = 0, steps = 0;
+    const rq_arg opts[] = {
+        {"--out", NULL, ARG_STR, &out, NULL},
+        {"--steps", NULL, ARG_INT, &steps, NULL},
+        {"--resume", NULL, ARG_FLAG, &resume, NULL},
+        {"--quiet", NULL, ARG_FLAG, &quiet, NULL},
+        {NULL, NULL, 0, NULL, NULL},
+    };
+    const char *pos[1];
+    int npos = 0;
+    int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, TRAIN_USAGE);
+    if (rc == RQ_ARGS_HELP) return 0;
+    if (rc) return rc;
+    if (npos != 1) {
+        fprintf(stderr, "retroqat: train needs a CONFIG.json\n%s", TRAIN_USAGE);
+        return RQ_EINPUT;
+    }
+    llama_family *s = rq_calloc(1, sizeof *s);
+    llama_train_cfg *c = &s->cfg;
+    tokenizer tok = {0};
+    if ((rc = load_cfg(pos[0], c))) goto done;
+    if (out) snprintf(c->out, sizeof c->out, "%s", out);
+    if (steps > 0) c->steps = steps;
+
+    // The model: fine-tune a .bin, or a fresh one of the configured shape.
+    if (c->init[0]) {
+        if ((rc = llama_load(&s->m, c->init))) goto done;
+        if (c->have_arch && memcmp(&c->arch, &s->m.config, sizeof c->arch)) {
+            rc = rq_fail(RQ_EINPUT, "%s: $.arch differs from the shape of %s (leave $.arch out when fine-tuning)", pos[0], c->init);
+            goto done;
+        }
+    } else {
+        if ((rc = llama_build(&s->m, &c->arch))) goto done;
+        llama_init_random(&s->m, (uint64_t)c->seed);
+    }
+    const llama_config *mc = &s->m.config;
+    if (c->seq_len > mc->seq_len) {
+        rc = rq_fail(RQ_EINPUT, "%s: $.train.seq_len %d exceeds the model's seq_len %d", pos[0], c->seq_len, mc->seq_len);
+        goto done;
+    }
+    if ((rc = tokenizer_load(&tok, c->tokenizer, mc->vocab_size))) goto done;
+    if ((rc = mkdir_p(c->out))) goto done;
+    char cache[1200];
+    int cached;
+    snprintf(cache, sizeof cache, "%s/train.tok", c->out);
+    if ((rc = textdata_load_cached(c->train_path, &tok, cache, &s->train, &cached))) goto done;
+    snprintf(cache, sizeof cache, "%s/valid.tok", c->out);
+    if ((rc = textdata_load_cached(c->valid_path, &tok, cache, &s->valid, &cached))) goto done;
+    if (s->train.n <= (size_t)c->seq_len + 1 || s->valid.n <= (size_t)c->seq_len + 1) {
+        rc = rq_fail(RQ_EINPUT, "%s: the training and validation texts need more than seq_len+1 = %d tokens (have %zu and %zu)",
+                     pos[0], c->seq_len + 1, s->train.n, s->valid.n);
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "llama: %zu parameters (dim %d, hidden %d, %d layers, %d/%d heads, vocab %d); train %zu tokens in %zu docs, valid %zu tokens\n",
+                s->m.n_params, mc->dim, mc->hidden_dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->vocab_size, s->train.n,
+                s->train.n_docs, s->valid.n);
+
+    // Gradients in the same layout; weight decay on matrices (embedding, projections, classifier).
+    s->grad_mem = rq_calloc(s->m.n_params, sizeof(float));
+    llama_point_weights(&s->g, mc, s->grad_mem);
+    s->decay = rq_calloc(s->m.n_params, 1);
+    memset(s->decay, 1, s->m.n_params);
+    size_t LC = (size_t)mc->n_layers * mc->dim;
+    memset(s->decay + (s->m.w.rms_att - s->m.params), 0, LC);
+    memset(s->decay + (s->m.w.rms_ffn - s->m.params), 0, LC);
+    memset(s->decay + (s->m.w.rms_final - s->m.params), 0, mc->dim);
+    llama_train_build(&s->st, mc, c->batch, c->seq_len, 0);
+    s->in = rq_malloc((size_t)c->batch * c->seq_len * sizeof(int));
+    s->tg = rq_malloc((size_t)c->batch * c->seq_len * sizeof(int));
+
+    rq_family f = {
+        .kind = "llama", .self = s, .params = s->m.params, .grads = s->grad_mem, .n_params = s->m.n_params,
+        .decay_mask = s->decay, .step = lf_step, .evaluate = lf_evaluate, .save = lf_save, .load = lf_load,
+    };
+    trainer_cfg tc;
+    trainer_cfg_defaults(&tc);
+    tc.steps = c->steps;
+    tc.eval_every = c->eval_every;
+    tc.seed = (uint64_t)c->seed;
+    tc.out_dir = c->out;
+    tc.resume = resume;
+    tc.quiet = quiet;
+    tc.unit = "tok";
+    tc.units_per_step = (long)c->batch * c->seq_len * c->grad_accum;
+    tc.opt.lr = c->lr;
+    tc.opt.beta1 = c->beta1;
+    tc.opt.beta2 = c->beta2;
+    tc.opt.weight_decay = c->weight_decay;
+    tc.opt.grad_clip = c->grad_clip;
+    tc.opt.warmup_steps = c->warmup;
+    tc.opt.min_lr_frac = c->min_lr_frac;
+    if ((rc = trainer_run(&f, &tc))) goto done;
+
+    // Export the best checkpoint as a llama2.c file.
+    char best[1200], bin[1200];
+    snprintf(best, sizeof best, "%s/best.ckpt", c->out);
+    snprintf(bin, sizeof bin, "%s/model.bin", c->out);
+    llama_model bm;
+    if ((rc = llama_family_load_model(best, &bm))) goto done;
+    rc = llama_save_v0(&bm, bin);
+    llama_free(&bm);
+    if (!rc && !quiet) fprintf(stderr, "wrote %s (llama2.c version 0, from %s)\n", bin, best);
+done:
+    llama_train_free(&s->st);
+    free(s->in);
+    free(s->tg);
+    free(s->grad_mem);
+    free(s->decay);
+    token_stream_free(&s->train);
+    token_stream_free(&s->valid);
+    tokenizer_free(&tok);
+    llama_free(&s->m);
+    free(s);
+    return rc ? rq_report(rc) : 0;
+}

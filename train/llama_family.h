@@ -1,0 +1,33 @@
+// llama_family.h: the llama transformer as a family of the shared trainer (train/trainer.h).
+//
+// Config (JSON, "model": "llama"; paths are relative to the current directory):
+//   {
+//     "model": "llama",
+//     "init": "stories260K.bin",         optional: fine-tune this llama2.c .bin (else from scratch)
+//     "tokenizer": "tok512.bin",
+//     "arch": {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size",
+//              "seq_len", "shared_classifier"},   from scratch; with "init" it must match or be absent
+//     "data": {"train": "train.txt", "valid": "valid.txt", "valid_tokens": 0 (all)},
+//     "train": {"steps", "batch", "seq_len", "grad_accum", "lr", "min_lr_frac", "warmup",
+//               "weight_decay", "grad_clip", "beta1", "beta2", "eval_every", "seed"},
+//     "out": "runs/stories"
+//   }
+// Outputs in "out": metrics.jsonl, last.ckpt, best.ckpt (RQF kind "llama": the trainer's sections
+// plus LCFG = 8 x i32 llama_config), train.tok / valid.tok (token caches), and model.bin, the best
+// checkpoint as a llama2.c version-0 file.
+//
+// A step draws batch x grad_accum windows of seq_len+1 tokens at uniform random offsets of the
+// training stream (offsets from the trainer's rng), averages the gradients of the micro-batches.
+// Evaluation: mean cross-entropy over consecutive windows of the validation stream (full windows
+// only, at most valid_tokens tokens); the selection score is -valid_loss.
+#ifndef RQ_LLAMA_FAMILY_H
+#define RQ_LLAMA_FAMILY_H
+
+#include "model/llama.h"
+
+// Load a model for eval/generate: a llama2.c .bin (v0/v1) or an RQF "llama" checkpoint.
+int llama_family_load_model(const char *path, llama_model *m);
+// retroqat train CONFIG.json for "model": "llama".
+int llama_family_train_main(int argc, char **argv);
+
+#endif
