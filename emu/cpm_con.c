@@ -1,0 +1,155 @@
+// cpm_con.c: the console: host bytes in and out, mapped between Unix and CP/M conventions.
+//
+// Output: CP/M ends lines with CR LF, Unix with LF. A CR is held back until the next byte: CR LF
+// becomes LF (so does CR CR LF: the BDOS echoes CR at the end of a typed line and the program
+// then prints CR LF), a CR followed by anything else (or by the end of the run) is passed
+// through once, so "\r" progress lines still work. Every other byte is passed through unchanged (8 bits).
+// Input: the host's LF is CP/M's CR (the Return key); CR LF from a DOS-style file is one CR.
+// The input is a memory buffer or a file descriptor read with read(2) (no stdio buffering, so
+// status checks with poll(2) are honest); -1 means EOF.
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "emu/cpm_int.h"
+
+static void emit(cpm_machine *m, uint8_t c) {
+    if (m->out) {
+        fputc(c, m->out);
+        if (m->out_tty) fflush(m->out);
+    } else {
+        rq_buf_u8(&m->cap, c);
+    }
+}
+
+void con_out(cpm_machine *m, uint8_t c, int counted) {
+    if (counted) m->st.chars++;
+    if (m->pending_cr) {
+        if (c == '\r') return;  // CR CR = CR: the cursor is at column 0 either way
+        m->pending_cr = 0;
+        if (c == '\n') {
+            emit(m, '\n');
+            return;
+        }
+        emit(m, '\r');
+    }
+    if (c == '\r') {
+        m->pending_cr = 1;
+        return;
+    }
+    emit(m, c);
+}
+
+void con_flush(cpm_machine *m) {
+    if (m->pending_cr) {
+        m->pending_cr = 0;
+        emit(m, '\r');
+    }
+    if (m->out) fflush(m->out);
+}
+
+void cpm_set_input(cpm_machine *m, const void *data, size_t n) {
+    free(m->in_buf);
+    m->in_buf = rq_malloc(n ? n : 1);
+    if (n) memcpy(m->in_buf, data, n);
+    m->in_len = n;
+    m->in_pos = 0;
+    m->in_fd = -1;
+    m->in_tty = 0;
+    m->peek = -1;
+    m->in_eof = 0;
+    m->last_cr = 0;
+}
+
+void cpm_set_input_fd(cpm_machine *m, int fd) {
+    free(m->in_buf);
+    m->in_buf = NULL;
+    m->in_fd = fd;
+    m->in_tty = fd >= 0 && isatty(fd);
+    m->peek = -1;
+    m->in_eof = 0;
+    m->last_cr = 0;
+}
+
+const char *cpm_output(const cpm_machine *m, size_t *n) {
+    if (n) *n = m->cap.len;
+    if (!m->cap.data) return "";
+    // The buffer keeps one spare byte as a terminator (appended and dropped again).
+    rq_buf *b = (rq_buf *)&m->cap;
+    rq_buf_u8(b, 0);
+    b->len--;
+    return (const char *)b->data;
+}
+
+void cpm_clear_output(cpm_machine *m) { m->cap.len = 0; }
+
+// The next raw byte, or -1 at EOF. wait = 0: return -2 when nothing is ready yet.
+static int raw_get(cpm_machine *m, int wait) {
+    if (m->peek >= 0) {
+        int c = m->peek;
+        m->peek = -1;
+        return c;
+    }
+    if (m->in_eof) return -1;
+    if (m->in_buf) {
+        if (m->in_pos < m->in_len) return m->in_buf[m->in_pos++];
+        m->in_eof = 1;
+        return -1;
+    }
+    if (m->in_fd < 0) {
+        m->in_eof = 1;
+        return -1;
+    }
+    if (!wait) {
+        struct pollfd p = {.fd = m->in_fd, .events = POLLIN};
+        int r;
+        while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) {}
+        if (r <= 0) return -2;
+    } else {
+        con_flush(m);  // whoever types (a person or a script) sees the prompt first
+    }
+    for (;;) {
+        uint8_t b;
+        ssize_t r = read(m->in_fd, &b, 1);
+        if (r == 1 && !(b == 0x04 && m->in_tty)) return b;
+        if (r < 0 && errno == EINTR) continue;
+        m->in_eof = 1;  // EOF or a read error both end the input
+        return -1;
+    }
+}
+
+// The next mapped byte: LF -> CR, and the LF of CR LF dropped.
+static int get_mapped(cpm_machine *m, int wait) {
+    for (;;) {
+        int c = raw_get(m, wait);
+        if (c < 0) return c;
+        if (c == '\n' && m->last_cr) {
+            m->last_cr = 0;
+            continue;
+        }
+        m->last_cr = c == '\r';
+        return c == '\n' ? '\r' : c;
+    }
+}
+
+int con_in(cpm_machine *m) { return get_mapped(m, 1); }
+
+int con_ready(cpm_machine *m) {
+    if (m->peek >= 0) {
+        if (!(m->peek == '\n' && m->last_cr)) return 1;
+        m->peek = -1, m->last_cr = 0;  // the swallowed LF of CR LF does not count
+    }
+    for (;;) {
+        int c = raw_get(m, 0);
+        if (c < 0) return 0;
+        if (c == '\n' && m->last_cr) {
+            m->last_cr = 0;
+            continue;
+        }
+        m->peek = c;
+        return 1;
+    }
+}
