@@ -8,7 +8,7 @@
 //   0005h  JP top (BDOS entry)           005Ch/006Ch default FCBs    0080h command tail, DMA
 //   0100h  TPA: the .COM is loaded here and must end below the CCP
 //   E400h  CCP (= top-0806h)  EC06h BDOS entry (top)  FA00h BIOS jump table (= top-6+0E00h)
-// The stack starts at top-6 with 0000h pushed, so a final RET is a warm boot. The BDOS and BIOS
+// SP starts at top-8, holding 0000h, so a final RET is a warm boot. The BDOS and BIOS
 // are trapped by PC (the C code runs, then a RET is executed and counted: 10 T-states); writes
 // at or above the BDOS entry are a runtime error (a program that clobbers the BDOS would crash
 // a real machine).
@@ -102,9 +102,10 @@ int cpm_run(cpm_machine *m);
 void cpm_set_max_tstates(cpm_machine *m, uint64_t max);  // absolute limit on stats.tstates
 
 // Call the subroutine at addr with the current registers and stack (pushes a return address
-// 0000h), run until it returns, and leave the machine ready for the next call. *tstates (may be
-// NULL) gets the T-states of the call including the CALL-free entry and its final RET.
-// Same return codes as cpm_run; an exit through the exit port also counts as returning.
+// 0000h), run until it returns there, and leave the machine ready for the next call. *tstates
+// (may be NULL) gets the T-states from the first instruction at addr through the final RET (no
+// CALL instruction is executed). Same return codes as cpm_run; an exit-port OUT with A = 0 also
+// counts as returning (any other exit code is an error).
 int cpm_call(cpm_machine *m, uint16_t addr, uint64_t *tstates);
 
 const cpm_stats *cpm_stats_get(const cpm_machine *m);

@@ -26,7 +26,7 @@ typedef struct {
 } prog;
 
 static prog progs[] = {{"hello", NULL, 0}, {"tstates", NULL, 0}, {"echo", NULL, 0}, {"con", NULL, 0},
-                       {"tail", NULL, 0},  {"fault", NULL, 0},   {"files", NULL, 0}};
+                       {"tail", NULL, 0},  {"fault", NULL, 0},   {"files", NULL, 0}, {"timing", NULL, 0}};
 #define NPROGS (int)(sizeof progs / sizeof progs[0])
 static char asm_dir[4096];  // assembled programs and their .COM files live here
 
@@ -133,6 +133,42 @@ static void test_tstates_by_hand(void **state) {
     const uint8_t want[4] = {1, 3, 3, 0x55};
     assert_memory_equal(mem + 0x100 + p->n - 4, want, 4);
     assert_int_equal(s->bdos[12], 1);
+    cpm_free(m);
+}
+
+// Every instruction group and prefix, timed against the T-state column of sdasz80's listing
+// (its own table, independent of libz80ex's): the region must equal the listing's sum.
+static void test_tstates_vs_listing(void **state) {
+    (void)state;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/timing.lst", asm_dir);
+    uint8_t *lst;
+    size_t n;
+    assert_int_equal(rq_read_file(path, &lst, &n), RQ_OK);
+    long sum = 0;
+    int inside = 0, ninsn = 0;
+    for (char *line = strtok((char *)lst, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strstr(line, "out (0xD5),a")) {
+            inside = 1;
+            continue;
+        }
+        if (strstr(line, "out (0xE5),a")) break;
+        char *br = strchr(line, '[');
+        if (inside && br && strchr(br, ']')) {
+            sum += strtol(br + 1, NULL, 10);
+            ninsn++;
+        }
+    }
+    free(lst);
+    assert_true(ninsn > 150);
+    cpm_machine *m = machine("timing", NULL, NULL, NULL);
+    assert_int_equal(cpm_run(m), RQ_OK);
+    assert_int_equal(cpm_stats_get(m)->end, CPM_END_EXIT);
+    assert_int_equal(cpm_stats_get(m)->exit_code, 0);
+    uint64_t t, cnt;
+    cpm_region(m, 5, &t, &cnt);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(t, sum);
     cpm_free(m);
 }
 
@@ -589,6 +625,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_output),
         cmocka_unit_test(test_tstates_by_hand),
+        cmocka_unit_test(test_tstates_vs_listing),
         cmocka_unit_test(test_tstate_limit),
         cmocka_unit_test(test_line_input),
         cmocka_unit_test(test_console_functions),
