@@ -1,6 +1,5 @@
 // lm_verbs.c: CLI verbs of the transformer family: generate, train (llama configs), eval.
-// (export --target host and run of an integer image belong to the integer family: stubs here
-// until it lands.)
+// (export --target host and run of an integer image are in cli/int_verbs.c.)
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +17,6 @@
 #include "model/llama_generate.h"
 #include "model/llama_train.h"
 #include "train/llama_family.h"
-
-static int not_built(const char *what, int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (argv[i][0] == '-' && (argv[i][1] == 'h' || argv[i][2] == 'h')) {
-            printf("retroqat %s: not built yet\n", what);
-            return 0;
-        }
-    return rq_report(rq_fail(RQ_ERUNTIME, "%s is not built yet", what));
-}
 
 // ---- generate --------------------------------------------------------------------------------
 
@@ -178,5 +168,3 @@ int lm_eval_main(int argc, char **argv) {
 
 int lm_train_main(int argc, char **argv) { return llama_family_train_main(argc, argv); }
 
-int lm_export_main(int argc, char **argv) { return not_built("lm_export_main", argc, argv); }
-int lm_run_main(int argc, char **argv) { return not_built("lm_run_main", argc, argv); }

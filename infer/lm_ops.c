@@ -179,6 +179,16 @@ void lm_rope_q8(int8_t *out, const int16_t *v, int n, int hs, int pos, const uin
     }
 }
 
+void lm_rope_q12(int16_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta) {
+    for (int i = 0; i < n; i += 2) {
+        uint32_t phi = (uint32_t)pos * theta[(i % hs) >> 1];
+        int32_t c = lm_cos_q15(phi), s = lm_sin_q15(phi);
+        int32_t a = v[i], b = v[i + 1];
+        out[i] = (int16_t)lm_clamp(lm_rshr(a * c - b * s, 15), 2047);
+        out[i + 1] = (int16_t)lm_clamp(lm_rshr(a * s + b * c, 15), 2047);
+    }
+}
+
 uint32_t lm_exp2_q15(int32_t u) {
     uint32_t a = (uint32_t)(-u);
     if ((a >> 8) >= 16) return 0;

@@ -17,9 +17,9 @@
 
 #include <stdint.h>
 
-// A requantisation: y = rshr((acc >> p) * m, k). The writer chooses p so that |acc >> p| < 2^16
-// for every input the matrix can see (p from 127 * sum|w| of the row), so with |m| < 2^15 the
-// product fits int32.
+// A requantisation: y = rshr((acc >> p) * m, k). The writer chooses p so that |acc >> p| < 2^15
+// for every input the matrix can see (p from 127 * sum|w| of the row), so with |m| <= 2^15 and
+// k <= 31 the product plus the rounding half fits int32.
 typedef struct {
     int16_t m;
     uint8_t p, k;
@@ -88,6 +88,9 @@ static inline int32_t lm_cos_q15(uint32_t phi) { return lm_sin_q15(phi + 0x40000
 // s/16); output int8 in units of s:
 //   a' = sat8(rshr(a*c - b*s, 19)),  b' = sat8(rshr(a*s + b*c, 19))
 void lm_rope_q8(int8_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta);
+// The same rotation keeping the int16 units (s/16) of the input, for q:
+//   a' = clamp(rshr(a*c - b*s, 15), 2047),  b' = clamp(rshr(a*s + b*c, 15), 2047)
+void lm_rope_q12(int16_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta);
 
 // --- softmax ---------------------------------------------------------------------------------
 // exp2 of u <= 0 given in Q8 (u = -256 means 2^-1), result Q15 (2^0 = 32768):

@@ -1,0 +1,65 @@
+// lm_image.h: the integer model image (.rqm), read in place. docs/lm-contract.md has the byte map.
+//
+//   0   char[4]  "RQLM"
+//   4   u8       byte order of everything below: 0 little-endian, 1 big-endian
+//   5   u8       version (1)
+//   6   u16      header bytes (LM_IMAGE_HEADER = 64 + 12 * n_sections)
+//   8   u32      total bytes of the image
+//   12  u32      CRC-32 (zlib) of bytes [16, total)
+//   16  11 x u32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
+//                shared_classifier, wbits, logit_frac, eps_ss
+//   60  u32      n_sections = n_layers + 4 (+ 1 for an unshared classifier)
+//   64  n_sections x {u32 tag, u32 offset, u32 bytes}: "EMB ", "ROPE", "LYR0".."LYRn" (tag
+//       "LYR" + layer byte), "FNRM", "CLS " (unshared only); offsets 4-byte aligned, in order,
+//       zero padding between.
+// Every multi-byte value (header, lm_rq as i16 m + u8 p + u8 k, int16 and int32 arrays) is in the
+// image's byte order; the reader converts them in place to the host's order after checking the
+// CRC, then points an lm_model into the buffer (no allocation, no copy).
+#ifndef RQ_LM_IMAGE_H
+#define RQ_LM_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infer/lm_kernel.h"
+
+#define LM_IMAGE_MAGIC "RQLM"
+#define LM_IMAGE_VERSION 1
+
+// The sections of an image for config c, in file order.
+typedef struct {
+    char tag[4];
+    uint32_t bytes;
+} lm_section;
+// Fills secs (room for LM_MAX_LAYERS + 5) and returns the count; -1 when c is outside the contract
+// (the message is recorded).
+int lm_image_sections(const lm_config *c, lm_section *secs);
+// The arrays of one section, in file order (each starts 4-byte aligned). An array field points
+// at the lm_model member that holds its pointer (ref); a scalar field at the member itself (val).
+enum { LM_I8, LM_I16, LM_I32, LM_U32, LM_RQ };
+typedef struct {
+    int kind;
+    uint32_t count;
+    const void **ref;  // array: &m->member (the reader sets it, the writer reads through it)
+    void *val;         // scalar: &m->member
+} lm_field;
+#define LM_MAX_FIELDS 32
+// Fields of section i (as numbered by lm_image_sections) of model m with config m->c.
+int lm_image_fields(lm_model *m, int i, lm_field *f);
+static inline uint32_t lm_field_bytes(const lm_field *f) {
+    static const uint8_t size[] = {1, 2, 4, 4, 4};
+    return f->count * size[f->kind];
+}
+
+// Check a configuration against the contract: positive dims, heads divide dim, kv heads divide
+// heads, even head size, wbits 4 or 8, n_layers <= LM_MAX_LAYERS, vocab <= 32767,
+// seq_len <= 65535, logit_frac <= 16. RQ_EINPUT with a message naming `what` on failure.
+int lm_config_check(const lm_config *c, const char *what);
+
+// Parse and verify an image held in buf (len bytes, 4-byte aligned, modified in place), and point
+// m into it. name is used in error messages ("NAME: byte N: ..."). RQ_EINPUT on bad magic,
+// version, byte order, sizes, section table, CRC or out-of-contract parameters. After a successful
+// load the buffer is in host order: load it only once.
+int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m);
+
+#endif

@@ -1,0 +1,433 @@
+// lm_quant.c: post-training quantisation of a llama2.c model into the integer contract.
+//
+// Scales: every activation point gets s = amax / 127 from calibration (static, per tensor);
+// weights get one scale per output row, s_r = max|w_r| / 127 (or / 7 for int4). Each integer
+// step of the kernel then needs one real multiplier, which lmq_make_rq turns into (m, p, k).
+#include "qat/lm_quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/rng.h"
+
+void lmq_stats_init(lmq_stats *st, int n_layers) {
+    size_t n = (size_t)n_layers * LMQ_NPOINT + 1;
+    st->n_layers = n_layers;
+    st->amax = rq_calloc(n, sizeof(float));
+    st->clip = rq_calloc(n, sizeof(float));
+    st->hist = rq_calloc(n * LMQ_NBIN, sizeof(uint32_t));
+    st->pass = 0;
+    st->tokens = 0;
+}
+
+void lmq_stats_free(lmq_stats *st) {
+    free(st->amax);
+    free(st->clip);
+    free(st->hist);
+    memset(st, 0, sizeof *st);
+}
+
+// Record values v[n] at point index pt.
+static void record(lmq_stats *st, int pt, const float *v, int n) {
+    if (!st) return;
+    if (st->pass == 0) {
+        for (int i = 0; i < n; i++)
+            if (fabsf(v[i]) > st->amax[pt]) st->amax[pt] = fabsf(v[i]);
+    } else if (st->amax[pt] > 0) {
+        uint32_t *h = st->hist + (size_t)pt * LMQ_NBIN;
+        float inv = LMQ_NBIN / st->amax[pt];
+        for (int i = 0; i < n; i++) {
+            int b = (int)(fabsf(v[i]) * inv);
+            h[b >= LMQ_NBIN ? LMQ_NBIN - 1 : b]++;
+        }
+    }
+}
+
+static void choose_clips(lmq_stats *st) {
+    int np = st->n_layers * LMQ_NPOINT + 1;
+    for (int pt = 0; pt < np; pt++) {
+        const uint32_t *h = st->hist + (size_t)pt * LMQ_NBIN;
+        double amax = st->amax[pt], best = 1e300;
+        st->clip[pt] = (float)amax;
+        if (amax <= 0) continue;
+        for (int j = 8; j <= 64; j++) {
+            double c = amax * j / 64, step = c / 127, err = 0;
+            for (int b = 0; b < LMQ_NBIN; b++) {
+                if (!h[b]) continue;
+                double v = (b + 0.5) * amax / LMQ_NBIN;
+                err += h[b] * (v > c ? (v - c) * (v - c) : step * step / 12);
+            }
+            if (err < best) best = err, st->clip[pt] = (float)c;
+        }
+    }
+}
+
+// ---- instrumented float forward (model/llama_forward.c's math, recording maxima) -------------
+
+typedef struct {
+    float *x, *xb, *xb2, *hb, *hb2, *q, *att, *logits, *kc, *vc;
+    float *mem;
+} fstate;
+
+static void fstate_build(fstate *s, const llama_config *c) {
+    size_t d = c->dim, h = c->hidden_dim, kv = llama_kv_dim(c), T = c->seq_len, L = c->n_layers;
+    float *p = s->mem = rq_calloc(4 * d + 2 * h + T + c->vocab_size + 2 * L * T * kv, sizeof(float));
+    s->x = p, p += d;
+    s->xb = p, p += d;
+    s->xb2 = p, p += d;
+    s->q = p, p += d;
+    s->hb = p, p += h;
+    s->hb2 = p, p += h;
+    s->att = p, p += T;
+    s->logits = p, p += c->vocab_size;
+    s->kc = p, p += L * T * kv;
+    s->vc = p;
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n) {
+    float ss = 0;
+    for (int j = 0; j < n; j++) ss += x[j] * x[j];
+    ss = 1.0f / sqrtf(ss / n + 1e-5f);
+    for (int j = 0; j < n; j++) o[j] = w[j] * (ss * x[j]);
+}
+
+static void matvec(float *y, const float *x, const float *w, int n, int d) {
+    for (int i = 0; i < d; i++) {
+        const float *r = w + (size_t)i * n;
+        float v = 0;
+        for (int j = 0; j < n; j++) v += r[j] * x[j];
+        y[i] = v;
+    }
+}
+
+static float *fforward(const llama_model *m, fstate *s, int token, int pos, lmq_stats *st) {
+    const llama_config *c = &m->config;
+    const llama_weights *w = &m->w;
+    int dim = c->dim, hid = c->hidden_dim, hs = llama_head_size(c), kvd = llama_kv_dim(c);
+    int group = c->n_heads / c->n_kv_heads;
+    memcpy(s->x, w->token_embedding + (size_t)token * dim, dim * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        int a = l * LMQ_NPOINT;
+        rmsnorm(s->xb, s->x, w->rms_att + (size_t)l * dim, dim);
+        size_t loff = (size_t)l * c->seq_len * kvd;
+        float *k = s->kc + loff + (size_t)pos * kvd, *v = s->vc + loff + (size_t)pos * kvd;
+        matvec(s->q, s->xb, w->wq + (size_t)l * dim * dim, dim, dim);
+        matvec(k, s->xb, w->wk + (size_t)l * kvd * dim, dim, kvd);
+        matvec(v, s->xb, w->wv + (size_t)l * kvd * dim, dim, kvd);
+        record(st, a + LMQ_XATT, s->xb, dim), record(st, a + LMQ_Q, s->q, dim);
+        record(st, a + LMQ_K, k, kvd), record(st, a + LMQ_V, v, kvd);
+        for (int i = 0; i < dim; i += 2) {
+            float freq = 1.0f / powf(10000.0f, (i % hs) / (float)hs), val = pos * freq;
+            float fc = cosf(val), fs = sinf(val);
+            for (int r = 0; r < (i < kvd ? 2 : 1); r++) {
+                float *vec = r == 0 ? s->q : k, v0 = vec[i], v1 = vec[i + 1];
+                vec[i] = v0 * fc - v1 * fs;
+                vec[i + 1] = v0 * fs + v1 * fc;
+            }
+        }
+        record(st, a + LMQ_Q, s->q, dim), record(st, a + LMQ_K, k, kvd);
+        for (int h = 0; h < c->n_heads; h++) {
+            const float *q = s->q + h * hs;
+            int off = (h / group) * hs;
+            float mx = -1e30f, sum = 0;
+            for (int t = 0; t <= pos; t++) {
+                const float *kt = s->kc + loff + (size_t)t * kvd + off;
+                float sc = 0;
+                for (int i = 0; i < hs; i++) sc += q[i] * kt[i];
+                s->att[t] = sc / sqrtf((float)hs);
+                if (s->att[t] > mx) mx = s->att[t];
+            }
+            for (int t = 0; t <= pos; t++) sum += s->att[t] = expf(s->att[t] - mx);
+            float *xb = s->xb + h * hs;
+            memset(xb, 0, hs * sizeof(float));
+            for (int t = 0; t <= pos; t++) {
+                const float *vt = s->vc + loff + (size_t)t * kvd + off;
+                float p = s->att[t] / sum;
+                for (int i = 0; i < hs; i++) xb[i] += p * vt[i];
+            }
+        }
+        record(st, a + LMQ_O, s->xb, dim);
+        matvec(s->xb2, s->xb, w->wo + (size_t)l * dim * dim, dim, dim);
+        for (int i = 0; i < dim; i++) s->x[i] += s->xb2[i];
+        rmsnorm(s->xb, s->x, w->rms_ffn + (size_t)l * dim, dim);
+        matvec(s->hb, s->xb, w->w1 + (size_t)l * hid * dim, dim, hid);
+        matvec(s->hb2, s->xb, w->w3 + (size_t)l * hid * dim, dim, hid);
+        record(st, a + LMQ_XFFN, s->xb, dim), record(st, a + LMQ_H1, s->hb, hid), record(st, a + LMQ_H3, s->hb2, hid);
+        for (int i = 0; i < hid; i++) {
+            float h1 = s->hb[i];
+            s->hb[i] = h1 / (1.0f + expf(-h1)) * s->hb2[i];
+        }
+        record(st, a + LMQ_G, s->hb, hid);
+        matvec(s->xb, s->hb, w->w2 + (size_t)l * dim * hid, hid, dim);
+        for (int i = 0; i < dim; i++) s->x[i] += s->xb[i];
+    }
+    rmsnorm(s->xb, s->x, w->rms_final, dim);
+    record(st, c->n_layers * LMQ_NPOINT, s->xb, dim);
+    if (st) st->tokens++;
+    matvec(s->logits, s->xb, w->wcls, dim, c->vocab_size);
+    return s->logits;
+}
+
+void lmq_calibrate(const llama_model *f, const uint16_t *tokens, const int *lens, int n_seqs, lmq_stats *st) {
+    fstate s;
+    fstate_build(&s, &f->config);
+    for (st->pass = 0; st->pass < 2; st->pass++) {
+        const uint16_t *t = tokens;
+        for (int q = 0; q < n_seqs; q++) {
+            for (int i = 0; i < lens[q] && i < f->config.seq_len; i++) fforward(f, &s, t[i], i, st);
+            t += lens[q];
+        }
+    }
+    choose_clips(st);
+    free(s.mem);
+}
+
+void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed, uint16_t *tokens, int *lens) {
+    fstate s;
+    fstate_build(&s, &f->config);
+    pcg32 r;
+    pcg32_seed(&r, seed, 0x51);
+    int V = f->config.vocab_size;
+    if (len > f->config.seq_len) len = f->config.seq_len;
+    for (int q = 0; q < n_seqs; q++) {
+        uint16_t *t = tokens + (size_t)q * len;
+        t[0] = 1;  // BOS
+        int n = 1;
+        while (n < len) {
+            float *lg = fforward(f, &s, t[n - 1], n - 1, NULL);
+            float mx = lg[0], z = 0;
+            for (int i = 1; i < V; i++) mx = fmaxf(mx, lg[i]);
+            for (int i = 0; i < V; i++) z += expf(lg[i] - mx);
+            float u = pcg32_float(&r) * z, cum = 0;
+            int pick = V - 1;
+            for (int i = 0; i < V; i++) {
+                cum += expf(lg[i] - mx);
+                if (cum > u) {
+                    pick = i;
+                    break;
+                }
+            }
+            if (pick == 1) break;  // BOS ends a story
+            t[n++] = (uint16_t)pick;
+        }
+        lens[q] = n;
+    }
+    // pack the sequences contiguously
+    size_t w = 0;
+    for (int q = 0; q < n_seqs; q++) {
+        memmove(tokens + w, tokens + (size_t)q * len, lens[q] * sizeof(uint16_t));
+        w += lens[q];
+    }
+    free(s.mem);
+}
+
+// ---- quantisation ---------------------------------------------------------------------------
+
+void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale) {
+    for (int r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * cols;
+        float mx = 0;
+        for (int j = 0; j < cols; j++) mx = fmaxf(mx, fabsf(wr[j]));
+        float s = mx > 0 ? mx / qmax : 1.0f;
+        scale[r] = s;
+        for (int j = 0; j < cols; j++) {
+            long v = lroundf(wr[j] / s);
+            q[(size_t)r * cols + j] = (int8_t)(v > qmax ? qmax : v < -qmax ? -qmax : v);
+        }
+    }
+}
+
+int lmq_make_rq(double M, double bound, lm_rq *rq) {
+    int p = 0;
+    while (bound / ldexp(1, p) >= 32767) p++;
+    double Mp = fabs(M) * ldexp(1, p);
+    int k = 0;
+    while (k < 31 && Mp * ldexp(1, k + 1) < 32767.5) k++;
+    long m = lround(fabs(M) * ldexp(1, p + k));
+    if (m > 32767) {
+        if (k == 0) return rq_fail(RQ_EINPUT, "requantisation multiplier %g too large for the contract (needs a left shift)", M);
+        m = 32767;
+    }
+    rq->m = (int16_t)(M < 0 ? -m : m);
+    rq->p = (uint8_t)p;
+    rq->k = (uint8_t)k;
+    return 0;
+}
+
+static void *own(lm_model *m, size_t bytes) {
+    (void)m;
+    return rq_calloc(1, bytes ? bytes : 1);
+}
+
+// Quantise a [rows][cols] matrix per row for the kernel (int8, or int4 packed) and build each
+// row's requantisation for multiplier out_mul (real output units per real value) given the
+// input scale sx.
+static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int cols, int bits, double sx, double out_mul) {
+    int qmax = bits == 4 ? 7 : 127;
+    int8_t *q = rq_malloc((size_t)rows * cols);
+    float *sc = rq_malloc(rows * sizeof(float));
+    lmq_quantize_rows(w, rows, cols, qmax, q, sc);
+    lm_rq *rq = own(m, rows * sizeof(lm_rq));
+    int rc = 0;
+    for (int r = 0; r < rows && !rc; r++) {
+        double sabs = 0;
+        for (int j = 0; j < cols; j++) sabs += abs(q[(size_t)r * cols + j]);
+        rc = lmq_make_rq(sc[r] * sx * out_mul, 127.0 * sabs + 1, &rq[r]);
+    }
+    if (bits == 4) {
+        int stride = (cols + 1) / 2;
+        uint8_t *pk = own(m, (size_t)rows * stride);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) pk[(size_t)r * stride + j / 2] |= (uint8_t)((q[(size_t)r * cols + j] & 15) << (4 * (j & 1)));
+        mat->w = pk;
+        free(q);
+    } else {
+        mat->w = q;
+    }
+    mat->rq = rq;
+    free(sc);
+    return rc;
+}
+
+// RMSNorm weight g folded with sqrt(n) and the output scale: G_i = g_i sqrt(n) / s_out 2^(k-15).
+static void quant_norm(lm_model *m, lm_norm *nm, const float *g, int n, double s_out) {
+    int16_t *G = own(m, n * sizeof(int16_t));
+    double mx = 0;
+    for (int i = 0; i < n; i++) mx = fmax(mx, fabs(g[i]) * sqrt(n) / s_out);
+    int k = 0;
+    while (k < 30 && mx * ldexp(1, k + 1 - 15) < 32767.5) k++;
+    for (int i = 0; i < n; i++) {
+        long v = lround(g[i] * sqrt(n) / s_out * ldexp(1, k - 15));
+        G[i] = (int16_t)(v > 32767 ? 32767 : v < -32767 ? -32767 : v);
+    }
+    nm->g = G;
+    nm->k = k;
+}
+
+static double act_scale(float amax) { return amax > 0 ? amax / 127.0 : 1.0 / 127; }
+
+int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, lm_model *out) {
+    const llama_config *fc = &f->config;
+    const llama_weights *w = &f->w;
+    memset(out, 0, sizeof *out);
+    if (fc->n_layers > LM_MAX_LAYERS) return rq_fail(RQ_EINPUT, "%d layers: the integer kernel supports at most %d", fc->n_layers, LM_MAX_LAYERS);
+    if (fc->vocab_size > 32767) return rq_fail(RQ_EINPUT, "vocab %d: the integer sampler supports at most 32767", fc->vocab_size);
+    if (o->wbits != 8 && o->wbits != 4) return rq_fail(RQ_EINPUT, "weight bits must be 8 or 4, not %d", o->wbits);
+    lm_config *c = &out->c;
+    c->dim = fc->dim, c->hidden_dim = fc->hidden_dim, c->n_layers = fc->n_layers, c->n_heads = fc->n_heads;
+    c->n_kv_heads = fc->n_kv_heads, c->vocab_size = fc->vocab_size, c->seq_len = fc->seq_len;
+    c->shared_classifier = fc->shared_classifier;
+    c->wbits = o->wbits;
+    c->logit_frac = o->logit_frac ? o->logit_frac : 10;
+    c->eps_ss = (uint32_t)llround(fc->dim * 1e-5 * 4294967296.0);
+    int dim = c->dim, hid = c->hidden_dim, kvd = lm_kv_dim(c), hs = lm_head_size(c), V = c->vocab_size;
+    int rc = 0;
+
+    // embedding rows (int8, per-token scale) -> residual Q16
+    int8_t *emb = rq_malloc((size_t)V * dim);
+    float *esc = rq_malloc(V * sizeof(float));
+    lmq_quantize_rows(w->token_embedding, V, dim, 127, emb, esc);
+    lm_rq *erq = own(out, V * sizeof(lm_rq));
+    for (int r = 0; r < V && !rc; r++) rc = lmq_make_rq(esc[r] * 65536.0, 127, &erq[r]);
+    out->emb = emb, out->emb_rq = erq;
+
+    uint32_t *theta = own(out, (hs / 2) * sizeof(uint32_t));
+    for (int i = 0; i < hs / 2; i++) {
+        double turns = pow(10000.0, -2.0 * i / hs) / (2 * M_PI);
+        theta[i] = (uint32_t)(uint64_t)llround(turns * 4294967296.0);
+    }
+    out->rope_theta = theta;
+
+    for (int l = 0; l < c->n_layers && !rc; l++) {
+        lm_layer *L = &out->layers[l];
+        const float *a = st->clip + (size_t)l * LMQ_NPOINT;
+        double sxa = act_scale(a[LMQ_XATT]), sq = act_scale(a[LMQ_Q]), sk = act_scale(a[LMQ_K]), sv = act_scale(a[LMQ_V]);
+        double so = act_scale(a[LMQ_O]), sxf = act_scale(a[LMQ_XFFN]), s1 = act_scale(a[LMQ_H1]);
+        double s3 = act_scale(a[LMQ_H3]), sg = act_scale(a[LMQ_G]);
+        int b = c->wbits;
+        quant_norm(out, &L->att_norm, w->rms_att + (size_t)l * dim, dim, sxa);
+        if (!rc) rc = quant_mat(out, &L->wq, w->wq + (size_t)l * dim * dim, dim, dim, b, sxa, 16.0 / sq);
+        if (!rc) rc = quant_mat(out, &L->wk, w->wk + (size_t)l * kvd * dim, kvd, dim, b, sxa, 16.0 / sk);
+        if (!rc) rc = quant_mat(out, &L->wv, w->wv + (size_t)l * kvd * dim, kvd, dim, b, sxa, 1.0 / sv);
+        // scores: one unit = (sq/16) sk / sqrt(hs) nats -> Q8 log2: cm / 2^ck = unit * log2(e) * 256
+        double unit = sq / 16 * sk / sqrt(hs) * M_LOG2E * 256;
+        int ck = 0;
+        while (ck < 18 && unit * ldexp(1, ck + 1) < 32767.5) ck++;
+        L->att_cm = (int32_t)lround(unit * ldexp(1, ck));
+        if (L->att_cm < 1) L->att_cm = 1;
+        L->att_ck = ck;
+        L->att_dlim = (int32_t)floor(17.0 * 256 * ldexp(1, ck) / L->att_cm) + 1;
+        if (!rc) rc = lmq_make_rq(sv / 32768.0 / so, 127.0 * (32768 + c->seq_len), &L->att_out);
+        if (!rc) rc = quant_mat(out, &L->wo, w->wo + (size_t)l * dim * dim, dim, dim, b, so, 65536.0);
+        quant_norm(out, &L->ffn_norm, w->rms_ffn + (size_t)l * dim, dim, sxf);
+        if (!rc) rc = quant_mat(out, &L->w1, w->w1 + (size_t)l * hid * dim, hid, dim, b, sxf, 1.0 / s1);
+        if (!rc) rc = quant_mat(out, &L->w3, w->w3 + (size_t)l * hid * dim, hid, dim, b, sxf, 1.0 / s3);
+        // silu table over the int8 h1 grid, scaled so its largest magnitude is 32767
+        int16_t *tab = own(out, 256 * sizeof(int16_t));
+        double smax = 0;
+        for (int i = -127; i <= 127; i++) smax = fmax(smax, fabs(i * s1 / (1 + exp(-i * s1))));
+        double st_ = smax > 0 ? smax / 32767 : 1;
+        for (int i = -128; i <= 127; i++) tab[i + 128] = (int16_t)lround(i * s1 / (1 + exp(-i * s1)) / st_);
+        tab[0] = tab[1];  // index -128 never occurs (h1 is clamped to +-127)
+        L->silu = tab;
+        if (!rc) rc = lmq_make_rq(st_ * s3 / sg, 32767.0 * 127, &L->glu);
+        if (!rc) rc = quant_mat(out, &L->w2, w->w2 + (size_t)l * dim * hid, dim, hid, b, sg, 65536.0);
+    }
+    double sfin = act_scale(st->clip[c->n_layers * LMQ_NPOINT]);
+    quant_norm(out, &out->final_norm, w->rms_final, dim, sfin);
+    double lf = ldexp(1, c->logit_frac);
+    if (c->shared_classifier) {
+        lm_rq *crq = own(out, V * sizeof(lm_rq));
+        for (int r = 0; r < V && !rc; r++) {
+            double sabs = 0;
+            for (int j = 0; j < dim; j++) sabs += abs(emb[(size_t)r * dim + j]);
+            rc = lmq_make_rq(esc[r] * sfin * lf, 127.0 * sabs + 1, &crq[r]);
+        }
+        out->cls.w = emb, out->cls.rq = crq;
+    } else if (!rc) {
+        rc = quant_mat(out, &out->cls, w->wcls, V, dim, 8, sfin, lf);
+    }
+    free(esc);
+    if (rc) lmq_free(out);
+    return rc;
+}
+
+void lmq_free(lm_model *m) {
+#define F(p) free((void *)(p))
+    if (!m->c.shared_classifier) F(m->cls.w);
+    F(m->cls.rq);
+    F(m->emb), F(m->emb_rq), F(m->rope_theta), F(m->final_norm.g);
+    for (int l = 0; l < m->c.n_layers && l < LM_MAX_LAYERS; l++) {
+        lm_layer *L = &m->layers[l];
+        const lm_mat *ms[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3};
+        for (int i = 0; i < 7; i++) F(ms[i]->w), F(ms[i]->rq);
+        F(L->att_norm.g), F(L->ffn_norm.g), F(L->silu);
+    }
+#undef F
+    memset(m, 0, sizeof *m);
+}
+
+int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out) {
+    int len = LMQ_CALIB_LEN < f->config.seq_len ? LMQ_CALIB_LEN : f->config.seq_len;
+    int ns = tokens ? (int)((n + len - 1) / len) : LMQ_CALIB_SEQS;
+    int *lens = rq_malloc((ns ? ns : 1) * sizeof(int));
+    uint16_t *own_t = NULL;
+    if (tokens) {
+        for (int i = 0; i < ns; i++) lens[i] = (int)(n - (size_t)i * len < (size_t)len ? n - (size_t)i * len : (size_t)len);
+    } else {
+        own_t = rq_malloc((size_t)ns * len * sizeof(uint16_t));
+        lmq_self_generate(f, ns, len, LMQ_CALIB_SEED, own_t, lens);
+        tokens = own_t;
+    }
+    lmq_stats st;
+    lmq_stats_init(&st, f->config.n_layers);
+    lmq_calibrate(f, tokens, lens, ns, &st);
+    lmq_opts o = {wbits, 10};
+    int rc = lmq_quantize(f, &st, &o, out);
+    lmq_stats_free(&st);
+    free(own_t);
+    free(lens);
+    return rc;
+}

@@ -1,0 +1,71 @@
+// lm_quant.h: float llama model + calibration statistics -> the integer model of the contract
+// (post-training quantisation). Host-only: float is allowed here; what it produces is integers.
+//
+//   lmq_stats       absolute maxima of every quantised activation, per layer
+//   lmq_calibrate   run a float forward (instrumented, same math as model/llama_forward.c) over
+//                   token sequences and collect the statistics
+//   lmq_quantize    choose every int8/int4 weight, per-row scale, static activation scale, and
+//                   fold them into the integer requantisations and tables of an lm_model
+// The lm_model it returns owns its arrays (lmq_free releases them); it runs on lm_forward directly
+// and serialises with export/lm_image_write.
+#ifndef RQ_LM_QUANT_H
+#define RQ_LM_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infer/lm_kernel.h"
+#include "model/llama.h"
+
+// Quantisation points of one layer (absolute maxima over the calibration tokens).
+enum { LMQ_XATT, LMQ_Q, LMQ_K, LMQ_V, LMQ_O, LMQ_XFFN, LMQ_H1, LMQ_H3, LMQ_G, LMQ_NPOINT };
+
+// Calibration runs the float model twice: once for the maxima, once for histograms of |v| over
+// [0, max] (LMQ_NBIN bins); the clip of each point is the one that minimises the expected squared
+// error of int8 quantisation (clipping error above the clip, uniform rounding error clip^2 /
+// (3 * 127^2 * 4) below it) over candidates clip = max * j / 64, j = 8..64.
+#define LMQ_NBIN 2048
+typedef struct {
+    int n_layers;
+    float *amax;      // [n_layers * LMQ_NPOINT + 1]: the last one is the final RMSNorm output
+    float *clip;      // same layout: the chosen clipping ranges (scale = clip / 127)
+    uint32_t *hist;   // [n_layers * LMQ_NPOINT + 1][LMQ_NBIN]
+    int pass;         // 0: collecting maxima, 1: histograms
+    long tokens;      // positions seen
+} lmq_stats;
+
+void lmq_stats_init(lmq_stats *st, int n_layers);
+void lmq_stats_free(lmq_stats *st);
+
+// Run the float model over seqs (each starts at position 0; BOS first as in training data),
+// collecting maxima. tokens: concatenated sequences, lens[i] tokens each (<= seq_len).
+void lmq_calibrate(const llama_model *f, const uint16_t *tokens, const int *lens, int n_seqs, lmq_stats *st);
+// Default calibration data: n_seqs sequences of len tokens sampled from the float model itself
+// (temperature 1, seed) starting at BOS. Writes into tokens (n_seqs * len) and lens.
+void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed, uint16_t *tokens, int *lens);
+
+typedef struct {
+    int wbits;        // 8 or 4 (layer matrices; embedding/classifier stay int8)
+    int logit_frac;   // Q format of the logits (default 10)
+} lmq_opts;
+
+// Build the integer model. RQ_EINPUT when the model's shapes or scales fall outside the contract
+// (e.g. a requantisation multiplier that would need a left shift).
+int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, lm_model *out);
+void lmq_free(lm_model *m);
+
+// Post-training quantisation in one call. Calibration data: tokens[n] when given (cut into
+// sequences of calib_len starting at position 0), else the default: LMQ_CALIB_SEQS sequences of
+// LMQ_CALIB_LEN tokens sampled from the float model itself (seed LMQ_CALIB_SEED).
+#define LMQ_CALIB_SEQS 16
+#define LMQ_CALIB_LEN 256
+#define LMQ_CALIB_SEED 1
+int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out);
+
+// Per-row symmetric quantisation of a [rows][cols] matrix: q = round(w / s) clamped to
+// [-qmax, qmax] (round half away from zero), s = max|w_row| / qmax (s = 1 for an all-zero row).
+void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale);
+// A requantisation (m, p, k) for real multiplier M applied to accumulators bounded by |acc| <= bound.
+int lmq_make_rq(double M, double bound, lm_rq *rq);
+
+#endif

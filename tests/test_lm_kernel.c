@@ -1,0 +1,322 @@
+// test_lm_kernel.c: the integer transformer end to end: quantisation, the model image (round trip
+// in both byte orders, corrupt images), determinism, accuracy of stories260K against the float
+// model, and the CLI runtime against the in-process integer pass token for token.
+#include "tests/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/binio.h"
+#include "base/crc32.h"
+#include "base/err.h"
+#include "base/rng.h"
+#include "data/textdata.h"
+#include "data/tokenizer.h"
+#include "export/lm_image_write.h"
+#include "infer/lm_image.h"
+#include "infer/lm_kernel.h"
+#include "model/llama.h"
+#include "qat/lm_intgen.h"
+#include "qat/lm_quant.h"
+
+// A small random model with grouped-query attention, an odd hidden size and an unshared classifier.
+static void tiny_model(llama_model *f, int shared) {
+    llama_config c = {.dim = 32, .hidden_dim = 46, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 61,
+                      .seq_len = 48, .shared_classifier = shared};
+    assert_int_equal(llama_build(f, &c), 0);
+    llama_init_random(f, 7);
+    // make the norms and embedding less uniform than the init
+    pcg32 r;
+    pcg32_seed(&r, 3, 3);
+    for (int i = 0; i < c.n_layers * c.dim; i++) f->w.rms_att[i] = 0.5f + pcg32_float(&r), f->w.rms_ffn[i] = 0.5f + pcg32_float(&r);
+    for (int i = 0; i < c.vocab_size * c.dim; i++) f->w.token_embedding[i] *= 20;
+}
+
+static void calib_tokens(uint16_t *t, int n, int vocab) {
+    pcg32 r;
+    pcg32_seed(&r, 11, 1);
+    for (int i = 0; i < n; i++) t[i] = (uint16_t)pcg32_bounded(&r, vocab);
+}
+
+// Logits of positions 0..n-1 for a fixed token sequence.
+static int32_t *run_logits(const lm_model *m, int n) {
+    int V = m->c.vocab_size;
+    int32_t *all = malloc((size_t)n * V * sizeof(int32_t));
+    void *mem = calloc(1, lm_state_bytes(&m->c));
+    lm_state s;
+    lm_state_init(&s, &m->c, mem);
+    for (int p = 0; p < n; p++) memcpy(all + (size_t)p * V, lm_forward(m, &s, (p * 7 + 3) % V, p), V * sizeof(int32_t));
+    free(mem);
+    return all;
+}
+
+// Image round trip: the model loaded from a little- or big-endian image computes exactly the
+// logits of the model it was written from (int8 and int4, shared and unshared classifier).
+static void test_image_round_trip(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 4; variant++) {
+        llama_model f;
+        tiny_model(&f, variant & 1);
+        uint16_t cal[200];
+        calib_tokens(cal, 200, f.config.vocab_size);
+        lm_model q;
+        assert_int_equal(lmq_ptq(&f, cal, 200, variant & 2 ? 4 : 8, &q), 0);
+        int n = f.config.seq_len;
+        int32_t *want = run_logits(&q, n);
+        rq_buf le = {0}, be = {0};
+        assert_int_equal(lm_image_write(&q, 0, &le), 0);
+        assert_int_equal(lm_image_write(&q, 1, &be), 0);
+        assert_int_equal(le.len, be.len);
+        assert_true(memcmp(le.data, be.data, le.len) != 0);
+        rq_buf *bufs[2] = {&le, &be};
+        for (int e = 0; e < 2; e++) {
+            lm_model m;
+            int rc = lm_image_load(bufs[e]->data, bufs[e]->len, "img", &m);
+            if (rc) fail_msg("%s", rq_last_error());
+            assert_int_equal(m.c.wbits, variant & 2 ? 4 : 8);
+            int32_t *got = run_logits(&m, n);
+            assert_memory_equal(got, want, (size_t)n * f.config.vocab_size * sizeof(int32_t));
+            free(got);
+        }
+        // the logits carry information: not all equal
+        int differ = 0;
+        for (int i = 1; i < f.config.vocab_size; i++) differ |= want[i] != want[0];
+        assert_true(differ);
+        free(want);
+        rq_buf_free(&le);
+        rq_buf_free(&be);
+        lmq_free(&q);
+        llama_free(&f);
+    }
+}
+
+static void fix_crc(uint8_t *b, size_t len) { rq_wr_u32le(b + 12, crc32_update(0, b + 16, len - 16)); }
+
+static void expect_load_error(uint8_t *img, size_t len, const char *needle) {
+    lm_model m;
+    uint8_t *copy = malloc(len + 4);
+    memcpy(copy, img, len);
+    int rc = lm_image_load(copy, len, "bad.rqm", &m);
+    free(copy);
+    assert_int_equal(rc, RQ_EINPUT);
+    if (!strstr(rq_last_error(), needle)) fail_msg("error '%s' does not mention '%s'", rq_last_error(), needle);
+    if (!strstr(rq_last_error(), "bad.rqm")) fail_msg("error '%s' does not name the file", rq_last_error());
+}
+
+// Corrupt images are rejected with a message naming the problem (never a crash).
+static void test_image_corrupt(void **state) {
+    (void)state;
+    llama_model f;
+    tiny_model(&f, 1);
+    uint16_t cal[100];
+    calib_tokens(cal, 100, f.config.vocab_size);
+    lm_model q;
+    assert_int_equal(lmq_ptq(&f, cal, 100, 8, &q), 0);
+    rq_buf b = {0};
+    assert_int_equal(lm_image_write(&q, 0, &b), 0);
+    size_t n = b.len;
+    uint8_t *img = malloc(n);
+    memcpy(img, b.data, n);
+
+    img[0] = 'X';
+    expect_load_error(img, n, "magic");
+    img[0] = 'R';
+    img[5] = 2;
+    expect_load_error(img, n, "version");
+    img[5] = 1;
+    img[4] = 7;
+    expect_load_error(img, n, "byte-order");
+    img[4] = 0;
+    expect_load_error(img, n - 4, "size");  // truncated
+    expect_load_error(img, 10, "truncated");
+    img[n / 2] ^= 0x40;
+    expect_load_error(img, n, "CRC");
+    img[n / 2] ^= 0x40;
+    // header dims that do not fit together (CRC fixed so the check behind it is reached)
+    rq_wr_u32le(img + 16 + 12, 3);  // n_heads = 3 does not divide dim 32
+    fix_crc(img, n);
+    expect_load_error(img, n, "heads");
+    rq_wr_u32le(img + 16 + 12, 4);
+    rq_wr_u32le(img + 16 + 8, 3);  // 3 layers: the section table no longer matches
+    fix_crc(img, n);
+    expect_load_error(img, n, "sections");
+    rq_wr_u32le(img + 16 + 8, 2);
+    rq_wr_u32le(img + 64 + 12 + 8, 999);  // a section size
+    fix_crc(img, n);
+    expect_load_error(img, n, "section");
+    memcpy(img, b.data, n);
+    // a requantisation shift outside the contract
+    uint32_t emb_off = rq_rd_u32le(img + 64 + 4);
+    img[emb_off + (size_t)f.config.vocab_size * f.config.dim + 3] = 40;
+    fix_crc(img, n);
+    expect_load_error(img, n, "requantisation");
+    memcpy(img, b.data, n);
+    lm_model ok;
+    assert_int_equal(lm_image_load(img, n, "good.rqm", &ok), 0);
+    free(img);
+    rq_buf_free(&b);
+    lmq_free(&q);
+    llama_free(&f);
+}
+
+// Same model, same calibration -> the same image bytes.
+static void test_quantize_deterministic(void **state) {
+    (void)state;
+    llama_model f;
+    tiny_model(&f, 0);
+    rq_buf a = {0}, b = {0};
+    for (int k = 0; k < 2; k++) {
+        lm_model q;
+        assert_int_equal(lmq_ptq(&f, NULL, 0, 8, &q), 0);  // self-generated calibration
+        assert_int_equal(lm_image_write(&q, 0, k ? &b : &a), 0);
+        lmq_free(&q);
+    }
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    rq_buf_free(&a);
+    rq_buf_free(&b);
+    llama_free(&f);
+}
+
+// stories260K, PTQ with the default calibration, on the first 2,000 tokens of valid.txt (contexts
+// restart at each document's BOS): int8 mean cross-entropy within 2% of float and the argmax
+// agreeing at >= 90% of positions; int4 within 20%. (The full-file numbers come from
+// `retroqat eval`; this is the fast regression check.)
+static void test_stories260K_accuracy(void **state) {
+    (void)state;
+    const char *mp = rq_test_data("llama2c/stories260K.bin");
+    llama_model f;
+    assert_int_equal(llama_load(&f, mp), 0);
+    tokenizer tok;
+    assert_int_equal(tokenizer_load(&tok, rq_test_data("llama2c/tok512.bin"), 512), 0);
+    token_stream ts;
+    assert_int_equal(textdata_encode_file(rq_test_data("tinystories/valid.txt"), &tok, &ts), 0);
+    for (int bits = 8; bits >= 4; bits -= 4) {
+        lm_model q;
+        assert_int_equal(lmq_ptq(&f, NULL, 0, bits, &q), 0);
+        void *mem = calloc(1, lm_state_bytes(&q.c));
+        lm_state s;
+        lm_state_init(&s, &q.c, mem);
+        llama_state fs;
+        llama_state_build(&fs, &f.config);
+        double fl = 0, il = 0;
+        long n = 0, agree = 0;
+        int pos = 0;
+        for (size_t i = 0; i + 1 < ts.n && n < 2000; i++) {
+            if (ts.tokens[i] == TOK_BOS || pos >= f.config.seq_len) pos = 0;
+            int nxt = ts.tokens[i + 1];
+            float *lg = llama_forward(&f, &fs, ts.tokens[i], pos);
+            int32_t *li = lm_forward(&q, &s, ts.tokens[i], pos);
+            pos++;
+            if (nxt == TOK_BOS) continue;
+            double mf = -1e30, mi = -1e30, zf = 0, zi = 0;
+            int af = 0, ai = 0;
+            for (int v = 0; v < 512; v++) {
+                if (lg[v] > mf) mf = lg[v], af = v;
+                if (li[v] / 1024.0 > mi) mi = li[v] / 1024.0, ai = v;
+            }
+            for (int v = 0; v < 512; v++) zf += exp(lg[v] - mf), zi += exp(li[v] / 1024.0 - mi);
+            fl += mf + log(zf) - lg[nxt];
+            il += mi + log(zi) - li[nxt] / 1024.0;
+            agree += af == ai;
+            n++;
+        }
+        printf("stories260K int%d: float %.4f int %.4f (x%.4f) top1 agree %.4f over %ld tokens\n", bits, fl / n, il / n, il / fl,
+               (double)agree / n, n);
+        if (bits == 8) {
+            assert_true(il / fl <= 1.02);
+            assert_true((double)agree / n >= 0.90);
+        } else {
+            assert_true(il / fl <= 1.20);
+        }
+        free(mem);
+        llama_state_free(&fs);
+        lmq_free(&q);
+    }
+    token_stream_free(&ts);
+    tokenizer_free(&tok);
+    llama_free(&f);
+}
+
+// The CLI: export (both byte orders) and run. Greedy text over 512 positions from the images
+// equals the in-process integer pass (the trainer's) token for token; sampling is deterministic
+// for a seed; a corrupt image is a clean exit 2.
+static void test_cli_export_run(void **state) {
+    (void)state;
+    const char *mp_ = rq_test_data("llama2c/stories260K.bin");
+    char mp[4096], tp[4096];
+    snprintf(mp, sizeof mp, "%s", mp_);
+    snprintf(tp, sizeof tp, "%s", rq_test_data("llama2c/tok512.bin"));
+    const char *dir = rq_test_tmpdir("lm_kernel_cli");
+    const char *bin = rq_test_bin();
+    char *out = NULL, *err = NULL;
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host -o %s/le.rqm", bin, mp, dir), 0);
+    free(out), free(err);
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host --endian big -o %s/be.rqm", bin, mp, dir), 0);
+    free(out), free(err);
+
+    // in-process: the same PTQ, the same kernel
+    llama_model f;
+    assert_int_equal(llama_load(&f, mp), 0);
+    lm_model q;
+    assert_int_equal(lmq_ptq(&f, NULL, 0, 8, &q), 0);
+    tokenizer tok;
+    assert_int_equal(tokenizer_load(&tok, tp, 512), 0);
+    // greedy from several prompts and one sampled run (integer RNG), each compared in full
+    struct { const char *prompt; double t; } cases[] = {{"Once upon a time", 0}, {"", 0}, {"The dog", 0}, {"Lily", 0.9}};
+    char *text = NULL;
+    for (int k = 0; k < 4; k++) {
+        size_t tlen = 0;
+        FILE *mf = open_memstream(&text, &tlen);
+        lm_intgen_cfg g = {cases[k].prompt, 512, (uint32_t)(cases[k].t * 256 + 0.5), (uint32_t)(0.9 * 32768 + 0.5), 77};
+        int toks[520];
+        int nt = lm_int_generate(&q, &tok, &g, mf, toks, NULL);
+        fclose(mf);
+        assert_true(nt > 150);  // a long generation (greedy stops at the story's end, BOS)
+        for (int e = 0; e < 2; e++) {
+            assert_int_equal(rq_test_run(&out, &err, "%s run %s/%s.rqm -z %s -t %g -p 0.9 -s 77 -n 512 -i '%s'", bin, dir,
+                                         e ? "be" : "le", tp, cases[k].t, cases[k].prompt), 0);
+            assert_string_equal(out, text);
+            free(out), free(err);
+        }
+        free(text);
+    }
+
+    // sampling: same seed, same text; another seed, other text
+    char *s1, *s2, *s3;
+    assert_int_equal(rq_test_run(&s1, NULL, "%s run %s/le.rqm -z %s -t 0.9 -p 0.9 -s 123 -n 200", bin, dir, tp), 0);
+    assert_int_equal(rq_test_run(&s2, NULL, "%s run %s/be.rqm -z %s -t 0.9 -p 0.9 -s 123 -n 200", bin, dir, tp), 0);
+    assert_int_equal(rq_test_run(&s3, NULL, "%s run %s/le.rqm -z %s -t 0.9 -p 0.9 -s 124 -n 200", bin, dir, tp), 0);
+    assert_string_equal(s1, s2);
+    assert_true(strcmp(s1, s3) != 0);
+    assert_true(strlen(s1) > 100);
+    free(s1), free(s2), free(s3);
+
+    // corrupt image, bad flags
+    assert_int_equal(rq_test_run(NULL, NULL, "cp %s/le.rqm %s/bad.rqm && printf 'Z' | dd of=%s/bad.rqm bs=1 seek=5000 conv=notrunc 2>/dev/null", dir, dir, dir), 0);
+    assert_int_equal(rq_test_run(&out, &err, "%s run %s/bad.rqm -z %s -n 10", bin, dir, tp), 2);
+    assert_non_null(strstr(err, "CRC"));
+    free(out), free(err);
+    assert_int_equal(rq_test_run(&out, &err, "%s run %s/nothere.rqm -z %s", bin, dir, tp), 2);
+    free(out), free(err);
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host --endian middle -o %s/x.rqm", bin, mp, dir), 2);
+    assert_non_null(strstr(err, "endian"));
+    free(out), free(err);
+
+    tokenizer_free(&tok);
+    lmq_free(&q);
+    llama_free(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image_round_trip),
+        cmocka_unit_test(test_image_corrupt),
+        cmocka_unit_test(test_quantize_deterministic),
+        cmocka_unit_test(test_stories260K_accuracy),
+        cmocka_unit_test(test_cli_export_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
