@@ -326,7 +326,7 @@ int cpm_run(cpm_machine *m) {
         if (z80ex_doing_halt(cpu) && !m->st.end)
             cpm_fail(m, "HALT at %04Xh: no interrupts in this machine, the program would hang", m->st.end_pc);
     }
-    con_flush(m);
+    con_flush(m, m->st.end != CPM_END_NONE && m->st.end != CPM_END_TLIMIT);
     if (m->st.end == CPM_END_TLIMIT) return rq_fail(RQ_ERUNTIME, "%s", m->err);
     if (m->st.end == CPM_END_ERROR) return rq_fail(RQ_ERUNTIME, "%s", m->err);
     return RQ_OK;
@@ -335,7 +335,9 @@ int cpm_run(cpm_machine *m) {
 void cpm_set_max_tstates(cpm_machine *m, uint64_t max) { m->max_tstates = max; }
 
 int cpm_call(cpm_machine *m, uint16_t addr, uint64_t *tstates) {
-    if (m->st.end == CPM_END_EXIT || m->st.end == CPM_END_WBOOT) m->st.end = CPM_END_NONE;
+    if (tstates) *tstates = 0;
+    if (m->st.end == CPM_END_ERROR) return rq_fail(RQ_ERUNTIME, "%s", m->err);
+    m->st.end = CPM_END_NONE;
     uint16_t sp = (uint16_t)(z80ex_get_reg(m->cpu, regSP) - 2);
     if (sp >= m->map.top - 1) return cpm_fail(m, "cpm_call: SP=%04Xh would push into the BDOS area", sp + 2);
     m->mem[sp] = 0, m->mem[sp + 1] = 0;

@@ -3,7 +3,9 @@
 // Output: CP/M ends lines with CR LF, Unix with LF. A CR is held back until the next byte: CR LF
 // becomes LF (so does CR CR LF: the BDOS echoes CR at the end of a typed line and the program
 // then prints CR LF), a CR followed by anything else (or by the end of the run) is passed
-// through once, so "\r" progress lines still work. Every other byte is passed through unchanged (8 bits).
+// through once, so "\r" progress lines still work; a CR right after LF (LF CR line ends) is
+// dropped: the Unix LF already returned to column 0. On a terminal a held CR is written before
+// the program waits for input; elsewhere it is held until the next byte or the end of the run. Every other byte is passed through unchanged (8 bits).
 // Input: the host's LF is CP/M's CR (the Return key); CR LF from a DOS-style file is one CR.
 // The input is a memory buffer or a file descriptor read with read(2) (no stdio buffering, so
 // status checks with poll(2) are honest); -1 means EOF.
@@ -17,6 +19,7 @@
 #include "emu/cpm_int.h"
 
 static void emit(cpm_machine *m, uint8_t c) {
+    m->last_emit = c;
     if (m->out) {
         fputc(c, m->out);
         if (m->out_tty) fflush(m->out);
@@ -37,14 +40,14 @@ void con_out(cpm_machine *m, uint8_t c, int counted) {
         emit(m, '\r');
     }
     if (c == '\r') {
-        m->pending_cr = 1;
+        if (m->last_emit != '\n') m->pending_cr = 1;  // LF CR: the LF already went to column 0
         return;
     }
     emit(m, c);
 }
 
-void con_flush(cpm_machine *m) {
-    if (m->pending_cr) {
+void con_flush(cpm_machine *m, int final) {
+    if (m->pending_cr && (final || m->out_tty)) {
         m->pending_cr = 0;
         emit(m, '\r');
     }
@@ -109,7 +112,7 @@ static int raw_get(cpm_machine *m, int wait) {
         while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) {}
         if (r <= 0) return -2;
     } else {
-        con_flush(m);  // whoever types (a person or a script) sees the prompt first
+        con_flush(m, 0);  // whoever types (a person or a script) sees the prompt first
     }
     for (;;) {
         uint8_t b;

@@ -48,6 +48,7 @@ struct cpm_machine {
     int out_tty;
     rq_buf cap;
     int pending_cr;
+    int last_emit;       // the last byte written out (LF CR: the CR is dropped)
 
     // BDOS search first/next state: matching host names, in CP/M directory order
     char **found;
@@ -60,7 +61,7 @@ uint16_t cpm_caller(cpm_machine *m);  // address of the CALL that entered the BD
 
 // cpm_con.c
 void con_out(cpm_machine *m, uint8_t c, int counted);  // one byte to the console (CR LF -> LF)
-void con_flush(cpm_machine *m);
+void con_flush(cpm_machine *m, int final);  // final: the run is over, write a held CR
 int con_in(cpm_machine *m);        // blocking: next byte (LF -> CR) or -1 at EOF
 int con_ready(cpm_machine *m);     // non-blocking: 1 when a byte is waiting
 

@@ -91,14 +91,15 @@ static void test_hello_output(void **state) {
     assert_int_equal(cpm_run(m), RQ_OK);
     size_t n;
     const char *out = cpm_output(m, &n);
-    // CR LF -> LF; 80h and FFh pass through; "A\rB" keeps its lone CR; the final lone CR too.
-    const char want[] = "Hello, CP/M\nline 2\x80\xff!\nA\rB\n\r";
+    // CR LF -> LF, LF CR -> LF; 80h and FFh pass through; "A\rB" keeps its lone CR; the final
+    // lone CR too.
+    const char want[] = "Hello, CP/M\nline 2\x80\xff!\nA\rB\nC\nD\r";
     assert_int_equal(n, sizeof want - 1);
     assert_memory_equal(out, want, n);
     const cpm_stats *s = cpm_stats_get(m);
     assert_int_equal(s->end, CPM_END_WBOOT);  // the final RET went to 0000h
     assert_int_equal(s->exit_code, 0);
-    assert_int_equal(s->chars, 30);  // 21 + 1 + 2 + 6 bytes the program wrote (before mapping)
+    assert_int_equal(s->chars, 34);  // 21 + 1 + 2 + 10 bytes the program wrote (before mapping)
     assert_int_equal(s->bdos[9], 2);
     assert_int_equal(s->bdos[2], 1);
     assert_int_equal(s->bdos[6], 2);
@@ -449,7 +450,7 @@ static void test_load_errors_and_tpa(void **state) {
     const prog *p = get_prog("hello");
     assert_int_equal(cpm_load_com(m, p->bin, p->n, "hello"), RQ_OK);
     assert_int_equal(cpm_run(m), RQ_OK);
-    assert_string_equal(cpm_output(m, NULL), "Hello, CP/M\nline 2\x80\xff!\nA\rB\n\r");
+    assert_string_equal(cpm_output(m, NULL), "Hello, CP/M\nline 2\x80\xff!\nA\rB\nC\nD\r");
     cpm_free(m);
     free(big);
     o.top = 0xFF00;
@@ -512,13 +513,13 @@ static void test_cli(void **state) {
     // Console output, statistics as JSON on stderr.
     int rc = rq_test_run(&out, &err, "%s run --target cpm --stats --json %s/hello.com", bin, asm_dir);
     assert_int_equal(rc, 0);
-    assert_memory_equal(out, "Hello, CP/M\nline 2\x80\xff!\nA\rB\n\r", 28);
+    assert_string_equal(out, "Hello, CP/M\nline 2\x80\xff!\nA\rB\nC\nD\r");
     cJSON *j = cJSON_Parse(err);
     if (!j) fail_msg("stderr is not JSON: %s", err);
-    assert_int_equal((int)cJSON_GetObjectItem(j, "chars")->valuedouble, 30);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "chars")->valuedouble, 34);
     double t = cJSON_GetObjectItem(j, "tstates")->valuedouble;
     assert_true(t > 0);
-    assert_true(cJSON_GetObjectItem(j, "tstates_per_char")->valuedouble == t / 30);
+    assert_true(cJSON_GetObjectItem(j, "tstates_per_char")->valuedouble == t / 34);
     cJSON *b = cJSON_GetObjectItem(j, "bdos");
     assert_int_equal((int)cJSON_GetObjectItem(b, "9")->valuedouble, 2);
     assert_int_equal((int)cJSON_GetObjectItem(b, "6")->valuedouble, 2);

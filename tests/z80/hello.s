@@ -1,5 +1,6 @@
 ; hello.s: console output through BDOS 9, 2 and 6, ending with a RET to the CCP's 0000h.
-; Checks the output mapping: CR LF -> LF, a lone CR passes through, 8-bit bytes pass through.
+; Checks the output mapping: CR LF and LF CR -> LF, a lone CR passes through, 8-bit bytes pass
+; through.
 	.module hello
 	.area PROG (ABS)
 	.org 0x100
@@ -26,8 +27,12 @@ msg:	.ascii "Hello, CP/M"
 	.db 0x80,0xFF
 	.ascii "$"
 msg2:	.ascii "A"
-	.db 13
+	.db 13			; lone CR: passed through
 	.ascii "B"
-	.db 13,10,13
+	.db 13,10		; CR LF: LF
+	.ascii "C"
+	.db 10,13		; LF CR: LF
+	.ascii "D"
+	.db 13			; lone CR at the end of the run: passed through
 	.ascii "$"
 BDOS = 5
