@@ -71,30 +71,61 @@ static inline float exp_fast(float x) {
     return p * scale;
 }
 
-// ---- GEMM wrappers (row-major), timed -----------------------------------------------------------
+// ---- GEMM wrappers (row-major), timed ---------------------------------------------------------
+// OpenBLAS runs single-threaded here (llama_train_build sets it): its idle threads spin in
+// sched_yield and would steal the cores from our attention threads. Instead each product is split
+// into row blocks of its output, one per thread, each an independent single-threaded SGEMM over
+// the full inner dimension.
+
+typedef struct {
+    int kind;  // 0: out = inp W^T + beta out; 1: dinp = dout W + beta dinp; 2: dW += dout^T inp
+    float *out;
+    const float *a, *w;
+    int N, IN, OUT;
+    float beta;
+} gemm_job;
+
+static void gemm_rows(void *ctx, int lo, int hi) {
+    gemm_job *j = ctx;
+    int rows = j->kind == 2 ? j->OUT : j->N;
+    int r0 = (int)((long)rows * lo / 64), r1 = (int)((long)rows * hi / 64);
+    if (r1 <= r0) return;
+    if (j->kind == 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, j->OUT, j->IN, 1.0f, j->a + (size_t)r0 * j->IN, j->IN, j->w, j->IN,
+                    j->beta, j->out + (size_t)r0 * j->OUT, j->OUT);
+    else if (j->kind == 1)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, j->IN, j->OUT, 1.0f, j->a + (size_t)r0 * j->OUT, j->OUT, j->w, j->IN,
+                    j->beta, j->out + (size_t)r0 * j->IN, j->IN);
+    else  // dW rows r0..r1: dout columns r0..r1
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, j->IN, j->N, 1.0f, j->a + r0, j->OUT, j->w, j->IN, 1.0f,
+                    j->out + (size_t)r0 * j->IN, j->IN);
+}
+
+static void gemm_run(llama_train *s, gemm_job *j) {
+    double t = now_s();
+    // 64 row blocks dealt out in contiguous ranges: the blocks (and so the results) do not depend
+    // on the thread count.
+    parallel_for(64, s->threads, gemm_rows, j);
+    s->t_gemm += now_s() - t;
+    s->gemm_flops += 2.0 * j->N * j->IN * j->OUT;
+}
 
 // out[N, OUT] = inp[N, IN] W[OUT, IN]^T + beta out
 static void gemm_nt(llama_train *s, float *out, const float *inp, const float *w, int N, int IN, int OUT, float beta) {
-    double t = now_s();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OUT, IN, 1.0f, inp, IN, w, IN, beta, out, OUT);
-    s->t_gemm += now_s() - t;
-    s->gemm_flops += 2.0 * N * IN * OUT;
+    gemm_job j = {0, out, inp, w, N, IN, OUT, beta};
+    gemm_run(s, &j);
 }
 
 // dinp[N, IN] = dout[N, OUT] W[OUT, IN] + beta dinp
 static void gemm_nn(llama_train *s, float *dinp, const float *dout, const float *w, int N, int IN, int OUT, float beta) {
-    double t = now_s();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dout, OUT, w, IN, beta, dinp, IN);
-    s->t_gemm += now_s() - t;
-    s->gemm_flops += 2.0 * N * IN * OUT;
+    gemm_job j = {1, dinp, dout, w, N, IN, OUT, beta};
+    gemm_run(s, &j);
 }
 
 // dW[OUT, IN] += dout[N, OUT]^T inp[N, IN]
 static void gemm_tn(llama_train *s, float *dw, const float *dout, const float *inp, int N, int IN, int OUT) {
-    double t = now_s();
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
-    s->t_gemm += now_s() - t;
-    s->gemm_flops += 2.0 * N * IN * OUT;
+    gemm_job j = {2, dw, dout, inp, N, IN, OUT, 1.0f};
+    gemm_run(s, &j);
 }
 
 // ---- RMSNorm ---------------------------------------------------------------------------------
@@ -187,7 +218,60 @@ void swiglu_backward(float *da, float *db, const float *dg, const float *a, cons
 
 // ---- causal grouped-query attention ---------------------------------------------------------------
 // q, y: [B, T, nh*hs]; k, v: [B, T, nkv*hs]; att: [B, nh, T, T]. Task = (b, kv group), so the
-// gradients of k and v of a group are written by one thread only.
+// gradients of k and v of a group are written by one thread only. Each task first copies its
+// keys and values into transposed scratch (Kt, Vt: [hs, T]), so that every inner loop runs over
+// key positions u with unit stride: scores and gradients become axpys over u, the sums over u
+// dot products with 8 interleaved partial sums (fixed order; both vectorise).
+
+// sum_u a[u] b[u] in 8 lanes (lane u mod 8), lanes added pairwise, then the tail.
+static inline float dot_lanes(const float *a, const float *b, int n) {
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0.0f;
+    int u = 0;
+    for (; u + 8 <= n; u += 8)
+        for (int l = 0; l < 8; l++) s[l] += a[u + l] * b[u + l];
+    for (; u < n; u++) tail += a[u] * b[u];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+}
+
+static inline float sum_lanes(const float *a, int n) {
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0.0f;
+    int u = 0;
+    for (; u + 8 <= n; u += 8)
+        for (int l = 0; l < 8; l++) s[l] += a[u + l];
+    for (; u < n; u++) tail += a[u];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+}
+
+static inline float max_of(const float *a, int n) {
+    float m[8], r = a[0];
+    for (int l = 0; l < 8; l++) m[l] = a[0];
+    int u = 0;
+    for (; u + 8 <= n; u += 8)
+        for (int l = 0; l < 8; l++) m[l] = a[u + l] > m[l] ? a[u + l] : m[l];
+    for (; u < n; u++) r = a[u] > r ? a[u] : r;
+    for (int l = 0; l < 8; l++) r = m[l] > r ? m[l] : r;
+    return r;
+}
+
+// out[u] = scale * sum_i x[i] Mt[i][u] for u < n (Mt: [hs, T]); one pass over u, the head size
+// unrolled when it is 8 (stories260K).
+static inline void scores(float *out, const float *x, const float *Mt, float scale, int hs, int T, int n) {
+    if (hs == 8) {
+        float x0 = x[0] * scale, x1 = x[1] * scale, x2 = x[2] * scale, x3 = x[3] * scale;
+        float x4 = x[4] * scale, x5 = x[5] * scale, x6 = x[6] * scale, x7 = x[7] * scale;
+        const float *m0 = Mt, *m1 = Mt + T, *m2 = Mt + 2 * T, *m3 = Mt + 3 * T;
+        const float *m4 = Mt + 4 * T, *m5 = Mt + 5 * T, *m6 = Mt + 6 * T, *m7 = Mt + 7 * T;
+        for (int u = 0; u < n; u++)
+            out[u] = ((x0 * m0[u] + x1 * m1[u]) + (x2 * m2[u] + x3 * m3[u])) + ((x4 * m4[u] + x5 * m5[u]) + (x6 * m6[u] + x7 * m7[u]));
+        return;
+    }
+    for (int u = 0; u < n; u++) out[u] = 0.0f;
+    for (int i = 0; i < hs; i++) {
+        float xi = x[i] * scale;
+        const float *mr = Mt + (size_t)i * T;
+        for (int u = 0; u < n; u++) out[u] += xi * mr[u];
+    }
+}
 
 typedef struct {
     float *y, *att, *dq, *dk, *dv;
@@ -195,120 +279,102 @@ typedef struct {
     int B, T, nh, nkv, hs;
 } attn_job;
 
-// The hs == 8 case (stories260K) gets its own copy of the loops with a constant head size.
-#define ATTN_FWD_BODY(HS)                                                                                        \
-    for (int task = lo; task < hi; task++) {                                                                    \
-        int b = task / j->nkv, g = task % j->nkv, T = j->T, C = j->nh * HS, kvd = j->nkv * HS;                  \
-        int mul = j->nh / j->nkv;                                                                               \
-        float scale = 1.0f / sqrtf((float)HS);                                                                  \
-        for (int h = g * mul; h < (g + 1) * mul; h++)                                                           \
-            for (int t = 0; t < T; t++) {                                                                       \
-                const float *qt = j->q + ((size_t)b * T + t) * C + h * HS;                                      \
-                float *row = j->att + (((size_t)b * j->nh + h) * T + t) * T;                                    \
-                float max = -INFINITY;                                                                          \
-                for (int u = 0; u <= t; u++) {                                                                  \
-                    const float *ku = j->k + ((size_t)b * T + u) * kvd + g * HS;                                \
-                    float sc = 0.0f;                                                                            \
-                    for (int i = 0; i < HS; i++) sc += qt[i] * ku[i];                                           \
-                    sc *= scale;                                                                                \
-                    row[u] = sc;                                                                                \
-                    max = sc > max ? sc : max;                                                                  \
-                }                                                                                               \
-                float sum = 0.0f;                                                                               \
-                for (int u = 0; u <= t; u++) {                                                                  \
-                    row[u] = exp_fast(row[u] - max);                                                            \
-                    sum += row[u];                                                                              \
-                }                                                                                               \
-                float inv = 1.0f / sum;                                                                         \
-                float acc[HS];                                                                                  \
-                for (int i = 0; i < HS; i++) acc[i] = 0.0f;                                                     \
-                for (int u = 0; u <= t; u++) {                                                                  \
-                    row[u] *= inv;                                                                              \
-                    const float *vu = j->v + ((size_t)b * T + u) * kvd + g * HS;                                \
-                    for (int i = 0; i < HS; i++) acc[i] += row[u] * vu[i];                                      \
-                }                                                                                               \
-                float *yt = j->y + ((size_t)b * T + t) * C + h * HS;                                            \
-                for (int i = 0; i < HS; i++) yt[i] = acc[i];                                                    \
-            }                                                                                                   \
-    }
-
-static void attn_fwd_8(void *ctx, int lo, int hi) {
-    attn_job *j = ctx;
-    ATTN_FWD_BODY(8)
+// Copy the hs columns of group g of rows b*T..b*T+T-1 of x [.., width] into xt [hs, T], or back.
+static void gather_t(float *xt, const float *x, int b, int T, int width, int off, int hs) {
+    for (int u = 0; u < T; u++)
+        for (int i = 0; i < hs; i++) xt[(size_t)i * T + u] = x[((size_t)b * T + u) * width + off + i];
+}
+static void scatter_t(float *x, const float *xt, int b, int T, int width, int off, int hs) {
+    for (int u = 0; u < T; u++)
+        for (int i = 0; i < hs; i++) x[((size_t)b * T + u) * width + off + i] = xt[(size_t)i * T + u];
 }
 
-static void attn_fwd_any(void *ctx, int lo, int hi) {
+// Built twice (AVX2 and baseline x86-64), chosen at load time by the CPU.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
+SIMD_CLONES static void attn_fwd_task(void *ctx, int lo, int hi) {
     attn_job *j = ctx;
-    int HS_ = j->hs;
-#define HSV HS_
-    ATTN_FWD_BODY(HSV)
-#undef HSV
+    int T = j->T, hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+    float *Kt = rq_malloc(2 * (size_t)hs * T * sizeof(float)), *Vt = Kt + (size_t)hs * T;
+    for (int task = lo; task < hi; task++) {
+        int b = task / j->nkv, g = task % j->nkv;
+        gather_t(Kt, j->k, b, T, kvd, g * hs, hs);
+        gather_t(Vt, j->v, b, T, kvd, g * hs, hs);
+        for (int h = g * mul; h < (g + 1) * mul; h++)
+            for (int t = 0; t < T; t++) {
+                const float *qt = j->q + ((size_t)b * T + t) * C + h * hs;
+                float *row = j->att + (((size_t)b * j->nh + h) * T + t) * T;
+                int n = t + 1;
+                scores(row, qt, Kt, scale, hs, T, n);
+                float max = max_of(row, n);
+                for (int u = 0; u < n; u++) row[u] = exp_fast(row[u] - max);
+                float inv = 1.0f / sum_lanes(row, n);
+                for (int u = 0; u < n; u++) row[u] *= inv;
+                float *yt = j->y + ((size_t)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) yt[i] = dot_lanes(row, Vt + (size_t)i * T, n);
+            }
+    }
+    free(Kt);
 }
 
 void attention_forward(float *y, float *att, const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs, int threads) {
     attn_job j = {.y = y, .att = att, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .hs = hs};
-    parallel_for(B * nkv, threads, hs == 8 ? attn_fwd_8 : attn_fwd_any, &j);
+    parallel_for(B * nkv, threads, attn_fwd_task, &j);
 }
 
-#define ATTN_BWD_BODY(HS)                                                                                        \
-    float *dp = rq_malloc((size_t)j->T * sizeof(float));                                                        \
-    for (int task = lo; task < hi; task++) {                                                                    \
-        int b = task / j->nkv, g = task % j->nkv, T = j->T, C = j->nh * HS, kvd = j->nkv * HS;                  \
-        int mul = j->nh / j->nkv;                                                                               \
-        float scale = 1.0f / sqrtf((float)HS);                                                                  \
-        for (int u = 0; u < T; u++) {                                                                           \
-            memset(j->dk + ((size_t)b * T + u) * kvd + g * HS, 0, HS * sizeof(float));                           \
-            memset(j->dv + ((size_t)b * T + u) * kvd + g * HS, 0, HS * sizeof(float));                           \
-        }                                                                                                       \
-        for (int h = g * mul; h < (g + 1) * mul; h++)                                                           \
-            for (int t = 0; t < T; t++) {                                                                       \
-                const float *qt = j->q + ((size_t)b * T + t) * C + h * HS;                                      \
-                const float *dyt = j->dy + ((size_t)b * T + t) * C + h * HS;                                    \
-                const float *row = j->catt + (((size_t)b * j->nh + h) * T + t) * T;                             \
-                float D = 0.0f;                                                                                 \
-                for (int u = 0; u <= t; u++) {                                                                  \
-                    const float *vu = j->v + ((size_t)b * T + u) * kvd + g * HS;                                \
-                    float s = 0.0f;                                                                             \
-                    for (int i = 0; i < HS; i++) s += dyt[i] * vu[i];                                           \
-                    dp[u] = s;                                                                                  \
-                    D += row[u] * s;                                                                            \
-                }                                                                                               \
-                float dqt[HS];                                                                                  \
-                for (int i = 0; i < HS; i++) dqt[i] = 0.0f;                                                     \
-                for (int u = 0; u <= t; u++) {                                                                  \
-                    float ds = row[u] * (dp[u] - D) * scale;                                                    \
-                    const float *ku = j->k + ((size_t)b * T + u) * kvd + g * HS;                                \
-                    float *dku = j->dk + ((size_t)b * T + u) * kvd + g * HS;                                    \
-                    float *dvu = j->dv + ((size_t)b * T + u) * kvd + g * HS;                                    \
-                    for (int i = 0; i < HS; i++) {                                                              \
-                        dqt[i] += ds * ku[i];                                                                   \
-                        dku[i] += ds * qt[i];                                                                   \
-                        dvu[i] += row[u] * dyt[i];                                                              \
-                    }                                                                                           \
-                }                                                                                               \
-                float *dq = j->dq + ((size_t)b * T + t) * C + h * HS;                                           \
-                for (int i = 0; i < HS; i++) dq[i] = dqt[i];                                                    \
-            }                                                                                                   \
-    }                                                                                                           \
-    free(dp);
-
-static void attn_bwd_8(void *ctx, int lo, int hi) {
+SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
     attn_job *j = ctx;
-    ATTN_BWD_BODY(8)
-}
-
-static void attn_bwd_any(void *ctx, int lo, int hi) {
-    attn_job *j = ctx;
-    int HS_ = j->hs;
-#define HSV HS_
-    ATTN_BWD_BODY(HSV)
-#undef HSV
+    int T = j->T, hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t HT = (size_t)hs * T;
+    float *Kt = rq_malloc((4 * HT + 2 * (size_t)T) * sizeof(float));
+    float *Vt = Kt + HT, *dKt = Vt + HT, *dVt = dKt + HT, *dp = dVt + HT, *ds = dp + T;
+    for (int task = lo; task < hi; task++) {
+        int b = task / j->nkv, g = task % j->nkv;
+        gather_t(Kt, j->k, b, T, kvd, g * hs, hs);
+        gather_t(Vt, j->v, b, T, kvd, g * hs, hs);
+        memset(dKt, 0, 2 * HT * sizeof(float));
+        for (int h = g * mul; h < (g + 1) * mul; h++)
+            for (int t = 0; t < T; t++) {
+                const float *qt = j->q + ((size_t)b * T + t) * C + h * hs;
+                const float *dyt = j->dy + ((size_t)b * T + t) * C + h * hs;
+                const float *row = j->catt + (((size_t)b * j->nh + h) * T + t) * T;
+                int n = t + 1;
+                // dP[u] = dy . v_u;  dv_u += P[u] dy
+                scores(dp, dyt, Vt, 1.0f, hs, T, n);
+                for (int i = 0; i < hs; i++) {
+                    float di = dyt[i];
+                    float *dvr = dVt + (size_t)i * T;
+                    for (int u = 0; u < n; u++) dvr[u] += di * row[u];
+                }
+                // dS = P (dP - sum P dP), scaled by 1/sqrt(hs) for the score's scale
+                float D = dot_lanes(row, dp, n);
+                for (int u = 0; u < n; u++) ds[u] = row[u] * (dp[u] - D) * scale;
+                // dq = dS K;  dk_u += dS[u] q
+                float *dq = j->dq + ((size_t)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) {
+                    const float *kr = Kt + (size_t)i * T;
+                    float *dkr = dKt + (size_t)i * T;
+                    float qi = qt[i];
+                    dq[i] = dot_lanes(ds, kr, n);
+                    for (int u = 0; u < n; u++) dkr[u] += ds[u] * qi;
+                }
+            }
+        scatter_t(j->dk, dKt, b, T, kvd, g * hs, hs);
+        scatter_t(j->dv, dVt, b, T, kvd, g * hs, hs);
+    }
+    free(Kt);
 }
 
 void attention_backward(float *dq, float *dk, float *dv, const float *dy, const float *att, const float *q, const float *k, const float *v,
                         int B, int T, int nh, int nkv, int hs, int threads) {
     attn_job j = {.dq = dq, .dk = dk, .dv = dv, .dy = dy, .catt = att, .q = q, .k = k, .v = v, .B = B, .T = T, .nh = nh, .nkv = nkv, .hs = hs};
-    parallel_for(B * nkv, threads, hs == 8 ? attn_bwd_8 : attn_bwd_any, &j);
+    parallel_for(B * nkv, threads, attn_bwd_task, &j);
 }
 
 // ---- cross-entropy -------------------------------------------------------------------------------
@@ -319,12 +385,8 @@ float crossentropy_forward(float *probs, float *losses, const int *targets, int 
         float *p = probs + (size_t)i * V;
         float max = p[0];
         for (int v = 1; v < V; v++) max = p[v] > max ? p[v] : max;
-        float sum = 0.0f;
-        for (int v = 0; v < V; v++) {
-            p[v] = exp_fast(p[v] - max);
-            sum += p[v];
-        }
-        float inv = 1.0f / sum;
+        for (int v = 0; v < V; v++) p[v] = exp_fast(p[v] - max);
+        float inv = 1.0f / sum_lanes(p, V);
         for (int v = 0; v < V; v++) p[v] *= inv;
         float pt = p[targets[i]];
         losses[i] = -logf(pt > 1e-30f ? pt : 1e-30f);
@@ -388,6 +450,7 @@ void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int 
         if (threads < 1) threads = 1;
     }
     s->threads = threads;
+    openblas_set_num_threads(1);  // see the GEMM wrappers
     size_t BT = (size_t)B * T, C = c->dim, H = c->hidden_dim, L = c->n_layers, V = c->vocab_size, kvd = llama_kv_dim(c);
     size_t nh = c->n_heads;
     llama_acts *a = &s->a;
@@ -463,7 +526,9 @@ float llama_train_forward(llama_train *s, const llama_model *m, const int *input
         gemm_nt(s, v, ln1, w->wv + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
         rope_forward(q, s->rope_cos, s->rope_sin, B, T, C, hs);
         rope_forward(k, s->rope_cos, s->rope_sin, B, T, kvd, hs);
+        double ta = now_s();
         attention_forward(atty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
+        s->t_attn += now_s() - ta;
         memcpy(res1, in, (size_t)BT * C * sizeof(float));
         gemm_nt(s, res1, atty, w->wo + (size_t)l * C * C, BT, C, C, 1.0f);
 
@@ -532,7 +597,9 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
         // res1 = in + atty wo^T
         gemm_tn(s, gw->wo + (size_t)l * C * C, d->dres, atty, BT, C, C);
         gemm_nn(s, d->datty, d->dres, w->wo + (size_t)l * C * C, BT, C, C, 0.0f);
+        double ta = now_s();
         attention_backward(d->dq, d->dk, d->dv, d->datty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
+        s->t_attn += now_s() - ta;
         rope_backward(d->dq, s->rope_cos, s->rope_sin, B, T, C, hs);
         rope_backward(d->dk, s->rope_cos, s->rope_sin, B, T, kvd, hs);
         gemm_tn(s, gw->wq + (size_t)l * C * C, d->dq, ln1, BT, C, C);

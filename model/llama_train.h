@@ -63,7 +63,7 @@ typedef struct {
     int has_targets;
     int threads;
     // Time and work counters (seconds, floating-point operations of the SGEMMs).
-    double t_gemm, t_other;
+    double t_gemm, t_other, t_attn;  // t_attn: attention forward + backward (part of t_other)
     double gemm_flops;
 } llama_train;
 
