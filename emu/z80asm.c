@@ -125,7 +125,9 @@ int z80_assemble(const char *src, const char *work_dir, uint16_t *org, uint8_t *
     snprintf(log, sizeof log, "%s.log", out);
     snprintf(ihx, sizeof ihx, "%s.ihx", out);
     char srcdir[4096];
-    snprintf(srcdir, sizeof srcdir, "%.*s", slash ? (int)(slash - src) : 1, slash ? src : ".");
+    if (!slash) snprintf(srcdir, sizeof srcdir, ".");
+    else if (slash == src) snprintf(srcdir, sizeof srcdir, "/");
+    else snprintf(srcdir, sizeof srcdir, "%.*s", (int)(slash - src), src);
     snprintf(cmd, sizeof cmd, "sdasz80 -plosff '-I%s' '%s.rel' '%s'", srcdir, out, src);
     int st = run_logged(cmd, log);
     if (st != 0) return tool_error("sdasz80", log, st);

@@ -254,6 +254,24 @@ static void test_console_functions(void **state) {
     cpm_free(m);
 }
 
+// The same program reading a pipe (read(2) and poll(2) on a real file descriptor).
+static void test_console_from_pipe(void **state) {
+    (void)state;
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    assert_int_equal(write(fd[1], "xy\nz", 4), 4);
+    close(fd[1]);
+    cpm_opts o = quiet();
+    o.no_echo = 0;
+    o.in_fd = fd[0];
+    cpm_machine *m = machine("con", &o, NULL, NULL);
+    assert_int_equal(cpm_run(m), RQ_OK);
+    assert_string_equal(cpm_output(m, NULL), "22 FF x78 FF 79 0D 7A 00 00 00 05 01 00 01 Q00 ");
+    assert_int_equal(cpm_stats_get(m)->end, CPM_END_EOF);
+    cpm_free(m);
+    close(fd[0]);
+}
+
 // ---- command tail and default FCBs ------------------------------------------------------------
 
 static void run_tail(int argc, char **argv, const char *want) {
@@ -630,6 +648,7 @@ int main(void) {
         cmocka_unit_test(test_tstate_limit),
         cmocka_unit_test(test_line_input),
         cmocka_unit_test(test_console_functions),
+        cmocka_unit_test(test_console_from_pipe),
         cmocka_unit_test(test_tail_and_fcbs),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_missing_dir_is_runtime_error),
