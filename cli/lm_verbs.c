@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -16,6 +17,7 @@
 #include "model/llama.h"
 #include "model/llama_generate.h"
 #include "model/llama_train.h"
+#include "qat/lm_eval.h"
 #include "train/llama_family.h"
 
 // ---- generate --------------------------------------------------------------------------------
@@ -92,7 +94,7 @@ int verb_generate(int argc, char **argv) {
 // ---- eval ------------------------------------------------------------------------------------
 
 static const char EVAL_USAGE[] =
-    "usage: retroqat eval MODEL --text FILE -z TOKENIZER [--window N] [--max-tokens N] [--json]\n"
+    "usage: retroqat eval MODEL --text FILE -z TOKENIZER [--window N] [--max-tokens N] [--float-only] [--json]\n"
     "Mean cross-entropy (nats/token) of a llama2.c .bin or llama checkpoint on a text file.\n"
     "The text is split into documents (at <|endoftext|>, else at blank lines), each encoded with\n"
     "BOS; the concatenated stream is cut into windows of N+1 tokens overlapping by one (N = the\n"
@@ -102,11 +104,13 @@ static const char EVAL_USAGE[] =
     "  -z, --tokenizer P  llama2.c tokenizer .bin\n"
     "  --window N         context window (default seq_len)\n"
     "  --max-tokens N     score only the first N tokens of the stream (0 = all)\n"
+    "  --float-only       skip the integer columns (qat/lm_eval.h: ptq_loss, int_loss, top1_agree\n"
+    "                     and the int4 ones, from the integer kernel on the same windows)\n"
     "  --json             print one JSON object\n";
 
 int lm_eval_main(int argc, char **argv) {
     const char *tokpath = NULL, *text = NULL;
-    int window = 0, json = 0;
+    int window = 0, json = 0, float_only = 0;
     long max_tokens = 0;
     const rq_arg opts[] = {
         {"--text", NULL, ARG_STR, &text, NULL},
@@ -114,6 +118,7 @@ int lm_eval_main(int argc, char **argv) {
         {"--window", NULL, ARG_INT, &window, NULL},
         {"--max-tokens", NULL, ARG_LONG, &max_tokens, NULL},
         {"--json", NULL, ARG_FLAG, &json, NULL},
+        {"--float-only", NULL, ARG_FLAG, &float_only, NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     const char *pos[1];
@@ -142,6 +147,13 @@ int lm_eval_main(int argc, char **argv) {
     llama_window_build(&wc, &m, window);
     double loss = lm_mean_ce(llama_window_fn, &wc, m.config.vocab_size, ts.tokens, n, window, &targets);
     llama_window_free(&wc);
+    lmq_eval_result ir;  // the integer columns (issue 6)
+    if (!float_only && (rc = lmq_eval_ptq(&m, ts.tokens, n, window, isatty(2), &ir))) {
+        token_stream_free(&ts);
+        tokenizer_free(&tok);
+        llama_free(&m);
+        return rq_report(rc);
+    }
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "model", pos[0]);
@@ -150,6 +162,7 @@ int lm_eval_main(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "tokens", (double)targets);
         cJSON_AddNumberToObject(o, "window", window);
         cJSON_AddNumberToObject(o, "float_loss", loss);
+        if (!float_only) lmq_eval_json(o, &ir);
         char *s = cJSON_PrintUnformatted(o);
         printf("%s\n", s);
         free(s);
@@ -157,6 +170,7 @@ int lm_eval_main(int argc, char **argv) {
     } else {
         printf("%s on %s: %zu documents, %zu tokens scored, window %d\n", pos[0], text, ts.n_docs, targets, window);
         printf("float loss %.4f nats/token (perplexity %.3f)\n", loss, exp(loss));
+        if (!float_only) lmq_eval_print(stdout, &ir);
     }
     token_stream_free(&ts);
     tokenizer_free(&tok);

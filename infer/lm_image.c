@@ -16,6 +16,7 @@ int lm_config_check(const lm_config *c, const char *what) {
         return rq_fail(RQ_EINPUT, "%s: dimensions must be positive", what);
     if (c->dim % c->n_heads || c->n_heads % c->n_kv_heads || (c->dim / c->n_heads) % 2)
         return rq_fail(RQ_EINPUT, "%s: heads (%d, kv %d) must divide dim %d into even head sizes", what, c->n_heads, c->n_kv_heads, c->dim);
+    if (c->dim / c->n_heads > LM_MAX_HEAD) return rq_fail(RQ_EINPUT, "%s: head size %d (at most %d)", what, c->dim / c->n_heads, LM_MAX_HEAD);
     if (c->dim > 4096 || c->hidden_dim > 16384) return rq_fail(RQ_EINPUT, "%s: dim %d / hidden %d too large for the contract", what, c->dim, c->hidden_dim);
     if (c->n_layers > LM_MAX_LAYERS) return rq_fail(RQ_EINPUT, "%s: %d layers (at most %d)", what, c->n_layers, LM_MAX_LAYERS);
     if (c->vocab_size > 32767) return rq_fail(RQ_EINPUT, "%s: vocab %d (at most 32767)", what, c->vocab_size);

@@ -37,6 +37,29 @@ static void matvec(const lm_config *c, int32_t *acc, const lm_mat *w, const int8
     else lm_matvec_i8(acc, (const int8_t *)w->w, x, rows, cols);
 }
 
+// One query head over positions 0..pos: scores (int32 dot products of int16 q and int8 k,
+// |score| <= 2047 * 127 * hs), integer softmax (Q15), then o_i = sum_t p_t v_t,i exactly in int32
+// (|o| < 2^23), requantised to int8. kh, vh: this head's slice of the layer's key/value cache
+// (row stride kvd).
+static inline void attend_head(lm_state *s, const lm_layer *L, const int16_t *q, const int8_t *kh, const int8_t *vh,
+                               int8_t *out, int pos, int kvd, int hs) {
+    int32_t qh[LM_MAX_HEAD], o[LM_MAX_HEAD];
+    for (int i = 0; i < hs; i++) qh[i] = q[i], o[i] = 0;
+    for (int t = 0; t <= pos; t++) {
+        const int8_t *kt = kh + (long)t * kvd;
+        int32_t a = 0;
+        for (int i = 0; i < hs; i++) a += qh[i] * kt[i];
+        s->att[t] = a;
+    }
+    lm_softmax_q15(s->p, s->att, pos + 1, L->att_cm, L->att_ck, L->att_dlim);
+    for (int t = 0; t <= pos; t++) {
+        const int8_t *vt = vh + (long)t * kvd;
+        int32_t pt = s->p[t];
+        for (int i = 0; i < hs; i++) o[i] += pt * vt[i];
+    }
+    for (int i = 0; i < hs; i++) out[i] = lm_sat8(lm_requant(o[i], L->att_out));
+}
+
 int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
     const lm_config *c = &m->c;
     int dim = c->dim, hid = c->hidden_dim, hs = lm_head_size(c), kvd = lm_kv_dim(c);
@@ -65,22 +88,9 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
         const int8_t *kbase = s->kcache + (long)l * c->seq_len * kvd;
         const int8_t *vbase = s->vcache + (long)l * c->seq_len * kvd;
         for (int h = 0; h < c->n_heads; h++) {
-            const int16_t *qh = s->q + h * hs;
-            int off = (h / group) * hs;
-            // scores: int32 dot products of int16 q and int8 k (|score| <= 2047 * 127 * hs)
-            for (int t = 0; t <= pos; t++) {
-                const int8_t *kt = kbase + (long)t * kvd + off;
-                int32_t a = 0;
-                for (int i = 0; i < hs; i++) a += (int32_t)qh[i] * kt[i];
-                s->att[t] = a;
-            }
-            lm_softmax_q15(s->p, s->att, pos + 1, L->att_cm, L->att_ck, L->att_dlim);
-            // weighted values: sum_t p_t (Q15) * v_t (int8) -> requantised int8
-            for (int i = 0; i < hs; i++) {
-                int32_t a = 0;
-                for (int t = 0; t <= pos; t++) a += (int32_t)s->p[t] * vbase[(long)t * kvd + off + i];
-                s->xq[h * hs + i] = lm_sat8(lm_requant(a, L->att_out));
-            }
+            const int8_t *kh = kbase + (h / group) * hs, *vh = vbase + (h / group) * hs;
+            if (hs == 8) attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, 8);  // constant: unrolled
+            else attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, hs);
         }
         matvec(c, s->acc, &L->wo, s->xq, dim, dim);
         lm_requant_add(s->x, s->acc, L->wo.rq, dim);

@@ -21,6 +21,7 @@
 
 #define LM_MAX_LAYERS 64
 #define LM_RES_FRAC 16  // residual stream: Q16
+#define LM_MAX_HEAD 256  // largest head size (attention keeps one head's sums in local arrays)
 
 typedef struct {
     int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;

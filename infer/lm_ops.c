@@ -59,7 +59,7 @@ void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int
         int32_t a = 0;
         int j = 0;
         for (; j + 1 < cols; j += 2) {
-            uint8_t b = wr[j >> 1];
+            int b = wr[j >> 1];
             a += lm_i4(b & 15) * x[j] + lm_i4(b >> 4) * x[j + 1];
         }
         if (j < cols) a += lm_i4(wr[j >> 1] & 15) * x[j];

@@ -38,7 +38,7 @@ void lm_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int 
 // element 2j+1 in the high nibble (two's complement nibbles); each row is (cols+1)/2 bytes.
 void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols);
 // Unpack int4 nibble v (0..15) to its signed value.
-static inline int lm_i4(int v) { return v >= 8 ? v - 16 : v; }
+static inline int lm_i4(int v) { return (v ^ 8) - 8; }
 
 // y[r] = sat8(requant(acc[r], rq[r]))   (one rq per row, or rq[0] for all if shared != 0)
 void lm_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n);

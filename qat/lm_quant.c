@@ -93,12 +93,15 @@ static void rmsnorm(float *o, const float *x, const float *w, int n) {
     for (int j = 0; j < n; j++) o[j] = w[j] * (ss * x[j]);
 }
 
+// (four partial sums: a fixed order, so calibration is the same on every machine)
 static void matvec(float *y, const float *x, const float *w, int n, int d) {
     for (int i = 0; i < d; i++) {
         const float *r = w + (size_t)i * n;
-        float v = 0;
-        for (int j = 0; j < n; j++) v += r[j] * x[j];
-        y[i] = v;
+        float v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+        int j = 0;
+        for (; j + 3 < n; j += 4) v0 += r[j] * x[j], v1 += r[j + 1] * x[j + 1], v2 += r[j + 2] * x[j + 2], v3 += r[j + 3] * x[j + 3];
+        for (; j < n; j++) v0 += r[j] * x[j];
+        y[i] = (v0 + v1) + (v2 + v3);
     }
 }
 
@@ -107,6 +110,7 @@ static float *fforward(const llama_model *m, fstate *s, int token, int pos, lmq_
     const llama_weights *w = &m->w;
     int dim = c->dim, hid = c->hidden_dim, hs = llama_head_size(c), kvd = llama_kv_dim(c);
     int group = c->n_heads / c->n_kv_heads;
+    float inv_sqrt_hs = 1.0f / sqrtf((float)hs);
     memcpy(s->x, w->token_embedding + (size_t)token * dim, dim * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
         int a = l * LMQ_NPOINT;
@@ -136,15 +140,16 @@ static float *fforward(const llama_model *m, fstate *s, int token, int pos, lmq_
                 const float *kt = s->kc + loff + (size_t)t * kvd + off;
                 float sc = 0;
                 for (int i = 0; i < hs; i++) sc += q[i] * kt[i];
-                s->att[t] = sc / sqrtf((float)hs);
+                s->att[t] = sc * inv_sqrt_hs;
                 if (s->att[t] > mx) mx = s->att[t];
             }
             for (int t = 0; t <= pos; t++) sum += s->att[t] = expf(s->att[t] - mx);
             float *xb = s->xb + h * hs;
             memset(xb, 0, hs * sizeof(float));
+            float inv_sum = 1.0f / sum;
             for (int t = 0; t <= pos; t++) {
                 const float *vt = s->vc + loff + (size_t)t * kvd + off;
-                float p = s->att[t] / sum;
+                float p = s->att[t] * inv_sum;
                 for (int i = 0; i < hs; i++) xb[i] += p * vt[i];
             }
         }

@@ -1,0 +1,153 @@
+// lm_eval.c: float and integer models scored side by side on the same windows (lm_eval.h).
+#include "qat/lm_eval.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "qat/lm_quant.h"
+
+enum { M_FLOAT, M_PTQ8, M_PTQ4, M_QAT, M_N };
+
+typedef struct {
+    double loss[M_N];
+    long agree[M_N];
+    long count;
+} win_result;
+
+typedef struct {
+    const llama_model *f;
+    const lm_model *q[M_N];
+    const uint16_t *tokens;
+    size_t n;
+    int window, n_windows, next, done, progress;
+    win_result *res;
+    pthread_mutex_t mu;
+} eval_job;
+
+// log-softmax cross-entropy of integer logits (Q(frac)) in double, and their argmax
+static double int_ce(const int32_t *l, int V, int frac, int target) {
+    double sc = ldexp(1, -frac), mx = l[lm_argmax(l, V)] * sc, z = 0;
+    for (int i = 0; i < V; i++) z += exp(l[i] * sc - mx);
+    return mx + log(z) - l[target] * sc;
+}
+
+static void *worker(void *arg) {
+    eval_job *j = arg;
+    const llama_config *c = &j->f->config;
+    int V = c->vocab_size;
+    llama_state fs;
+    llama_state_build(&fs, c);
+    lm_state st[M_N];
+    void *mem[M_N] = {0};
+    for (int k = 1; k < M_N; k++)
+        if (j->q[k]) mem[k] = rq_calloc(1, lm_state_bytes(&j->q[k]->c)), lm_state_init(&st[k], &j->q[k]->c, mem[k]);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int w = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (w >= j->n_windows) break;
+        size_t start = (size_t)w * j->window;
+        int len = (int)(j->n - 1 - start < (size_t)j->window ? j->n - 1 - start : (size_t)j->window);
+        win_result *r = &j->res[w];
+        memset(r, 0, sizeof *r);
+        for (int i = 0; i < len; i++) {
+            int tok = j->tokens[start + i], tgt = j->tokens[start + i + 1];
+            float *lf = llama_forward(j->f, &fs, tok, i);
+            int af = 0;
+            for (int v = 1; v < V; v++)
+                if (lf[v] > lf[af]) af = v;
+            double mx = lf[af], z = 0;
+            for (int v = 0; v < V; v++) z += exp((double)lf[v] - mx);
+            r->loss[M_FLOAT] += mx + log(z) - lf[tgt];
+            for (int k = 1; k < M_N; k++) {
+                if (!j->q[k]) continue;
+                int32_t *li = lm_forward(j->q[k], &st[k], tok, i);
+                r->loss[k] += int_ce(li, V, j->q[k]->c.logit_frac, tgt);
+                r->agree[k] += lm_argmax(li, V) == af;
+            }
+            r->count++;
+        }
+        pthread_mutex_lock(&j->mu);
+        j->done++;
+        if (j->progress) fprintf(stderr, "\reval: window %d/%d", j->done, j->n_windows);
+        pthread_mutex_unlock(&j->mu);
+    }
+    for (int k = 1; k < M_N; k++) free(mem[k]);
+    llama_state_free(&fs);
+    return NULL;
+}
+
+int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const uint16_t *tokens,
+             size_t n, int window, int threads, int progress, lmq_eval_result *out) {
+    memset(out, 0, sizeof *out);
+    if (n < 2) return rq_fail(RQ_EINPUT, "eval: fewer than 2 tokens");
+    if (window < 1 || window > f->config.seq_len) window = f->config.seq_len;
+    eval_job j = {.f = f, .q = {NULL, ptq8, ptq4, qat}, .tokens = tokens, .n = n, .window = window, .progress = progress};
+    j.n_windows = (int)((n - 2) / window + 1);
+    j.res = rq_calloc(j.n_windows, sizeof(win_result));
+    pthread_mutex_init(&j.mu, NULL);
+    if (threads < 1) threads = 1;
+    if (threads > 16) threads = 16;
+    pthread_t th[16];
+    for (int t = 1; t < threads; t++) pthread_create(&th[t], NULL, worker, &j);
+    worker(&j);
+    for (int t = 1; t < threads; t++) pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.mu);
+    if (progress) fprintf(stderr, "\n");
+    // combine in window order: the same sums whatever the thread count
+    win_result tot = {0};
+    for (int w = 0; w < j.n_windows; w++) {
+        for (int k = 0; k < M_N; k++) tot.loss[k] += j.res[w].loss[k], tot.agree[k] += j.res[w].agree[k];
+        tot.count += j.res[w].count;
+    }
+    free(j.res);
+    double c = (double)tot.count;
+    out->tokens = (size_t)tot.count;
+    out->float_loss = tot.loss[M_FLOAT] / c;
+    out->ptq_loss = tot.loss[M_PTQ8] / c;
+    out->top1_agree = tot.agree[M_PTQ8] / c;
+    int qk = qat ? M_QAT : M_PTQ8;
+    out->int_loss = tot.loss[qk] / c;
+    out->int_top1_agree = tot.agree[qk] / c;
+    out->ptq4_loss = ptq4 ? tot.loss[M_PTQ4] / c : NAN;
+    out->ptq4_top1_agree = ptq4 ? tot.agree[M_PTQ4] / c : NAN;
+    return 0;
+}
+
+int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, lmq_eval_result *r) {
+    lm_model q8, q4;
+    int rc = lmq_ptq(f, NULL, 0, 8, &q8);
+    if (rc) return rc;
+    if ((rc = lmq_ptq(f, NULL, 0, 4, &q4))) {
+        lmq_free(&q8);
+        return rc;
+    }
+    const char *th = getenv("RQ_THREADS");
+    int threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    rc = lmq_eval(f, &q8, &q4, NULL, tokens, n, window, threads, progress, r);
+    lmq_free(&q8);
+    lmq_free(&q4);
+    return rc;
+}
+
+void lmq_eval_json(cJSON *o, const lmq_eval_result *r) {
+    cJSON_AddNumberToObject(o, "ptq_loss", r->ptq_loss);
+    cJSON_AddNumberToObject(o, "int_loss", r->int_loss);
+    cJSON_AddNumberToObject(o, "top1_agree", r->top1_agree);
+    cJSON_AddStringToObject(o, "int_model", "ptq");  // a QAT model is not given to eval: int = ptq
+    cJSON_AddNumberToObject(o, "int_float_loss", r->float_loss);  // float loss on the same per-token path
+    cJSON_AddNumberToObject(o, "int4_ptq_loss", r->ptq4_loss);
+    cJSON_AddNumberToObject(o, "int4_top1_agree", r->ptq4_top1_agree);
+}
+
+void lmq_eval_print(FILE *f, const lmq_eval_result *r) {
+    fprintf(f, "int8 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq_loss, r->ptq_loss / r->float_loss,
+            r->top1_agree);
+    fprintf(f, "int4 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq4_loss, r->ptq4_loss / r->float_loss,
+            r->ptq4_top1_agree);
+}

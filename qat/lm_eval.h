@@ -1,0 +1,41 @@
+// lm_eval.h: the integer columns of `retroqat eval` for a llama model: the same windows as the
+// float loss (model/llama_generate.h lm_mean_ce: windows of window+1 tokens overlapping by one,
+// each from a fresh context), scored with the float model and the integer kernel side by side.
+#ifndef RQ_LM_EVAL_H
+#define RQ_LM_EVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "infer/lm_kernel.h"
+#include "model/llama.h"
+
+typedef struct {
+    size_t tokens;        // predicted tokens
+    double float_loss;    // mean cross-entropy (nats) of the float model (model/llama_forward.c)
+    double ptq_loss;      // of the int8 integer model after calibration only, from its integer logits
+    double top1_agree;    // fraction of positions where its argmax equals the float argmax
+    double int_loss;      // of the given integer model (after QAT), or = ptq_loss when none is given
+    double int_top1_agree;
+    double ptq4_loss;     // int4 weights, calibration only
+    double ptq4_top1_agree;
+} lmq_eval_result;
+
+// ptq8 / ptq4 / qat: integer models to score (ptq4 or qat may be NULL). threads >= 1 splits the
+// windows (the result does not depend on it). progress: print a progress line to stderr.
+int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const uint16_t *tokens,
+             size_t n, int window, int threads, int progress, lmq_eval_result *r);
+
+// The eval verb's integer part: PTQ of f at int8 and int4 with the default calibration, then
+// lmq_eval over the same tokens and windows as the float loss.
+int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, lmq_eval_result *r);
+
+// Add the integer columns to a JSON object / print them as text lines.
+void lmq_eval_json(cJSON *o, const lmq_eval_result *r);
+void lmq_eval_print(FILE *f, const lmq_eval_result *r);
+
+#endif
