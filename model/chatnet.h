@@ -1,0 +1,81 @@
+// chatnet.h: the trigram chat network in float, mirroring the integer contract (infer/chat_kernel.h)
+// with fake quantisation, llm.c style (forward/backward over a batch, one parameter allocation).
+//
+// Integer units throughout: the float graph computes the same numbers the kernel computes, so at
+// blend lambda = 1 every value is an integer held exactly in a float and the logits equal the
+// kernel's bit for bit (tests/test_chat_qat.c). For one layer l, batch row r:
+//
+//   x0        = counts << a                                            B x d0
+//   W_eff     = W + lambda*(q(W) - W)           shadow W in grid units  d(l+1) x d(l)
+//   b_eff     = B + lambda*(q(B) - B),   B = beta * 2^bexp_l            (beta: the parameter)
+//   acc       = x W_eff^T + b_eff                                      (sgemm)
+//   u         = wrap16(acc) / 2^s_l
+//   h         = u + lambda*(floor(u) - u)                              (= floor(u) at lambda 1)
+//   x_{l+1}   = max(0, h)   hidden layers;   logits = exp(logtau) * h   on the last layer
+//   loss      = mean cross-entropy(logits, target)
+//
+// Backward is the straight-through estimator: d W_eff/dW = 1, d floor(u)/du = 1, d wrap16/d acc = 1,
+// the ReLU gate open where u > 0. beta is stored in units of 2^bexp so that when the trainer moves
+// the shifts (and bexp with them) the function does not change; exp(logtau) is a float-only
+// temperature of the loss (argmax does not see it).
+#ifndef RQ_CHATNET_H
+#define RQ_CHATNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infer/chat_kernel.h"
+
+typedef struct {
+    int in_shift;                // a
+    int shift[CHAT_MAX_LAYERS];  // s_l
+    int bexp[CHAT_MAX_LAYERS];   // integer bias = q(beta * 2^bexp_l)
+    int ternary;                 // 1: weights in {-1, 0, +1}
+} chatnet_quant;
+
+typedef struct {
+    float *w[CHAT_MAX_LAYERS];  // dims[l+1] x dims[l] shadow weights (grid units)
+    float *b[CHAT_MAX_LAYERS];  // dims[l+1] biases (units of 2^bexp_l)
+    float *logtau;              // 1: log temperature of the loss
+} chatnet_params;
+
+typedef struct {
+    int L, dims[CHAT_MAX_LAYERS + 1];
+    int max_batch;
+    size_t n_params, n_weights;  // n_weights: the matrix entries (they come first in params)
+    // per forward pass (batch rows B <= max_batch)
+    float *weff;                 // effective weights, same layout as the w part of params
+    float *beff;                 // effective integer-unit biases, concatenated per layer
+    float *x[CHAT_MAX_LAYERS + 1];   // x[l]: B x dims[l] layer inputs; x[L]: B x n_out pre-temperature logits h
+    float *acc[CHAT_MAX_LAYERS];     // B x dims[l+1] exact pre-wrap accumulators
+    float *probs;                    // B x n_out softmax of the logits
+    float *dx[2];                    // backward scratch, B x max width
+    float *dacc;                     // B x max width
+} chatnet;
+
+// Flat parameter layout: all W (layer order), then all beta, then logtau.
+size_t chatnet_param_count(int L, const int *dims);
+void chatnet_point(const chatnet *n, float *params, chatnet_params *p);
+void build_chatnet(chatnet *n, int L, const int *dims, int max_batch);
+void free_chatnet(chatnet *n);
+
+// Forward on B examples (counts: B x dims[0]); targets may be NULL (then no loss: returns 0).
+// Returns the mean cross-entropy. After it, n->acc, n->x[L] (integer logits at lambda 1), n->probs
+// are valid.
+float chatnet_forward(chatnet *n, const float *params, const chatnet_quant *q, float lambda, const uint8_t *counts,
+                      int B, const uint8_t *targets);
+// The same in two parts: compute W_eff, b_eff for (params, q, lambda) once, then forward batches.
+void chatnet_prepare(chatnet *n, const float *params, const chatnet_quant *q, float lambda);
+float chatnet_forward_prepared(chatnet *n, const float *params, const chatnet_quant *q, float lambda, const uint8_t *counts,
+                               int B, const uint8_t *targets);
+// Backward of the mean cross-entropy of the last forward (same params, q, lambda), plus extra
+// accumulator gradients already in dacc_extra[l] (B x dims[l+1], may be NULL). Accumulates into grads.
+void chatnet_backward(chatnet *n, const float *params, const chatnet_quant *q, float lambda, int B,
+                      const uint8_t *targets, float *const *dacc_extra, float *grads);
+
+// Fill a model image from the fully quantised parameters (the kernel's view of params at lambda 1).
+// img must hold chat_image_size bytes; m receives the parsed model pointing into img.
+void chatnet_to_image(const chatnet *n, const float *params, const chatnet_quant *q, const chat_enc_cfg *e,
+                      int max_answer, const char *charset, uint8_t *img, chat_imodel *m);
+
+#endif

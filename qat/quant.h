@@ -1,0 +1,43 @@
+// quant.h: the quantisers and QAT schedule of the trigram chat model.
+//
+// Weights: a float shadow w (in grid units) quantises to q(w) = clamp(floor(w + 1/2), -2, +1)
+// (ternary: clamp to [-1, +1]). Biases: a float b quantises to clamp(floor(b + 1/2), -32768, 32767).
+// Progressive quantisation blends float into grid: w_eff = w + lambda*(q(w) - w), lambda going
+// from 0 to 1 on the schedule below; the backward pass is the straight-through estimator
+// (d w_eff / d w = 1). At lambda = 1 the forward pass sees exactly the integer model.
+#ifndef RQ_QUANT_H
+#define RQ_QUANT_H
+
+#include <math.h>
+#include <stddef.h>
+
+static inline float qat_round(float x) { return floorf(x + 0.5f); }
+static inline float qat_wquant(float w, int ternary) {
+    float q = qat_round(w), lo = ternary ? -1.0f : -2.0f;
+    return q < lo ? lo : q > 1.0f ? 1.0f : q;
+}
+static inline float qat_bquant(float b) {
+    float q = qat_round(b);
+    return q < -32768.0f ? -32768.0f : q > 32767.0f ? 32767.0f : q;
+}
+// int16 two's-complement wrap of an integer-valued float (exact below 2^24).
+static inline float qat_wrap16f(float x) { return x - 65536.0f * floorf((x + 32768.0f) / 65536.0f); }
+
+// Blend schedule: lambda = 0 before start, a cosine ramp from 0 to 1 between start and end
+// (fractions of the total steps), 1 after.
+typedef struct {
+    float start, end;
+} qat_blend;
+float qat_lambda(const qat_blend *b, long step, long total);
+
+// Grid loss: gamma * mean over the n weights of (w - q(w))^2; adds its gradient to g.
+float qat_grid_loss(const float *w, float *g, size_t n, float gamma, int ternary);
+
+// Overflow penalty on integer accumulators acc_int (n values, exact pre-wrap sums):
+//   mu * sum_k relu(|acc_k| - M)^2 / M^2 / batch
+// where M = limit. Its gradient is added to dacc (the accumulator nodes of the float graph the
+// loss is computed on; straight-through from the integer accumulators). Returns the penalty and
+// adds the number of |acc| > 32767 (real wraps) to *wraps.
+float qat_overflow_penalty(const float *acc_int, float *dacc, size_t n, float limit, float mu, int batch, long *wraps);
+
+#endif

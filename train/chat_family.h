@@ -1,0 +1,98 @@
+// chat_family.h: the trigram chat model as an rq_family of the shared trainer (train/trainer.h).
+//
+// One step: gather a minibatch (a pure function of (seed, step): epoch e = step / steps_per_epoch
+// shuffles the training examples with pcg32(seed, stream 100 + e)), run the fake-quant float graph
+// at the scheduled blend lambda (model/chatnet.h), measure the overflow penalty on the exact
+// integer accumulators of the fully quantised model (the lambda = 1 pass, which equals the
+// infer/ kernel bit for bit), add the grid loss, and backpropagate.
+//
+// Calibration (the trainer's choice of input shift a and layer shifts s): at step 0 and at every
+// evaluation boundary until the blend is complete, measure max |acc| per layer on a fixed sample of
+// training examples and pick, layer by layer, the finest scale whose accumulators stay within
+// (1 - margin) * 32767. Bias exponents move with the scales, so the float function is unchanged.
+#ifndef RQ_CHAT_FAMILY_H
+#define RQ_CHAT_FAMILY_H
+
+#include <cjson/cJSON.h>
+
+#include "data/chat_data.h"
+#include "model/chatnet.h"
+#include "train/trainer.h"
+
+typedef struct {
+    char data[1024];  // dataset path (relative paths are relative to the config file)
+    int seed;
+    chat_enc_cfg enc;
+    int max_answer;
+    int hidden[CHAT_MAX_LAYERS - 1], n_hidden;
+    char weights[16];  // "2bit" or "ternary"
+    chat_data_opts dopt;
+    double held_out;
+    int epochs, batch, evals;
+    float lr, weight_decay, grad_clip, warmup, min_lr_frac;
+    float blend_start, blend_end, grid_loss, overflow_mu, margin, init_std;
+    int calib_examples, eval_examples, eval_queries;
+} chat_config;
+
+void chat_config_default(chat_config *c);
+// Load a JSON config over the defaults (schema errors name the key path).
+int chat_config_load(const char *path, chat_config *c);
+
+// Distinct queries of a set of pairs with their reference answers (for the exact-answer rate).
+typedef struct {
+    int n;
+    const char **q;      // distinct query
+    int *start, *count;  // its answers: ans[start .. start+count)
+    const char **ans;
+} chat_qset;
+
+typedef struct {
+    chat_config cfg;
+    chat_enc_cfg enc;
+    int max_answer, L, dims[CHAT_MAX_LAYERS + 1];
+    char chars[256];
+    int n_chars;
+    chatnet_quant q;
+    int calibrated;
+    uint64_t split_seed;
+    double split_frac;
+
+    chatnet net, evnet;  // training batch, evaluation batch
+    float *params, *grads;
+    uint8_t *decay_mask;
+    float *pen[CHAT_MAX_LAYERS];  // overflow-penalty gradients on the accumulators
+    uint8_t *img;                 // the integer image of the current parameters
+    chat_imodel im;
+
+    // data (training runs only)
+    int have_data;
+    chat_dataset data;
+    int *train_idx, n_train_pairs, *held_idx, n_held_pairs;
+    chat_examples train, held;
+    chat_qset train_q, held_q;
+    int *eval_sub, n_eval_sub;  // train examples used at evaluations
+    long steps_per_epoch, total_steps, eval_every;
+    int *perm;
+    long perm_epoch;
+    uint8_t *bx, *by;  // gathered batch
+} chat_family;
+
+// Build for training from a config: load and split the data, size the network.
+int chat_family_build(chat_family *cf, const chat_config *c, rq_family *f);
+// Build from a checkpoint (kind "chat"): shapes from its image, parameters and quant state loaded.
+int chat_family_open(chat_family *cf, const char *path, rq_family *f);
+void chat_family_free(chat_family *cf);
+// The trainer settings the family implies (steps, eval cadence, AdamW).
+void chat_family_trainer_cfg(const chat_family *cf, trainer_cfg *t);
+
+void chat_qset_build(const chat_dataset *d, const int *idx, int n, int max_queries, chat_qset *qs);
+void chat_qset_free(chat_qset *qs);
+
+// Measure the current model on examples ex (rows sub[0..n_sub), or all when sub is NULL) and the
+// queries qs: float / fake-quant / integer loss and accuracy, integer exact-answer rate,
+// overflow count and max |acc| per layer. Adds the numbers to out.
+void chat_measure(chat_family *cf, const chat_examples *ex, const int *sub, int n_sub, const chat_qset *qs, cJSON *out);
+// Rebuild cf->img / cf->im from the current parameters (fully quantised).
+void chat_family_image(chat_family *cf);
+
+#endif
