@@ -109,10 +109,10 @@ int main(int argc, char **argv) {
     llama_state st;
     llama_state_build(&st, c);
     int npos = c->seq_len < 512 ? c->seq_len : 512, reps = 5;
-    double best = 1e9;
+    double best = 1e9, best_cpu = 1e9;
     for (int rep = 0; rep < reps; rep++) {
         int tok = 1;
-        double a = now_s();
+        double a = now_s(), ac = cpu_s();
         for (int p = 0; p < npos; p++) {
             float *l = llama_forward(&m, &st, tok, p);
             int arg = 0;
@@ -120,11 +120,12 @@ int main(int argc, char **argv) {
                 if (l[v] > l[arg]) arg = v;
             tok = arg;
         }
-        double t = now_s() - a;
+        double t = now_s() - a, tc = cpu_s() - ac;
         if (t < best) best = t;
+        if (tc < best_cpu) best_cpu = tc;
     }
-    printf("generation  %d positions on one core: %.0f tokens/s (best of %d; llama2.c run.c reference ~3,700 tok/s)\n", npos,
-           npos / best, reps);
+    printf("generation  %d positions on one core: %.0f tokens/s wall, %.0f per CPU-second (best of %d; llama2.c run.c reference ~3,700 tok/s)\n",
+           npos, npos / best, npos / best_cpu, reps);
     llama_state_free(&st);
     llama_train_free(&s);
     free(in), free(tg), free(gmem);

@@ -188,3 +188,29 @@ void tokenizer_print_piece(FILE *f, const char *piece) {
     }
     fputs(piece, f);
 }
+
+void tokenizer_build_chars(uint8_t **data, size_t *len) {
+    rq_buf b = {0};
+    rq_buf_i32(&b, 6);  // max_token_length: "<0xHH>"
+    const char *special[3] = {"<unk>", "\n<s>\n", "\n</s>\n"};
+    for (int i = 0; i < 3; i++) {
+        rq_buf_f32(&b, 0.0f);
+        rq_buf_i32(&b, (int32_t)strlen(special[i]));
+        rq_buf_put(&b, special[i], strlen(special[i]));
+    }
+    for (int i = 0; i < 256; i++) {
+        char piece[8];
+        snprintf(piece, sizeof piece, "<0x%02X>", i);
+        rq_buf_f32(&b, 0.0f);
+        rq_buf_i32(&b, 6);
+        rq_buf_put(&b, piece, 6);
+    }
+    for (int c = 0x20; c < 0x7f; c++) {
+        char ch = (char)c;
+        rq_buf_f32(&b, (float)-(c - 0x20));
+        rq_buf_i32(&b, 1);
+        rq_buf_put(&b, &ch, 1);
+    }
+    *data = b.data;
+    *len = b.len;
+}

@@ -38,6 +38,12 @@ int tokenizer_load(tokenizer *t, const char *path, int vocab_size);
 int tokenizer_load_mem(tokenizer *t, const uint8_t *data, size_t len, const char *name, int vocab_size);
 void tokenizer_free(tokenizer *t);
 
+// A character-level tokenizer in the same file format, for corpora without a trained one:
+// <unk>, BOS, EOS, the 256 byte pieces, then the 95 printable ASCII characters (vocab 354, no
+// merges). Written to *data (malloc'd).
+#define TOKENIZER_CHARS_VOCAB 354
+void tokenizer_build_chars(uint8_t **data, size_t *len);
+
 // Token id of an exact piece, or -1.
 int tokenizer_lookup(const tokenizer *t, const char *piece, size_t len);
 // Encode NUL-terminated text into tokens (capacity: strlen(text) + 3 is always enough).

@@ -54,9 +54,27 @@ static void softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
-// y[d] = W[d, n] x[n]
+// y[d] = W[d, n] x[n]. Each row is summed in order j = 0..n-1 exactly as run.c does; eight rows
+// advance together so that their eight independent sums overlap in the pipeline.
 static void matvec(float *y, const float *x, const float *w, int n, int d) {
-    for (int i = 0; i < d; i++) {
+    int i = 0;
+    for (; i + 8 <= d; i += 8) {
+        const float *r = w + (size_t)i * n;
+        float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f, v3 = 0.0f, v4 = 0.0f, v5 = 0.0f, v6 = 0.0f, v7 = 0.0f;
+        for (int j = 0; j < n; j++) {
+            float xj = x[j];
+            v0 += r[j] * xj;
+            v1 += r[n + j] * xj;
+            v2 += r[2 * n + j] * xj;
+            v3 += r[3 * n + j] * xj;
+            v4 += r[4 * n + j] * xj;
+            v5 += r[5 * n + j] * xj;
+            v6 += r[6 * n + j] * xj;
+            v7 += r[7 * n + j] * xj;
+        }
+        y[i] = v0, y[i + 1] = v1, y[i + 2] = v2, y[i + 3] = v3, y[i + 4] = v4, y[i + 5] = v5, y[i + 6] = v6, y[i + 7] = v7;
+    }
+    for (; i < d; i++) {
         const float *row = w + (size_t)i * n;
         float val = 0.0f;
         for (int j = 0; j < n; j++) val += row[j] * x[j];

@@ -20,7 +20,7 @@
 // ---- configuration ---------------------------------------------------------------------------
 
 typedef struct {
-    char init[1024], tokenizer[1024], train_path[1024], valid_path[1024], out[1024];
+    char init[1024], tokenizer[1100], train_path[1024], valid_path[1024], out[1024];
     llama_config arch;
     int have_arch;
     int valid_tokens;
@@ -279,8 +279,18 @@ int llama_family_train_main(int argc, char **argv) {
         rc = rq_fail(RQ_EINPUT, "%s: $.train.seq_len %d exceeds the model's seq_len %d", pos[0], c->seq_len, mc->seq_len);
         goto done;
     }
-    if ((rc = tokenizer_load(&tok, c->tokenizer, mc->vocab_size))) goto done;
     if ((rc = mkdir_p(c->out))) goto done;
+    if (strcmp(c->tokenizer, "builtin:chars") == 0) {
+        // The character-level tokenizer, written next to the model for generate/eval.
+        uint8_t *tb;
+        size_t tl;
+        tokenizer_build_chars(&tb, &tl);
+        snprintf(c->tokenizer, sizeof c->tokenizer, "%s/tokenizer.bin", c->out);
+        rc = rq_write_atomic(c->tokenizer, tb, tl);
+        free(tb);
+        if (rc) goto done;
+    }
+    if ((rc = tokenizer_load(&tok, c->tokenizer, mc->vocab_size))) goto done;
     char cache[1200];
     int cached;
     snprintf(cache, sizeof cache, "%s/train.tok", c->out);
