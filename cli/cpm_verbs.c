@@ -1,6 +1,6 @@
 // cpm_verbs.c: CLI verbs of the CP/M target.
 //   run --target cpm PROG.COM [ARGS...]   the bundled CP/M 2.2 emulator (emu/cpm.h)
-//   export --target cpm                   (placeholder: the .COM exporter arrives separately)
+//   (export --target cpm lives in cli/cpm_export_verb.c)
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +14,6 @@
 #include "cli/args.h"
 #include "cli/verbs.h"
 #include "emu/cpm.h"
-
-static int not_built(const char *what, int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (argv[i][0] == '-' && (argv[i][1] == 'h' || argv[i][2] == 'h')) {
-            printf("retroqat %s: not built yet\n", what);
-            return 0;
-        }
-    return rq_report(rq_fail(RQ_ERUNTIME, "%s is not built yet", what));
-}
-
-int cpm_export_main(int argc, char **argv) { return not_built("cpm_export_main", argc, argv); }
 
 // ---- the terminal: CP/M programs expect raw keys and echo them themselves ----------------------
 

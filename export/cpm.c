@@ -1,0 +1,130 @@
+// cpm.c: lay a chat model out for the Z80 kernel and build the .COM (see cpm.h).
+//
+// Memory map (addresses grow down the list; the file ends after the weights):
+//   0100h      kernel (cpm_kernel_bin)
+//   desc       descriptor: 32 bytes + 16 per layer (field offsets in infer/z80/chat.s)
+//   charset    n_out - 1 bytes
+//   biases     per layer: 4*nb lo bytes, then 4*nb hi bytes (rows past n_out are 0)
+//   weights    per layer: n_in columns of nb bytes
+//   -- end of the .COM --
+//   CNT (Q+K), CTX (context), QBUF (max_query + 2), LINE (258), LIST (4 * widest hidden layer)
+//   ACC lo/hi, QACC lo/hi: four 256-byte pages, page-aligned
+//   stack (256 bytes); SP starts at its top, which must be <= E400h
+#include "export/cpm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+
+static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+
+void cpm_transpose_layer(const uint8_t *w, int n_in, int n_out, uint8_t *out) {
+    int rb = chat_row_bytes(n_in), nb = chat_row_bytes(n_out);
+    memset(out, 0, (size_t)n_in * nb);
+    for (int r = 0; r < n_out; r++)
+        for (int i = 0; i < n_in; i++) {
+            int code = (w[(size_t)r * rb + i / 4] >> (2 * (i % 4))) & 3;
+            out[(size_t)i * nb + r / 4] |= (uint8_t)(code << (2 * (r % 4)));
+        }
+}
+
+void cpm_program_free(cpm_program *p) {
+    free(p->com);
+    p->com = NULL;
+}
+
+int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
+    memset(p, 0, sizeof *p);
+    int L = m->n_layers, n_out = m->dims[L];
+    for (int l = 0; l < L; l++)
+        if (m->dims[l + 1] > CPM_MAX_ROWS)
+            return rq_fail(RQ_EINPUT, "layer %d has %d outputs; the Z80 kernel handles at most %d per layer", l,
+                           m->dims[l + 1], CPM_MAX_ROWS);
+    int nb[CHAT_MAX_LAYERS], widest = 1;
+    for (int l = 0; l < L; l++) nb[l] = chat_row_bytes(m->dims[l + 1]);
+    for (int l = 0; l + 1 < L; l++)
+        if (m->dims[l + 1] > widest) widest = m->dims[l + 1];
+
+    // Sizes and addresses (computed in 32 bits so an oversized model is measured, not wrapped).
+    uint32_t a = 0x100 + cpm_kernel_size;
+    uint32_t desc = a;
+    a += 32 + 16 * (uint32_t)L;
+    uint32_t charset = a;
+    a += (uint32_t)n_out - 1;
+    uint32_t blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS];
+    for (int l = 0; l < L; l++) blo[l] = a, a += 8 * (uint32_t)nb[l];
+    p->data_bytes = a - desc;
+    for (int l = 0; l < L; l++) w[l] = a, a += (uint32_t)m->dims[l] * (uint32_t)nb[l];
+    p->weight_bytes = a - desc - p->data_bytes;
+    uint32_t file_end = a;
+    const chat_enc_cfg *e = &m->enc;
+    uint32_t cnt = a;
+    a += (uint32_t)(e->q_buckets + e->k_buckets);
+    uint32_t ctx = a;
+    a += (uint32_t)e->context;
+    uint32_t qbuf = a;
+    a += (uint32_t)e->max_query + 2;
+    uint32_t line = a;
+    a += 258;
+    uint32_t list = a;
+    a += 4 * (uint32_t)widest;
+    a = (a + 255) & ~255u;
+    uint32_t acc = a;
+    a += 4 * 256;
+    p->buffer_bytes = a - file_end;
+    p->stack_bytes = CPM_STACK_BYTES;
+    a += CPM_STACK_BYTES;
+    p->code_bytes = cpm_kernel_size;
+    p->com_size = file_end - 0x100;
+    if (a > CPM_TPA_END)
+        return rq_fail(RQ_EINPUT,
+                       "the model does not fit a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
+                       "(0100h-%04Xh), %u bytes over the %u available below the CCP at E400h (kernel %zu, weights %zu, "
+                       "data %zu, buffers %zu, stack %d)",
+                       a - 0x100, a - 1, a - CPM_TPA_END, CPM_TPA_END - 0x100, p->code_bytes, p->weight_bytes,
+                       p->data_bytes, p->buffer_bytes, CPM_STACK_BYTES);
+
+    p->desc = (uint16_t)desc, p->charset = (uint16_t)charset, p->cnt = (uint16_t)cnt;
+    p->kcnt = (uint16_t)(cnt + e->q_buckets), p->ctx = (uint16_t)ctx, p->qbuf = (uint16_t)qbuf;
+    p->line = (uint16_t)line, p->list = (uint16_t)list, p->end = (uint16_t)a;
+    p->acc_page = (uint8_t)(acc >> 8), p->qacc_page = (uint8_t)((acc >> 8) + 2);
+    p->n_layers = L;
+
+    uint8_t *f = rq_calloc(p->com_size, 1);
+    memcpy(f, cpm_kernel_bin, cpm_kernel_size);
+    if (!o || !o->probes) {
+        // The probes are OUT (n),A instructions: on a real machine those ports may be hardware.
+        unsigned list_at = cpm_kernel_bin[CPM_K_PROBES - 0x100] | cpm_kernel_bin[CPM_K_PROBES - 0x100 + 1] << 8;
+        for (unsigned k = list_at - 0x100;; k += 2) {
+            unsigned at = f[k] | f[k + 1] << 8;
+            if (!at) break;
+            f[at - 0x100] = 0, f[at - 0x100 + 1] = 0;  // NOP NOP
+        }
+    }
+    uint8_t *d = f + (desc - 0x100);
+    put16(d + 0, (unsigned)e->q_buckets - 1), put16(d + 2, (unsigned)e->k_buckets - 1);
+    put16(d + 4, (unsigned)e->q_buckets), put16(d + 6, (unsigned)e->k_buckets);
+    d[8] = (uint8_t)e->context, d[9] = (uint8_t)e->max_query, d[10] = (uint8_t)m->max_answer;
+    d[11] = (uint8_t)m->in_shift;
+    put16(d + 12, charset), put16(d + 14, cnt), put16(d + 16, p->kcnt), put16(d + 18, ctx);
+    put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list);
+    d[26] = p->acc_page, d[27] = p->qacc_page;
+    put16(d + 28, p->end);
+    put16(d + 30, w[0] + (uint32_t)e->q_buckets * nb[0]);
+    for (int l = 0; l < L; l++) {
+        uint8_t *r = d + 32 + 16 * l;
+        p->row_off[l] = (256 - 4 * nb[l]) & 255;
+        p->w[l] = (uint16_t)w[l];
+        r[0] = (uint8_t)nb[l], r[1] = (uint8_t)p->row_off[l], r[2] = (uint8_t)m->shift[l], r[3] = l == L - 1;
+        put16(r + 4, w[l]), put16(r + 6, blo[l]), put16(r + 8, blo[l] + 4 * nb[l]);
+        put16(r + 10, (unsigned)m->dims[l + 1]), put16(r + 12, (unsigned)m->dims[l]);
+        r[14] = l + 1 < L ? (uint8_t)nb[l + 1] : 0;
+        uint8_t *b = f + (blo[l] - 0x100);
+        for (int j = 0; j < m->dims[l + 1]; j++) b[j] = m->b[l][2 * j], b[4 * nb[l] + j] = m->b[l][2 * j + 1];
+        cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], f + (w[l] - 0x100));
+    }
+    memcpy(f + (charset - 0x100), m->charset, (size_t)n_out - 1);
+    p->com = f;
+    return 0;
+}

@@ -1,0 +1,60 @@
+// cpm.h: a trigram chat model as a CP/M 2.2 .COM (the Z80 kernel of infer/z80/chat.s plus the
+// model re-laid for it). docs/z80-kernel.md describes the kernel and the memory map.
+//
+// The .COM is the assembled kernel (cpm_kernel_bin, code at 0100h) followed by the model
+// descriptor, the charset, the biases and the weights. The weights are the image's 2-bit codes
+// unchanged but transposed to column-major order (column i of a layer = ceil(n_out/4) bytes, row r
+// in byte r/4 at bits 2(r%4)..), so the kernel updates all rows of one input at once and skips
+// inputs that are zero. Buffers and the stack follow the file in memory; everything must end at or
+// below the CCP (E400h in a 64K CP/M 2.2), or cpm_build refuses and names the excess.
+#ifndef RQ_EXPORT_CPM_H
+#define RQ_EXPORT_CPM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infer/chat_kernel.h"
+
+extern const unsigned char cpm_kernel_bin[];  // export/cpm_kernel_bin.c (generated)
+extern const unsigned cpm_kernel_size;
+
+// Entry points of the kernel (fixed by chat.s).
+#define CPM_K_MAIN 0x0100u
+#define CPM_K_FORWARD 0x0103u  // counts in CNT -> logits in the ACC pages, A = argmax
+#define CPM_K_ENCQ 0x0106u     // query in the line buffer -> CNT[0..Q)
+#define CPM_K_ENCC 0x0109u     // CTX -> CNT[Q..Q+K)
+#define CPM_K_PROBES 0x010Cu   // word: address of the probe list
+#define CPM_K_MODEL 0x010Eu    // word: address of the model descriptor
+#define CPM_TPA_END 0xE400u    // the CCP of a standard 64K CP/M 2.2 starts here
+#define CPM_STACK_BYTES 256
+#define CPM_MAX_ROWS 256       // a layer's outputs live in one 256-byte page per accumulator byte
+
+typedef struct {
+    int probes;  // keep the T-state probe OUTs (ports D0h/E0h regions 0-1); 0: replace with NOPs
+} cpm_export_opts;
+
+// The built program and its memory map.
+typedef struct {
+    uint8_t *com;          // the .COM file
+    size_t com_size;
+    size_t code_bytes;     // the kernel
+    size_t weight_bytes;   // column-major 2-bit codes, all layers
+    size_t data_bytes;     // descriptor, charset, biases
+    size_t buffer_bytes;   // counts, context, query, line, list, accumulator pages (+ alignment)
+    size_t stack_bytes;
+    uint16_t desc, charset, cnt, kcnt, ctx, qbuf, line, list, end;  // addresses; end = stack top
+    uint8_t acc_page, qacc_page;                                       // ACC lo at acc_page:00
+    int n_layers, row_off[CHAT_MAX_LAYERS];  // row j of layer l sits at page offset row_off[l] + j
+    uint16_t w[CHAT_MAX_LAYERS];             // column-major weights of each layer
+} cpm_program;
+
+// Build the .COM for m. RQ_EINPUT when the model cannot run on the kernel (a layer wider than 256
+// outputs) or does not fit below the CCP (the message names the bytes over); *p is then still
+// filled with the sizes (com == NULL) so callers can report them.
+int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p);
+void cpm_program_free(cpm_program *p);
+
+// Column-major codes of one layer: out[i * nb + r/4] holds the code of w[r][i] (nb = ceil(n_out/4)).
+void cpm_transpose_layer(const uint8_t *w, int n_in, int n_out, uint8_t *out);
+
+#endif

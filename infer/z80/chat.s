@@ -1,0 +1,646 @@
+; chat.s: the trigram chat model on a Z80 under CP/M 2.2 (docs/z80-kernel.md).
+;
+; Computes exactly the integer contract of infer/chat_kernel.h and data/chat_encode.h:
+;   x0 = counts << a;  acc_j = wrap16(bias_j + sum_i w_ji x_i);  y_j = floor(acc_j / 2^s);
+;   ReLU on hidden layers;  answer = argmax (first maximum);  class 0 ends the answer.
+; All sums are mod 2^16, so the order of the terms is free; the kernel chooses the order that
+; skips work:
+;   - weights are stored column-major (column i of layer l: ceil(n_out/4) bytes of 2-bit codes,
+;     row r of the column in byte r/4, bits 2(r%4)..): one input updates all rows at once, so an
+;     input that is zero costs nothing. Layer 1 reads only the columns of buckets that were hit;
+;     later layers only the columns of the neurons that came out of the ReLU non-zero.
+;   - a column byte (4 codes) dispatches to a handler generated for those 4 codes
+;     (gen_handlers.py), so codes are never decoded at run time and zero codes cost nothing but
+;     an INC C.
+;   - the query half of layer 1 (bias + query columns) is computed once per query into QACC; each
+;     generated character starts layer 1 from a copy of it and adds only the 21 context n-grams.
+;
+; Memory: the exporter appends the model descriptor at `model` (end of this code) and lays out
+; weights, biases and buffers after it; accumulators live in 256-byte-aligned pages (lo byte of
+; row j at page:off+j, hi byte at page+1:off+j with off = 256 - 4*ceil(n_out/4)).
+;
+; Entry points (fixed addresses, used by the exporter's tests through the emulator):
+;   0100h main       chat mode (no command tail) or one-shot (command tail)
+;   0103h t_forward  counts already in CNT (Q+K bytes) -> logits in the ACC pages, A = argmax
+;   0106h t_encq     query at LINE+1 (length) / LINE+2 (text) -> CNT[0..Q)
+;   0109h t_encc     context in CTX -> CNT[Q..Q+K)
+;   010Ch .dw probes (addresses of the T-state probe OUTs the exporter keeps or NOPs out)
+;   010Eh .dw model  (the descriptor; = end of the kernel)
+	.module chat
+	.area KERN (ABS)
+	.org 0x100
+
+BDOS = 5
+CR = 13
+LF = 10
+
+; model descriptor (written by export/cpm.c)
+D_QMASK = 0		; u16 Q-1
+D_KMASK = 2		; u16 K-1
+D_Q = 4			; u16 Q
+D_K = 6			; u16 K
+D_CTXN = 8		; u8 context characters
+D_MAXQ = 9		; u8 max_query
+D_MAXA = 10		; u8 max_answer
+D_ASH = 11		; u8 input shift a
+D_CHARSET = 12		; u16 -> charset (class k >= 1 prints charset[k-1])
+D_CNT = 14		; u16 -> Q+K input counts
+D_KCNT = 16		; u16 = CNT + Q
+D_CTX = 18		; u16 -> context characters (lower case, oldest first)
+D_QBUF = 20		; u16 -> ' ' + query + ' '
+D_LINE = 22		; u16 -> BDOS 10 line buffer (max, len, text)
+D_LIST = 24		; u16 -> list of (column pointer, x) of the non-zero hidden outputs
+D_ACCPG = 26		; u8 page of ACC lo (ACC hi on the next page)
+D_QACCPG = 27		; u8 page of QACC lo
+D_STACK = 28		; u16 initial SP
+D_WK = 30		; u16 -> first context column of layer 1 (W1 + Q*nb1)
+D_LAYERS = 32		; L records of 16 bytes:
+L_NB = 0		;   u8 bytes per column = ceil(n_out/4)
+L_OFF = 1		;   u8 256 - 4*nb (mod 256): row 0's offset in the accumulator pages
+L_SHIFT = 2		;   u8 s
+L_LAST = 3		;   u8 1 on the output layer
+L_W = 4			;   u16 -> column-major weights
+L_BLO = 6		;   u16 -> 4*nb bias lo bytes (padding rows 0)
+L_BHI = 8		;   u16 -> 4*nb bias hi bytes
+L_NOUT = 10		;   u16 n_out (1..256)
+L_NBN = 14		;   u8 nb of the next layer (column stride of the list pointers)
+L_SIZE = 16
+
+	jp main
+	jp t_forward
+	jp t_encq
+	jp t_encc
+	.dw probes
+	.dw model
+
+; ---- entry points ------------------------------------------------------------------------------
+
+main:
+	ld sp,(model+D_STACK)
+	ld a,(0x80)		; command tail length
+	or a
+	jr z,chat_mode
+	ld b,a			; one-shot: the tail without its leading spaces is the query
+	ld hl,#0x81
+1$:	ld a,(hl)
+	cp #' '
+	jr nz,2$
+	inc hl
+	djnz 1$
+	jr chat_mode		; a tail of spaces only: chat mode
+2$:	ld de,(model+D_LINE)
+	inc de
+	ld a,b
+	ld (de),a
+	inc de
+	ld c,b
+	ld b,#0
+	ldir
+	call answer
+	jp 0
+
+chat_mode:
+	ld de,#prompt
+	ld c,#9
+	call BDOS
+	ld de,(model+D_LINE)
+	ld a,#255
+	ld (de),a
+	ld c,#10
+	call BDOS
+	call crlf
+	ld hl,(model+D_LINE)
+	inc hl
+	ld a,(hl)
+	or a
+	jp z,0			; an empty line exits
+	inc hl
+	ld a,(hl)
+	cp #'!'
+	jp z,0			; so does '!'
+	call answer
+	jr chat_mode
+
+prompt:	.ascii "> $"
+
+crlf:
+	ld e,#CR
+	ld c,#2
+	call BDOS
+	ld e,#LF
+	ld c,#2
+	jp BDOS
+
+; t_forward: the network on the counts in CNT, exactly the per-query then per-character path.
+t_forward:
+	call layer1_query
+	jp fwd_ctx
+
+; t_encq: query in the line buffer -> QBUF, qlen, CNT[0..Q).
+t_encq:
+	jp prep_query
+
+; t_encc: CTX -> CNT[Q..Q+K).
+t_encc:
+	jp encc
+
+; ---- answer: greedy generation -----------------------------------------------------------------
+
+; answer the query in the line buffer (LINE+1 length, LINE+2 text); prints it, then CR LF.
+answer:
+probe_q0:
+	out (0xD1),a		; region 1: the per-query part
+	call prep_query
+	call layer1_query
+probe_q1:
+	out (0xE1),a
+	ld hl,(model+D_CTX)	; context: all spaces
+	ld a,(model+D_CTXN)
+	ld b,a
+1$:	ld (hl),#' '
+	inc hl
+	djnz 1$
+	xor a
+	ld (nout),a
+gen:
+	ld a,(model+D_MAXA)
+	ld b,a
+	ld a,(nout)
+	cp b
+	jr nc,gen_end
+probe_c0:
+	out (0xD0),a		; region 0: one generation step (encode, forward, argmax)
+	call encc
+	call fwd_ctx
+probe_c1:
+	out (0xE0),a
+	or a
+	jr z,gen_end		; class 0: end of answer
+	ld e,a			; ch = charset[k-1]
+	ld d,#0
+	dec de
+	ld hl,(model+D_CHARSET)
+	add hl,de
+	ld a,(hl)
+	push af
+	call upper
+	ld e,a
+	ld c,#2
+	call BDOS
+	pop af
+	call ctx_push
+	ld hl,#nout
+	inc (hl)
+	jr gen
+gen_end:
+	jp crlf
+
+; ctx_push: shift the context left by one and append lower(A).
+ctx_push:
+	call lower
+	push af
+	ld hl,(model+D_CTX)
+	ld d,h
+	ld e,l
+	inc hl
+	ld a,(model+D_CTXN)
+	dec a
+	ld c,a
+	ld b,#0
+	ldir			; context >= 3, so BC >= 2
+	pop af
+	ld (de),a
+	ret
+
+lower:
+	cp #'A'
+	ret c
+	cp #'Z'+1
+	ret nc
+	add a,#32
+	ret
+
+upper:
+	cp #'a'
+	ret c
+	cp #'z'+1
+	ret nc
+	sub #32
+	ret
+
+; ---- encoder (data/chat_encode.h) --------------------------------------------------------------
+
+; hstep: HL = HL*31 + A (mod 2^16); 31*h = (h << 5) - h. Destroys DE.
+hstep:
+	ld d,h
+	ld e,l
+	add hl,hl
+	add hl,hl
+	add hl,hl
+	add hl,hl
+	add hl,hl
+	or a
+	sbc hl,de
+	ld e,a
+	ld d,#0
+	add hl,de
+	ret
+
+; prep_query: QBUF = ' ' + lower(query[0..n)) + ' ', n = min(len, max_query); CNT[0..Q) = the
+; trigram counts.
+prep_query:
+	ld hl,(model+D_LINE)
+	inc hl
+	ld b,(hl)
+	inc hl
+	ld a,(model+D_MAXQ)
+	cp b
+	jr nc,1$
+	ld b,a
+1$:	ld a,b
+	ld (qlen),a
+	ld de,(model+D_QBUF)
+	ld a,#' '
+	ld (de),a
+	inc de
+	ld a,b
+	or a
+	jr z,3$
+2$:	ld a,(hl)
+	call lower
+	ld (de),a
+	inc hl
+	inc de
+	djnz 2$
+3$:	ld a,#' '
+	ld (de),a
+	ld hl,(model+D_CNT)	; counts = 0
+	ld bc,(model+D_Q)
+	call zero_mem
+	ld a,(qlen)
+	or a
+	ret z
+	ld b,a
+	ld ix,(model+D_QBUF)
+4$:	ld hl,#0		; trigram t hashes p[t], p[t+1], p[t+2] from 0
+	ld a,0(ix)
+	call hstep
+	ld a,1(ix)
+	call hstep
+	ld a,2(ix)
+	call hstep
+	ld a,(model+D_QMASK)
+	and l
+	ld e,a
+	ld a,(model+D_QMASK+1)
+	and h
+	ld d,a
+	ld hl,(model+D_CNT)
+	add hl,de
+	inc (hl)
+	inc ix
+	djnz 4$
+	ret
+
+; encc: CNT[Q..Q+K) = the n-gram counts of CTX: for each position p and length m = 1..3 with
+; p+m <= context, the m-gram from p hashed from 7p.
+encc:
+	ld hl,(model+D_KCNT)
+	ld bc,(model+D_K)
+	call zero_mem
+	ld ix,(model+D_CTX)
+	ld a,(model+D_CTXN)
+	ld c,a			; C = context - p
+	ld hl,#0
+	ld (h7),hl
+1$:	ld hl,(h7)
+	ld a,0(ix)
+	call hstep
+	call kinc
+	ld a,c
+	cp #2
+	jr c,2$
+	ld a,1(ix)
+	call hstep
+	call kinc
+	ld a,c
+	cp #3
+	jr c,2$
+	ld a,2(ix)
+	call hstep
+	call kinc
+2$:	ld hl,(h7)
+	ld de,#7
+	add hl,de
+	ld (h7),hl
+	inc ix
+	dec c
+	jr nz,1$
+	ret
+
+; kinc: CNT[Q + (HL & (K-1))] += 1; keeps HL and C.
+kinc:
+	push hl
+	ld a,(model+D_KMASK)
+	and l
+	ld e,a
+	ld a,(model+D_KMASK+1)
+	and h
+	ld d,a
+	ld hl,(model+D_KCNT)
+	add hl,de
+	inc (hl)
+	pop hl
+	ret
+
+; zero_mem: BC bytes at HL = 0 (BC >= 1).
+zero_mem:
+	ld (hl),#0
+	dec bc
+	ld a,b
+	or c
+	ret z
+	ld d,h
+	ld e,l
+	inc de
+	ldir
+	ret
+
+; ---- layers ------------------------------------------------------------------------------------
+
+; layer1_query: QACC = bias1 + sum over the query buckets i of (count_i << a) * column i.
+layer1_query:
+	ld ix,#model+D_LAYERS
+	call acc_from_bias
+	ld hl,(model+D_CNT)
+	ld e,L_W(ix)
+	ld d,L_W+1(ix)
+	ld bc,(model+D_Q)
+	call l1_cols
+	ld a,(model+D_ACCPG)	; QACC = ACC
+	ld d,a
+	ld a,(model+D_QACCPG)
+	ld h,a
+	jr copy_pages
+
+; fwd_ctx: one generation step from QACC and the context counts; returns A = argmax.
+fwd_ctx:
+	ld ix,#model+D_LAYERS
+	ld a,L_OFF(ix)
+	ld (pgoff),a
+	ld a,(model+D_ACCPG)
+	ld (pgoff+1),a
+	ld h,a			; ACC = QACC
+	ld a,(model+D_QACCPG)
+	ld d,a
+	call copy_pages
+	ld hl,(model+D_KCNT)
+	ld de,(model+D_WK)
+	ld bc,(model+D_K)
+	call l1_cols
+1$:	bit 0,L_LAST(ix)
+	jp nz,fin_last
+	call fin_hidden
+	ld de,#L_SIZE
+	add ix,de
+	call acc_from_bias
+	call run_list
+	jr 1$
+
+; copy_pages: the rows of layer IX from pages D, D+1 (source) to H, H+1 (destination).
+copy_pages:
+	ld e,L_OFF(ix)
+	ld l,e
+	push de
+	push hl
+	call copy_rows
+	pop hl
+	pop de
+	inc d
+	inc h
+	ex de,hl
+	jr copy_rows_hl
+
+; acc_from_bias: ACC rows of layer IX = its biases; pgoff = (off, ACC page).
+acc_from_bias:
+	ld a,L_OFF(ix)
+	ld (pgoff),a
+	ld e,a
+	ld a,(model+D_ACCPG)
+	ld (pgoff+1),a
+	ld d,a
+	ld l,L_BLO(ix)
+	ld h,L_BLO+1(ix)
+	push de
+	call copy_rows_hl
+	pop de
+	inc d
+	ld l,L_BHI(ix)
+	ld h,L_BHI+1(ix)
+	jr copy_rows_hl
+
+; copy_rows: 4*nb bytes from DE to HL. copy_rows_hl: from HL to DE.
+copy_rows:
+	ex de,hl
+copy_rows_hl:
+	ld a,L_NB(ix)
+	add a,a
+	add a,a
+	ld c,a
+	ld b,#0
+	or a
+	jr nz,1$
+	inc b			; 4*64 = 256 rows
+1$:	ldir
+	ret
+
+; l1_cols: for BC columns with counts at HL and weights from DE on: add (count << a) * column
+; to ACC (pgoff set).
+l1_cols:
+1$:	ld a,(hl)
+	or a
+	jr nz,3$
+2$:	inc hl
+	ld a,0(ix)		; column stride nb (IX = layer 1)
+	add a,e
+	ld e,a
+	jr nc,4$
+	inc d
+4$:	dec bc
+	ld a,b
+	or c
+	jr nz,1$
+	ret
+3$:	push hl
+	push de
+	push bc
+	push de
+	exx
+	pop hl			; HL' = column pointer
+	exx
+	ld l,a
+	ld h,#0
+	ld a,(model+D_ASH)
+	or a
+	jr z,6$
+	ld b,a
+5$:	add hl,hl
+	djnz 5$
+6$:	ex de,hl		; DE = x
+	ld bc,(pgoff)
+	call colrun
+	pop bc
+	pop de
+	pop hl
+	jr 2$
+
+; colrun: ACC[off + r] += code(r) * DE for the rows r of the column at HL' (BC = page, off).
+colrun:
+	exx
+	ld a,(hl)
+	inc hl
+	exx
+	ld l,a
+	ld h,#>htab_lo
+	ld a,(hl)
+	inc h
+	ld h,(hl)
+	ld l,a
+	jp (hl)
+
+; fin_hidden: y_j = max(0, floor(acc_j / 2^s)) for layer IX; the list receives (column j of the
+; next layer, y_j) for every y_j != 0.
+fin_hidden:
+	ld iy,(model+D_LIST)
+	ld l,L_SIZE+L_W(ix)
+	ld h,L_SIZE+L_W+1(ix)
+	ld (cptr),hl
+	ld a,L_SHIFT(ix)
+	ld (shcnt),a
+	ld b,L_NOUT(ix)		; 256 -> 0 -> 256 rounds of DJNZ
+	ld a,(model+D_ACCPG)
+	ld h,a
+	ld l,L_OFF(ix)
+1$:	inc h
+	ld a,(hl)
+	dec h
+	bit 7,a
+	jr nz,4$		; negative: ReLU gives 0
+	ld d,a
+	ld e,(hl)
+	ld a,(shcnt)
+	or a
+	jr z,3$
+	ld c,a
+2$:	srl d			; non-negative: the floor shift is a logical shift
+	rr e
+	dec c
+	jr nz,2$
+3$:	ld a,d
+	or e
+	jr z,4$
+	push hl
+	ld hl,(cptr)
+	ld 0(iy),l
+	ld 1(iy),h
+	ld 2(iy),e
+	ld 3(iy),d
+	ld de,#4
+	add iy,de
+	pop hl
+4$:	push hl
+	ld hl,(cptr)
+	ld e,L_NBN(ix)
+	ld d,#0
+	add hl,de
+	ld (cptr),hl
+	pop hl
+	inc l
+	djnz 1$
+	ld (lend),iy
+	ret
+
+; run_list: ACC += y * column for every (column, y) in the list.
+run_list:
+	ld hl,(model+D_LIST)
+1$:	ld de,(lend)
+	or a
+	sbc hl,de
+	add hl,de
+	ret z
+	ld e,(hl)
+	inc hl
+	ld d,(hl)
+	inc hl
+	push de
+	exx
+	pop hl
+	exx
+	ld e,(hl)
+	inc hl
+	ld d,(hl)
+	inc hl
+	push hl
+	ld bc,(pgoff)
+	call colrun
+	pop hl
+	jr 1$
+
+; fin_last: logits y_j = floor(acc_j / 2^s) (arithmetic shift), written back in place; A = the
+; first j with the largest y_j.
+fin_last:
+	ld a,L_SHIFT(ix)
+	ld (shcnt),a
+	ld hl,#0		; best so far, sign bit flipped: -32768
+	ld (bestv),hl
+	xor a
+	ld (bestj),a
+	ld c,a
+	ld b,L_NOUT(ix)
+	ld a,(model+D_ACCPG)
+	ld h,a
+	ld l,L_OFF(ix)
+1$:	ld e,(hl)
+	inc h
+	ld d,(hl)
+	ld a,(shcnt)
+	or a
+	jr z,3$
+	push bc
+	ld b,a
+2$:	sra d
+	rr e
+	djnz 2$
+	pop bc
+3$:	ld (hl),d
+	dec h
+	ld (hl),e
+	push hl
+	ld a,d			; signed compare as unsigned with the sign bits flipped
+	xor #0x80
+	ld d,a
+	ld hl,(bestv)
+	or a
+	sbc hl,de
+	jr nc,4$		; y_j <= best: the first maximum stays
+	ld (bestv),de
+	ld a,c
+	ld (bestj),a
+4$:	pop hl
+	inc l
+	inc c
+	djnz 1$
+	ld a,(bestj)
+	ret
+
+; ---- variables ---------------------------------------------------------------------------------
+qlen:	.db 0
+nout:	.db 0
+h7:	.dw 0
+pgoff:	.db 0, 0		; row offset, ACC page (loaded as BC: C = off, B = page)
+cptr:	.dw 0
+lend:	.dw 0
+shcnt:	.db 0
+bestv:	.dw 0
+bestj:	.db 0
+probes:	.dw probe_q0, probe_q1, probe_c0, probe_c1, 0

@@ -1,0 +1,288 @@
+// test_cpm_export.c: `retroqat export --target cpm` end to end: train a small chat model with the
+// chat trainer, export CHAT.COM, run it in the bundled CP/M emulator in one-shot mode (command
+// tail) and chat mode (BDOS 10 line input), and require every answer to equal `retroqat chat`'s
+// (upper-cased, as the .COM prints). Also: TPA overflow and over-wide layers are refused with a
+// clear message, the --json summary, the probes are NOPs unless asked for.
+#include "tests/testutil.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/binio.h"
+#include "base/err.h"
+#include "base/rng.h"
+#include "emu/cpm.h"
+#include "export/cpm.h"
+#include "infer/chat_kernel.h"
+
+#define NQ 64
+
+static char queries[NQ][128];
+static int nq;
+
+// Distinct queries of the bundled dataset, spread over it, plus a few of our own.
+static void pick_queries(const char *data) {
+    uint8_t *txt;
+    size_t n;
+    assert_int_equal(rq_read_file(data, &txt, &n), 0);
+    char *save = NULL;
+    int line = 0;
+    nq = 0;
+    static const char *own[] = {"HELLO?", "what is 2+2", "Tell me about the Z80, please!",
+                                "a question that is much longer than the sixty four bytes the encoder reads, truncated"};
+    for (int i = 0; i < 4; i++) snprintf(queries[nq++], sizeof queries[0], "%s", own[i]);
+    for (char *l = strtok_r((char *)txt, "\n", &save); l && nq < NQ; l = strtok_r(NULL, "\n", &save)) {
+        char *bar = strchr(l, '|');
+        if (l[0] == '#' || !bar || line++ % 47) continue;
+        *bar = 0;
+        if (l[0] == ' ' || strlen(l) > 100) continue;  // the CCP strips leading blanks; the tail holds 127
+        int dup = 0;
+        for (int k = 0; k < nq; k++) dup |= strcmp(queries[k], l) == 0;
+        if (!dup) snprintf(queries[nq++], sizeof queries[0], "%s", l);
+    }
+    free(txt);
+    assert_true(nq >= 50);
+}
+
+static void upper(char *s) {
+    for (; *s; s++) *s = (char)chat_upper((uint8_t)*s);
+}
+
+static void test_end_to_end(void **state) {
+    (void)state;
+    const char *root = getenv("RQ_ROOT") ? getenv("RQ_ROOT") : ".", *bin = rq_test_bin();
+    const char *dir = rq_test_tmpdir("cpm_export_e2e");
+    char data[4200], cfg[4200], ckpt[4200], com[4200];
+    snprintf(data, sizeof data, "%s/examples/tinychat/chat.txt", root);
+    snprintf(cfg, sizeof cfg, "%s/small.json", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/run/best.ckpt", dir);
+    snprintf(com, sizeof com, "%s/CHAT.COM", dir);
+    char text[8192];
+    snprintf(text, sizeof text,
+             "{\"model\": \"chat\", \"data\": \"%s\", \"seed\": 5,\n"
+             " \"net\": {\"q_buckets\": 64, \"k_buckets\": 64, \"context\": 8, \"hidden\": [64, 48], \"weights\": \"2bit\",\n"
+             "         \"max_query\": 64, \"max_answer\": 32},\n"
+             " \"train\": {\"epochs\": 2, \"batch\": 128, \"evals\": 1}}\n",
+             data);
+    rq_test_write(cfg, text);
+    char *err = NULL;
+    int rc = rq_test_run(NULL, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    free(err);
+
+    char *out = NULL;
+    rc = rq_test_run(&out, &err, "%s export %s --target cpm -o %s --json", bin, ckpt, com);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    double com_bytes = cJSON_GetObjectItem(j, "com_bytes")->valuedouble;
+    assert_true(com_bytes > cpm_kernel_size);
+    assert_true(cJSON_GetObjectItem(j, "weight_bytes")->valuedouble >= 128 * 16 + 64 * 12);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "layers")), 3);
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "layers"), 0), "worst_acc_hi"));
+    cJSON_Delete(j);
+    free(out), free(err);
+
+    // The host answers, through the CLI.
+    pick_queries(data);
+    size_t cap = 65536, len = 0;
+    char *cmd = rq_malloc(cap);
+    len += (size_t)snprintf(cmd, cap, "%s chat %s", bin, ckpt);
+    for (int i = 0; i < nq; i++) {  // single-quoted for the shell: ' becomes '\''
+        cmd[len++] = ' ', cmd[len++] = '\'';
+        for (const char *c = queries[i]; *c; c++)
+            if (*c == '\'') memcpy(cmd + len, "'\\''", 4), len += 4;
+            else cmd[len++] = *c;
+        cmd[len++] = '\'', cmd[len] = 0;
+    }
+    assert_int_equal(rq_test_run(&out, NULL, "%s", cmd), 0);
+    free(cmd);
+    char want[NQ][64];
+    {  // one line per query (an empty answer is an empty line)
+        char *p = out;
+        for (int i = 0; i < nq; i++) {
+            char *e = strchr(p, '\n');
+            assert_non_null(e);
+            *e = 0;
+            snprintf(want[i], sizeof want[i], "%s", p);
+            upper(want[i]);
+            p = e + 1;
+        }
+    }
+    free(out);
+
+    uint8_t *prog;
+    size_t n;
+    assert_int_equal(rq_read_file(com, &prog, &n), 0);
+    assert_int_equal(n, (size_t)com_bytes);
+
+    // One-shot: CHAT QUESTION, one run per query.
+    int same = 0, chars = 0;
+    uint64_t tstates = 0;
+    for (int i = 0; i < nq; i++) {
+        cpm_opts o = {.in_fd = -1};
+        cpm_machine *m = cpm_new(&o);
+        assert_int_equal(cpm_load_com(m, prog, n, "CHAT.COM"), 0);
+        assert_int_equal(cpm_set_tail(m, queries[i]), 0);
+        assert_int_equal(cpm_run(m), 0);
+        assert_int_equal(cpm_stats_get(m)->end, CPM_END_WBOOT);
+        char got[256];
+        snprintf(got, sizeof got, "%s", cpm_output(m, NULL));
+        size_t gl = strlen(got);
+        assert_true(gl >= 1 && got[gl - 1] == '\n');
+        got[gl - 1] = 0;
+        if (strcmp(got, want[i]) != 0) fprintf(stderr, "one-shot '%s': Z80 '%s', host '%s'\n", queries[i], got, want[i]);
+        same += strcmp(got, want[i]) == 0;
+        chars += (int)strlen(got);
+        tstates += cpm_stats_get(m)->tstates;
+        cpm_free(m);
+    }
+    assert_int_equal(same, nq);
+
+    // Chat mode: every query at the prompt, then an empty line.
+    size_t inlen = 0;
+    char input[16384];
+    for (int i = 0; i < nq; i++) inlen += (size_t)snprintf(input + inlen, sizeof input - inlen, "%s\n", queries[i]);
+    input[inlen++] = '\n';
+    cpm_opts o = {.in_fd = -1, .no_echo = 1};
+    cpm_machine *m = cpm_new(&o);
+    assert_int_equal(cpm_load_com(m, prog, n, "CHAT.COM"), 0);
+    cpm_set_input(m, input, inlen);
+    assert_int_equal(cpm_run(m), 0);
+    assert_int_equal(cpm_stats_get(m)->end, CPM_END_WBOOT);  // the empty line exits, not EOF
+    char *tr = rq_strdup(cpm_output(m, NULL)), *p = tr;
+    for (int i = 0; i < nq; i++) {
+        assert_memory_equal(p, "> \n", 3);
+        p += 3;
+        char *e = strchr(p, '\n');
+        assert_non_null(e);
+        *e = 0;
+        if (strcmp(p, want[i]) != 0) fprintf(stderr, "chat '%s': Z80 '%s', host '%s'\n", queries[i], p, want[i]);
+        assert_string_equal(p, want[i]);
+        p = e + 1;
+    }
+    assert_string_equal(p, "> \n");
+    free(tr);
+    cpm_free(m);
+    free(prog);
+    fprintf(stderr, "cpm export: %d queries, one-shot and chat mode, all answers identical to retroqat chat (%d chars, "
+            "%.0f T-states per char one-shot incl. query setup)\n", nq, chars, chars ? (double)tstates / chars : 0.0);
+}
+
+// ---- refusals and the summary ------------------------------------------------------------------
+
+// A model image of the given shapes with random weights (written to path when path != NULL).
+static uint8_t *make_image(int L, const int *dims, int q, int k, chat_imodel *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    m->enc = (chat_enc_cfg){.q_buckets = q, .k_buckets = k, .context = 8, .max_query = 64};
+    m->max_answer = 32, m->mode = CHAT_W2BIT, m->n_layers = L, m->in_shift = 3;
+    for (int l = 0; l <= L; l++) m->dims[l] = dims[l];
+    for (int l = 0; l < L; l++) m->shift[l] = 2;
+    uint8_t charset[256];
+    for (int i = 0; i < 255; i++) charset[i] = (uint8_t)('a' + i % 26);
+    size_t n = chat_image_size(L, dims);
+    uint8_t *img = rq_calloc(n, 1);
+    chat_image_layout(m, img, charset);
+    pcg32 r;
+    pcg32_seed(&r, 1, 1);
+    for (int l = 0; l < L; l++) {
+        int8_t row[CHAT_MAX_WIDTH];
+        for (int j = 0; j < dims[l + 1]; j++) {
+            for (int i = 0; i < dims[l]; i++) row[i] = (int8_t)((int)pcg32_bounded(&r, 4) - 2);
+            chat_pack_row(row, dims[l], (uint8_t *)m->w[l] + (size_t)j * chat_row_bytes(dims[l]));
+        }
+    }
+    if (path) assert_int_equal(rq_write_atomic(path, img, n), 0);
+    return img;
+}
+
+static void test_tpa_overflow_refused(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("cpm_export_refuse");
+    char path[4200], com[4200];
+    snprintf(path, sizeof path, "%s/big.img", dir);
+    snprintf(com, sizeof com, "%s/BIG.COM", dir);
+    // 512 -> 256 -> 256 -> 40: 32 KB + 16 KB of weights plus the kernel do not fit 57 KB.
+    int dims[4] = {512, 256, 256, 40};
+    chat_imodel m;
+    uint8_t *img = make_image(3, dims, 256, 256, &m, path);
+    cpm_program p;
+    assert_int_equal(cpm_build(&m, NULL, &p), RQ_EINPUT);
+    assert_null(p.com);
+    assert_non_null(strstr(rq_last_error(), "bytes over"));
+    char *err = NULL;
+    int rc = rq_test_run(NULL, &err, "%s export %s --target cpm -o %s", rq_test_bin(), path, com);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "big.img"));
+    assert_non_null(strstr(err, "bytes over"));
+    FILE *f = fopen(com, "rb");
+    assert_null(f);  // nothing written
+    free(err), free(img);
+
+    // The exact excess: the same model with the TPA limit named in the message.
+    int dims2[3] = {512, 300, 10};
+    img = make_image(2, dims2, 256, 256, &m, NULL);
+    assert_int_equal(cpm_build(&m, NULL, &p), RQ_EINPUT);
+    assert_non_null(strstr(rq_last_error(), "at most 256"));
+    free(img);
+}
+
+static void test_summary_and_probes(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("cpm_export_summary");
+    char path[4200], com[4200];
+    snprintf(path, sizeof path, "%s/m.img", dir);
+    snprintf(com, sizeof com, "%s/M.COM", dir);
+    int dims[3] = {64, 30, 12};
+    chat_imodel m;
+    uint8_t *img = make_image(2, dims, 32, 32, &m, path);
+    char *out = NULL;
+    assert_int_equal(rq_test_run(&out, NULL, "%s export %s --target cpm -o %s --json", rq_test_bin(), path, com), 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_true(cJSON_GetObjectItem(j, "code_bytes")->valuedouble == cpm_kernel_size);
+    assert_true(cJSON_GetObjectItem(j, "weight_bytes")->valuedouble == 64 * 8 + 30 * 3);
+    int32_t lo[2], hi[2];
+    chat_bounds(&m, lo, hi);
+    cJSON *l1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "layers"), 1);
+    assert_true(cJSON_GetObjectItem(l1, "worst_acc_lo")->valuedouble == lo[1]);
+    assert_true(cJSON_GetObjectItem(l1, "worst_acc_hi")->valuedouble == hi[1]);
+    double size = cJSON_GetObjectItem(j, "com_bytes")->valuedouble;
+    cJSON_Delete(j);
+    free(out);
+    uint8_t *prog;
+    size_t n;
+    assert_int_equal(rq_read_file(com, &prog, &n), 0);
+    assert_true((double)n == size);
+    // Probes: NOPs by default, OUT (n),A with --probes.
+    unsigned list = prog[CPM_K_PROBES - 0x100] | prog[CPM_K_PROBES - 0x100 + 1] << 8;
+    cpm_program p;
+    cpm_export_opts o = {.probes = 1};
+    assert_int_equal(cpm_build(&m, &o, &p), 0);
+    int k = 0;
+    for (;; k++) {
+        unsigned at = prog[list - 0x100 + 2 * k] | prog[list - 0x100 + 2 * k + 1] << 8;
+        if (!at) break;
+        assert_int_equal(prog[at - 0x100], 0);
+        assert_int_equal(prog[at - 0x100 + 1], 0);
+        assert_int_equal(p.com[at - 0x100], 0xD3);  // OUT (n),A
+    }
+    assert_int_equal(k, 4);
+    cpm_program_free(&p);
+    free(prog), free(img);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_summary_and_probes),
+        cmocka_unit_test(test_tpa_overflow_refused),
+        cmocka_unit_test(test_end_to_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
