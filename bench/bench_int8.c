@@ -68,7 +68,11 @@ int main(int argc, char **argv) {
     if (llama_load(&f, argv[1])) return rq_report(RQ_EINPUT);
     int n = f.config.seq_len < 512 ? f.config.seq_len : 512, reps = 7;
     lm_model q8, q4;
-    if (lmq_ptq(&f, NULL, 0, 8, &q8) || lmq_ptq(&f, NULL, 0, 4, &q4)) return rq_report(RQ_EINPUT);
+    lmq_stats st;
+    lmq_opts o8 = {8, 10}, o4 = {4, 10};
+    if (lmq_calibrate_default(&f, NULL, 0, &st) || lmq_quantize(&f, &st, &o8, &q8) || lmq_quantize(&f, &st, &o4, &q4))
+        return rq_report(RQ_EINPUT);
+    lmq_stats_free(&st);
     double r8 = int_rate(&q8, n, reps), r4 = int_rate(&q4, n, reps), rf = float_rate(&f, n, reps);
     long macs = 0, looks = 0;
     for (int p = 0; p < n; p++) {

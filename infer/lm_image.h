@@ -8,7 +8,7 @@
 //   12  u32      CRC-32 (zlib) of bytes [16, total)
 //   16  11 x u32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
 //                shared_classifier, wbits, logit_frac, eps_ss
-//   60  u32      n_sections = n_layers + 4 (+ 1 for an unshared classifier)
+//   60  u32      n_sections = n_layers + 3 (+ 1 for an unshared classifier)
 //   64  n_sections x {u32 tag, u32 offset, u32 bytes}: "EMB ", "ROPE", "LYR0".."LYRn" (tag
 //       "LYR" + layer byte), "FNRM", "CLS " (unshared only); offsets 4-byte aligned, in order,
 //       zero padding between.

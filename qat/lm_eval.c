@@ -121,12 +121,13 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
 
 int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, lmq_eval_result *r) {
     lm_model q8, q4;
-    int rc = lmq_ptq(f, NULL, 0, 8, &q8);
+    lmq_stats st;
+    int rc = lmq_calibrate_default(f, NULL, 0, &st);
     if (rc) return rc;
-    if ((rc = lmq_ptq(f, NULL, 0, 4, &q4))) {
-        lmq_free(&q8);
-        return rc;
-    }
+    lmq_opts o8 = {8, 10}, o4 = {4, 10};
+    if ((rc = lmq_quantize(f, &st, &o8, &q8)) == 0 && (rc = lmq_quantize(f, &st, &o4, &q4)) != 0) lmq_free(&q8);
+    lmq_stats_free(&st);
+    if (rc) return rc;
     const char *th = getenv("RQ_THREADS");
     int threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     rc = lmq_eval(f, &q8, &q4, NULL, tokens, n, window, threads, progress, r);

@@ -204,11 +204,11 @@ void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed,
             float *lg = fforward(f, &s, t[n - 1], n - 1, NULL);
             float mx = lg[0], z = 0;
             for (int i = 1; i < V; i++) mx = fmaxf(mx, lg[i]);
-            for (int i = 0; i < V; i++) z += expf(lg[i] - mx);
+            for (int i = 0; i < V; i++) z += lg[i] = expf(lg[i] - mx);
             float u = pcg32_float(&r) * z, cum = 0;
             int pick = V - 1;
             for (int i = 0; i < V; i++) {
-                cum += expf(lg[i] - mx);
+                cum += lg[i];
                 if (cum > u) {
                     pick = i;
                     break;
@@ -414,10 +414,11 @@ void lmq_free(lm_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out) {
+int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st) {
     int len = LMQ_CALIB_LEN < f->config.seq_len ? LMQ_CALIB_LEN : f->config.seq_len;
     int ns = tokens ? (int)((n + len - 1) / len) : LMQ_CALIB_SEQS;
-    int *lens = rq_malloc((ns ? ns : 1) * sizeof(int));
+    if (tokens && n == 0) return rq_fail(RQ_EINPUT, "calibration: no tokens");
+    int *lens = rq_malloc(ns * sizeof(int));
     uint16_t *own_t = NULL;
     if (tokens) {
         for (int i = 0; i < ns; i++) lens[i] = (int)(n - (size_t)i * len < (size_t)len ? n - (size_t)i * len : (size_t)len);
@@ -426,13 +427,19 @@ int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, l
         lmq_self_generate(f, ns, len, LMQ_CALIB_SEED, own_t, lens);
         tokens = own_t;
     }
-    lmq_stats st;
-    lmq_stats_init(&st, f->config.n_layers);
-    lmq_calibrate(f, tokens, lens, ns, &st);
-    lmq_opts o = {wbits, 10};
-    int rc = lmq_quantize(f, &st, &o, out);
-    lmq_stats_free(&st);
+    lmq_stats_init(st, f->config.n_layers);
+    lmq_calibrate(f, tokens, lens, ns, st);
     free(own_t);
     free(lens);
+    return 0;
+}
+
+int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out) {
+    lmq_stats st;
+    int rc = lmq_calibrate_default(f, tokens, n, &st);
+    if (rc) return rc;
+    lmq_opts o = {wbits, 10};
+    rc = lmq_quantize(f, &st, &o, out);
+    lmq_stats_free(&st);
     return rc;
 }

@@ -61,6 +61,8 @@ void lmq_free(lm_model *m);
 #define LMQ_CALIB_LEN 256
 #define LMQ_CALIB_SEED 1
 int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out);
+// Just the calibration part of lmq_ptq (st is initialised here; lmq_stats_free it).
+int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st);
 
 // Per-row symmetric quantisation of a [rows][cols] matrix: q = round(w / s) clamped to
 // [-qmax, qmax] (round half away from zero), s = max|w_row| / qmax (s = 1 for an all-zero row).

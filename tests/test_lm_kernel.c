@@ -193,9 +193,12 @@ static void test_stories260K_accuracy(void **state) {
     assert_int_equal(tokenizer_load(&tok, rq_test_data("llama2c/tok512.bin"), 512), 0);
     token_stream ts;
     assert_int_equal(textdata_encode_file(rq_test_data("tinystories/valid.txt"), &tok, &ts), 0);
+    lmq_stats st;
+    assert_int_equal(lmq_calibrate_default(&f, NULL, 0, &st), 0);
     for (int bits = 8; bits >= 4; bits -= 4) {
         lm_model q;
-        assert_int_equal(lmq_ptq(&f, NULL, 0, bits, &q), 0);
+        lmq_opts o = {bits, 10};
+        assert_int_equal(lmq_quantize(&f, &st, &o, &q), 0);
         void *mem = calloc(1, lm_state_bytes(&q.c));
         lm_state s;
         lm_state_init(&s, &q.c, mem);
@@ -235,6 +238,7 @@ static void test_stories260K_accuracy(void **state) {
         llama_state_free(&fs);
         lmq_free(&q);
     }
+    lmq_stats_free(&st);
     token_stream_free(&ts);
     tokenizer_free(&tok);
     llama_free(&f);
