@@ -15,7 +15,9 @@
 #include "export/lm_image_write.h"
 #include "infer/lm_image.h"
 #include "model/llama.h"
+#include "base/rqfile.h"
 #include "qat/lm_intgen.h"
+#include "qat/lm_qat.h"
 #include "qat/lm_quant.h"
 #include "train/llama_family.h"
 
@@ -23,7 +25,8 @@ static const char EXPORT_USAGE[] =
     "usage: retroqat export MODEL --target host -o OUT.rqm [--endian little|big] [--wbits 8|4]\n"
     "                       [--calib TEXT -z TOKENIZER]\n"
     "Quantise a llama2.c .bin (or llama checkpoint) into an integer model image for the host\n"
-    "runtime and the retro targets (docs/lm-contract.md). Post-training quantisation: activation\n"
+    "runtime and the retro targets (docs/lm-contract.md). A QAT checkpoint (retroqat train with\n"
+    "\"model\": \"llama-int8\") exports as trained. Otherwise post-training quantisation: activation\n"
     "ranges come from calibration on the model's own sampled text (16 x 256 tokens, seed 1), or on\n"
     "the first 4096 tokens of TEXT.\n"
     "  -o, --out PATH       the image to write\n"
@@ -62,6 +65,21 @@ int lm_export_main(int argc, char **argv) {
     if (wbits != 8 && wbits != 4) return rq_report(rq_fail(RQ_EINPUT, "--wbits must be 8 or 4, not %d", wbits));
     if (calib && !tokp) return rq_report(rq_fail(RQ_EINPUT, "--calib needs -z TOKENIZER"));
 
+    char kind[9] = {0};
+    if (rqf_sniff(pos[0], kind) && strcmp(kind, "llamaq") == 0) {
+        // a QAT checkpoint: its own weights and clips make the image (no calibration here)
+        lm_model q;
+        if (calib) return rq_report(rq_fail(RQ_EINPUT, "%s: a QAT checkpoint carries its activation ranges: --calib does not apply", pos[0]));
+        if ((rc = lm_qat_load(pos[0], &q))) return rq_report(rc);
+        rq_buf b = {0};
+        if (!(rc = lm_image_write(&q, be, &b)) && !(rc = rq_write_atomic(outp, b.data, b.len)))
+            printf(json ? "{\"image\":\"%s\",\"bytes\":%zu,\"endian\":\"%s\",\"wbits\":%d,\"calibration\":\"qat\"}\n"
+                        : "wrote %s: %zu bytes, %s-endian, int%d weights from the QAT checkpoint\n",
+                   outp, b.len, endian, q.c.wbits);
+        rq_buf_free(&b);
+        lmq_free(&q);
+        return rc ? rq_report(rc) : 0;
+    }
     llama_model f;
     if ((rc = llama_family_load_model(pos[0], &f))) return rq_report(rc);
     token_stream ts = {0};

@@ -115,7 +115,8 @@ static int verb_train(int argc, char **argv) {
     cJSON_Delete(root);
     if (strcmp(family, "chat") == 0) return chat_train_main(argc, argv);
     if (strcmp(family, "llama") == 0) return lm_train_main(argc, argv);
-    return rq_report(rq_fail(RQ_EINPUT, "%s: $.model: unknown model family '%s' (expected \"chat\" or \"llama\")", cfg, family));
+    if (strcmp(family, "llama-int8") == 0) return lm_qat_train_main(argc, argv);
+    return rq_report(rq_fail(RQ_EINPUT, "%s: $.model: unknown model family '%s' (expected \"chat\", \"llama\" or \"llama-int8\")", cfg, family));
 }
 
 // eval MODEL: chat checkpoints go to the chat family, everything else (llama2.c .bin,

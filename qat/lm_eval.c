@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "qat/lm_intgen.h"
+#include "qat/lm_qat.h"
 #include "qat/lm_quant.h"
 
 enum { M_FLOAT, M_PTQ8, M_PTQ4, M_QAT, M_N };
@@ -119,20 +121,39 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
     return 0;
 }
 
-int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, lmq_eval_result *r) {
-    lm_model q8, q4;
+int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path,
+                 lmq_eval_result *r) {
+    lm_model q8, q4, qq;
+    uint8_t *img = NULL;
+    int have_q = 0;
+    if (qat_path) {
+        size_t L = strlen(qat_path);
+        int rc = L > 4 && strcmp(qat_path + L - 4, ".rqm") == 0 ? lm_image_read_file(qat_path, &img, &qq) : lm_qat_load(qat_path, &qq);
+        if (rc) return rc;
+        if (qq.c.vocab_size != f->config.vocab_size || qq.c.seq_len < window) {
+            if (img) free(img); else lmq_free(&qq);
+            return rq_fail(RQ_EINPUT, "%s: its vocabulary or context does not match the float model's", qat_path);
+        }
+        have_q = 1;
+    }
     lmq_stats st;
     int rc = lmq_calibrate_default(f, NULL, 0, &st);
-    if (rc) return rc;
+    if (rc) goto out;
     lmq_opts o8 = {8, 10}, o4 = {4, 10};
     if ((rc = lmq_quantize(f, &st, &o8, &q8)) == 0 && (rc = lmq_quantize(f, &st, &o4, &q4)) != 0) lmq_free(&q8);
     lmq_stats_free(&st);
-    if (rc) return rc;
+    if (rc) goto out;
     const char *th = getenv("RQ_THREADS");
     int threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    rc = lmq_eval(f, &q8, &q4, NULL, tokens, n, window, threads, progress, r);
+    rc = lmq_eval(f, &q8, &q4, have_q ? &qq : NULL, tokens, n, window, threads, progress, r);
+    r->int_from_qat = have_q;
     lmq_free(&q8);
     lmq_free(&q4);
+out:
+    if (have_q) {
+        if (img) free(img);
+        else lmq_free(&qq);
+    }
     return rc;
 }
 
@@ -140,7 +161,8 @@ void lmq_eval_json(cJSON *o, const lmq_eval_result *r) {
     cJSON_AddNumberToObject(o, "ptq_loss", r->ptq_loss);
     cJSON_AddNumberToObject(o, "int_loss", r->int_loss);
     cJSON_AddNumberToObject(o, "top1_agree", r->top1_agree);
-    cJSON_AddStringToObject(o, "int_model", "ptq");  // a QAT model is not given to eval: int = ptq
+    cJSON_AddStringToObject(o, "int_model", r->int_from_qat ? "qat" : "ptq");  // without --qat, int = ptq
+    cJSON_AddNumberToObject(o, "int_top1_agree", r->int_top1_agree);
     cJSON_AddNumberToObject(o, "int_float_loss", r->float_loss);  // float loss on the same per-token path
     cJSON_AddNumberToObject(o, "int4_ptq_loss", r->ptq4_loss);
     cJSON_AddNumberToObject(o, "int4_top1_agree", r->ptq4_top1_agree);
@@ -149,6 +171,8 @@ void lmq_eval_json(cJSON *o, const lmq_eval_result *r) {
 void lmq_eval_print(FILE *f, const lmq_eval_result *r) {
     fprintf(f, "int8 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq_loss, r->ptq_loss / r->float_loss,
             r->top1_agree);
+    fprintf(f, "int8 %s loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->int_from_qat ? "QAT" : "(= PTQ)", r->int_loss,
+            r->int_loss / r->float_loss, r->int_top1_agree);
     fprintf(f, "int4 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq4_loss, r->ptq4_loss / r->float_loss,
             r->ptq4_top1_agree);
 }

@@ -23,6 +23,7 @@ typedef struct {
     double int_top1_agree;
     double ptq4_loss;     // int4 weights, calibration only
     double ptq4_top1_agree;
+    int int_from_qat;     // 1: int_loss is from the given QAT model
 } lmq_eval_result;
 
 // ptq8 / ptq4 / qat: integer models to score (ptq4 or qat may be NULL). threads >= 1 splits the
@@ -31,8 +32,10 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
              size_t n, int window, int threads, int progress, lmq_eval_result *r);
 
 // The eval verb's integer part: PTQ of f at int8 and int4 with the default calibration, then
-// lmq_eval over the same tokens and windows as the float loss.
-int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, lmq_eval_result *r);
+// lmq_eval over the same tokens and windows as the float loss. qat_path (or NULL): the integer
+// model after QAT for int_loss, a QAT checkpoint (qat/lm_qat.h) or a model image (.rqm).
+int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path,
+                 lmq_eval_result *r);
 
 // Add the integer columns to a JSON object / print them as text lines.
 void lmq_eval_json(cJSON *o, const lmq_eval_result *r);

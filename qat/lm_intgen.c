@@ -36,7 +36,8 @@ int lm_int_generate(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg
 
     int token = ptoks[0], pos = 0, nt = 0;
     double start = 0;
-    if (tokens) tokens[nt++] = token;
+    if (tokens) tokens[nt] = token;
+    nt++;
     while (pos < steps) {
         int32_t *logits = lm_forward(m, &s, token, pos);
         int next = pos < np - 1 ? ptoks[pos + 1]
@@ -48,7 +49,8 @@ int lm_int_generate(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg
             tokenizer_print_piece(out, tokenizer_decode(tok, token, next));
             fflush(out);
         }
-        if (tokens) tokens[nt++] = next;
+        if (tokens) tokens[nt] = next;
+        nt++;
         token = next;
         if (start == 0) start = now_seconds();
     }

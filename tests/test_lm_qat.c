@@ -1,0 +1,138 @@
+// test_lm_qat.c: INT8 quantisation-aware fine-tuning of stories260K, end to end through the CLI:
+// the loss the trainer optimises is the integer model's (its validation integer loss equals
+// what `retroqat eval --qat` computes from the exported image on the same windows), the image
+// it writes is what `export` makes from its checkpoint, `run` on it equals the in-process
+// integer pass, and a second run with the same seed writes the same checkpoint bytes.
+#include "tests/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/binio.h"
+#include "base/err.h"
+#include "data/tokenizer.h"
+#include "qat/lm_intgen.h"
+#include "qat/lm_qat.h"
+
+static char *slurp(const char *path, size_t *len) {
+    uint8_t *d;
+    size_t n;
+    if (rq_read_file(path, &d, &n)) fail_msg("%s", rq_last_error());
+    if (len) *len = n;
+    return (char *)d;
+}
+
+// The lowest valid_int_loss in metrics.jsonl (the best checkpoint's).
+static double best_int_loss(const char *metrics) {
+    char *text = slurp(metrics, NULL);
+    double best = INFINITY;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, "valid_int_loss") : NULL;
+        if (v && v->valuedouble < best) best = v->valuedouble;
+        cJSON_Delete(o);
+    }
+    free(text);
+    return best;
+}
+
+static void test_qat_end_to_end(void **state) {
+    (void)state;
+    char model[4096], tok[4096], train[4096], valid[4096];
+    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
+    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
+    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat"));
+    const char *bin = rq_test_bin();
+    char cfg[4600];
+    snprintf(cfg, sizeof cfg, "%s/int8.json", dir);
+    // 8 windows of 64 tokens for validation: (513 - 1) / 64
+    char text[9000];
+    snprintf(text, sizeof text,
+             "{\"model\": \"llama-int8\", \"init\": \"/nonexistent.bin\", \"tokenizer\": \"%s\",\n"
+             " \"data\": {\"train\": \"/nonexistent.txt\", \"valid\": \"/nonexistent.txt\", \"valid_tokens\": 513},\n"
+             " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 5e-5, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
+             " \"qat\": {\"wbits\": 8, \"calib_tokens\": 1024}}\n",
+             tok);
+    rq_test_write(cfg, text);
+    char *out, *err;
+    // --init/--data/--valid override the config's (nonexistent) paths
+    for (int run = 0; run < 2; run++) {
+        int rc = rq_test_run(&out, &err, "%s train %s --init %s --data %s --valid %s --out %s/run%d --quiet", bin, cfg, model, train,
+                             valid, dir, run);
+        if (rc) fail_msg("train exit %d: %s", rc, err);
+        free(out), free(err);
+    }
+    char p0[8400], p1[8400];
+    size_t n0, n1;
+    snprintf(p0, sizeof p0, "%s/run0/last.ckpt", dir);
+    snprintf(p1, sizeof p1, "%s/run1/last.ckpt", dir);
+    char *c0 = slurp(p0, &n0), *c1 = slurp(p1, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(c0, c1, n0);  // determinism
+    free(c0), free(c1);
+
+    // the image written by training == export of best.ckpt
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s/run0/best.ckpt --target host -o %s/exp.rqm", bin, dir, dir), 0);
+    free(out), free(err);
+    snprintf(p0, sizeof p0, "%s/run0/model.rqm", dir);
+    snprintf(p1, sizeof p1, "%s/exp.rqm", dir);
+    c0 = slurp(p0, &n0), c1 = slurp(p1, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(c0, c1, n0);
+    free(c0), free(c1);
+
+    // the trainer's integer validation loss == eval's integer loss of the image on the same windows
+    snprintf(p0, sizeof p0, "%s/run0/metrics.jsonl", dir);
+    double trained = best_int_loss(p0);
+    assert_true(isfinite(trained));
+    assert_int_equal(rq_test_run(&out, &err, "%s eval %s --text %s -z %s --window 64 --max-tokens 513 --qat %s/run0/model.rqm --json",
+                                 bin, model, valid, tok, dir), 0);
+    cJSON *o = cJSON_Parse(out);
+    assert_non_null(o);
+    double il = cJSON_GetObjectItemCaseSensitive(o, "int_loss")->valuedouble;
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "int_model")->valuestring, "qat");
+    printf("QAT (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f, ptq_loss %.6f, float_loss %.6f\n", trained, il,
+           cJSON_GetObjectItemCaseSensitive(o, "ptq_loss")->valuedouble, cJSON_GetObjectItemCaseSensitive(o, "float_loss")->valuedouble);
+    assert_true(fabs(il - trained) < 1e-6);
+    cJSON_Delete(o);
+    free(out), free(err);
+
+    // run on the image == the in-process integer pass of the checkpoint
+    lm_model q;
+    snprintf(p0, sizeof p0, "%s/run0/best.ckpt", dir);
+    if (lm_qat_load(p0, &q)) fail_msg("%s", rq_last_error());
+    tokenizer tk;
+    assert_int_equal(tokenizer_load(&tk, tok, 512), 0);
+    char *gen = NULL;
+    size_t glen = 0;
+    FILE *mf = open_memstream(&gen, &glen);
+    lm_intgen_cfg g = {"Once upon a time", 300, 0, 32768, 1};
+    assert_true(lm_int_generate(&q, &tk, &g, mf, NULL, NULL) > 100);
+    fclose(mf);
+    assert_int_equal(rq_test_run(&out, &err, "%s run %s/run0/model.rqm -z %s -t 0 -n 300 -i 'Once upon a time'", bin, dir, tok), 0);
+    assert_string_equal(out, gen);
+    free(out), free(err), free(gen);
+    tokenizer_free(&tk);
+    lmq_free(&q);
+
+    // a config error names the key
+    snprintf(text, sizeof text, "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\", \"qat\": {\"wbits\": 6}}\n", model, tok);
+    rq_test_write(cfg, text);
+    assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
+    assert_non_null(strstr(err, "wbits"));
+    free(out), free(err);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_qat_end_to_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
