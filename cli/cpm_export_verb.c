@@ -13,7 +13,7 @@
 #include "export/cpm.h"
 
 static const char *USAGE =
-    "usage: retroqat export MODEL --target cpm -o CHAT.COM [--json] [--probes]\n"
+    "usage: retroqat export MODEL --target cpm -o CHAT.COM [--json] [--probes] [--layout L]\n"
     "Build a CP/M 2.2 program that answers like `retroqat chat MODEL`: the hand-written Z80 kernel\n"
     "(infer/z80/chat.s) with the model's weights embedded. Without arguments CHAT.COM chats at a\n"
     "'> ' prompt (an empty line or '!' exits); `CHAT QUESTION` answers once. Answers print in upper\n"
@@ -22,6 +22,8 @@ static const char *USAGE =
     "  MODEL        a chat checkpoint (its integer image, section CIMG) or a raw model image (RQCI)\n"
     "  -o FILE      the .COM to write\n"
     "  --json       print the summary (sizes, memory map, worst-case accumulators) as JSON\n"
+    "  --layout L   weight layout per layer: auto (default: the faster one that fits), packed\n"
+    "               (column-major 2-bit codes), sparse (lists of non-zero rows per column)\n"
     "  --probes     keep the T-state probes (OUT to the emulator's region ports D0h/D1h/E0h/E1h);\n"
     "               for measurements in `retroqat run --target cpm --stats` only, not real hardware\n";
 
@@ -75,6 +77,7 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
         cJSON_AddNumberToObject(e, "n_in", m->dims[l]);
         cJSON_AddNumberToObject(e, "n_out", m->dims[l + 1]);
         cJSON_AddNumberToObject(e, "shift", m->shift[l]);
+        cJSON_AddStringToObject(e, "layout", p->sparse[l] ? "sparse" : "packed");
         cJSON_AddNumberToObject(e, "worst_acc_lo", lo[l]);
         cJSON_AddNumberToObject(e, "worst_acc_hi", hi[l]);
         cJSON_AddBoolToObject(e, "can_wrap", lo[l] < -32768 || hi[l] > 32767);
@@ -84,16 +87,23 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
 }
 
 int cpm_export_main(int argc, char **argv) {
-    const char *target = "cpm", *out = NULL, *pos[1];
+    const char *target = "cpm", *out = NULL, *pos[1], *layout = "auto";
     int json = 0, probes = 0, npos = 0;
     const rq_arg opts[] = {{"--target", NULL, ARG_STR, &target, NULL}, {"--out", "-o", ARG_STR, &out, NULL},
                            {"--json", NULL, ARG_FLAG, &json, NULL},     {"--probes", NULL, ARG_FLAG, &probes, NULL},
+                           {"--layout", NULL, ARG_STR, &layout, NULL},
                            {NULL, NULL, 0, NULL, NULL}};
     int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, USAGE);
     if (rc == RQ_ARGS_HELP) return 0;
     if (rc) return rc;
     if (npos != 1 || !out) {
         fprintf(stderr, "retroqat: export --target cpm needs a MODEL and -o CHAT.COM\n%s", USAGE);
+        return RQ_EINPUT;
+    }
+    int lay = !strcmp(layout, "auto") ? CPM_LAYOUT_AUTO : !strcmp(layout, "packed") ? CPM_LAYOUT_PACKED
+              : !strcmp(layout, "sparse") ? CPM_LAYOUT_SPARSE : -1;
+    if (lay < 0) {
+        fprintf(stderr, "retroqat: --layout: expected auto, packed or sparse, got '%s'\n%s", layout, USAGE);
         return RQ_EINPUT;
     }
     chat_imodel m;
@@ -103,7 +113,7 @@ int cpm_export_main(int argc, char **argv) {
         return rq_report(rc);
     }
     cpm_program p;
-    cpm_export_opts eo = {.probes = probes};
+    cpm_export_opts eo = {.probes = probes, .layout = lay};
     if ((rc = cpm_build(&m, &eo, &p)) == 0) rc = rq_write_atomic(out, p.com, p.com_size);
     if (rc) {
         free(hold);

@@ -34,49 +34,113 @@ void cpm_program_free(cpm_program *p) {
     p->com = NULL;
 }
 
+// Per layer: both layouts' sizes and estimated T-states when every input is active (per column:
+// packed ~84 T per byte for fetch + dispatch + row steps and ~44 T per non-zero code, -2 twice;
+// sparse ~230 T to set up the three addends and lists and ~80 T per non-zero weight).
+typedef struct {
+    size_t packed, sparse;
+    double t_packed, t_sparse;
+    int can_sparse;  // every list of every column has at most 255 rows
+} layer_cost;
+
+static void layer_costs(const chat_imodel *m, int l, layer_cost *c) {
+    int n_in = m->dims[l], n_out = m->dims[l + 1], nb = chat_row_bytes(n_out), rb = chat_row_bytes(n_in);
+    int *cnt = rq_calloc((size_t)n_in * 4, sizeof *cnt);  // per column: rows with code 0..3
+    int8_t row[CHAT_MAX_WIDTH];
+    for (int r = 0; r < n_out; r++) {
+        chat_unpack_row(m->w[l] + (size_t)r * rb, n_in, row);
+        for (int i = 0; i < n_in; i++) cnt[4 * i + (row[i] & 3)]++;
+    }
+    memset(c, 0, sizeof *c);
+    c->packed = (size_t)n_in * nb;
+    c->sparse = 2 * (size_t)n_in;
+    c->can_sparse = 1;
+    for (int i = 0; i < n_in; i++) {
+        int p1 = cnt[4 * i + 1], m2 = cnt[4 * i + 2], m1 = cnt[4 * i + 3], nz = p1 + m1 + m2;
+        c->sparse += 3 + (size_t)nz;
+        c->t_packed += 84.0 * nb + 44.0 * (nz + m2);
+        c->t_sparse += 230.0 + 80.0 * nz;
+        if (p1 > 255 || m1 > 255 || m2 > 255) c->can_sparse = 0;
+    }
+    free(cnt);
+}
+
+// Sparse columns: table[i] -> [n+1][offsets][n-1][offsets][n-2][offsets], offset = off + row.
+static void write_sparse(const chat_imodel *m, int l, int off, uint32_t at, uint8_t *f) {
+    int n_in = m->dims[l], n_out = m->dims[l + 1], rb = chat_row_bytes(n_in);
+    uint8_t *table = f + (at - 0x100);
+    uint32_t list = at + 2 * (uint32_t)n_in;
+    int8_t *codes = rq_malloc((size_t)n_in * n_out);  // [r][i] values
+    for (int r = 0; r < n_out; r++) chat_unpack_row(m->w[l] + (size_t)r * rb, n_in, codes + (size_t)r * n_in);
+    for (int i = 0; i < n_in; i++) {
+        put16(table + 2 * i, list);
+        static const int8_t group[3] = {1, -1, -2};
+        for (int g = 0; g < 3; g++) {
+            uint8_t *n = f + (list - 0x100);
+            list++;
+            *n = 0;
+            for (int r = 0; r < n_out; r++)
+                if (codes[(size_t)r * n_in + i] == group[g]) f[list++ - 0x100] = (uint8_t)(off + r), (*n)++;
+        }
+    }
+    free(codes);
+}
+
 int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     memset(p, 0, sizeof *p);
-    int L = m->n_layers, n_out = m->dims[L];
+    int L = m->n_layers, n_out = m->dims[L], layout = o ? o->layout : CPM_LAYOUT_AUTO;
     for (int l = 0; l < L; l++)
         if (m->dims[l + 1] > CPM_MAX_ROWS)
             return rq_fail(RQ_EINPUT, "layer %d has %d outputs; the Z80 kernel handles at most %d per layer", l,
                            m->dims[l + 1], CPM_MAX_ROWS);
-    int nb[CHAT_MAX_LAYERS], widest = 1;
-    for (int l = 0; l < L; l++) nb[l] = chat_row_bytes(m->dims[l + 1]);
+    int nb[CHAT_MAX_LAYERS], widest = 1, sparse[CHAT_MAX_LAYERS];
+    layer_cost cost[CHAT_MAX_LAYERS];
+    for (int l = 0; l < L; l++) {
+        nb[l] = chat_row_bytes(m->dims[l + 1]);
+        layer_costs(m, l, &cost[l]);
+        sparse[l] = cost[l].can_sparse &&
+                    (layout == CPM_LAYOUT_SPARSE || (layout == CPM_LAYOUT_AUTO && cost[l].t_sparse < cost[l].t_packed));
+    }
     for (int l = 0; l + 1 < L; l++)
         if (m->dims[l + 1] > widest) widest = m->dims[l + 1];
-
-    // Sizes and addresses (computed in 32 bits so an oversized model is measured, not wrapped).
-    uint32_t a = 0x100 + cpm_kernel_size;
-    uint32_t desc = a;
-    a += 32 + 16 * (uint32_t)L;
-    uint32_t charset = a;
-    a += (uint32_t)n_out - 1;
-    uint32_t blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS];
-    for (int l = 0; l < L; l++) blo[l] = a, a += 8 * (uint32_t)nb[l];
-    p->data_bytes = a - desc;
-    for (int l = 0; l < L; l++) w[l] = a, a += (uint32_t)m->dims[l] * (uint32_t)nb[l];
-    p->weight_bytes = a - desc - p->data_bytes;
-    uint32_t file_end = a;
     const chat_enc_cfg *e = &m->enc;
-    uint32_t cnt = a;
-    a += (uint32_t)(e->q_buckets + e->k_buckets);
-    uint32_t ctx = a;
-    a += (uint32_t)e->context;
-    uint32_t qbuf = a;
-    a += (uint32_t)e->max_query + 2;
-    uint32_t line = a;
-    a += 258;
-    uint32_t list = a;
-    a += 4 * (uint32_t)widest;
-    a = (a + 255) & ~255u;
-    uint32_t acc = a;
-    a += 4 * 256;
-    p->buffer_bytes = a - file_end;
+
+    // Sizes and addresses (in 32 bits so an oversized model is measured, not wrapped). AUTO turns
+    // sparse layers back to packed, the largest growth first, until the program fits.
+    uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], file_end, cnt, ctx, qbuf, line, list, acc;
+    for (;;) {
+        a = 0x100 + cpm_kernel_size;
+        desc = a;
+        a += 32 + 16 * (uint32_t)L;
+        charset = a;
+        a += (uint32_t)n_out - 1;
+        for (int l = 0; l < L; l++) blo[l] = a, a += 8 * (uint32_t)nb[l];
+        p->data_bytes = a - desc;
+        for (int l = 0; l < L; l++) w[l] = a, a += (uint32_t)(sparse[l] ? cost[l].sparse : cost[l].packed);
+        p->weight_bytes = a - desc - p->data_bytes;
+        file_end = a;
+        cnt = a, a += (uint32_t)(e->q_buckets + e->k_buckets);
+        ctx = a, a += (uint32_t)e->context;
+        qbuf = a, a += (uint32_t)e->max_query + 2;
+        line = a, a += 258;
+        list = a, a += 4 * (uint32_t)widest;
+        a = (a + 255) & ~255u;
+        acc = a, a += 4 * 256;
+        p->buffer_bytes = a - file_end;
+        a += CPM_STACK_BYTES;
+        if (a <= CPM_TPA_END || layout != CPM_LAYOUT_AUTO) break;
+        int worst = -1;
+        for (int l = 0; l < L; l++)
+            if (sparse[l] && cost[l].sparse > cost[l].packed &&
+                (worst < 0 || cost[l].sparse - cost[l].packed > cost[worst].sparse - cost[worst].packed))
+                worst = l;
+        if (worst < 0) break;
+        sparse[worst] = 0;
+    }
     p->stack_bytes = CPM_STACK_BYTES;
-    a += CPM_STACK_BYTES;
     p->code_bytes = cpm_kernel_size;
     p->com_size = file_end - 0x100;
+    for (int l = 0; l < L; l++) p->sparse[l] = sparse[l];
     if (a > CPM_TPA_END)
         return rq_fail(RQ_EINPUT,
                        "the model does not fit a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
@@ -102,6 +166,9 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
             f[at - 0x100] = 0, f[at - 0x100 + 1] = 0;  // NOP NOP
         }
     }
+    const uint8_t *colfn = cpm_kernel_bin + (CPM_K_COLFN - 0x100);  // colrun, colrun_s
+    int stride[CHAT_MAX_LAYERS];
+    for (int l = 0; l < L; l++) stride[l] = sparse[l] ? 2 : nb[l];
     uint8_t *d = f + (desc - 0x100);
     put16(d + 0, (unsigned)e->q_buckets - 1), put16(d + 2, (unsigned)e->k_buckets - 1);
     put16(d + 4, (unsigned)e->q_buckets), put16(d + 6, (unsigned)e->k_buckets);
@@ -111,18 +178,21 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list);
     d[26] = p->acc_page, d[27] = p->qacc_page;
     put16(d + 28, p->end);
-    put16(d + 30, w[0] + (uint32_t)e->q_buckets * nb[0]);
+    put16(d + 30, w[0] + (uint32_t)e->q_buckets * stride[0]);
     for (int l = 0; l < L; l++) {
         uint8_t *r = d + 32 + 16 * l;
         p->row_off[l] = (256 - 4 * nb[l]) & 255;
         p->w[l] = (uint16_t)w[l];
         r[0] = (uint8_t)nb[l], r[1] = (uint8_t)p->row_off[l], r[2] = (uint8_t)m->shift[l], r[3] = l == L - 1;
         put16(r + 4, w[l]), put16(r + 6, blo[l]), put16(r + 8, blo[l] + 4 * nb[l]);
-        put16(r + 10, (unsigned)m->dims[l + 1]), put16(r + 12, (unsigned)m->dims[l]);
-        r[14] = l + 1 < L ? (uint8_t)nb[l + 1] : 0;
+        put16(r + 10, (unsigned)m->dims[l + 1]);
+        r[12] = colfn[2 * sparse[l]], r[13] = colfn[2 * sparse[l] + 1];
+        r[14] = l + 1 < L ? (uint8_t)stride[l + 1] : 0;
+        r[15] = (uint8_t)stride[l];
         uint8_t *b = f + (blo[l] - 0x100);
         for (int j = 0; j < m->dims[l + 1]; j++) b[j] = m->b[l][2 * j], b[4 * nb[l] + j] = m->b[l][2 * j + 1];
-        cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], f + (w[l] - 0x100));
+        if (sparse[l]) write_sparse(m, l, p->row_off[l], w[l], f);
+        else cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], f + (w[l] - 0x100));
     }
     memcpy(f + (charset - 0x100), m->charset, (size_t)n_out - 1);
     p->com = f;

@@ -25,12 +25,21 @@ extern const unsigned cpm_kernel_size;
 #define CPM_K_ENCC 0x0109u     // CTX -> CNT[Q..Q+K)
 #define CPM_K_PROBES 0x010Cu   // word: address of the probe list
 #define CPM_K_MODEL 0x010Eu    // word: address of the model descriptor
+#define CPM_K_COLFN 0x0110u    // words: colrun (packed layout), colrun_s (sparse layout)
 #define CPM_TPA_END 0xE400u    // the CCP of a standard 64K CP/M 2.2 starts here
 #define CPM_STACK_BYTES 256
 #define CPM_MAX_ROWS 256       // a layer's outputs live in one 256-byte page per accumulator byte
 
+// Weight layouts (per layer). Both hold exactly the image's codes; they differ in what the kernel
+// skips. packed: column-major 2-bit codes (n_in x ceil(n_out/4) bytes; the kernel dispatches on
+// each byte of an active column). sparse: a pointer per column to three lists (+1, -1, -2 rows;
+// a count byte then one byte per non-zero weight), so zero weights cost nothing at all; smaller
+// and faster below ~25% density, faster but larger up to ~55%.
+enum { CPM_LAYOUT_AUTO = 0, CPM_LAYOUT_PACKED = 1, CPM_LAYOUT_SPARSE = 2 };
+
 typedef struct {
     int probes;  // keep the T-state probe OUTs (ports D0h/E0h regions 0-1); 0: replace with NOPs
+    int layout;  // CPM_LAYOUT_*: AUTO picks per layer the faster layout that still fits the TPA
 } cpm_export_opts;
 
 // The built program and its memory map.
@@ -45,7 +54,8 @@ typedef struct {
     uint16_t desc, charset, cnt, kcnt, ctx, qbuf, line, list, end;  // addresses; end = stack top
     uint8_t acc_page, qacc_page;                                       // ACC lo at acc_page:00
     int n_layers, row_off[CHAT_MAX_LAYERS];  // row j of layer l sits at page offset row_off[l] + j
-    uint16_t w[CHAT_MAX_LAYERS];             // column-major weights of each layer
+    uint16_t w[CHAT_MAX_LAYERS];             // column-major weights (packed) or pointer table (sparse)
+    int sparse[CHAT_MAX_LAYERS];             // 1 when layer l uses the sparse layout
 } cpm_program;
 
 // Build the .COM for m. RQ_EINPUT when the model cannot run on the kernel (a layer wider than 256

@@ -56,11 +56,12 @@ static void test_end_to_end(void **state) {
     (void)state;
     const char *root = getenv("RQ_ROOT") ? getenv("RQ_ROOT") : ".", *bin = rq_test_bin();
     const char *dir = rq_test_tmpdir("cpm_export_e2e");
-    char data[4200], cfg[4200], ckpt[4200], com[4200];
+    char data[4200], cfg[4200], ckpt[4200], com[4200], com_s[4200];
     snprintf(data, sizeof data, "%s/examples/tinychat/chat.txt", root);
     snprintf(cfg, sizeof cfg, "%s/small.json", dir);
     snprintf(ckpt, sizeof ckpt, "%s/run/best.ckpt", dir);
     snprintf(com, sizeof com, "%s/CHAT.COM", dir);
+    snprintf(com_s, sizeof com_s, "%s/CHATS.COM", dir);
     char text[8192];
     snprintf(text, sizeof text,
              "{\"model\": \"chat\", \"data\": \"%s\", \"seed\": 5,\n"
@@ -76,7 +77,8 @@ static void test_end_to_end(void **state) {
     free(err);
 
     char *out = NULL;
-    rc = rq_test_run(&out, &err, "%s export %s --target cpm -o %s --json", bin, ckpt, com);
+    // One-shot runs use the packed layout, chat mode the sparse one: both must answer like the host.
+    rc = rq_test_run(&out, &err, "%s export %s --target cpm -o %s --json --layout packed", bin, ckpt, com);
     if (rc) fprintf(stderr, "%s", err);
     assert_int_equal(rc, 0);
     cJSON *j = cJSON_Parse(out);
@@ -86,6 +88,16 @@ static void test_end_to_end(void **state) {
     assert_true(cJSON_GetObjectItem(j, "weight_bytes")->valuedouble >= 128 * 16 + 64 * 12);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "layers")), 3);
     assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "layers"), 0), "worst_acc_hi"));
+    cJSON_Delete(j);
+    free(out), free(err);
+    rc = rq_test_run(&out, &err, "%s export %s --target cpm -o %s --json --layout sparse", bin, ckpt, com_s);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    j = cJSON_Parse(out);
+    assert_non_null(j);
+    cJSON *ls = cJSON_GetObjectItem(j, "layers");
+    for (int l = 0; l < 3; l++)
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ls, l), "layout")->valuestring, "sparse");
     cJSON_Delete(j);
     free(out), free(err);
 
@@ -145,6 +157,8 @@ static void test_end_to_end(void **state) {
     }
     assert_int_equal(same, nq);
 
+    free(prog);
+    assert_int_equal(rq_read_file(com_s, &prog, &n), 0);
     // Chat mode: every query at the prompt, then an empty line.
     size_t inlen = 0;
     char input[16384];
@@ -215,17 +229,31 @@ static void test_tpa_overflow_refused(void **state) {
     cpm_program p;
     assert_int_equal(cpm_build(&m, NULL, &p), RQ_EINPUT);
     assert_null(p.com);
-    assert_non_null(strstr(rq_last_error(), "bytes over"));
+    // The excess named is exactly what the parts need beyond the 57,344 bytes of 0100h-E3FFh.
+    unsigned need = 0, over = 0;
+    const char *msg = strstr(rq_last_error(), "need ");
+    assert_non_null(msg);
+    assert_int_equal(sscanf(msg, "need %u bytes", &need), 1);
+    msg = strstr(msg, "), ");
+    assert_non_null(msg);
+    assert_int_equal(sscanf(msg, "), %u bytes over", &over), 1);
+    assert_int_equal(need, p.code_bytes + p.weight_bytes + p.data_bytes + p.buffer_bytes + p.stack_bytes);
+    assert_int_equal(over, need - (CPM_TPA_END - 0x100));
+    assert_true(p.weight_bytes >= 512 * 64 + 256 * 64 + 256 * 10);
     char *err = NULL;
     int rc = rq_test_run(NULL, &err, "%s export %s --target cpm -o %s", rq_test_bin(), path, com);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "big.img"));
     assert_non_null(strstr(err, "bytes over"));
+    free(err);
+    rc = rq_test_run(NULL, &err, "%s export %s --target cpm -o %s --layout dense", rq_test_bin(), path, com);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--layout"));
     FILE *f = fopen(com, "rb");
     assert_null(f);  // nothing written
     free(err), free(img);
 
-    // The exact excess: the same model with the TPA limit named in the message.
+    // A layer wider than the kernel's 256-row pages.
     int dims2[3] = {512, 300, 10};
     img = make_image(2, dims2, 256, 256, &m, NULL);
     assert_int_equal(cpm_build(&m, NULL, &p), RQ_EINPUT);
@@ -273,7 +301,7 @@ static void test_summary_and_probes(void **state) {
         assert_int_equal(prog[at - 0x100 + 1], 0);
         assert_int_equal(p.com[at - 0x100], 0xD3);  // OUT (n),A
     }
-    assert_int_equal(k, 4);
+    assert_int_equal(k, 16);
     cpm_program_free(&p);
     free(prog), free(img);
 }

@@ -95,11 +95,12 @@ static void build_random(pcg32 *r, rmodel *rm, int L, int max_log2_buckets) {
 }
 
 // A random model that fits the TPA (oversized ones are drawn again).
-static void build_fitting(pcg32 *r, rmodel *rm, int L, int max_log2_buckets) {
+static void build_fitting(pcg32 *r, rmodel *rm, int L, int max_log2_buckets, int layout) {
     for (;;) {
         build_random(r, rm, L, max_log2_buckets);
         cpm_program p;
-        int rc = cpm_build(&rm->m, NULL, &p);
+        cpm_export_opts o = {.layout = layout};
+        int rc = cpm_build(&rm->m, &o, &p);
         cpm_program_free(&p);
         if (rc == 0) return;
         free(rm->img);
@@ -122,15 +123,20 @@ typedef struct {
     cpm_machine *mc;
 } zk;
 
-static void zk_open(zk *z, const chat_imodel *m) {
-    cpm_export_opts o = {.probes = 0};
+static long n_sparse_layers, n_packed_layers;
+
+static void zk_open_layout(zk *z, const chat_imodel *m, int layout) {
+    cpm_export_opts o = {.probes = 0, .layout = layout};
     int rc = cpm_build(m, &o, &z->p);
     if (rc) fprintf(stderr, "cpm_build: %s\n", rq_last_error());
     assert_int_equal(rc, 0);
     z->mc = cpm_new(NULL);
     assert_non_null(z->mc);
     assert_int_equal(cpm_load_com(z->mc, z->p.com, z->p.com_size, "T.COM"), 0);
+    for (int l = 0; l < m->n_layers; l++) z->p.sparse[l] ? n_sparse_layers++ : n_packed_layers++;
 }
+
+static void zk_open(zk *z, const chat_imodel *m) { zk_open_layout(z, m, CPM_LAYOUT_AUTO); }
 
 static void zk_close(zk *z) {
     cpm_free(z->mc);
@@ -182,7 +188,7 @@ static void check_forward(zk *z, const chat_imodel *m, const uint8_t *counts, co
             int32_t y = chat_floor_shift(chat_wrap16(pre[h][j]), m->shift[h]);
             if (y <= 0) continue;
             const uint8_t *e = mem + z->p.list + 4 * k++;
-            assert_int_equal(e[0] | e[1] << 8, z->p.w[L - 1] + j * nb);
+            assert_int_equal(e[0] | e[1] << 8, z->p.w[L - 1] + j * (z->p.sparse[L - 1] ? 2 : nb));
             assert_int_equal(e[2] | e[3] << 8, y);
             n_hidden_checked++;
         }
@@ -199,9 +205,9 @@ static void test_random_layers(void **state) {
     for (int t = 0; t < 120; t++) {
         rmodel rm;
         int L = 1 + (int)pcg32_bounded(&r, 4);
-        build_fitting(&r, &rm, L, 8);
+        build_fitting(&r, &rm, L, 8, t % 3);
         zk z;
-        zk_open(&z, &rm.m);
+        zk_open_layout(&z, &rm.m, t % 3);  // auto, all packed, all sparse (where a layer can be)
         char what[64];
         for (int k = 0; k < 6; k++) {
             random_counts(&r, &rm.m, counts);
@@ -212,8 +218,11 @@ static void test_random_layers(void **state) {
         free(rm.img);
         models++;
     }
-    fprintf(stderr, "z80 kernel: %d random models, %ld forwards, %ld logits and %ld hidden outputs bit-exact\n", models,
-            n_forwards, n_logits_checked, n_hidden_checked);
+    fprintf(stderr,
+            "z80 kernel: %d random models (%ld sparse and %ld packed layers), %ld forwards, %ld logits and %ld hidden "
+            "outputs bit-exact\n",
+            models, n_sparse_layers, n_packed_layers, n_forwards, n_logits_checked, n_hidden_checked);
+    assert_true(n_sparse_layers > 50 && n_packed_layers > 50);
 }
 
 // One layer, shift 0: the logits are the wrapped accumulators themselves. Biases near the int16
@@ -226,14 +235,14 @@ static void test_accumulators_wrap(void **state) {
     uint8_t counts[512];
     for (int t = 0; t < 12; t++) {
         rmodel rm;
-        build_fitting(&r, &rm, 1, 6);
+        build_fitting(&r, &rm, 1, 6, 1 + t % 2);
         chat_imodel *m = &rm.m;
         m->shift[0] = 0;
         m->in_shift = 7;
         uint8_t *img = rm.img;
         (void)img;
         zk z;
-        zk_open(&z, m);
+        zk_open_layout(&z, m, 1 + t % 2);
         int wraps = 0;
         for (int k = 0; k < 8; k++) {
             for (int i = 0; i < m->dims[0]; i++) counts[i] = pcg32_bounded(&r, 4) ? 0 : (uint8_t)(200 + pcg32_bounded(&r, 56));
@@ -293,7 +302,7 @@ static void test_hashing(void **state) {
     int checked = 0;
     for (int t = 0; t < 16; t++) {
         rmodel rm;
-        build_fitting(&r, &rm, 1, 9);  // buckets up to 512: the masks use both bytes
+        build_fitting(&r, &rm, 1, 9, CPM_LAYOUT_AUTO);  // buckets up to 512: the masks use both bytes
         chat_imodel *m = &rm.m;
         zk z;
         zk_open(&z, m);

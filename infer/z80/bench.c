@@ -40,11 +40,12 @@ typedef struct {
     double density, step_t, char_t, query_t;
     long chars, steps;
     size_t com;
+    int layout, n_sparse;
 } result;
 
-static int measure(const chat_imodel *m, char **q, int nq, result *res) {
+static int measure(const chat_imodel *m, char **q, int nq, int layout, result *res) {
     cpm_program p;
-    cpm_export_opts o = {.probes = 1};
+    cpm_export_opts o = {.probes = 1, .layout = layout};
     int rc = cpm_build(m, &o, &p);
     if (rc) return rc;
     uint64_t total = 0, step = 0, steps = 0, query = 0;
@@ -69,6 +70,9 @@ static int measure(const chat_imodel *m, char **q, int nq, result *res) {
         cpm_free(mc);
     }
     res->com = p.com_size;
+    res->layout = layout;
+    res->n_sparse = 0;
+    for (int l = 0; l < m->n_layers; l++) res->n_sparse += p.sparse[l];
     res->chars = chars, res->steps = (long)steps;
     res->step_t = steps ? (double)step / (double)steps : 0;
     res->char_t = chars ? (double)total / (double)chars : 0;
@@ -105,12 +109,13 @@ static void thin(chat_imodel *m, double drop, pcg32 *r) {
 }
 
 int main(int argc, char **argv) {
-    const char *model = NULL, *qfile = "examples/tinychat/chat.txt";
+    const char *model = NULL, *qfile = "examples/tinychat/chat.txt", *dump = NULL;
     int nq = 40, json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--queries") && i + 1 < argc) qfile = argv[++i];
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) nq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
         else if (argv[i][0] != '-' && !model) model = argv[i];
         else return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]\n"), 2;
     }
@@ -129,35 +134,45 @@ int main(int argc, char **argv) {
     if (nq <= 0) return rq_report(rq_fail(RQ_EINPUT, "%s: no queries", qfile));
 
     static const double drops[] = {0, 0.5, 0.75, 0.9};
-    result res[4];
+    result res[8];
     pcg32 rng;
     pcg32_seed(&rng, 1, 1);
     int nres = 0;
     for (int k = 0; k < 4; k++) {
         if (k) thin(&m, 1 - (1 - drops[k]) / (1 - drops[k - 1]), &rng);  // cumulative thinning
-        res[nres].density = density(&m);
-        if (measure(&m, q, nq, &res[nres])) return rq_report(RQ_ERUNTIME);
-        nres++;
+        for (int lay = CPM_LAYOUT_PACKED; lay >= CPM_LAYOUT_AUTO; lay--) {
+            res[nres].density = density(&m);
+            if (dump && lay == CPM_LAYOUT_PACKED) {  // the thinned image, for `retroqat export` by hand
+                char path[4096];
+                snprintf(path, sizeof path, "%s/thinned%d.img", dump, k);
+                rq_write_atomic(path, img, len);
+            }
+            int rc = measure(&m, q, nq, lay, &res[nres]);
+            if (rc == RQ_EINPUT) continue;  // does not fit
+            if (rc) return rq_report(rc);
+            nres++;
+        }
     }
     if (json) {
         printf("{\"model\": \"%s\", \"dims\": [", model);
         for (int l = 0; l <= m.n_layers; l++) printf("%s%d", l ? ", " : "", m.dims[l]);
         printf("], \"queries\": %d, \"runs\": [", nq);
         for (int k = 0; k < nres; k++)
-            printf("%s{\"weight_density\": %.3f, \"com_bytes\": %zu, \"tstates_per_step\": %.0f, \"tstates_per_char\": %.0f, "
+            printf("%s{\"weight_density\": %.3f, \"layout\": \"%s\", \"sparse_layers\": %d, \"com_bytes\": %zu, \"tstates_per_step\": %.0f, \"tstates_per_char\": %.0f, "
                    "\"seconds_per_char_4mhz\": %.4f, \"query_setup_tstates\": %.0f, \"chars\": %ld}",
-                   k ? ", " : "", res[k].density, res[k].com, res[k].step_t, res[k].char_t, res[k].char_t / 4e6,
+                   k ? ", " : "", res[k].density, res[k].layout ? "packed" : "auto", res[k].n_sparse, res[k].com, res[k].step_t, res[k].char_t, res[k].char_t / 4e6,
                    res[k].query_t, res[k].chars);
         printf("]}\n");
     } else {
         printf("bench-z80: %s (", model);
         for (int l = 0; l <= m.n_layers; l++) printf("%s%d", l ? "->" : "", m.dims[l]);
         printf("), %d one-shot queries in the CP/M emulator\n", nq);
-        printf("  weights  non-zero   .COM bytes   T/step    T/char (all)   s/char @4MHz   T/query setup   chars\n");
+        printf("  weights  non-zero  layout (sparse layers)  .COM bytes   T/step    T/char (all)   s/char @4MHz   T/query   chars\n");
         for (int k = 0; k < nres; k++)
-            printf("  %-8s %7.1f%%   %10zu   %7.0f   %12.0f   %12.3f   %13.0f   %5ld\n", k ? "thinned" : "trained",
-                   100 * res[k].density, res[k].com, res[k].step_t, res[k].char_t, res[k].char_t / 4e6, res[k].query_t,
-                   res[k].chars);
+            printf("  %-8s %7.1f%%  %-6s (%d of %d)          %10zu   %7.0f   %12.0f   %12.3f   %7.0f   %5ld\n",
+                   res[k].density > res[0].density - 1e-9 ? "trained" : "thinned", 100 * res[k].density,
+                   res[k].layout ? "packed" : "auto", res[k].n_sparse, m.n_layers, res[k].com, res[k].step_t,
+                   res[k].char_t, res[k].char_t / 4e6, res[k].query_t, res[k].chars);
         printf("  (T/step: encode context + forward + argmax of one generated character; T/char: the whole run\n"
                "   divided by the characters printed; thinned: the same model with non-zero weights zeroed at\n"
                "   random, a stand-in for what a sparser trainer gives the kernel to skip; answers differ)\n");

@@ -26,6 +26,7 @@
 ;   0109h t_encc     context in CTX -> CNT[Q..Q+K)
 ;   010Ch .dw probes (addresses of the T-state probe OUTs the exporter keeps or NOPs out)
 ;   010Eh .dw model  (the descriptor; = end of the kernel)
+;   0110h .dw colrun, colrun_s (the column routines of the two weight layouts)
 	.module chat
 	.area KERN (ABS)
 	.org 0x100
@@ -63,7 +64,9 @@ L_W = 4			;   u16 -> column-major weights
 L_BLO = 6		;   u16 -> 4*nb bias lo bytes (padding rows 0)
 L_BHI = 8		;   u16 -> 4*nb bias hi bytes
 L_NOUT = 10		;   u16 n_out (1..256)
-L_NBN = 14		;   u8 nb of the next layer (column stride of the list pointers)
+L_FN = 12		;   u16 column routine: colrun (packed codes) or colrun_s (sparse lists)
+L_NBN = 14		;   u8 column stride of the next layer (its nb, or 2 for a pointer table)
+L_STRIDE = 15		;   u8 column stride of this layer
 L_SIZE = 16
 
 	jp main
@@ -72,6 +75,8 @@ L_SIZE = 16
 	jp t_encc
 	.dw probes
 	.dw model
+	.dw colrun
+	.dw colrun_s
 
 ; ---- entry points ------------------------------------------------------------------------------
 
@@ -170,7 +175,11 @@ gen:
 	jr nc,gen_end
 probe_c0:
 	out (0xD0),a		; region 0: one generation step (encode, forward, argmax)
+probe_e0:
+	out (0xD2),a		; region 2: context encoding
 	call encc
+probe_e1:
+	out (0xE2),a
 	call fwd_ctx
 probe_c1:
 	out (0xE0),a
@@ -385,11 +394,11 @@ layer1_query:
 
 ; fwd_ctx: one generation step from QACC and the context counts; returns A = argmax.
 fwd_ctx:
+probe_l0:
+	out (0xD3),a		; region 3: layer 1 from QACC and the context columns
 	ld ix,#model+D_LAYERS
-	ld a,L_OFF(ix)
-	ld (pgoff),a
+	call layer_setup
 	ld a,(model+D_ACCPG)
-	ld (pgoff+1),a
 	ld h,a			; ACC = QACC
 	ld a,(model+D_QACCPG)
 	ld d,a
@@ -398,14 +407,36 @@ fwd_ctx:
 	ld de,(model+D_WK)
 	ld bc,(model+D_K)
 	call l1_cols
-1$:	bit 0,L_LAST(ix)
-	jp nz,fin_last
+probe_l1:
+	out (0xE3),a
+fwd_loop:
+	bit 0,L_LAST(ix)
+	jr nz,fwd_last
+probe_f0:
+	out (0xD4),a		; region 4: finishing hidden layers (shift, ReLU, list)
 	call fin_hidden
+probe_f1:
+	out (0xE4),a
 	ld de,#L_SIZE
 	add ix,de
+probe_b0:
+	out (0xD5),a		; region 5: biases into the accumulators
 	call acc_from_bias
+probe_b1:
+	out (0xE5),a
+probe_r0:
+	out (0xD6),a		; region 6: the columns of layers 2..L
 	call run_list
-	jr 1$
+probe_r1:
+	out (0xE6),a
+	jr fwd_loop
+fwd_last:
+probe_a0:
+	out (0xD7),a		; region 7: output shift and argmax
+	call fin_last
+probe_a1:
+	out (0xE7),a
+	ret
 
 ; copy_pages: the rows of layer IX from pages D, D+1 (source) to H, H+1 (destination).
 copy_pages:
@@ -423,12 +454,10 @@ copy_pages:
 
 ; acc_from_bias: ACC rows of layer IX = its biases; pgoff = (off, ACC page).
 acc_from_bias:
-	ld a,L_OFF(ix)
-	ld (pgoff),a
+	call layer_setup
+	ld d,a			; DE = ACC page : off
+	ld a,(pgoff)
 	ld e,a
-	ld a,(model+D_ACCPG)
-	ld (pgoff+1),a
-	ld d,a
 	ld l,L_BLO(ix)
 	ld h,L_BLO+1(ix)
 	push de
@@ -438,6 +467,19 @@ acc_from_bias:
 	ld l,L_BHI(ix)
 	ld h,L_BHI+1(ix)
 	jr copy_rows_hl
+
+; layer_setup: pgoff = (off, ACC page) of layer IX, and its column routine into the CALLs of
+; l1_cols and run_list. Returns A = ACC page.
+layer_setup:
+	ld l,L_FN(ix)
+	ld h,L_FN+1(ix)
+	ld (l1_call+1),hl
+	ld (rl_call+1),hl
+	ld a,L_OFF(ix)
+	ld (pgoff),a
+	ld a,(model+D_ACCPG)
+	ld (pgoff+1),a
+	ret
 
 ; copy_rows: 4*nb bytes from DE to HL. copy_rows_hl: from HL to DE.
 copy_rows:
@@ -457,21 +499,21 @@ copy_rows_hl:
 ; l1_cols: for BC columns with counts at HL and weights from DE on: add (count << a) * column
 ; to ACC (pgoff set).
 l1_cols:
-1$:	ld a,(hl)
+l1c_1:	ld a,(hl)
 	or a
-	jr nz,3$
-2$:	inc hl
-	ld a,0(ix)		; column stride nb (IX = layer 1)
+	jr nz,l1c_3
+l1c_2:	inc hl
+	ld a,L_STRIDE(ix)	; column stride (IX = layer 1)
 	add a,e
 	ld e,a
-	jr nc,4$
+	jr nc,l1c_4
 	inc d
-4$:	dec bc
+l1c_4:	dec bc
 	ld a,b
 	or c
-	jr nz,1$
+	jr nz,l1c_1
 	ret
-3$:	push hl
+l1c_3:	push hl
 	push de
 	push bc
 	push de
@@ -482,17 +524,18 @@ l1_cols:
 	ld h,#0
 	ld a,(model+D_ASH)
 	or a
-	jr z,6$
+	jr z,l1c_6
 	ld b,a
-5$:	add hl,hl
-	djnz 5$
-6$:	ex de,hl		; DE = x
+l1c_5:	add hl,hl
+	djnz l1c_5
+l1c_6:	ex de,hl		; DE = x
 	ld bc,(pgoff)
+l1_call:
 	call colrun
 	pop bc
 	pop de
 	pop hl
-	jr 2$
+	jr l1c_2
 
 ; colrun: ACC[off + r] += code(r) * DE for the rows r of the column at HL' (BC = page, off).
 colrun:
@@ -508,13 +551,99 @@ colrun:
 	ld l,a
 	jp (hl)
 
+; colrun_s: the same update from the sparse layout. HL' points at the column's entry in the
+; layer's pointer table; the column is three lists (+1, -1, -2 rows), each a count byte and the
+; page offsets (off + r) of its rows. The three addends x, -x, -2x (mod 2^16) are patched into the
+; ADD/ADC immediates of the three loops, so -2 is one addition of -2x, never two subtractions.
+colrun_s:
+	exx
+	ld a,(hl)
+	inc hl
+	ld h,(hl)
+	ld l,a
+	push hl
+	exx
+	ld a,e
+	ld (sp_lo+1),a
+	ld a,d
+	ld (sp_hi+1),a
+	ld hl,#0
+	or a
+	sbc hl,de		; -x
+	ld a,l
+	ld (sm_lo+1),a
+	ld a,h
+	ld (sm_hi+1),a
+	add hl,hl		; -2x
+	ld a,l
+	ld (s2_lo+1),a
+	ld a,h
+	ld (s2_hi+1),a
+	ld h,b			; H = ACC lo page
+	pop de			; DE = the lists
+	ld a,(de)
+	inc de
+	or a
+	jr z,crs_2
+	ld b,a
+crs_1:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+sp_lo:	add a,#0
+	ld (hl),a
+	inc h
+	ld a,(hl)
+sp_hi:	adc a,#0
+	ld (hl),a
+	dec h
+	djnz crs_1
+crs_2:	ld a,(de)
+	inc de
+	or a
+	jr z,crs_4
+	ld b,a
+crs_3:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+sm_lo:	add a,#0
+	ld (hl),a
+	inc h
+	ld a,(hl)
+sm_hi:	adc a,#0
+	ld (hl),a
+	dec h
+	djnz crs_3
+crs_4:	ld a,(de)
+	inc de
+	or a
+	ret z
+	ld b,a
+crs_5:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+s2_lo:	add a,#0
+	ld (hl),a
+	inc h
+	ld a,(hl)
+s2_hi:	adc a,#0
+	ld (hl),a
+	dec h
+	djnz crs_5
+	ret
+
 ; fin_hidden: y_j = max(0, floor(acc_j / 2^s)) for layer IX; the list receives (column j of the
 ; next layer, y_j) for every y_j != 0.
 fin_hidden:
 	ld iy,(model+D_LIST)
-	ld l,L_SIZE+L_W(ix)
+	exx
+	ld l,L_SIZE+L_W(ix)	; HL' = column j of the next layer, DE' = its stride
 	ld h,L_SIZE+L_W+1(ix)
-	ld (cptr),hl
+	ld e,L_NBN(ix)
+	ld d,#0
+	exx
 	ld a,L_SHIFT(ix)
 	ld (shcnt),a
 	ld b,L_NOUT(ix)		; 256 -> 0 -> 256 rounds of DJNZ
@@ -524,8 +653,8 @@ fin_hidden:
 1$:	inc h
 	ld a,(hl)
 	dec h
-	bit 7,a
-	jr nz,4$		; negative: ReLU gives 0
+	or a
+	jp m,4$			; negative: ReLU gives 0
 	ld d,a
 	ld e,(hl)
 	ld a,(shcnt)
@@ -539,22 +668,17 @@ fin_hidden:
 3$:	ld a,d
 	or e
 	jr z,4$
-	push hl
-	ld hl,(cptr)
-	ld 0(iy),l
-	ld 1(iy),h
 	ld 2(iy),e
 	ld 3(iy),d
+	exx
+	ld 0(iy),l
+	ld 1(iy),h
+	exx
 	ld de,#4
 	add iy,de
-	pop hl
-4$:	push hl
-	ld hl,(cptr)
-	ld e,L_NBN(ix)
-	ld d,#0
+4$:	exx
 	add hl,de
-	ld (cptr),hl
-	pop hl
+	exx
 	inc l
 	djnz 1$
 	ld (lend),iy
@@ -563,7 +687,7 @@ fin_hidden:
 ; run_list: ACC += y * column for every (column, y) in the list.
 run_list:
 	ld hl,(model+D_LIST)
-1$:	ld de,(lend)
+rl_1:	ld de,(lend)
 	or a
 	sbc hl,de
 	add hl,de
@@ -582,9 +706,10 @@ run_list:
 	inc hl
 	push hl
 	ld bc,(pgoff)
+rl_call:
 	call colrun
 	pop hl
-	jr 1$
+	jr rl_1
 
 ; fin_last: logits y_j = floor(acc_j / 2^s) (arithmetic shift), written back in place; A = the
 ; first j with the largest y_j.
@@ -643,4 +768,5 @@ lend:	.dw 0
 shcnt:	.db 0
 bestv:	.dw 0
 bestj:	.db 0
-probes:	.dw probe_q0, probe_q1, probe_c0, probe_c1, 0
+probes:	.dw probe_q0, probe_q1, probe_c0, probe_c1, probe_e0, probe_e1, probe_l0, probe_l1
+	.dw probe_f0, probe_f1, probe_b0, probe_b1, probe_r0, probe_r1, probe_a0, probe_a1, 0
