@@ -54,7 +54,7 @@ static void parallel_for(int n, int threads, range_fn fn, void *ctx) {
 // ---- exp for the softmaxes and SiLU ----------------------------------------------------------
 // exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln2/2, e^r by its Taylor polynomial to
 // degree 6 (relative error < 2e-7). Branch-free, so loops over it vectorise.
-static inline float exp_fast(float x) {
+static inline __attribute__((always_inline)) float exp_fast(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
@@ -77,6 +77,10 @@ static inline float exp_fast(float x) {
 // into row blocks of its output, one per thread, each an independent single-threaded SGEMM over
 // the full inner dimension.
 
+#ifndef GEMM_BLOCKS
+#define GEMM_BLOCKS 64
+#endif
+
 typedef struct {
     int kind;  // 0: out = inp W^T + beta out; 1: dinp = dout W + beta dinp; 2: dW += dout^T inp
     float *out;
@@ -88,7 +92,7 @@ typedef struct {
 static void gemm_rows(void *ctx, int lo, int hi) {
     gemm_job *j = ctx;
     int rows = j->kind == 2 ? j->OUT : j->N;
-    int r0 = (int)((long)rows * lo / 64), r1 = (int)((long)rows * hi / 64);
+    int r0 = (int)((long)rows * lo / GEMM_BLOCKS), r1 = (int)((long)rows * hi / GEMM_BLOCKS);
     if (r1 <= r0) return;
     if (j->kind == 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, j->OUT, j->IN, 1.0f, j->a + (size_t)r0 * j->IN, j->IN, j->w, j->IN,
@@ -105,7 +109,7 @@ static void gemm_run(llama_train *s, gemm_job *j) {
     double t = now_s();
     // 64 row blocks dealt out in contiguous ranges: the blocks (and so the results) do not depend
     // on the thread count.
-    parallel_for(64, s->threads, gemm_rows, j);
+    parallel_for(GEMM_BLOCKS, s->threads, gemm_rows, j);
     s->t_gemm += now_s() - t;
     s->gemm_flops += 2.0 * j->N * j->IN * j->OUT;
 }
@@ -169,33 +173,29 @@ void rope_tables(float *cosv, float *sinv, int T, int hs) {
         }
 }
 
-// x: [B, T, width] with width a multiple of hs; rotate every pair of every head in place.
-void rope_forward(float *x, const float *cosv, const float *sinv, int B, int T, int width, int hs) {
+// Rows r0..r1-1 of x [rows, width] (row r at position r mod T): rotate every pair of every head,
+// by +angle (dir 1, forward) or -angle (dir -1, the backward pass's transpose).
+static void rope_rows(float *x, const float *cosv, const float *sinv, int r0, int r1, int T, int width, int hs, int dir) {
     int half = hs / 2;
-    for (int bt = 0; bt < B * T; bt++) {
+    for (int bt = r0; bt < r1; bt++) {
         const float *c = cosv + (bt % T) * half, *s = sinv + (bt % T) * half;
         float *row = x + (size_t)bt * width;
         for (int h0 = 0; h0 < width; h0 += hs)
             for (int i = 0; i < half; i++) {
-                float a = row[h0 + 2 * i], b = row[h0 + 2 * i + 1];
-                row[h0 + 2 * i] = a * c[i] - b * s[i];
-                row[h0 + 2 * i + 1] = a * s[i] + b * c[i];
+                float a = row[h0 + 2 * i], b = row[h0 + 2 * i + 1], sn = dir * s[i];
+                row[h0 + 2 * i] = a * c[i] - b * sn;
+                row[h0 + 2 * i + 1] = a * sn + b * c[i];
             }
     }
 }
 
+// x: [B, T, width] with width a multiple of hs.
+void rope_forward(float *x, const float *cosv, const float *sinv, int B, int T, int width, int hs) {
+    rope_rows(x, cosv, sinv, 0, B * T, T, width, hs, 1);
+}
+
 void rope_backward(float *dx, const float *cosv, const float *sinv, int B, int T, int width, int hs) {
-    int half = hs / 2;
-    for (int bt = 0; bt < B * T; bt++) {
-        const float *c = cosv + (bt % T) * half, *s = sinv + (bt % T) * half;
-        float *row = dx + (size_t)bt * width;
-        for (int h0 = 0; h0 < width; h0 += hs)
-            for (int i = 0; i < half; i++) {
-                float da = row[h0 + 2 * i], db = row[h0 + 2 * i + 1];
-                row[h0 + 2 * i] = da * c[i] + db * s[i];
-                row[h0 + 2 * i + 1] = -da * s[i] + db * c[i];
-            }
-    }
+    rope_rows(dx, cosv, sinv, 0, B * T, T, width, hs, -1);
 }
 
 // ---- SwiGLU ------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ void swiglu_backward(float *da, float *db, const float *dg, const float *a, cons
 // dot products with 8 interleaved partial sums (fixed order; both vectorise).
 
 // sum_u a[u] b[u] in 8 lanes (lane u mod 8), lanes added pairwise, then the tail.
-static inline float dot_lanes(const float *a, const float *b, int n) {
+static inline __attribute__((always_inline)) float dot_lanes(const float *a, const float *b, int n) {
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0.0f;
     int u = 0;
     for (; u + 8 <= n; u += 8)
@@ -233,7 +233,7 @@ static inline float dot_lanes(const float *a, const float *b, int n) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
 }
 
-static inline float sum_lanes(const float *a, int n) {
+static inline __attribute__((always_inline)) float sum_lanes(const float *a, int n) {
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tail = 0.0f;
     int u = 0;
     for (; u + 8 <= n; u += 8)
@@ -242,7 +242,7 @@ static inline float sum_lanes(const float *a, int n) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
 }
 
-static inline float max_of(const float *a, int n) {
+static inline __attribute__((always_inline)) float max_of(const float *a, int n) {
     float m[8], r = a[0];
     for (int l = 0; l < 8; l++) m[l] = a[0];
     int u = 0;
@@ -255,7 +255,7 @@ static inline float max_of(const float *a, int n) {
 
 // out[u] = scale * sum_i x[i] Mt[i][u] for u < n (Mt: [hs, T]); one pass over u, the head size
 // unrolled when it is 8 (stories260K).
-static inline void scores(float *out, const float *x, const float *Mt, float scale, int hs, int T, int n) {
+static inline __attribute__((always_inline)) void scores(float *out, const float *x, const float *Mt, float scale, int hs, int T, int n) {
     if (hs == 8) {
         float x0 = x[0] * scale, x1 = x[1] * scale, x2 = x[2] * scale, x3 = x[3] * scale;
         float x4 = x[4] * scale, x5 = x[5] * scale, x6 = x[6] * scale, x7 = x[7] * scale;
@@ -279,43 +279,117 @@ typedef struct {
     int B, T, nh, nkv, hs;
 } attn_job;
 
-// Copy the hs columns of group g of rows b*T..b*T+T-1 of x [.., width] into xt [hs, T], or back.
-static void gather_t(float *xt, const float *x, int b, int T, int width, int off, int hs) {
+// Copy the hs columns of group g of rows b*T..b*T+T-1 of x [.., width] into xt [hs, Tp], or back.
+static void gather_t(float *xt, const float *x, int b, int T, int Tp, int width, int off, int hs) {
     for (int u = 0; u < T; u++)
-        for (int i = 0; i < hs; i++) xt[(size_t)i * T + u] = x[((size_t)b * T + u) * width + off + i];
+        for (int i = 0; i < hs; i++) xt[(size_t)i * Tp + u] = x[((size_t)b * T + u) * width + off + i];
 }
-static void scatter_t(float *x, const float *xt, int b, int T, int width, int off, int hs) {
+static void scatter_t(float *x, const float *xt, int b, int T, int Tp, int width, int off, int hs) {
     for (int u = 0; u < T; u++)
-        for (int i = 0; i < hs; i++) x[((size_t)b * T + u) * width + off + i] = xt[(size_t)i * T + u];
+        for (int i = 0; i < hs; i++) x[((size_t)b * T + u) * width + off + i] = xt[(size_t)i * Tp + u];
 }
 
-// Built twice (AVX2 and baseline x86-64), chosen at load time by the CPU.
+// The task functions are built twice (AVX2 and baseline x86-64), chosen at load time by the CPU.
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SIMD_CLONES
 #endif
 
+// The head-size-8 kernels (stories260K), written with GNU C vectors of 8 floats (one AVX
+// register in the AVX2 clone, two SSE registers in the baseline one): key positions in blocks of
+// 8 lanes, the eight head components unrolled, rows padded with zero probabilities to a multiple
+// of 8 so no loop has a tail. Kt/Vt/dKt/dVt have row stride Tp = T rounded up to 8 (zero padded).
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4)));  // for unaligned loads/stores
+// (macros, not functions: passing 32-byte vectors by value would depend on the clone's ABI)
+#define ld8(p) (*(const v8f_u *)(p))
+#define st8(p, v) (*(v8f_u *)(p) = (v))
+#define hsum8(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
+
+// One query row: pr[0..n8) <- softmax(scores) (zeros from n on), y[0..8) <- P V.
+static inline __attribute__((always_inline)) void attn_row_fwd8(float *pr, float *y, const float *qt, const float *Kt, const float *Vt, float scale, int Tp, int n) {
+    int n8 = (n + 7) & ~7;
+    v8f x[8];
+    for (int i = 0; i < 8; i++) x[i] = (v8f){0} + qt[i] * scale;
+    for (int u0 = 0; u0 < n8; u0 += 8) {
+        v8f sc = (v8f){0};
+        for (int i = 0; i < 8; i++) sc += x[i] * ld8(Kt + (size_t)i * Tp + u0);
+        st8(pr + u0, sc);
+    }
+    float max = max_of(pr, n);
+    for (int u = 0; u < n; u++) pr[u] = exp_fast(pr[u] - max);
+    for (int u = n; u < n8; u++) pr[u] = 0.0f;
+    v8f vs = (v8f){0};
+    for (int u0 = 0; u0 < n8; u0 += 8) vs += ld8(pr + u0);
+    float inv = 1.0f / hsum8(vs);
+    v8f acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = (v8f){0};
+    for (int u0 = 0; u0 < n8; u0 += 8) {
+        v8f p = ld8(pr + u0) * inv;
+        st8(pr + u0, p);
+        for (int i = 0; i < 8; i++) acc[i] += p * ld8(Vt + (size_t)i * Tp + u0);
+    }
+    for (int i = 0; i < 8; i++) y[i] = hsum8(acc[i]);
+}
+
+// One query row of the backward pass (pr: its probabilities, zero padded to n8).
+static inline __attribute__((always_inline)) void attn_row_bwd8(float *dq, float *dp, const float *pr, const float *qt, const float *dyt, const float *Kt, const float *Vt,
+                                 float *dKt, float *dVt, float scale, int Tp, int n) {
+    int n8 = (n + 7) & ~7;
+    // dP[u] = dy . v_u;  dv_u += P[u] dy;  D = sum_u P[u] dP[u]
+    v8f Dl = (v8f){0};
+    for (int u0 = 0; u0 < n8; u0 += 8) {
+        v8f p = ld8(pr + u0), d = (v8f){0};
+        for (int i = 0; i < 8; i++) {
+            size_t o = (size_t)i * Tp + u0;
+            d += dyt[i] * ld8(Vt + o);
+            st8(dVt + o, ld8(dVt + o) + dyt[i] * p);
+        }
+        st8(dp + u0, d);
+        Dl += p * d;
+    }
+    float D = hsum8(Dl);
+    // dS = P (dP - D) / sqrt(hs);  dq = dS K;  dk_u += dS[u] q
+    v8f acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = (v8f){0};
+    for (int u0 = 0; u0 < n8; u0 += 8) {
+        v8f sv = ld8(pr + u0) * (ld8(dp + u0) - D) * scale;
+        for (int i = 0; i < 8; i++) {
+            size_t o = (size_t)i * Tp + u0;
+            acc[i] += sv * ld8(Kt + o);
+            st8(dKt + o, ld8(dKt + o) + sv * qt[i]);
+        }
+    }
+    for (int i = 0; i < 8; i++) dq[i] = hsum8(acc[i]);
+}
+
 SIMD_CLONES static void attn_fwd_task(void *ctx, int lo, int hi) {
     attn_job *j = ctx;
     int T = j->T, hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
+    int Tp = hs == 8 ? (T + 7) & ~7 : T;
     float scale = 1.0f / sqrtf((float)hs);
-    float *Kt = rq_malloc(2 * (size_t)hs * T * sizeof(float)), *Vt = Kt + (size_t)hs * T;
+    float *Kt = rq_calloc(2 * (size_t)hs * Tp + Tp, sizeof(float)), *Vt = Kt + (size_t)hs * Tp, *pr = Vt + (size_t)hs * Tp;
     for (int task = lo; task < hi; task++) {
         int b = task / j->nkv, g = task % j->nkv;
-        gather_t(Kt, j->k, b, T, kvd, g * hs, hs);
-        gather_t(Vt, j->v, b, T, kvd, g * hs, hs);
+        gather_t(Kt, j->k, b, T, Tp, kvd, g * hs, hs);
+        gather_t(Vt, j->v, b, T, Tp, kvd, g * hs, hs);
         for (int h = g * mul; h < (g + 1) * mul; h++)
             for (int t = 0; t < T; t++) {
                 const float *qt = j->q + ((size_t)b * T + t) * C + h * hs;
                 float *row = j->att + (((size_t)b * j->nh + h) * T + t) * T;
+                float *yt = j->y + ((size_t)b * T + t) * C + h * hs;
                 int n = t + 1;
+                if (hs == 8) {
+                    attn_row_fwd8(pr, yt, qt, Kt, Vt, scale, Tp, n);
+                    memcpy(row, pr, n * sizeof(float));
+                    continue;
+                }
                 scores(row, qt, Kt, scale, hs, T, n);
                 float max = max_of(row, n);
                 for (int u = 0; u < n; u++) row[u] = exp_fast(row[u] - max);
                 float inv = 1.0f / sum_lanes(row, n);
                 for (int u = 0; u < n; u++) row[u] *= inv;
-                float *yt = j->y + ((size_t)b * T + t) * C + h * hs;
                 for (int i = 0; i < hs; i++) yt[i] = dot_lanes(row, Vt + (size_t)i * T, n);
             }
     }
@@ -330,21 +404,30 @@ void attention_forward(float *y, float *att, const float *q, const float *k, con
 SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
     attn_job *j = ctx;
     int T = j->T, hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
+    int Tp = hs == 8 ? (T + 7) & ~7 : T;
     float scale = 1.0f / sqrtf((float)hs);
-    size_t HT = (size_t)hs * T;
-    float *Kt = rq_malloc((4 * HT + 2 * (size_t)T) * sizeof(float));
-    float *Vt = Kt + HT, *dKt = Vt + HT, *dVt = dKt + HT, *dp = dVt + HT, *ds = dp + T;
+    size_t HT = (size_t)hs * Tp;
+    float *Kt = rq_calloc(4 * HT + 3 * (size_t)Tp, sizeof(float));
+    float *Vt = Kt + HT, *dKt = Vt + HT, *dVt = dKt + HT, *dp = dVt + HT, *ds = dp + Tp, *pr = ds + Tp;
     for (int task = lo; task < hi; task++) {
         int b = task / j->nkv, g = task % j->nkv;
-        gather_t(Kt, j->k, b, T, kvd, g * hs, hs);
-        gather_t(Vt, j->v, b, T, kvd, g * hs, hs);
+        gather_t(Kt, j->k, b, T, Tp, kvd, g * hs, hs);
+        gather_t(Vt, j->v, b, T, Tp, kvd, g * hs, hs);
         memset(dKt, 0, 2 * HT * sizeof(float));
         for (int h = g * mul; h < (g + 1) * mul; h++)
             for (int t = 0; t < T; t++) {
                 const float *qt = j->q + ((size_t)b * T + t) * C + h * hs;
                 const float *dyt = j->dy + ((size_t)b * T + t) * C + h * hs;
                 const float *row = j->catt + (((size_t)b * j->nh + h) * T + t) * T;
+                float *dq = j->dq + ((size_t)b * T + t) * C + h * hs;
                 int n = t + 1;
+                if (hs == 8) {
+                    int n8 = (n + 7) & ~7;
+                    memcpy(pr, row, n * sizeof(float));
+                    for (int u = n; u < n8; u++) pr[u] = 0.0f;
+                    attn_row_bwd8(dq, dp, pr, qt, dyt, Kt, Vt, dKt, dVt, scale, Tp, n);
+                    continue;
+                }
                 // dP[u] = dy . v_u;  dv_u += P[u] dy
                 scores(dp, dyt, Vt, 1.0f, hs, T, n);
                 for (int i = 0; i < hs; i++) {
@@ -356,7 +439,6 @@ SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
                 float D = dot_lanes(row, dp, n);
                 for (int u = 0; u < n; u++) ds[u] = row[u] * (dp[u] - D) * scale;
                 // dq = dS K;  dk_u += dS[u] q
-                float *dq = j->dq + ((size_t)b * T + t) * C + h * hs;
                 for (int i = 0; i < hs; i++) {
                     const float *kr = Kt + (size_t)i * T;
                     float *dkr = dKt + (size_t)i * T;
@@ -365,8 +447,8 @@ SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
                     for (int u = 0; u < n; u++) dkr[u] += ds[u] * qi;
                 }
             }
-        scatter_t(j->dk, dKt, b, T, kvd, g * hs, hs);
-        scatter_t(j->dv, dVt, b, T, kvd, g * hs, hs);
+        scatter_t(j->dk, dKt, b, T, Tp, kvd, g * hs, hs);
+        scatter_t(j->dv, dVt, b, T, Tp, kvd, g * hs, hs);
     }
     free(Kt);
 }
@@ -437,6 +519,72 @@ static void swiglu_bwd_rows(void *ctx, int lo, int hi) {
     swiglu_backward(j->da + a, j->db + a, j->dg + a, j->a + a, j->b + a, b - a);
 }
 
+// Row-parallel versions of the small ops, over ROW_BLOCKS fixed blocks of rows (so that the
+// results, including the order in which rmsnorm's weight gradient is summed, do not depend on
+// the thread count).
+#define ROW_BLOCKS 64
+
+typedef struct {
+    llama_train *s;
+    float *out, *rstd, *dx, *dw;
+    const float *x, *w, *dout, *rstd_in, *cosv, *sinv;
+    const int *targets;
+    int N, C, T, hs, dir, V;
+    float scale;
+} rowpar_job;
+
+static int block_lo(int N, int b) { return (int)((long)N * b / ROW_BLOCKS); }
+
+static void rms_fwd_blocks(void *ctx, int lo, int hi) {
+    rowpar_job *j = ctx;
+    int r0 = block_lo(j->N, lo), r1 = block_lo(j->N, hi);
+    rmsnorm_forward(j->out + (size_t)r0 * j->C, j->rstd + r0, j->x + (size_t)r0 * j->C, j->w, r1 - r0, j->C);
+}
+
+static void rms_bwd_blocks(void *ctx, int lo, int hi) {
+    rowpar_job *j = ctx;
+    for (int b = lo; b < hi; b++) {
+        int r0 = block_lo(j->N, b), r1 = block_lo(j->N, b + 1);
+        float *part = j->s->dw_part + (size_t)b * j->C;
+        memset(part, 0, j->C * sizeof(float));
+        rmsnorm_backward(j->dx + (size_t)r0 * j->C, part, j->dout + (size_t)r0 * j->C, j->x + (size_t)r0 * j->C, j->w, j->rstd_in + r0, r1 - r0, j->C);
+    }
+}
+
+static void rope_blocks(void *ctx, int lo, int hi) {
+    rowpar_job *j = ctx;
+    rope_rows(j->out, j->cosv, j->sinv, block_lo(j->N, lo), block_lo(j->N, hi), j->T, j->C, j->hs, j->dir);
+}
+
+static void ce_bwd_blocks(void *ctx, int lo, int hi) {
+    rowpar_job *j = ctx;
+    int r0 = block_lo(j->N, lo), r1 = block_lo(j->N, hi);
+    crossentropy_backward(j->out + (size_t)r0 * j->V, j->out + (size_t)r0 * j->V, j->targets + r0, r1 - r0, j->V, j->scale);
+}
+
+static void rmsnorm_fwd_par(llama_train *s, float *out, float *rstd, const float *x, const float *w, int N, int C) {
+    rowpar_job j = {.s = s, .out = out, .rstd = rstd, .x = x, .w = w, .N = N, .C = C};
+    parallel_for(ROW_BLOCKS, s->threads, rms_fwd_blocks, &j);
+}
+
+// dx += ..., dw += sum over the blocks in block order
+static void rmsnorm_bwd_par(llama_train *s, float *dx, float *dw, const float *dout, const float *x, const float *w, const float *rstd, int N, int C) {
+    rowpar_job j = {.s = s, .dx = dx, .dout = dout, .x = x, .w = w, .rstd_in = rstd, .N = N, .C = C};
+    parallel_for(ROW_BLOCKS, s->threads, rms_bwd_blocks, &j);
+    for (int b = 0; b < ROW_BLOCKS; b++)
+        for (int i = 0; i < C; i++) dw[i] += s->dw_part[(size_t)b * C + i];
+}
+
+static void rope_par(llama_train *s, float *x, int N, int T, int width, int hs, int dir) {
+    rowpar_job j = {.s = s, .out = x, .cosv = s->rope_cos, .sinv = s->rope_sin, .N = N, .T = T, .C = width, .hs = hs, .dir = dir};
+    parallel_for(ROW_BLOCKS, s->threads, rope_blocks, &j);
+}
+
+static void ce_bwd_par(llama_train *s, float *probs, const int *targets, int N, int V, float scale) {
+    rowpar_job j = {.s = s, .out = probs, .targets = targets, .N = N, .V = V, .scale = scale};
+    parallel_for(ROW_BLOCKS, s->threads, ce_bwd_blocks, &j);
+}
+
 // ---- build ---------------------------------------------------------------------------------------
 
 void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int threads) {
@@ -485,6 +633,7 @@ void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int 
     s->rope_cos = rq_malloc((size_t)T * hs / 2 * sizeof(float));
     s->rope_sin = rq_malloc((size_t)T * hs / 2 * sizeof(float));
     rope_tables(s->rope_cos, s->rope_sin, T, hs);
+    s->dw_part = rq_malloc((size_t)ROW_BLOCKS * C * sizeof(float));
     s->inputs = rq_malloc(BT * sizeof(int));
     s->targets = rq_malloc(BT * sizeof(int));
 }
@@ -496,6 +645,7 @@ void llama_train_free(llama_train *s) {
     free(s->rope_sin);
     free(s->inputs);
     free(s->targets);
+    free(s->dw_part);
     memset(s, 0, sizeof *s);
 }
 
@@ -520,19 +670,19 @@ float llama_train_forward(llama_train *s, const llama_model *m, const int *input
         float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
         float *res2 = a->res2 + l * LBT * C;
 
-        rmsnorm_forward(ln1, a->rstd1 + l * LBT, in, w->rms_att + (size_t)l * C, BT, C);
+        rmsnorm_fwd_par(s, ln1, a->rstd1 + l * LBT, in, w->rms_att + (size_t)l * C, BT, C);
         gemm_nt(s, q, ln1, w->wq + (size_t)l * C * C, BT, C, C, 0.0f);
         gemm_nt(s, k, ln1, w->wk + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
         gemm_nt(s, v, ln1, w->wv + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
-        rope_forward(q, s->rope_cos, s->rope_sin, B, T, C, hs);
-        rope_forward(k, s->rope_cos, s->rope_sin, B, T, kvd, hs);
+        rope_par(s, q, BT, T, C, hs, 1);
+        rope_par(s, k, BT, T, kvd, hs, 1);
         double ta = now_s();
         attention_forward(atty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
         s->t_attn += now_s() - ta;
         memcpy(res1, in, (size_t)BT * C * sizeof(float));
         gemm_nt(s, res1, atty, w->wo + (size_t)l * C * C, BT, C, C, 1.0f);
 
-        rmsnorm_forward(ln2, a->rstd2 + l * LBT, res1, w->rms_ffn + (size_t)l * C, BT, C);
+        rmsnorm_fwd_par(s, ln2, a->rstd2 + l * LBT, res1, w->rms_ffn + (size_t)l * C, BT, C);
         gemm_nt(s, h1, ln2, w->w1 + (size_t)l * H * C, BT, C, H, 0.0f);
         gemm_nt(s, h3, ln2, w->w3 + (size_t)l * H * C, BT, C, H, 0.0f);
         swiglu_job sj = {.g = g, .a = h1, .b = h3, .n = (size_t)BT * H};
@@ -541,7 +691,7 @@ float llama_train_forward(llama_train *s, const llama_model *m, const int *input
         gemm_nt(s, res2, g, w->w2 + (size_t)l * C * H, BT, H, C, 1.0f);
     }
     const float *last = a->res2 + (c->n_layers - 1) * LBT * C;
-    rmsnorm_forward(a->lnf, a->rstdf, last, w->rms_final, BT, C);
+    rmsnorm_fwd_par(s, a->lnf, a->rstdf, last, w->rms_final, BT, C);
     gemm_nt(s, a->probs, a->lnf, w->wcls, BT, C, V, 0.0f);
     float loss = 0.0f;
     s->has_targets = targets != NULL;
@@ -570,12 +720,12 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
     llama_bwd *d = &s->d;
 
     // Loss -> logits (in place over the probabilities) -> final norm.
-    crossentropy_backward(a->probs, a->probs, s->targets, BT, V, 1.0f / BT);
+    ce_bwd_par(s, a->probs, s->targets, BT, V, 1.0f / BT);
     gemm_tn(s, gw->wcls, a->probs, a->lnf, BT, C, V);
     gemm_nn(s, d->dln, a->probs, w->wcls, BT, C, V, 0.0f);
     memset(d->dres, 0, (size_t)BT * C * sizeof(float));
     const float *last = a->res2 + (c->n_layers - 1) * LBT * C;
-    rmsnorm_backward(d->dres, gw->rms_final, d->dln, last, w->rms_final, a->rstdf, BT, C);
+    rmsnorm_bwd_par(s, d->dres, gw->rms_final, d->dln, last, w->rms_final, a->rstdf, BT, C);
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const float *in = l == 0 ? a->x0 : a->res2 + (l - 1) * LBT * C;
@@ -592,7 +742,7 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
         gemm_tn(s, gw->w3 + (size_t)l * H * C, d->dh3, ln2, BT, C, H);
         gemm_nn(s, d->dln, d->dh1, w->w1 + (size_t)l * H * C, BT, C, H, 0.0f);
         gemm_nn(s, d->dln, d->dh3, w->w3 + (size_t)l * H * C, BT, C, H, 1.0f);
-        rmsnorm_backward(d->dres, gw->rms_ffn + (size_t)l * C, d->dln, res1, w->rms_ffn + (size_t)l * C, a->rstd2 + l * LBT, BT, C);
+        rmsnorm_bwd_par(s, d->dres, gw->rms_ffn + (size_t)l * C, d->dln, res1, w->rms_ffn + (size_t)l * C, a->rstd2 + l * LBT, BT, C);
 
         // res1 = in + atty wo^T
         gemm_tn(s, gw->wo + (size_t)l * C * C, d->dres, atty, BT, C, C);
@@ -600,15 +750,15 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
         double ta = now_s();
         attention_backward(d->dq, d->dk, d->dv, d->datty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
         s->t_attn += now_s() - ta;
-        rope_backward(d->dq, s->rope_cos, s->rope_sin, B, T, C, hs);
-        rope_backward(d->dk, s->rope_cos, s->rope_sin, B, T, kvd, hs);
+        rope_par(s, d->dq, BT, T, C, hs, -1);
+        rope_par(s, d->dk, BT, T, kvd, hs, -1);
         gemm_tn(s, gw->wq + (size_t)l * C * C, d->dq, ln1, BT, C, C);
         gemm_tn(s, gw->wk + (size_t)l * kvd * C, d->dk, ln1, BT, C, kvd);
         gemm_tn(s, gw->wv + (size_t)l * kvd * C, d->dv, ln1, BT, C, kvd);
         gemm_nn(s, d->dln, d->dq, w->wq + (size_t)l * C * C, BT, C, C, 0.0f);
         gemm_nn(s, d->dln, d->dk, w->wk + (size_t)l * kvd * C, BT, C, kvd, 1.0f);
         gemm_nn(s, d->dln, d->dv, w->wv + (size_t)l * kvd * C, BT, C, kvd, 1.0f);
-        rmsnorm_backward(d->dres, gw->rms_att + (size_t)l * C, d->dln, in, w->rms_att + (size_t)l * C, a->rstd1 + l * LBT, BT, C);
+        rmsnorm_bwd_par(s, d->dres, gw->rms_att + (size_t)l * C, d->dln, in, w->rms_att + (size_t)l * C, a->rstd1 + l * LBT, BT, C);
     }
     for (int i = 0; i < BT; i++) {
         float *row = gw->token_embedding + (size_t)s->inputs[i] * C;

@@ -60,6 +60,7 @@ typedef struct {
     float *acts_mem, *bwd_mem;
     float *rope_cos, *rope_sin;  // [T, hs/2]
     int *inputs, *targets;       // [BT] of the last forward
+    float *dw_part;              // [64, C] per-block partial norm-weight gradients
     int has_targets;
     int threads;
     // Time and work counters (seconds, floating-point operations of the SGEMMs).

@@ -134,6 +134,7 @@ static void test_v1_reads_same_weights(void **state) {
         assert_int_equal(llama_load_mem(&r, b.data, b.len, "v1.bin"), 0);
         assert_memory_equal(&r.config, &m.config, sizeof m.config);
         assert_memory_equal(r.params, m.params, m.n_params * sizeof(float));
+        llama_free(&r);
         // version 2 (Q8_0) is refused by name
         rq_wr_u32le(b.data + 4, 2);
         assert_int_equal(llama_load_mem(&r, b.data, b.len, "v2.bin"), RQ_EINPUT);
