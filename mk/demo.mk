@@ -1,3 +1,20 @@
-# make demo: the main job on bundled data. Grows with the families (trigram chat first).
+# make demo: the main job on bundled data. Trigram chat: build, show the dataset statistics, train
+# the bundled example (examples/tinychat, the default 256->256->192->128->C 2-bit network) into
+# build/demo-chat, evaluate it (float, fake-quant and integer kernel, held-out queries, accumulator
+# ranges), then chat with the integer model on the scripted queries of
+# examples/tinychat/demo_queries.txt. (make demo-cpm exports the same checkpoint to CP/M.)
+DEMO_CHAT_DIR := $(BUILD)/demo-chat
+
 demo: $(BIN)
-	@echo "retroqat demo: not built yet (it arrives with the trigram chat trainer)"
+	@set -e; \
+	echo "== the bundled dataset"; \
+	$(BIN) data-stats examples/tinychat/chat.txt; \
+	echo "== training (2-bit QAT; evaluation lines are JSON)"; \
+	rm -rf $(DEMO_CHAT_DIR); \
+	$(BIN) train examples/tinychat/config.json --out $(DEMO_CHAT_DIR); \
+	echo "== $(DEMO_CHAT_DIR)/best.ckpt on all of chat.txt and on its held-out queries"; \
+	$(BIN) eval $(DEMO_CHAT_DIR)/best.ckpt; \
+	echo "== chatting with the integer model (retroqat chat: infer/chat_kernel.c only)"; \
+	grep -v '^#' examples/tinychat/demo_queries.txt | while IFS= read -r q; do \
+		printf '> %s\n' "$$q"; $(BIN) chat $(DEMO_CHAT_DIR)/best.ckpt "$$q"; \
+	done

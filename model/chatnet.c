@@ -93,7 +93,7 @@ float chatnet_forward_prepared(chatnet *n, const float *params, const chatnet_qu
         for (size_t i = 0; i < (size_t)B * dout; i++) {
             // int16 wrap only in the exact (lambda = 1) graph; before that the overflow penalty
             // and the calibration keep the integer accumulators in range.
-            float u = (lambda >= 1.0f ? qat_wrap16f(acc[i]) : acc[i]) * inv, f = floorf(u);
+            float u = (lambda >= 1.0f ? qat_wrap16f(acc[i]) : acc[i]) * inv, f = qat_floor(u);
             float h = lambda >= 1.0f ? f : u + lambda * (f - u);
             y[i] = hidden && h < 0.0f ? 0.0f : h;
         }

@@ -11,17 +11,32 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline float qat_round(float x) { return floorf(x + 0.5f); }
+// floor(x) without a libm call or an int conversion (the hot loops of the float graph use it):
+// adding and subtracting 1.5*2^23 rounds |x| < 2^23 to the nearest integer; larger floats are
+// integers already.
+static inline float qat_floor(float x) {
+    if (!(x > -8388608.0f && x < 8388608.0f)) return x;
+    const float big = 12582912.0f;  // (x + big) - big is not x in IEEE arithmetic: never folded
+    float t = (x + big) - big;
+    return t > x ? t - 1.0f : t;
+}
+static inline float qat_round(float x) { return qat_floor(x + 0.5f); }
+// For clamped w the rounding is three comparisons (floor(c + 1/2) on [-2, 1]).
 static inline float qat_wquant(float w, int ternary) {
-    float q = qat_round(w), lo = ternary ? -1.0f : -2.0f;
-    return q < lo ? lo : q > 1.0f ? 1.0f : q;
+    float lo = ternary ? -1.0f : -2.0f;
+    float c = w < lo ? lo : w > 1.0f ? 1.0f : w;
+    return (float)((c >= 0.5f) - (c < -0.5f) - (c < -1.5f));
 }
 static inline float qat_bquant(float b) {
-    float q = qat_round(b);
-    return q < -32768.0f ? -32768.0f : q > 32767.0f ? 32767.0f : q;
+    if (!(b < 32767.0f)) return 32767.0f;
+    if (!(b > -32768.0f)) return -32768.0f;
+    return qat_round(b);
 }
 // int16 two's-complement wrap of an integer-valued float (exact below 2^24).
-static inline float qat_wrap16f(float x) { return x - 65536.0f * floorf((x + 32768.0f) / 65536.0f); }
+static inline float qat_wrap16f(float x) {
+    if (x >= -32768.0f && x <= 32767.0f) return x;
+    return x - 65536.0f * qat_floor((x + 32768.0f) * (1.0f / 65536.0f));
+}
 
 // Blend schedule: lambda = 0 before start, a cosine ramp from 0 to 1 between start and end
 // (fractions of the total steps), 1 after.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/config.h"
 #include "base/err.h"
@@ -283,7 +284,10 @@ static void measure_max_acc(chat_family *cf, double *amax) {
         }
         chatnet_forward_prepared(&cf->evnet, cf->params, &cf->q, 1.0f, bx, B, NULL);
         for (int l = 0; l < cf->L; l++)
-            for (size_t i = 0; i < (size_t)B * cf->dims[l + 1]; i++) amax[l] = fmax(amax[l], fabs(cf->evnet.acc[l][i]));
+            for (size_t i = 0; i < (size_t)B * cf->dims[l + 1]; i++) {
+                double a = fabs(cf->evnet.acc[l][i]);
+                if (a > amax[l]) amax[l] = a;
+            }
     }
     free(bx);
 }
@@ -359,9 +363,25 @@ static double batch_acc(const chatnet *n, int B, const uint8_t *y) {
     return B ? (double)ok / B : 0;
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// CPU seconds of the whole process (BLAS threads included): on a shared machine this, not the
+// wall clock, measures the work.
+static double cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     (void)rng;  // batches are a function of (seed, step)
     chat_family *cf = f->self;
+    double t0 = now_s(), c0 = cpu_s();
+    if (cf->t_start == 0.0) cf->t_start = t0;
     if (step % cf->eval_every == 0 && (step == 0 || lambda_at(cf, step - cf->eval_every) < 1.0f)) calibrate(cf);
     float lam = lambda_at(cf, step);
     int B = gather(cf, step);
@@ -390,6 +410,9 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     cJSON_AddNumberToObject(stats, "lambda", lam);
     cJSON_AddNumberToObject(stats, "overflow_pen", pen);
     cJSON_AddNumberToObject(stats, "wraps", (double)wraps);
+    cf->train_s += now_s() - t0;
+    cf->train_cpu_s += cpu_s() - c0;
+    cf->seen += B;
     return ce + pen + grid;
 }
 
@@ -398,9 +421,12 @@ static void fam_after_update(rq_family *f, long step) {
     chat_family *cf = f->self;
     // Shadows beyond half a step outside the grid only slow the way back.
     float lo = cf->q.ternary ? -1.5f : -2.5f, hi = 1.5f;
-    for (size_t i = 0; i < cf->net.n_weights; i++) cf->params[i] = fminf(hi, fmaxf(lo, cf->params[i]));
+    for (size_t i = 0; i < cf->net.n_weights; i++) {
+        float w = cf->params[i];
+        cf->params[i] = w < lo ? lo : w > hi ? hi : w;
+    }
     float *lt = &cf->params[cf->net.n_params - 1];
-    *lt = fminf(10.0f, fmaxf(-30.0f, *lt));
+    *lt = *lt < -30.0f ? -30.0f : *lt > 10.0f ? 10.0f : *lt;
 }
 
 static void fam_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
@@ -521,6 +547,7 @@ static void add_quant(const chat_family *cf, cJSON *out) {
 static double fam_evaluate(rq_family *f, long step, cJSON *out) {
     chat_family *cf = f->self;
     chat_family_image(cf);
+    double t0 = now_s();
     cJSON_AddNumberToObject(out, "lambda", lambda_at(cf, step));
     add_quant(cf, out);
     cJSON *tr = cJSON_AddObjectToObject(out, "train");
@@ -531,6 +558,13 @@ static double fam_evaluate(rq_family *f, long step, cJSON *out) {
         chat_measure(cf, &cf->held, NULL, 0, &cf->held_q, ho);
         ref = ho;
     }
+    cf->eval_s += now_s() - t0;
+    // timing (this process only; not part of any checkpoint)
+    cJSON_AddNumberToObject(out, "train_s", cf->train_s);
+    cJSON_AddNumberToObject(out, "train_cpu_s", cf->train_cpu_s);
+    cJSON_AddNumberToObject(out, "examples_seen", (double)cf->seen);
+    cJSON_AddNumberToObject(out, "eval_s", cf->eval_s);
+    cJSON_AddNumberToObject(out, "elapsed_s", now_s() - cf->t_start);
     double ex = cJSON_GetObjectItemCaseSensitive(ref, "int_exact")->valuedouble;
     double ia = cJSON_GetObjectItemCaseSensitive(ref, "int_acc")->valuedouble;
     return ex + 1e-3 * ia;

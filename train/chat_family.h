@@ -75,6 +75,8 @@ typedef struct {
     int *perm;
     long perm_epoch;
     uint8_t *bx, *by;  // gathered batch
+    double t_start, train_s, train_cpu_s, eval_s;  // wall-clock seconds (reported, never checkpointed)
+    long seen;                        // examples processed by this process
 } chat_family;
 
 // Build for training from a config: load and split the data, size the network.
