@@ -216,6 +216,9 @@ void swiglu_backward(float *da, float *db, const float *dg, const float *a, cons
     }
 }
 
+// Attention probability rows are stored with stride ATT_STRIDE(T) = T rounded up to 8.
+#define ATT_STRIDE(T) (((T) + 7) & ~7)
+
 // ---- causal grouped-query attention ---------------------------------------------------------------
 // q, y: [B, T, nh*hs]; k, v: [B, T, nkv*hs]; att: [B, nh, T, T]. Task = (b, kv group), so the
 // gradients of k and v of a group are written by one thread only. Each task first copies its
@@ -366,10 +369,9 @@ static inline __attribute__((always_inline)) void attn_row_bwd8(float *dq, float
 
 SIMD_CLONES static void attn_fwd_task(void *ctx, int lo, int hi) {
     attn_job *j = ctx;
-    int T = j->T, hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
-    int Tp = hs == 8 ? (T + 7) & ~7 : T;
+    int T = j->T, Tp = ATT_STRIDE(T), hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
     float scale = 1.0f / sqrtf((float)hs);
-    float *Kt = rq_calloc(2 * (size_t)hs * Tp + Tp, sizeof(float)), *Vt = Kt + (size_t)hs * Tp, *pr = Vt + (size_t)hs * Tp;
+    float *Kt = rq_calloc(2 * (size_t)hs * Tp, sizeof(float)), *Vt = Kt + (size_t)hs * Tp;
     for (int task = lo; task < hi; task++) {
         int b = task / j->nkv, g = task % j->nkv;
         gather_t(Kt, j->k, b, T, Tp, kvd, g * hs, hs);
@@ -377,20 +379,19 @@ SIMD_CLONES static void attn_fwd_task(void *ctx, int lo, int hi) {
         for (int h = g * mul; h < (g + 1) * mul; h++)
             for (int t = 0; t < T; t++) {
                 const float *qt = j->q + ((size_t)b * T + t) * C + h * hs;
-                float *row = j->att + (((size_t)b * j->nh + h) * T + t) * T;
+                float *row = j->att + (((size_t)b * j->nh + h) * T + t) * Tp;
                 float *yt = j->y + ((size_t)b * T + t) * C + h * hs;
                 int n = t + 1;
                 if (hs == 8) {
-                    attn_row_fwd8(pr, yt, qt, Kt, Vt, scale, Tp, n);
-                    memcpy(row, pr, n * sizeof(float));
+                    attn_row_fwd8(row, yt, qt, Kt, Vt, scale, Tp, n);
                     continue;
                 }
-                scores(row, qt, Kt, scale, hs, T, n);
+                scores(row, qt, Kt, scale, hs, Tp, n);
                 float max = max_of(row, n);
                 for (int u = 0; u < n; u++) row[u] = exp_fast(row[u] - max);
                 float inv = 1.0f / sum_lanes(row, n);
                 for (int u = 0; u < n; u++) row[u] *= inv;
-                for (int i = 0; i < hs; i++) yt[i] = dot_lanes(row, Vt + (size_t)i * T, n);
+                for (int i = 0; i < hs; i++) yt[i] = dot_lanes(row, Vt + (size_t)i * Tp, n);
             }
     }
     free(Kt);
@@ -403,12 +404,11 @@ void attention_forward(float *y, float *att, const float *q, const float *k, con
 
 SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
     attn_job *j = ctx;
-    int T = j->T, hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
-    int Tp = hs == 8 ? (T + 7) & ~7 : T;
+    int T = j->T, Tp = ATT_STRIDE(T), hs = j->hs, C = j->nh * hs, kvd = j->nkv * hs, mul = j->nh / j->nkv;
     float scale = 1.0f / sqrtf((float)hs);
     size_t HT = (size_t)hs * Tp;
-    float *Kt = rq_calloc(4 * HT + 3 * (size_t)Tp, sizeof(float));
-    float *Vt = Kt + HT, *dKt = Vt + HT, *dVt = dKt + HT, *dp = dVt + HT, *ds = dp + Tp, *pr = ds + Tp;
+    float *Kt = rq_calloc(4 * HT + 2 * (size_t)Tp, sizeof(float));
+    float *Vt = Kt + HT, *dKt = Vt + HT, *dVt = dKt + HT, *dp = dVt + HT, *ds = dp + Tp;
     for (int task = lo; task < hi; task++) {
         int b = task / j->nkv, g = task % j->nkv;
         gather_t(Kt, j->k, b, T, Tp, kvd, g * hs, hs);
@@ -418,21 +418,18 @@ SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
             for (int t = 0; t < T; t++) {
                 const float *qt = j->q + ((size_t)b * T + t) * C + h * hs;
                 const float *dyt = j->dy + ((size_t)b * T + t) * C + h * hs;
-                const float *row = j->catt + (((size_t)b * j->nh + h) * T + t) * T;
+                const float *row = j->catt + (((size_t)b * j->nh + h) * T + t) * Tp;
                 float *dq = j->dq + ((size_t)b * T + t) * C + h * hs;
                 int n = t + 1;
-                if (hs == 8) {
-                    int n8 = (n + 7) & ~7;
-                    memcpy(pr, row, n * sizeof(float));
-                    for (int u = n; u < n8; u++) pr[u] = 0.0f;
-                    attn_row_bwd8(dq, dp, pr, qt, dyt, Kt, Vt, dKt, dVt, scale, Tp, n);
+                if (hs == 8) {  // the forward pass left row zero padded to a multiple of 8
+                    attn_row_bwd8(dq, dp, row, qt, dyt, Kt, Vt, dKt, dVt, scale, Tp, n);
                     continue;
                 }
                 // dP[u] = dy . v_u;  dv_u += P[u] dy
-                scores(dp, dyt, Vt, 1.0f, hs, T, n);
+                scores(dp, dyt, Vt, 1.0f, hs, Tp, n);
                 for (int i = 0; i < hs; i++) {
                     float di = dyt[i];
-                    float *dvr = dVt + (size_t)i * T;
+                    float *dvr = dVt + (size_t)i * Tp;
                     for (int u = 0; u < n; u++) dvr[u] += di * row[u];
                 }
                 // dS = P (dP - sum P dP), scaled by 1/sqrt(hs) for the score's scale
@@ -440,8 +437,8 @@ SIMD_CLONES static void attn_bwd_task(void *ctx, int lo, int hi) {
                 for (int u = 0; u < n; u++) ds[u] = row[u] * (dp[u] - D) * scale;
                 // dq = dS K;  dk_u += dS[u] q
                 for (int i = 0; i < hs; i++) {
-                    const float *kr = Kt + (size_t)i * T;
-                    float *dkr = dKt + (size_t)i * T;
+                    const float *kr = Kt + (size_t)i * Tp;
+                    float *dkr = dKt + (size_t)i * Tp;
                     float qi = qt[i];
                     dq[i] = dot_lanes(ds, kr, n);
                     for (int u = 0; u < n; u++) dkr[u] += ds[u] * qi;
@@ -606,7 +603,7 @@ void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int 
         BT * C,                                   // x0
         L * BT * C, L * BT,                       // ln1 rstd1
         L * BT * C, L * BT * kvd, L * BT * kvd,   // q k v
-        L * B * nh * T * T,                       // att
+        L * B * nh * T * ATT_STRIDE(T),           // att
         L * BT * C, L * BT * C,                   // atty res1
         L * BT * C, L * BT,                       // ln2 rstd2
         L * BT * H, L * BT * H, L * BT * H,       // h1 h3 g
@@ -666,7 +663,7 @@ float llama_train_forward(llama_train *s, const llama_model *m, const int *input
     for (int l = 0; l < c->n_layers; l++) {
         const float *in = l == 0 ? a->x0 : a->res2 + (l - 1) * LBT * C;
         float *ln1 = a->ln1 + l * LBT * C, *q = a->q + l * LBT * C, *k = a->k + l * LBT * kvd, *v = a->v + l * LBT * kvd;
-        float *att = a->att + l * LBT * c->n_heads * s->T, *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
+        float *att = a->att + l * LBT * c->n_heads * ATT_STRIDE(s->T), *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
         float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
         float *res2 = a->res2 + l * LBT * C;
 
@@ -730,7 +727,7 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const float *in = l == 0 ? a->x0 : a->res2 + (l - 1) * LBT * C;
         float *ln1 = a->ln1 + l * LBT * C, *q = a->q + l * LBT * C, *k = a->k + l * LBT * kvd, *v = a->v + l * LBT * kvd;
-        float *att = a->att + l * LBT * c->n_heads * s->T, *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
+        float *att = a->att + l * LBT * c->n_heads * ATT_STRIDE(s->T), *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
         float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
 
         // res2 = res1 + g w2^T: dres passes through unchanged to res1.

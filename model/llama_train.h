@@ -32,7 +32,8 @@ typedef struct {
     float *ln1, *rstd1;   // [L, BT, C], [L, BT]
     float *q;             // [L, BT, C] after RoPE
     float *k, *v;         // [L, BT, kvd] (k after RoPE)
-    float *att;           // [L, B, nh, T, T] softmax rows (entries j <= t used)
+    float *att;           // [L, B, nh, T, Tp] softmax rows, Tp = T rounded up to 8 (entries j <= t
+                          // used, zeros from t+1 to the next multiple of 8)
     float *atty;          // [L, BT, C] attention output before wo
     float *res1;          // [L, BT, C] residual after attention
     float *ln2, *rstd2;   // [L, BT, C], [L, BT]
@@ -97,6 +98,7 @@ void rope_backward(float *dx, const float *cosv, const float *sinv, int B, int T
 void rope_tables(float *cosv, float *sinv, int T, int hs);
 void swiglu_forward(float *g, const float *a, const float *b, size_t n);
 void swiglu_backward(float *da, float *db, const float *dg, const float *a, const float *b, size_t n);
+// att: [B, nh, T, Tp] with Tp = T rounded up to a multiple of 8.
 void attention_forward(float *y, float *att, const float *q, const float *k, const float *v, int B, int T, int nh, int nkv, int hs, int threads);
 void attention_backward(float *dq, float *dk, float *dv, const float *dy, const float *att, const float *q, const float *k, const float *v,
                         int B, int T, int nh, int nkv, int hs, int threads);

@@ -116,7 +116,7 @@ static void attention_case(int hs, int nh, int nkv) {
     att_ctx c = {.B = 2, .T = 6, .nh = nh, .nkv = nkv, .hs = hs};
     size_t nq = (size_t)c.B * c.T * nh * hs, nk = (size_t)c.B * c.T * nkv * hs;
     c.q = randn(nq, 1.0f), c.k = randn(nk, 1.0f), c.v = randn(nk, 1.0f), c.R = randn(nq, 1.0f);
-    c.y = malloc(nq * 4), c.att = malloc((size_t)c.B * nh * c.T * c.T * 4);
+    c.y = malloc(nq * 4), c.att = malloc((size_t)c.B * nh * c.T * ((c.T + 7) & ~7) * 4);
     float *dq = malloc(nq * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4);
     att_loss(&c);
     attention_backward(dq, dk, dv, c.R, c.att, c.q, c.k, c.v, c.B, c.T, nh, nkv, hs, 2);
