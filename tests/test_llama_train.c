@@ -3,6 +3,7 @@
 //     on a slice of valid.txt worse (beyond noise: +0.01 nats), and the exported model.bin, the
 //     best checkpoint and eval agree;
 //   - from scratch, the same seed gives byte-identical checkpoints, and the loss goes down;
+//   - Ctrl-C then --resume ends in the same checkpoint bytes as an uninterrupted run;
 //   - config errors are exit-2 messages naming the key.
 #include "tests/testutil.h"
 
@@ -152,6 +153,57 @@ static void test_scratch_deterministic(void **state) {
     assert_true(last < 5.6);  // ln 512 = 6.24 at random init
 }
 
+// Ctrl-C (SIGINT) saves last.ckpt; --resume continues to the same bytes as an uninterrupted run.
+static void test_interrupt_and_resume(void **state) {
+    (void)state;
+    char tok[512], train[512];
+    const char *p;
+    if (!(p = rq_test_data("llama2c/tok512.bin"))) return;
+    snprintf(tok, sizeof tok, "%s", p);
+    const char *dir = rq_test_tmpdir("llama_resume");
+    snprintf(train, sizeof train, "%s/train.txt", dir);
+    if (!(p = rq_test_data("tinystories/train.txt"))) return;
+    slice(p, train, 60000);
+    char cfg[512], json[4096];
+    snprintf(cfg, sizeof cfg, "%s/r.json", dir);
+    snprintf(json, sizeof json,
+             "{\"model\": \"llama\", \"tokenizer\": \"%s\",\n"
+             " \"arch\": {\"dim\": 32, \"hidden_dim\": 64, \"n_layers\": 2, \"n_heads\": 4, \"n_kv_heads\": 2,\n"
+             "          \"vocab_size\": 512, \"seq_len\": 64, \"shared_classifier\": true},\n"
+             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 2048},\n"
+             " \"train\": {\"steps\": 120, \"batch\": 8, \"seq_len\": 64, \"lr\": 3e-3, \"warmup\": 3, \"eval_every\": 5,\n"
+             "           \"seed\": 4}}\n",
+             tok, train, train);
+    rq_test_write(cfg, json);
+    char *err = NULL;
+    int rc = rq_test_run(NULL, &err, "%s train %s --quiet --out %s/full", rq_test_bin(), cfg, dir);
+    if (rc) fail_msg("train exit %d: %s", rc, err);
+    free(err);
+    // Interrupt once the first evaluation is written, then resume.
+    char *out = NULL;
+    rc = rq_test_run(&out, &err,
+                     "%s train %s --quiet --out %s/cut & pid=$!; "
+                     "while ! grep -q eval %s/cut/metrics.jsonl 2>/dev/null; do sleep 0.02; done; kill -INT $pid; wait $pid",
+                     rq_test_bin(), cfg, dir, dir);
+    assert_int_equal(rc, 0);
+    int interrupted = strstr(err, "interrupted at step") != NULL;
+    printf("  interrupted: %s\n", interrupted ? "yes" : "no (finished first)");
+    free(out), free(err);
+    rc = rq_test_run(NULL, &err, "%s train %s --quiet --resume --out %s/cut", rq_test_bin(), cfg, dir);
+    if (rc) fail_msg("resume exit %d: %s", rc, err);
+    free(err);
+    uint8_t *a, *b;
+    size_t alen, blen;
+    char path[600];
+    snprintf(path, sizeof path, "%s/full/last.ckpt", dir);
+    assert_int_equal(rq_read_file(path, &a, &alen), 0);
+    snprintf(path, sizeof path, "%s/cut/last.ckpt", dir);
+    assert_int_equal(rq_read_file(path, &b, &blen), 0);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(a), free(b);
+}
+
 static void test_config_errors(void **state) {
     (void)state;
     const char *dir = rq_test_tmpdir("llama_cfg");
@@ -179,6 +231,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finetune_stories260K),
         cmocka_unit_test(test_scratch_deterministic),
+        cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
