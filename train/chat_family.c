@@ -63,6 +63,7 @@ int chat_config_load(const char *path, chat_config *c) {
         {.key = "grad_clip", .type = CFG_FLOAT, .dst = &c->grad_clip, .min = 0, .max = 1e6},
         {.key = "warmup", .type = CFG_FLOAT, .dst = &c->warmup, .min = 0, .max = 1},
         {.key = "min_lr_frac", .type = CFG_FLOAT, .dst = &c->min_lr_frac, .min = 0, .max = 1},
+        {.key = "query_dropout", .type = CFG_FLOAT, .dst = &c->query_dropout, .min = 0, .max = 0.9},
         {.key = "eval_examples", .type = CFG_INT, .dst = &c->eval_examples, .min = 1, .max = 100000000},
         {.key = "eval_queries", .type = CFG_INT, .dst = &c->eval_queries, .min = 1, .max = 100000000},
         {0}};
@@ -377,14 +378,27 @@ static double cpu_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+// Query dropout (augmentation): each query trigram of the batch is dropped with probability p, as
+// a typo or a rephrasing would remove it. Draws come from the trainer's checkpointed rng.
+static void drop_query_trigrams(chat_family *cf, int B, pcg32 *rng) {
+    float p = cf->cfg.query_dropout;
+    for (int r = 0; r < B; r++) {
+        uint8_t *x = cf->bx + (size_t)r * cf->dims[0];
+        for (int i = 0; i < cf->enc.q_buckets; i++)
+            for (int k = x[i]; k > 0; k--)
+                if (pcg32_float(rng) < p) x[i]--;
+    }
+}
+
 static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
-    (void)rng;  // batches are a function of (seed, step)
+    // batches are a function of (seed, step); the augmentation draws from rng
     chat_family *cf = f->self;
     double t0 = now_s(), c0 = cpu_s();
     if (cf->t_start == 0.0) cf->t_start = t0;
     if (step % cf->eval_every == 0 && (step == 0 || lambda_at(cf, step - cf->eval_every) < 1.0f)) calibrate(cf);
     float lam = lambda_at(cf, step);
     int B = gather(cf, step);
+    if (cf->cfg.query_dropout > 0.0f) drop_query_trigrams(cf, B, rng);
     float ce = chatnet_forward(&cf->net, cf->params, &cf->q, lam, cf->bx, B, cf->by);
     double acc = batch_acc(&cf->net, B, cf->by), iacc = acc;
     // The exact integer accumulators: the lambda = 1 pass (the same numbers as infer/).
@@ -404,6 +418,7 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     memset(cf->grads, 0, sizeof(float) * cf->net.n_params);
     chatnet_backward(&cf->net, cf->params, &cf->q, lam, B, cf->by, cf->pen, cf->grads);
     float grid = qat_grid_loss(cf->params, cf->grads, cf->net.n_weights, cf->cfg.grid_loss, cf->q.ternary);
+    cJSON_AddNumberToObject(stats, "epoch", (double)(step / cf->steps_per_epoch + 1));
     cJSON_AddNumberToObject(stats, "ce", ce);
     cJSON_AddNumberToObject(stats, "acc", acc);
     cJSON_AddNumberToObject(stats, "int_acc", iacc);
@@ -430,10 +445,12 @@ static void fam_after_update(rq_family *f, long step) {
 }
 
 static void fam_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
-    (void)f;
+    const chat_family *cf = f->self;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(stats, "epoch");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(stats, "acc"), *i = cJSON_GetObjectItemCaseSensitive(stats, "int_acc"),
                 *l = cJSON_GetObjectItemCaseSensitive(stats, "lambda");
-    snprintf(buf, n, "acc %.3f | int %.3f | q %.2f", a ? a->valuedouble : 0, i ? i->valuedouble : 0, l ? l->valuedouble : 0);
+    snprintf(buf, n, "epoch %.0f/%d | acc %.3f | int acc %.3f | quant %.2f", e ? e->valuedouble : 0, cf->cfg.epochs,
+             a ? a->valuedouble : 0, i ? i->valuedouble : 0, l ? l->valuedouble : 0);
 }
 
 // --- measuring -----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ typedef struct {
     chat_data_opts dopt;
     double held_out;
     int epochs, batch, evals;
-    float lr, weight_decay, grad_clip, warmup, min_lr_frac;
+    float lr, weight_decay, grad_clip, warmup, min_lr_frac, query_dropout;
     float blend_start, blend_end, grid_loss, overflow_mu, margin, init_std;
     int calib_examples, eval_examples, eval_queries;
 } chat_config;
