@@ -1,16 +1,17 @@
 # make demo-cpm: the chat model on a (emulated) Z80. Exports the checkpoint that `make demo`
 # trained (DEMO_CHAT_MODEL; trained here from examples/tinychat/config.json when missing) to
 # CHAT.COM, then runs it in the bundled CP/M 2.2 emulator: one-shot on each scripted question
-# (infer/z80/demo_questions.txt) with its T-states per generated character, then one chat-mode
-# session at the '> ' prompt.
+# (examples/tinychat/demo_queries.txt, the ones `make demo` asks the host) with its T-states per
+# generated character, then one chat-mode session at the '> ' prompt.
 DEMO_CPM_DIR := $(BUILD)/demo-cpm
 DEMO_CHAT_MODEL ?= $(BUILD)/demo-chat/best.ckpt
+DEMO_CPM_QUERIES ?= examples/tinychat/demo_queries.txt
 
 $(BUILD)/demo-chat/best.ckpt: | $(BIN)
 	$(BIN) train examples/tinychat/config.json --out $(BUILD)/demo-chat
 
 demo-cpm: $(BIN) $(DEMO_CHAT_MODEL)
-	@set -e; mkdir -p $(DEMO_CPM_DIR); \
+	@set -ef; mkdir -p $(DEMO_CPM_DIR); \
 	$(BIN) export $(DEMO_CHAT_MODEL) --target cpm -o $(DEMO_CPM_DIR)/CHAT.COM --probes; \
 	echo "== CHAT.COM in the CP/M emulator, one question per run (A>CHAT QUESTION)"; \
 	while IFS= read -r q; do \
@@ -21,9 +22,9 @@ n=len(sys.argv[3]); st=r[0]["tstates"]/r[0]["count"]; \
 print("A>CHAT %s\n%s\n   [%d chars, %.0f T-states per step, %.0f T-states per char in all = %.2f s/char at 4 MHz]" % \
 (sys.argv[2].upper(), sys.argv[3], n, st, s["tstates"]/max(n,1), s["tstates"]/max(n,1)/4e6))' \
 			$(DEMO_CPM_DIR)/stats.json "$$q" "$$ans"; \
-	done < infer/z80/demo_questions.txt; \
+	done < $(DEMO_CPM_QUERIES); \
 	echo "== chat mode (CHAT with no arguments; an empty line exits)"; \
-	grep -v '^#' infer/z80/demo_questions.txt | head -3 | \
+	{ grep -v '^#' $(DEMO_CPM_QUERIES) | head -3; echo; } | \
 		$(BIN) run --target cpm --stats $(DEMO_CPM_DIR)/CHAT.COM
 
 .PHONY: demo-cpm
