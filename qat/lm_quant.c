@@ -235,7 +235,20 @@ void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, 
         const float *wr = w + (size_t)r * cols;
         float mx = 0;
         for (int j = 0; j < cols; j++) mx = fmaxf(mx, fabsf(wr[j]));
+        // the clip max * f, f = 1, 63/64, ..., 32/64, with the least squared rounding + clipping error
         float s = mx > 0 ? mx / qmax : 1.0f;
+        double best = INFINITY;
+        for (int fi = 64; fi >= 32 && mx > 0; fi--) {
+            float sc = mx * fi / 64 / qmax;
+            double err = 0;
+            for (int j = 0; j < cols; j++) {
+                long v = lroundf(wr[j] / sc);
+                v = v > qmax ? qmax : v < -qmax ? -qmax : v;
+                double d = wr[j] - (double)v * sc;
+                err += d * d;
+            }
+            if (err < best) best = err, s = sc;
+        }
         scale[r] = s;
         for (int j = 0; j < cols; j++) {
             long v = lroundf(wr[j] / s);

@@ -65,7 +65,9 @@ int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, l
 int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st);
 
 // Per-row symmetric quantisation of a [rows][cols] matrix: q = round(w / s) clamped to
-// [-qmax, qmax] (round half away from zero), s = max|w_row| / qmax (s = 1 for an all-zero row).
+// [-qmax, qmax] (round half away from zero), s = c / qmax with the clip c = max|w_row| * j/64,
+// j = 64..32, that minimises the row's squared error (first minimum from j = 64 down; s = 1 for
+// an all-zero row).
 void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale);
 // A requantisation (m, p, k) for real multiplier M applied to accumulators bounded by |acc| <= bound.
 int lmq_make_rq(double M, double bound, lm_rq *rq);
