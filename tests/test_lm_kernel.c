@@ -52,6 +52,107 @@ static int32_t *run_logits(const lm_model *m, int n) {
     return all;
 }
 
+// A plain reference of the forward pass written from docs/lm-contract.md ("The forward pass"):
+// naive loops, int4 rows unpacked to int8 first, attention summed position by position. The
+// kernel (with its head-size-8 fast path and reordered sums) must match it exactly.
+static void ref_matvec(int32_t *acc, const lm_config *c, const lm_mat *m, const int8_t *x, int rows, int cols) {
+    int8_t *row = malloc(cols);
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < cols; j++) {
+            if (c->wbits == 8) row[j] = ((const int8_t *)m->w)[(size_t)r * cols + j];
+            else {
+                int b = ((const uint8_t *)m->w)[(size_t)r * ((cols + 1) / 2) + j / 2];
+                int v = (j & 1) ? b >> 4 : b & 15;
+                row[j] = (int8_t)(v >= 8 ? v - 16 : v);
+            }
+        }
+        acc[r] = 0;
+        for (int j = 0; j < cols; j++) acc[r] += row[j] * x[j];
+    }
+    free(row);
+}
+
+static void ref_logits(const lm_model *m, const int *tokens, int n, int32_t *out) {
+    const lm_config *c = &m->c;
+    int dim = c->dim, hid = c->hidden_dim, hs = lm_head_size(c), kvd = lm_kv_dim(c), T = c->seq_len, V = c->vocab_size;
+    int32_t *x = calloc(dim, 4), *acc = calloc(hid > V ? (hid > dim ? hid : dim) : V, 4), *sc = calloc(T, 4);
+    int8_t *xq = calloc(hid > dim ? hid : dim, 1), *h1 = calloc(hid, 1), *h3 = calloc(hid, 1);
+    int16_t *q16 = calloc(dim, 2), *q = calloc(dim, 2);
+    uint16_t *p = calloc(T, 2);
+    int8_t *kc = calloc((size_t)c->n_layers * T * kvd, 1), *vc = calloc((size_t)c->n_layers * T * kvd, 1);
+    for (int pos = 0; pos < n; pos++) {
+        int tok = tokens[pos];
+        for (int i = 0; i < dim; i++) x[i] = lm_requant(m->emb[(size_t)tok * dim + i], m->emb_rq[tok]);
+        for (int l = 0; l < c->n_layers; l++) {
+            const lm_layer *L = &m->layers[l];
+            int8_t *K = kc + (size_t)l * T * kvd, *Vv = vc + (size_t)l * T * kvd;
+            lm_rmsnorm_q8(xq, x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
+            ref_matvec(acc, c, &L->wq, xq, dim, dim);
+            for (int i = 0; i < dim; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wq.rq[i]), 2047);
+            lm_rope_q12(q, q16, dim, hs, pos, m->rope_theta);
+            ref_matvec(acc, c, &L->wk, xq, kvd, dim);
+            for (int i = 0; i < kvd; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wk.rq[i]), 2047);
+            lm_rope_q8(K + (size_t)pos * kvd, q16, kvd, hs, pos, m->rope_theta);
+            ref_matvec(acc, c, &L->wv, xq, kvd, dim);
+            for (int i = 0; i < kvd; i++) Vv[(size_t)pos * kvd + i] = lm_sat8(lm_requant(acc[i], L->wv.rq[i]));
+            for (int h = 0; h < c->n_heads; h++) {
+                int g = h / (c->n_heads / c->n_kv_heads);
+                for (int t = 0; t <= pos; t++) {
+                    sc[t] = 0;
+                    for (int i = 0; i < hs; i++) sc[t] += q[h * hs + i] * K[(size_t)t * kvd + g * hs + i];
+                }
+                lm_softmax_q15(p, sc, pos + 1, L->att_cm, L->att_ck, L->att_dlim);
+                for (int i = 0; i < hs; i++) {
+                    int32_t o = 0;
+                    for (int t = 0; t <= pos; t++) o += p[t] * Vv[(size_t)t * kvd + g * hs + i];
+                    xq[h * hs + i] = lm_sat8(lm_requant(o, L->att_out));
+                }
+            }
+            ref_matvec(acc, c, &L->wo, xq, dim, dim);
+            for (int i = 0; i < dim; i++) x[i] += lm_requant(acc[i], L->wo.rq[i]);
+            lm_rmsnorm_q8(xq, x, L->ffn_norm.g, L->ffn_norm.k, dim, c->eps_ss);
+            ref_matvec(acc, c, &L->w1, xq, hid, dim);
+            for (int i = 0; i < hid; i++) h1[i] = lm_sat8(lm_requant(acc[i], L->w1.rq[i]));
+            ref_matvec(acc, c, &L->w3, xq, hid, dim);
+            for (int i = 0; i < hid; i++) h3[i] = lm_sat8(lm_requant(acc[i], L->w3.rq[i]));
+            for (int i = 0; i < hid; i++) xq[i] = lm_sat8(lm_requant(L->silu[h1[i] + 128] * h3[i], L->glu));
+            ref_matvec(acc, c, &L->w2, xq, dim, hid);
+            for (int i = 0; i < dim; i++) x[i] += lm_requant(acc[i], L->w2.rq[i]);
+        }
+        lm_rmsnorm_q8(xq, x, m->final_norm.g, m->final_norm.k, dim, c->eps_ss);
+        lm_config c8 = *c;
+        c8.wbits = 8;  // the classifier is int8 always
+        ref_matvec(acc, &c8, &m->cls, xq, V, dim);
+        for (int v = 0; v < V; v++) out[(size_t)pos * V + v] = lm_requant(acc[v], m->cls.rq[v]);
+    }
+    free(x), free(acc), free(sc), free(xq), free(h1), free(h3), free(q16), free(q), free(p), free(kc), free(vc);
+}
+
+static void test_kernel_vs_reference(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 4; variant++) {
+        llama_model f;
+        llama_config c = {.dim = 32, .hidden_dim = 46, .n_layers = 2, .n_heads = variant & 1 ? 8 : 4, .n_kv_heads = 2,
+                          .vocab_size = 61, .seq_len = 48, .shared_classifier = 1};  // head size 4 (generic path) or 8 (fast path)
+        assert_int_equal(llama_build(&f, &c), 0);
+        llama_init_random(&f, 11 + variant);
+        for (int i = 0; i < c.vocab_size * c.dim; i++) f.w.token_embedding[i] *= 20;
+        uint16_t cal[200];
+        calib_tokens(cal, 200, c.vocab_size);
+        lm_model q;
+        assert_int_equal(lmq_ptq(&f, cal, 200, variant & 2 ? 4 : 8, &q), 0);
+        int n = c.seq_len, toks[48];
+        for (int p = 0; p < n; p++) toks[p] = (p * 7 + 3) % c.vocab_size;
+        int32_t *want = malloc((size_t)n * c.vocab_size * 4);
+        ref_logits(&q, toks, n, want);
+        int32_t *got = run_logits(&q, n);
+        assert_memory_equal(got, want, (size_t)n * c.vocab_size * 4);
+        free(want), free(got);
+        lmq_free(&q);
+        llama_free(&f);
+    }
+}
+
 // Image round trip: the model loaded from a little- or big-endian image computes exactly the
 // logits of the model it was written from (int8 and int4, shared and unshared classifier).
 static void test_image_round_trip(void **state) {
@@ -316,6 +417,7 @@ static void test_cli_export_run(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_vs_reference),
         cmocka_unit_test(test_image_round_trip),
         cmocka_unit_test(test_image_corrupt),
         cmocka_unit_test(test_quantize_deterministic),
