@@ -644,30 +644,36 @@ fin_hidden:
 	ld e,L_NBN(ix)
 	ld d,#0
 	exx
-	ld a,L_SHIFT(ix)
-	ld (shcnt),a
+	ld a,#15		; the shift: enter the chain of 15 SRL D / RR E at 15 - s
+	sub L_SHIFT(ix)
+	add a,a
+	add a,a
+	ld e,a
+	ld d,#0
+	ld hl,#fh_chain
+	add hl,de
+	ld (fh_jp+1),hl
 	ld b,L_NOUT(ix)		; 256 -> 0 -> 256 rounds of DJNZ
 	ld a,(model+D_ACCPG)
 	ld h,a
 	ld l,L_OFF(ix)
-1$:	inc h
+fh_row:
+	inc h
 	ld a,(hl)
 	dec h
 	or a
-	jp m,4$			; negative: ReLU gives 0
+	jp m,fh_next		; negative: ReLU gives 0
 	ld d,a
 	ld e,(hl)
-	ld a,(shcnt)
-	or a
-	jr z,3$
-	ld c,a
-2$:	srl d			; non-negative: the floor shift is a logical shift
+fh_jp:	jp fh_chain		; non-negative: the floor shift is a logical shift
+fh_chain:
+	.rept 15
+	srl d
 	rr e
-	dec c
-	jr nz,2$
-3$:	ld a,d
+	.endm
+	ld a,d
 	or e
-	jr z,4$
+	jr z,fh_next
 	ld 2(iy),e
 	ld 3(iy),d
 	exx
@@ -676,11 +682,12 @@ fin_hidden:
 	exx
 	ld de,#4
 	add iy,de
-4$:	exx
+fh_next:
+	exx
 	add hl,de
 	exx
 	inc l
-	djnz 1$
+	djnz fh_row
 	ld (lend),iy
 	ret
 
