@@ -486,11 +486,9 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *target
 // ---- row-parallel wrappers (rows are independent) ---------------------------------------------
 
 typedef struct {
-    float *out, *rstd, *dx, *dw, *probs, *losses;
-    const float *x, *w, *dout;
+    float *probs, *losses;
     const int *targets;
-    int C, V;
-    double loss_sum;
+    int V;
 } rows_job;
 
 static void ce_rows(void *ctx, int lo, int hi) {
