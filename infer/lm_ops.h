@@ -40,7 +40,7 @@ void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int
 // Unpack int4 nibble v (0..15) to its signed value.
 static inline int lm_i4(int v) { return (v ^ 8) - 8; }
 
-// y[r] = sat8(requant(acc[r], rq[r]))   (one rq per row, or rq[0] for all if shared != 0)
+// y[r] = sat8(requant(acc[r], rq[r]))   (one rq per row)
 void lm_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n);
 // y[r] = clamp(requant(acc[r], rq[r]), lim)  into int16 (lim < 2^15)
 void lm_requant_i16(int16_t *y, const int32_t *acc, const lm_rq *rq, int n, int32_t lim);
@@ -101,7 +101,7 @@ uint32_t lm_exp2_q15(int32_t u);
 //   (dlim bounds d * cm below 2^31 and is where exp2 reaches 0);
 //   S = sum e_t; ns = smallest shift with S >> ns < 2^16; R = udiv(2^31, S >> ns);
 //   p_t = (e_t * R + 2^(15+ns)) >> (16+ns)   (uint32; Q15, sum close to 2^15)
-// n <= 65536 positions. p may alias nothing; e scratch is p itself.
+// n <= 65535 positions; the unnormalised e_t are kept in p until the last loop.
 void lm_softmax_q15(uint16_t *p, const int32_t *s, int n, int32_t cm, int ck, int32_t dlim);
 // The (cm, ck, dlim) that map an int32 score unit of `scale` (real value per unit) to Q8 log2:
 // computed by the writer in float; the kernel only uses the integers.
