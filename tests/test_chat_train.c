@@ -32,6 +32,7 @@ static void small_config(chat_config *c, const char *data) {
     c->epochs = 6, c->batch = 32, c->evals = 4;
     c->held_out = 0.1;
     c->calib_examples = 256, c->eval_examples = 256, c->eval_queries = 32;
+    c->query_dropout = 0.1f;  // the augmentation draws from the trainer rng: resume must restore it
 }
 
 static int run(const chat_config *c, const char *out, int resume, float (*wrap)(rq_family *, long, pcg32 *, cJSON *)) ;
