@@ -13,17 +13,20 @@
 #include "export/cpm.h"
 
 static const char *USAGE =
-    "usage: retroqat export MODEL --target cpm -o CHAT.COM [--json] [--probes] [--layout L]\n"
+    "usage: retroqat export MODEL --target cpm -o CHAT.COM [--json] [--probes] [--layout L] [--stream]\n"
     "Build a CP/M 2.2 program that answers like `retroqat chat MODEL`: the hand-written Z80 kernel\n"
     "(infer/z80/chat.s) with the model's weights embedded. Without arguments CHAT.COM chats at a\n"
     "'> ' prompt (an empty line or '!' exits); `CHAT QUESTION` answers once. Answers print in upper\n"
     "case. The program, its buffers and stack must fit 0100h-E3FFh (the CCP stays): a model that\n"
-    "does not is refused with the number of bytes over.\n"
+    "does not is refused with the number of bytes over, unless --stream.\n"
     "  MODEL        a chat checkpoint (its integer image, section CIMG) or a raw model image (RQCI)\n"
     "  -o FILE      the .COM to write\n"
     "  --json       print the summary (sizes, memory map, worst-case accumulators) as JSON\n"
     "  --layout L   weight layout per layer: auto (default: the faster one that fits), packed\n"
     "               (column-major 2-bit codes), sparse (lists of non-zero rows per column)\n"
+    "  --stream     put the weights in NAME.BIN next to the .COM (NAME = the .COM's name, 8.3) and\n"
+    "               read each layer's 128-byte records through BDOS when it is needed: fits models\n"
+    "               whose largest layer (not all of them) fits the TPA; slow on a real disk\n"
     "  --probes     keep the T-state probes (OUT to the emulator's region ports D0h/D1h/E0h/E1h);\n"
     "               for measurements in `retroqat run --target cpm --stats` only, not real hardware\n";
 
@@ -69,6 +72,7 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
     cJSON_AddNumberToObject(o, "stack_bytes", (double)p->stack_bytes);
     cJSON_AddNumberToObject(o, "end", p->end);
     cJSON_AddNumberToObject(o, "tpa_free_bytes", (double)(CPM_TPA_END - p->end));
+    cJSON_AddNumberToObject(o, "bin_bytes", (double)p->bin_size);
     int32_t lo[CHAT_MAX_LAYERS], hi[CHAT_MAX_LAYERS];
     chat_bounds(m, lo, hi);
     cJSON *ls = cJSON_AddArrayToObject(o, "layers");
@@ -88,10 +92,11 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
 
 int cpm_export_main(int argc, char **argv) {
     const char *target = "cpm", *out = NULL, *pos[1], *layout = "auto";
-    int json = 0, probes = 0, npos = 0;
+    int json = 0, probes = 0, npos = 0, stream = 0;
     const rq_arg opts[] = {{"--target", NULL, ARG_STR, &target, NULL}, {"--out", "-o", ARG_STR, &out, NULL},
                            {"--json", NULL, ARG_FLAG, &json, NULL},     {"--probes", NULL, ARG_FLAG, &probes, NULL},
                            {"--layout", NULL, ARG_STR, &layout, NULL},
+                           {"--stream", NULL, ARG_FLAG, &stream, NULL},
                            {NULL, NULL, 0, NULL, NULL}};
     int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, USAGE);
     if (rc == RQ_ARGS_HELP) return 0;
@@ -113,8 +118,16 @@ int cpm_export_main(int argc, char **argv) {
         return rq_report(rc);
     }
     cpm_program p;
-    cpm_export_opts eo = {.probes = probes, .layout = lay};
+    // NAME.BIN next to the .COM: the .COM's base name, cut to 8 characters, upper case.
+    char bin_name[16], bin_path[4200];
+    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+    int k = 0;
+    for (; base[k] && base[k] != '.' && k < 8; k++) bin_name[k] = (char)chat_upper((uint8_t)base[k]);
+    snprintf(bin_name + k, sizeof bin_name - (size_t)k, ".BIN");
+    snprintf(bin_path, sizeof bin_path, "%.*s%s", (int)(base - out), out, bin_name);
+    cpm_export_opts eo = {.probes = probes, .layout = lay, .stream = stream, .bin_name = bin_name};
     if ((rc = cpm_build(&m, &eo, &p)) == 0) rc = rq_write_atomic(out, p.com, p.com_size);
+    if (rc == 0 && stream) rc = rq_write_atomic(bin_path, p.bin, p.bin_size);
     if (rc) {
         free(hold);
         cpm_program_free(&p);
@@ -127,11 +140,13 @@ int cpm_export_main(int argc, char **argv) {
     }
     if (json) {
         cJSON *o = summary(out, &m, &p);
+        if (stream) cJSON_AddStringToObject(o, "bin_file", bin_path);
         char *txt = cJSON_PrintUnformatted(o);
         printf("%s\n", txt);
         free(txt);
         cJSON_Delete(o);
     } else {
+        if (stream) printf("%s: %zu bytes (%zu records) of weights, read one layer at a time\n", bin_path, p.bin_size, p.bin_size / 128);
         printf("%s: %zu bytes (%zu records): kernel %zu, weights %zu, data %zu; buffers %zu and stack %zu up to "
                "%04Xh, %u bytes of the TPA free\n",
                out, p.com_size, (p.com_size + 127) / 128, p.code_bytes, p.weight_bytes, p.data_bytes, p.buffer_bytes,

@@ -30,8 +30,8 @@ void cpm_transpose_layer(const uint8_t *w, int n_in, int n_out, uint8_t *out) {
 }
 
 void cpm_program_free(cpm_program *p) {
-    free(p->com);
-    p->com = NULL;
+    free(p->com), free(p->bin);
+    p->com = NULL, p->bin = NULL;
 }
 
 // Per layer: both layouts' sizes and estimated T-states when every input is active (per column:
@@ -66,9 +66,10 @@ static void layer_costs(const chat_imodel *m, int l, layer_cost *c) {
 }
 
 // Sparse columns: table[i] -> [n+1][offsets][n-1][offsets][n-2][offsets], offset = off + row.
-static void write_sparse(const chat_imodel *m, int l, int off, uint32_t at, uint8_t *f) {
+// The layer is written to dst; at is the Z80 address it will occupy (the table holds addresses).
+static void write_sparse(const chat_imodel *m, int l, int off, uint32_t at, uint8_t *dst) {
     int n_in = m->dims[l], n_out = m->dims[l + 1], rb = chat_row_bytes(n_in);
-    uint8_t *table = f + (at - 0x100);
+    uint8_t *table = dst, *f = dst - (at - 0x100);
     uint32_t list = at + 2 * (uint32_t)n_in;
     int8_t *codes = rq_malloc((size_t)n_in * n_out);  // [r][i] values
     for (int r = 0; r < n_out; r++) chat_unpack_row(m->w[l] + (size_t)r * rb, n_in, codes + (size_t)r * n_in);
@@ -108,17 +109,29 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     // Sizes and addresses (in 32 bits so an oversized model is measured, not wrapped). AUTO turns
     // sparse layers back to packed, the largest growth first, until the program fits.
     uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], file_end, cnt, ctx, qbuf, line, list, acc;
+    uint32_t fcb = 0, buf = 0, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs = 1;
+    int stream = o && o->stream;
     for (;;) {
         a = 0x100 + cpm_kernel_size;
         desc = a;
-        a += 32 + 16 * (uint32_t)L;
+        a += 48 + 20 * (uint32_t)L;
         charset = a;
         a += (uint32_t)n_out - 1;
         for (int l = 0; l < L; l++) blo[l] = a, a += 8 * (uint32_t)nb[l];
+        if (stream) fcb = a, a += 36;
         p->data_bytes = a - desc;
-        for (int l = 0; l < L; l++) w[l] = a, a += (uint32_t)(sparse[l] ? cost[l].sparse : cost[l].packed);
-        p->weight_bytes = a - desc - p->data_bytes;
-        file_end = a;
+        uint32_t wmax = 0;
+        bin_recs = 1;
+        for (int l = 0; l < L; l++) {
+            uint32_t n = (uint32_t)(sparse[l] ? cost[l].sparse : cost[l].packed);
+            nrec[l] = (n + 127) / 128, rec0[l] = bin_recs, bin_recs += nrec[l];
+            if (128 * nrec[l] > wmax) wmax = 128 * nrec[l];
+            if (!stream) w[l] = a, a += n;
+        }
+        if (stream) buf = a, a += wmax;  // not part of the file: counted with the buffers below
+        p->weight_bytes = stream ? wmax : a - desc - p->data_bytes;
+        file_end = stream ? buf : a;
+        for (int l = 0; l < L && stream; l++) w[l] = buf;
         cnt = a, a += (uint32_t)(e->q_buckets + e->k_buckets);
         ctx = a, a += (uint32_t)e->context;
         qbuf = a, a += (uint32_t)e->max_query + 2;
@@ -126,7 +139,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         list = a, a += 4 * (uint32_t)widest;
         a = (a + 255) & ~255u;
         acc = a, a += 4 * 256;
-        p->buffer_bytes = a - file_end;
+        p->buffer_bytes = a - file_end - (stream ? p->weight_bytes : 0);
         a += CPM_STACK_BYTES;
         if (a <= CPM_TPA_END || layout != CPM_LAYOUT_AUTO) break;
         int worst = -1;
@@ -143,11 +156,12 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     for (int l = 0; l < L; l++) p->sparse[l] = sparse[l];
     if (a > CPM_TPA_END)
         return rq_fail(RQ_EINPUT,
-                       "the model does not fit a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
+                       "the model does not fit%s a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
                        "(0100h-%04Xh), %u bytes over the %u available below the CCP at E400h (kernel %zu, weights %zu, "
-                       "data %zu, buffers %zu, stack %d)",
-                       a - 0x100, a - 1, a - CPM_TPA_END, CPM_TPA_END - 0x100, p->code_bytes, p->weight_bytes,
-                       p->data_bytes, p->buffer_bytes, CPM_STACK_BYTES);
+                       "data %zu, buffers %zu, stack %d)%s",
+                       stream ? " even with the weights streamed (their buffer holds the largest layer)" : "", a - 0x100, a - 1, a - CPM_TPA_END, CPM_TPA_END - 0x100, p->code_bytes, p->weight_bytes,
+                       p->data_bytes, p->buffer_bytes, CPM_STACK_BYTES,
+                       stream ? "" : "; --stream reads the weights from a .BIN instead");
 
     p->desc = (uint16_t)desc, p->charset = (uint16_t)charset, p->cnt = (uint16_t)cnt;
     p->kcnt = (uint16_t)(cnt + e->q_buckets), p->ctx = (uint16_t)ctx, p->qbuf = (uint16_t)qbuf;
@@ -179,8 +193,27 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     d[26] = p->acc_page, d[27] = p->qacc_page;
     put16(d + 28, p->end);
     put16(d + 30, w[0] + (uint32_t)e->q_buckets * stride[0]);
+    put16(d + 32, buf), put16(d + 34, fcb);
+    if (stream) {
+        // FCB: drive 0 (current), NAME.TYP blank-padded, the rest zero.
+        uint8_t *fc = f + (fcb - 0x100);
+        const char *nm = o->bin_name ? o->bin_name : "CHAT.BIN";
+        memset(fc + 1, ' ', 11);
+        const char *dot = strchr(nm, '.');
+        for (int i = 0; i < 8 && nm[i] && nm + i != dot; i++) fc[1 + i] = (uint8_t)chat_upper((uint8_t)nm[i]);
+        for (int i = 0; dot && i < 3 && dot[1 + i]; i++) fc[9 + i] = (uint8_t)chat_upper((uint8_t)dot[1 + i]);
+        p->bin_size = 128 * (size_t)bin_recs;
+        p->bin = rq_malloc(p->bin_size);
+        memset(p->bin, 0x1A, p->bin_size);
+        memset(p->bin, 0, 128);
+        memcpy(p->bin, "RQZ1", 4);
+        put16(p->bin + 4, 1);
+        put16(p->bin + 6, (unsigned)(p->bin_size & 0xFFFF)), put16(p->bin + 8, (unsigned)(p->bin_size >> 16));
+        put16(p->bin + 10, (unsigned)L);
+        for (int l = 0; l < L; l++) put16(p->bin + 12 + 4 * l, rec0[l]), put16(p->bin + 14 + 4 * l, nrec[l]);
+    }
     for (int l = 0; l < L; l++) {
-        uint8_t *r = d + 32 + 16 * l;
+        uint8_t *r = d + 48 + 20 * l;
         p->row_off[l] = (256 - 4 * nb[l]) & 255;
         p->w[l] = (uint16_t)w[l];
         r[0] = (uint8_t)nb[l], r[1] = (uint8_t)p->row_off[l], r[2] = (uint8_t)m->shift[l], r[3] = l == L - 1;
@@ -189,10 +222,12 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         r[12] = colfn[2 * sparse[l]], r[13] = colfn[2 * sparse[l] + 1];
         r[14] = l + 1 < L ? (uint8_t)stride[l + 1] : 0;
         r[15] = (uint8_t)stride[l];
+        put16(r + 16, rec0[l]), put16(r + 18, nrec[l]);
         uint8_t *b = f + (blo[l] - 0x100);
         for (int j = 0; j < m->dims[l + 1]; j++) b[j] = m->b[l][2 * j], b[4 * nb[l] + j] = m->b[l][2 * j + 1];
-        if (sparse[l]) write_sparse(m, l, p->row_off[l], w[l], f);
-        else cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], f + (w[l] - 0x100));
+        uint8_t *dst = stream ? p->bin + 128 * (size_t)rec0[l] : f + (w[l] - 0x100);
+        if (sparse[l]) write_sparse(m, l, p->row_off[l], w[l], dst);
+        else cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], dst);
     }
     memcpy(f + (charset - 0x100), m->charset, (size_t)n_out - 1);
     p->com = f;

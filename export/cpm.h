@@ -26,6 +26,7 @@ extern const unsigned cpm_kernel_size;
 #define CPM_K_PROBES 0x010Cu   // word: address of the probe list
 #define CPM_K_MODEL 0x010Eu    // word: address of the model descriptor
 #define CPM_K_COLFN 0x0110u    // words: colrun (packed layout), colrun_s (sparse layout)
+#define CPM_K_OPEN 0x0114u     // open and check the .BIN of a streaming build
 #define CPM_TPA_END 0xE400u    // the CCP of a standard 64K CP/M 2.2 starts here
 #define CPM_STACK_BYTES 256
 #define CPM_MAX_ROWS 256       // a layer's outputs live in one 256-byte page per accumulator byte
@@ -40,14 +41,25 @@ enum { CPM_LAYOUT_AUTO = 0, CPM_LAYOUT_PACKED = 1, CPM_LAYOUT_SPARSE = 2 };
 typedef struct {
     int probes;  // keep the T-state probe OUTs (ports D0h/E0h regions 0-1); 0: replace with NOPs
     int layout;  // CPM_LAYOUT_*: AUTO picks per layer the faster layout that still fits the TPA
+    // Stream the weights: they go to a .BIN file (bin_name, 8.3, e.g. "CHAT.BIN") instead of the
+    // .COM, and the kernel reads each layer's records into one buffer (sized for the largest layer)
+    // through BDOS 33 (read random) every time it needs the layer.
+    int stream;
+    const char *bin_name;
 } cpm_export_opts;
+
+// The .BIN of a streaming build: record 0 = "RQZ1", u16 version 1, u32 file length in bytes,
+// u16 L, then per layer u16 first record and u16 record count; each layer's weights (in the
+// layout the .COM expects) start on a record boundary; the last record is padded with 1Ah.
 
 // The built program and its memory map.
 typedef struct {
     uint8_t *com;          // the .COM file
     size_t com_size;
+    uint8_t *bin;          // the .BIN file (streaming builds; whole 128-byte records), else NULL
+    size_t bin_size;
     size_t code_bytes;     // the kernel
-    size_t weight_bytes;   // column-major 2-bit codes, all layers
+    size_t weight_bytes;   // column-major 2-bit codes, all layers (streaming: the largest layer's buffer)
     size_t data_bytes;     // descriptor, charset, biases
     size_t buffer_bytes;   // counts, context, query, line, list, accumulator pages (+ alignment)
     size_t stack_bytes;

@@ -306,10 +306,97 @@ static void test_summary_and_probes(void **state) {
     free(prog), free(img);
 }
 
+// --stream: a model 10 KB too big for the TPA runs from its .BIN, bit-exact (logits through the
+// test entry, answers through the CCP path), and a missing .BIN is reported.
+static void test_stream(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("cpm_export_stream");
+    char path[4200], com[4200], bin[4200];
+    snprintf(path, sizeof path, "%s/big.img", dir);
+    snprintf(com, sizeof com, "%s/big.com", dir);
+    snprintf(bin, sizeof bin, "%s/BIG.BIN", dir);
+    int dims[4] = {512, 256, 256, 40};
+    chat_imodel m;
+    uint8_t *img = make_image(3, dims, 256, 256, &m, path);
+    char *out = NULL, *err = NULL;
+    int rc = rq_test_run(&out, &err, "%s export %s --target cpm -o %s --stream --json", rq_test_bin(), path, com);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    uint8_t *cli_com, *cli_bin;
+    size_t ncom, nbin;
+    assert_int_equal(rq_read_file(com, &cli_com, &ncom), 0);
+    assert_int_equal(rq_read_file(bin, &cli_bin, &nbin), 0);
+    assert_true(cJSON_GetObjectItem(j, "bin_bytes")->valuedouble == (double)nbin);
+    assert_int_equal(nbin % 128, 0);
+    assert_memory_equal(cli_bin, "RQZ1", 4);
+    assert_int_equal(cli_bin[6] | cli_bin[7] << 8 | cli_bin[8] << 16 | cli_bin[9] << 24, (long)nbin);  // its own length
+    cJSON_Delete(j);
+    free(out), free(err);
+
+    // In process, the same build: addresses for the test entries.
+    cpm_program p;
+    cpm_export_opts o = {.stream = 1, .bin_name = "BIG.BIN"};
+    assert_int_equal(cpm_build(&m, &o, &p), 0);
+    assert_int_equal(p.com_size, ncom);
+    assert_memory_equal(p.com, cli_com, ncom);
+    assert_memory_equal(p.bin, cli_bin, nbin);
+    cpm_opts co = {.in_fd = -1, .dir = dir};
+    cpm_machine *mc = cpm_new(&co);
+    assert_int_equal(cpm_load_com(mc, p.com, p.com_size, "BIG.COM"), 0);
+    assert_int_equal(cpm_call(mc, CPM_K_OPEN, NULL), 0);
+    pcg32 r;
+    pcg32_seed(&r, 3, 3);
+    uint8_t counts[512];
+    int16_t logits[64];
+    for (int t = 0; t < 4; t++) {
+        for (int i = 0; i < 512; i++) counts[i] = pcg32_bounded(&r, 12) ? 0 : (uint8_t)(1 + pcg32_bounded(&r, 3));
+        int want = chat_forward(&m, counts, logits, NULL);
+        memcpy(cpm_mem(mc) + p.cnt, counts, 512);
+        assert_int_equal(cpm_call(mc, CPM_K_FORWARD, NULL), 0);
+        assert_int_equal(cpm_reg(mc, CPM_AF) >> 8, want);
+        const uint8_t *mem = cpm_mem(mc);
+        for (int k = 0; k < 40; k++) {
+            int off = p.row_off[2] + k;
+            assert_int_equal((int16_t)(uint16_t)(mem[p.acc_page * 256 + off] | mem[(p.acc_page + 1) * 256 + off] << 8), logits[k]);
+        }
+    }
+    cpm_free(mc);
+    static const char *qs[] = {"hello", "what is your name", "TELL ME A JOKE", "z80?"};
+    for (int i = 0; i < 4; i++) {
+        char want[256];
+        chat_generate(&m, qs[i], (int)strlen(qs[i]), want, sizeof want);
+        upper(want);
+        mc = cpm_new(&co);
+        assert_int_equal(cpm_load_com(mc, p.com, p.com_size, "BIG.COM"), 0);
+        assert_int_equal(cpm_set_tail(mc, qs[i]), 0);
+        assert_int_equal(cpm_run(mc), 0);
+        char got[256];
+        snprintf(got, sizeof got, "%s", cpm_output(mc, NULL));
+        assert_true(strlen(got) > 0);
+        got[strlen(got) - 1] = 0;
+        assert_string_equal(got, want);
+        assert_true(cpm_stats_get(mc)->bdos[33] > 0);  // the weights did come through BDOS
+        cpm_free(mc);
+    }
+    // Without its .BIN the program says so and ends.
+    remove(bin);
+    mc = cpm_new(&co);
+    assert_int_equal(cpm_load_com(mc, p.com, p.com_size, "BIG.COM"), 0);
+    assert_int_equal(cpm_set_tail(mc, "hello"), 0);
+    assert_int_equal(cpm_run(mc), 0);
+    assert_non_null(strstr(cpm_output(mc, NULL), "CANNOT READ THE WEIGHTS FILE"));
+    cpm_free(mc);
+    cpm_program_free(&p);
+    free(cli_com), free(cli_bin), free(img);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_and_probes),
         cmocka_unit_test(test_tpa_overflow_refused),
+        cmocka_unit_test(test_stream),
         cmocka_unit_test(test_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

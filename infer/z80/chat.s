@@ -27,6 +27,7 @@
 ;   010Ch .dw probes (addresses of the T-state probe OUTs the exporter keeps or NOPs out)
 ;   010Eh .dw model  (the descriptor; = end of the kernel)
 ;   0110h .dw colrun, colrun_s (the column routines of the two weight layouts)
+;   0114h t_open     open and check the .BIN of a streaming build (main does this first)
 	.module chat
 	.area KERN (ABS)
 	.org 0x100
@@ -55,7 +56,9 @@ D_ACCPG = 26		; u8 page of ACC lo (ACC hi on the next page)
 D_QACCPG = 27		; u8 page of QACC lo
 D_STACK = 28		; u16 initial SP
 D_WK = 30		; u16 -> first context column of layer 1 (W1 + Q*nb1)
-D_LAYERS = 32		; L records of 16 bytes:
+D_BUF = 32		; u16 -> weight buffer when the weights are streamed from a .BIN; 0: resident
+D_FCB = 34		; u16 -> FCB of the .BIN (streaming only)
+D_LAYERS = 48		; L records of 20 bytes:
 L_NB = 0		;   u8 bytes per column = ceil(n_out/4)
 L_OFF = 1		;   u8 256 - 4*nb (mod 256): row 0's offset in the accumulator pages
 L_SHIFT = 2		;   u8 s
@@ -67,7 +70,9 @@ L_NOUT = 10		;   u16 n_out (1..256)
 L_FN = 12		;   u16 column routine: colrun (packed codes) or colrun_s (sparse lists)
 L_NBN = 14		;   u8 column stride of the next layer (its nb, or 2 for a pointer table)
 L_STRIDE = 15		;   u8 column stride of this layer
-L_SIZE = 16
+L_REC0 = 16		;   u16 first 128-byte record of the layer's weights in the .BIN (streaming)
+L_NREC = 18		;   u16 records of the layer's weights
+L_SIZE = 20
 
 	jp main
 	jp t_forward
@@ -77,11 +82,13 @@ L_SIZE = 16
 	.dw model
 	.dw colrun
 	.dw colrun_s
+	jp open_bin
 
 ; ---- entry points ------------------------------------------------------------------------------
 
 main:
 	ld sp,(model+D_STACK)
+	call open_bin
 	ld a,(0x80)		; command tail length
 	or a
 	jr z,chat_mode
@@ -237,6 +244,94 @@ upper:
 	sub #32
 	ret
 
+; ---- streamed weights --------------------------------------------------------------------------
+
+; open_bin: when the weights are streamed, open the .BIN (its FCB is in the model data) and
+; check its header record ("RQZ1"); otherwise nothing. A missing or foreign file ends the program
+; with a message.
+open_bin:
+	ld hl,(model+D_BUF)
+	ld a,h
+	or l
+	ret z
+	ld de,(model+D_FCB)
+	ld c,#15
+	call BDOS
+	inc a
+	jr z,bin_error		; 0FFh: not found
+	ld ix,#hdr_layer	; record 0 into the buffer
+	call load_layer
+	ld hl,(model+D_BUF)
+	ld de,#bin_magic
+	ld b,#4
+1$:	ld a,(de)
+	cp (hl)
+	jr nz,bin_error
+	inc hl
+	inc de
+	djnz 1$
+	ret
+bin_error:
+	ld de,#bin_msg
+	ld c,#9
+	call BDOS
+	jp 0
+bin_magic:
+	.ascii "RQZ1"
+bin_msg:
+	.ascii "CANNOT READ THE WEIGHTS FILE (.BIN)"
+	.db 13,10
+	.ascii "$"
+hdr_layer = . - L_REC0		; a pseudo layer record: record 0, 1 record
+	.dw 0, 1
+
+; load_layer: read layer IX's weight records into the buffer (BDOS 26 set DMA, 33 read random);
+; nothing when the weights are resident.
+load_layer:
+	ld hl,(model+D_BUF)
+	ld a,h
+	or l
+	ret z
+	ld (ldma),hl
+	ld l,L_REC0(ix)
+	ld h,L_REC0+1(ix)
+	ld (lrec),hl
+	ld c,L_NREC(ix)
+	ld b,L_NREC+1(ix)
+	push ix
+1$:	push bc
+	ld de,(ldma)
+	ld c,#26
+	call BDOS
+	ld hl,(model+D_FCB)
+	ld de,#33		; r0, r1, r2
+	add hl,de
+	ld de,(lrec)
+	ld (hl),e
+	inc hl
+	ld (hl),d
+	inc hl
+	ld (hl),#0
+	ld de,(model+D_FCB)
+	ld c,#33
+	call BDOS
+	or a
+	jr nz,bin_error
+	ld hl,(ldma)
+	ld de,#128
+	add hl,de
+	ld (ldma),hl
+	ld hl,(lrec)
+	inc hl
+	ld (lrec),hl
+	pop bc
+	dec bc
+	ld a,b
+	or c
+	jr nz,1$
+	pop ix
+	ret
+
 ; ---- encoder (data/chat_encode.h) --------------------------------------------------------------
 
 ; hstep: HL = HL*31 + A (mod 2^16); 31*h = (h << 5) - h. Destroys DE.
@@ -380,6 +475,7 @@ zero_mem:
 ; layer1_query: QACC = bias1 + sum over the query buckets i of (count_i << a) * column i.
 layer1_query:
 	ld ix,#model+D_LAYERS
+	call load_layer
 	call acc_from_bias
 	ld hl,(model+D_CNT)
 	ld e,L_W(ix)
@@ -397,6 +493,7 @@ fwd_ctx:
 probe_l0:
 	out (0xD3),a		; region 3: layer 1 from QACC and the context columns
 	ld ix,#model+D_LAYERS
+	call load_layer
 	call layer_setup
 	ld a,(model+D_ACCPG)
 	ld h,a			; ACC = QACC
@@ -419,6 +516,7 @@ probe_f1:
 	out (0xE4),a
 	ld de,#L_SIZE
 	add ix,de
+	call load_layer
 probe_b0:
 	out (0xD5),a		; region 5: biases into the accumulators
 	call acc_from_bias
@@ -767,6 +865,8 @@ fin_last:
 
 ; ---- variables ---------------------------------------------------------------------------------
 qlen:	.db 0
+ldma:	.dw 0
+lrec:	.dw 0
 nout:	.db 0
 h7:	.dw 0
 pgoff:	.db 0, 0		; row offset, ACC page (loaded as BC: C = off, B = page)
