@@ -53,16 +53,20 @@ void lm_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int 
 }
 
 void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols) {
-    int stride = (cols + 1) / 2;
+    // A nibble v holds the weight (v ^ 8) - 8, so sum_j w_j x_j = sum_j (v_j ^ 8) x_j - 8 sum_j x_j:
+    // the inner loop multiplies unsigned nibbles and the correction is one sum per call.
+    int stride = (cols + 1) / 2, half = cols / 2;
+    int32_t sx = 0;
+    for (int j = 0; j < 2 * half; j++) sx += x[j];
     for (int r = 0; r < rows; r++) {
         const uint8_t *wr = w + (long)r * stride;
         int32_t a = 0;
-        int j = 0;
-        for (; j + 1 < cols; j += 2) {
-            int b = wr[j >> 1];
-            a += lm_i4(b & 15) * x[j] + lm_i4(b >> 4) * x[j + 1];
+        for (int k = 0; k < half; k++) {
+            int b = wr[k];
+            a += ((b & 15) ^ 8) * x[2 * k] + ((b >> 4) ^ 8) * x[2 * k + 1];
         }
-        if (j < cols) a += lm_i4(wr[j >> 1] & 15) * x[j];
+        a -= 8 * sx;
+        if (cols & 1) a += lm_i4(wr[half] & 15) * x[cols - 1];
         acc[r] = a;
     }
 }
