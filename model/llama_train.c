@@ -89,10 +89,17 @@ typedef struct {
     float beta;
 } gemm_job;
 
+// Blocks of at least 128 rows (16 output rows of a weight gradient), at most 64 blocks: a
+// function of the shape only, never of the thread count.
+static int gemm_blocks(const gemm_job *j) {
+    int b = j->kind == 2 ? j->OUT / 16 : j->N / 128;
+    return b < 1 ? 1 : b > GEMM_BLOCKS ? GEMM_BLOCKS : b;
+}
+
 static void gemm_rows(void *ctx, int lo, int hi) {
     gemm_job *j = ctx;
-    int rows = j->kind == 2 ? j->OUT : j->N;
-    int r0 = (int)((long)rows * lo / GEMM_BLOCKS), r1 = (int)((long)rows * hi / GEMM_BLOCKS);
+    int rows = j->kind == 2 ? j->OUT : j->N, nb = gemm_blocks(j);
+    int r0 = (int)((long)rows * lo / nb), r1 = (int)((long)rows * hi / nb);
     if (r1 <= r0) return;
     if (j->kind == 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, j->OUT, j->IN, 1.0f, j->a + (size_t)r0 * j->IN, j->IN, j->w, j->IN,
@@ -107,9 +114,9 @@ static void gemm_rows(void *ctx, int lo, int hi) {
 
 static void gemm_run(llama_train *s, gemm_job *j) {
     double t = now_s();
-    // 64 row blocks dealt out in contiguous ranges: the blocks (and so the results) do not depend
-    // on the thread count.
-    parallel_for(GEMM_BLOCKS, s->threads, gemm_rows, j);
+    // Row blocks dealt out in contiguous ranges: the blocks (and so the results) do not depend on
+    // the thread count.
+    parallel_for(gemm_blocks(j), s->threads, gemm_rows, j);
     s->t_gemm += now_s() - t;
     s->gemm_flops += 2.0 * j->N * j->IN * j->OUT;
 }
