@@ -205,6 +205,28 @@ static void test_malformed_files(void **state) {
     free(data);
 }
 
+// The built-in character-level tokenizer: a valid llama2.c tokenizer file of 354 pieces where
+// printable ASCII maps to one token per character and everything else to bytes + 3.
+static void test_builtin_chars(void **state) {
+    (void)state;
+    uint8_t *data;
+    size_t len;
+    tokenizer_build_chars(&data, &len);
+    tokenizer t;
+    assert_int_equal(tokenizer_load_mem(&t, data, len, "chars", TOKENIZER_CHARS_VOCAB), 0);
+    int toks[32];
+    int n = tokenizer_encode(&t, "Hi!\n\xc3\xa9", 1, 0, toks);
+    int sp = tokenizer_lookup(&t, " ", 1);
+    int want[8] = {TOK_BOS, sp, tokenizer_lookup(&t, "H", 1), tokenizer_lookup(&t, "i", 1), tokenizer_lookup(&t, "!", 1), '\n' + 3, 0xc3 + 3, 0xa9 + 3};
+    assert_int_equal(n, 8);
+    assert_memory_equal(toks, want, sizeof want);
+    assert_int_equal(sp, 259);
+    assert_string_equal(tokenizer_decode(&t, TOK_BOS, sp), "");
+    assert_string_equal(tokenizer_decode(&t, sp, '\n' + 3), "\n");
+    tokenizer_free(&t);
+    free(data);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answers),
@@ -212,6 +234,7 @@ int main(void) {
         cmocka_unit_test(test_safe_printing),
         cmocka_unit_test(test_documents_and_cache),
         cmocka_unit_test(test_malformed_files),
+        cmocka_unit_test(test_builtin_chars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
