@@ -661,6 +661,11 @@ colrun_s:
 	ld l,a
 	push hl
 	exx
+	ld a,d			; 0 < x < 256: x and -x have the high bytes 00 and FF, so the high
+	or a			; accumulator byte only changes on a carry (short loops)
+	ld a,e
+	jr z,crs_short
+crs_long:
 	ld a,e
 	ld (sp_lo+1),a
 	ld a,d
@@ -730,6 +735,83 @@ s2_hi:	adc a,#0
 	ld (hl),a
 	dec h
 	djnz crs_5
+	ret
+
+; The short loops: add the low byte; on a carry (+x) or a missing carry (-x, -2x, whose high
+; byte is FF) correct the high byte by one.
+crs_short:
+	ld (ss_p+1),a		; x
+	neg
+	ld (ss_m+1),a		; -x (low byte)
+	ld hl,#0
+	or a
+	sbc hl,de
+	add hl,hl		; -2x: high byte FF when x <= 128 (short loop), else FE (long loop)
+	ld a,l
+	ld (ss_m2+1),a
+	ld (s2_lo+1),a
+	ld a,h
+	ld (s2_hi+1),a
+	inc a
+	ld hl,#crs_s4
+	jr z,crs_sj
+	ld hl,#crs_4
+crs_sj:	ld (crs_jm2+1),hl
+	ld h,b			; H = ACC lo page
+	pop de			; DE = the lists
+	ld a,(de)
+	inc de
+	or a
+	jr z,crs_s2
+	ld b,a
+crs_s1:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+ss_p:	add a,#0
+	ld (hl),a
+	jr nc,crs_s1n
+	inc h
+	inc (hl)
+	dec h
+crs_s1n:
+	djnz crs_s1
+crs_s2:	ld a,(de)
+	inc de
+	or a
+	jr z,crs_jm2
+	ld b,a
+crs_s3:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+ss_m:	add a,#0
+	ld (hl),a
+	jr c,crs_s3n
+	inc h
+	dec (hl)
+	dec h
+crs_s3n:
+	djnz crs_s3
+crs_jm2:
+	jp crs_s4		; the -2 list: short loop when x <= 128, else the long one
+crs_s4:	ld a,(de)
+	inc de
+	or a
+	ret z
+	ld b,a
+crs_s5:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+ss_m2:	add a,#0
+	ld (hl),a
+	jr c,crs_s5n
+	inc h
+	dec (hl)
+	dec h
+crs_s5n:
+	djnz crs_s5
 	ret
 
 ; fin_hidden: y_j = max(0, floor(acc_j / 2^s)) for layer IX; the list receives (column j of the
