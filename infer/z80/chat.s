@@ -591,7 +591,11 @@ copy_rows_hl:
 	or a
 	jr nz,1$
 	inc b			; 4*64 = 256 rows
-1$:	ldir
+1$:	ldi			; 4*nb bytes, 4 at a time (P/V = BC != 0)
+	ldi
+	ldi
+	ldi
+	jp pe,1$
 	ret
 
 ; l1_cols: for BC columns with counts at HL and weights from DE on: add (count << a) * column
@@ -661,6 +665,7 @@ colrun_s:
 	ld l,a
 	push hl
 	exx
+	ld (xsave),de		; for -2x, computed only when the -2 list is not empty
 	ld a,d			; 0 < x < 256: x and -x have the high bytes 00 and FF, so the high
 	or a			; accumulator byte only changes on a carry (short loops)
 	ld a,e
@@ -677,11 +682,6 @@ crs_long:
 	ld (sm_lo+1),a
 	ld a,h
 	ld (sm_hi+1),a
-	add hl,hl		; -2x
-	ld a,l
-	ld (s2_lo+1),a
-	ld a,h
-	ld (s2_hi+1),a
 	ld h,b			; H = ACC lo page
 	pop de			; DE = the lists
 	ld a,(de)
@@ -704,7 +704,7 @@ sp_hi:	adc a,#0
 crs_2:	ld a,(de)
 	inc de
 	or a
-	jr z,crs_4
+	jr z,crs_m2
 	ld b,a
 crs_3:	ld a,(de)
 	inc de
@@ -718,6 +718,7 @@ sm_hi:	adc a,#0
 	ld (hl),a
 	dec h
 	djnz crs_3
+	jr crs_m2
 crs_4:	ld a,(de)
 	inc de
 	or a
@@ -743,20 +744,6 @@ crs_short:
 	ld (ss_p+1),a		; x
 	neg
 	ld (ss_m+1),a		; -x (low byte)
-	ld hl,#0
-	or a
-	sbc hl,de
-	add hl,hl		; -2x: high byte FF when x <= 128 (short loop), else FE (long loop)
-	ld a,l
-	ld (ss_m2+1),a
-	ld (s2_lo+1),a
-	ld a,h
-	ld (s2_hi+1),a
-	inc a
-	ld hl,#crs_s4
-	jr z,crs_sj
-	ld hl,#crs_4
-crs_sj:	ld (crs_jm2+1),hl
 	ld h,b			; H = ACC lo page
 	pop de			; DE = the lists
 	ld a,(de)
@@ -779,7 +766,7 @@ crs_s1n:
 crs_s2:	ld a,(de)
 	inc de
 	or a
-	jr z,crs_jm2
+	jr z,crs_m2
 	ld b,a
 crs_s3:	ld a,(de)
 	inc de
@@ -793,8 +780,27 @@ ss_m:	add a,#0
 	dec h
 crs_s3n:
 	djnz crs_s3
-crs_jm2:
-	jp crs_s4		; the -2 list: short loop when x <= 128, else the long one
+; the -2 list (rare): if not empty, patch -2x into both -2 loops and take the short one when
+; its high byte is FF (0 < x <= 128), else the long one.
+crs_m2:	ld a,(de)
+	or a
+	ret z
+	push de
+	push hl
+	ld de,(xsave)
+	ld hl,#0
+	or a
+	sbc hl,de
+	add hl,hl
+	ld a,l
+	ld (ss_m2+1),a
+	ld (s2_lo+1),a
+	ld a,h
+	ld (s2_hi+1),a
+	inc a
+	pop hl
+	pop de
+	jp nz,crs_4
 crs_s4:	ld a,(de)
 	inc de
 	or a
@@ -835,16 +841,17 @@ fin_hidden:
 	ld (fh_jp+1),hl
 	ld b,L_NOUT(ix)		; 256 -> 0 -> 256 rounds of DJNZ
 	ld a,(model+D_ACCPG)
-	ld h,a
+	inc a
+	ld h,a			; H = the high-byte page
 	ld l,L_OFF(ix)
 fh_row:
-	inc h
 	ld a,(hl)
-	dec h
 	or a
 	jp m,fh_next		; negative: ReLU gives 0
 	ld d,a
+	dec h
 	ld e,(hl)
+	inc h
 fh_jp:	jp fh_chain		; non-negative: the floor shift is a logical shift
 fh_chain:
 	.rept 15
@@ -868,35 +875,49 @@ fh_next:
 	exx
 	inc l
 	djnz fh_row
-	ld (lend),iy
+	push iy			; entries = (IY - LIST) / 4
+	pop hl
+	ld de,(model+D_LIST)
+	or a
+	sbc hl,de
+	srl h
+	rr l
+	srl h
+	rr l
+	ld (lcnt),hl
 	ret
 
 ; run_list: ACC += y * column for every (column, y) in the list.
 run_list:
-	ld hl,(model+D_LIST)
-rl_1:	ld de,(lend)
-	or a
-	sbc hl,de
-	add hl,de
+	ld hl,(lcnt)
+	ld a,h
+	or l
 	ret z
-	ld e,(hl)
+	ld hl,(model+D_LIST)
+rl_1:	ld e,(hl)
 	inc hl
 	ld d,(hl)
 	inc hl
 	push de
 	exx
-	pop hl
+	pop hl			; HL' = the column
 	exx
 	ld e,(hl)
 	inc hl
 	ld d,(hl)
-	inc hl
+	inc hl			; DE = y
 	push hl
 	ld bc,(pgoff)
 rl_call:
 	call colrun
 	pop hl
-	jr rl_1
+	ld bc,(lcnt)
+	dec bc
+	ld (lcnt),bc
+	ld a,b
+	or c
+	jr nz,rl_1
+	ret
 
 ; fin_last: logits y_j = floor(acc_j / 2^s) (arithmetic shift), written back in place; A = the
 ; first j with the largest y_j.
@@ -947,13 +968,14 @@ fin_last:
 
 ; ---- variables ---------------------------------------------------------------------------------
 qlen:	.db 0
+xsave:	.dw 0
 ldma:	.dw 0
 lrec:	.dw 0
 nout:	.db 0
 h7:	.dw 0
 pgoff:	.db 0, 0		; row offset, ACC page (loaded as BC: C = off, B = page)
 cptr:	.dw 0
-lend:	.dw 0
+lcnt:	.dw 0
 shcnt:	.db 0
 bestv:	.dw 0
 bestj:	.db 0
