@@ -136,7 +136,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         ctx = a, a += (uint32_t)e->context;
         qbuf = a, a += (uint32_t)e->max_query + 2;
         line = a, a += 258;
-        list = a, a += 4 * (uint32_t)widest;
+        list = a, a += 64 + 4 * (uint32_t)widest;  // 64 bytes of room below the pushed entries
         a = (a + 255) & ~255u;
         acc = a, a += 4 * 256;
         p->buffer_bytes = a - file_end - (stream ? p->weight_bytes : 0);
@@ -165,7 +165,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
 
     p->desc = (uint16_t)desc, p->charset = (uint16_t)charset, p->cnt = (uint16_t)cnt;
     p->kcnt = (uint16_t)(cnt + e->q_buckets), p->ctx = (uint16_t)ctx, p->qbuf = (uint16_t)qbuf;
-    p->line = (uint16_t)line, p->list = (uint16_t)list, p->end = (uint16_t)a;
+    p->line = (uint16_t)line, p->list = (uint16_t)(list + 64 + 4 * (uint32_t)widest), p->end = (uint16_t)a;
     p->acc_page = (uint8_t)(acc >> 8), p->qacc_page = (uint8_t)((acc >> 8) + 2);
     p->n_layers = L;
 
@@ -189,7 +189,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     d[8] = (uint8_t)e->context, d[9] = (uint8_t)e->max_query, d[10] = (uint8_t)m->max_answer;
     d[11] = (uint8_t)m->in_shift;
     put16(d + 12, charset), put16(d + 14, cnt), put16(d + 16, p->kcnt), put16(d + 18, ctx);
-    put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list);
+    put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list + 64 + 4 * (uint32_t)widest);
     d[26] = p->acc_page, d[27] = p->qacc_page;
     put16(d + 28, p->end);
     put16(d + 30, w[0] + (uint32_t)e->q_buckets * stride[0]);

@@ -63,7 +63,8 @@ typedef struct {
     size_t data_bytes;     // descriptor, charset, biases
     size_t buffer_bytes;   // counts, context, query, line, list, accumulator pages (+ alignment)
     size_t stack_bytes;
-    uint16_t desc, charset, cnt, kcnt, ctx, qbuf, line, list, end;  // addresses; end = stack top
+    uint16_t desc, charset, cnt, kcnt, ctx, qbuf, line, end;  // addresses; end = stack top
+    uint16_t list;  // END of the list of active hidden outputs (entries below it, last row first)
     uint8_t acc_page, qacc_page;                                       // ACC lo at acc_page:00
     int n_layers, row_off[CHAT_MAX_LAYERS];  // row j of layer l sits at page offset row_off[l] + j
     uint16_t w[CHAT_MAX_LAYERS];             // column-major weights (packed) or pointer table (sparse)

@@ -181,13 +181,14 @@ static void check_forward(zk *z, const chat_imodel *m, const uint8_t *counts, co
     assert_int_equal(got, want);
     if (L >= 2) {
         // The list the kernel built for the output layer: (column pointer, y) for each y_j != 0 of
-        // layer L-2, in order. Recompute y_j = max(0, floor(wrap16(acc) / 2^s)) from the reference sums.
+        // layer L-2, pushed, so the last active row sits first below the list's end. Recompute
+        // y_j = max(0, floor(wrap16(acc) / 2^s)) from the reference sums.
         const uint8_t *mem = cpm_mem(z->mc);
         int nb = chat_row_bytes(n_out), k = 0, h = L - 2;
         for (int j = 0; j < m->dims[L - 1]; j++) {
             int32_t y = chat_floor_shift(chat_wrap16(pre[h][j]), m->shift[h]);
             if (y <= 0) continue;
-            const uint8_t *e = mem + z->p.list + 4 * k++;
+            const uint8_t *e = mem + z->p.list - 4 * ++k;
             assert_int_equal(e[0] | e[1] << 8, z->p.w[L - 1] + j * (z->p.sparse[L - 1] ? 2 : nb));
             assert_int_equal(e[2] | e[3] << 8, y);
             n_hidden_checked++;

@@ -51,7 +51,8 @@ D_KCNT = 16		; u16 = CNT + Q
 D_CTX = 18		; u16 -> context characters (lower case, oldest first)
 D_QBUF = 20		; u16 -> ' ' + query + ' '
 D_LINE = 22		; u16 -> BDOS 10 line buffer (max, len, text)
-D_LIST = 24		; u16 -> list of (column pointer, x) of the non-zero hidden outputs
+D_LIST = 24		; u16 -> END of the list of (column pointer, y) of the non-zero hidden
+			;   outputs: fin_hidden PUSHes the entries, so they sit below it, last row first
 D_ACCPG = 26		; u8 page of ACC lo (ACC hi on the next page)
 D_QACCPG = 27		; u8 page of QACC lo
 D_STACK = 28		; u16 initial SP
@@ -821,9 +822,9 @@ crs_s5n:
 	ret
 
 ; fin_hidden: y_j = max(0, floor(acc_j / 2^s)) for layer IX; the list receives (column j of the
-; next layer, y_j) for every y_j != 0.
+; next layer, y_j) for every y_j != 0. The entries are PUSHed with SP in the list (an interrupt
+; would only write below SP, into list space not yet used; the exporter leaves room below).
 fin_hidden:
-	ld iy,(model+D_LIST)
 	exx
 	ld l,L_SIZE+L_W(ix)	; HL' = column j of the next layer, DE' = its stride
 	ld h,L_SIZE+L_W+1(ix)
@@ -844,6 +845,8 @@ fin_hidden:
 	inc a
 	ld h,a			; H = the high-byte page
 	ld l,L_OFF(ix)
+	ld (fh_sp+1),sp
+	ld sp,(model+D_LIST)
 fh_row:
 	ld a,(hl)
 	or a
@@ -861,23 +864,21 @@ fh_chain:
 	ld a,d
 	or e
 	jr z,fh_next
-	ld 2(iy),e
-	ld 3(iy),d
+	push de			; y
 	exx
-	ld 0(iy),l
-	ld 1(iy),h
+	push hl			; the column: entry = column lo, hi, y lo, hi
 	exx
-	ld de,#4
-	add iy,de
 fh_next:
 	exx
 	add hl,de
 	exx
 	inc l
 	djnz fh_row
-	push iy			; entries = (IY - LIST) / 4
-	pop hl
-	ld de,(model+D_LIST)
+	ld (lpos),sp		; entries = (LIST - SP) / 4
+	ld hl,#0
+	add hl,sp
+	ex de,hl
+	ld hl,(model+D_LIST)
 	or a
 	sbc hl,de
 	srl h
@@ -885,6 +886,7 @@ fh_next:
 	srl h
 	rr l
 	ld (lcnt),hl
+fh_sp:	ld sp,#0
 	ret
 
 ; run_list: ACC += y * column for every (column, y) in the list.
@@ -893,7 +895,7 @@ run_list:
 	ld a,h
 	or l
 	ret z
-	ld hl,(model+D_LIST)
+	ld hl,(lpos)
 rl_1:	ld e,(hl)
 	inc hl
 	ld d,(hl)
@@ -976,6 +978,7 @@ h7:	.dw 0
 pgoff:	.db 0, 0		; row offset, ACC page (loaded as BC: C = off, B = page)
 cptr:	.dw 0
 lcnt:	.dw 0
+lpos:	.dw 0
 shcnt:	.db 0
 bestv:	.dw 0
 bestj:	.db 0
