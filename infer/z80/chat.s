@@ -602,18 +602,29 @@ copy_rows_hl:
 ; l1_cols: for BC columns with counts at HL and weights from DE on: add (count << a) * column
 ; to ACC (pgoff set).
 l1_cols:
+	ld a,L_STRIDE(ix)	; column stride (IX = layer 1)
+	ld (l1c_st+1),a
+	ld a,c			; BC columns as DJNZ rounds: B inner, C outer
+	ld c,b
+	ld b,a
+	or a
+	jr z,l1c_1
+	inc c
 l1c_1:	ld a,(hl)
+	inc hl
 	or a
 	jr nz,l1c_3
-l1c_2:	inc hl
-	ld a,L_STRIDE(ix)	; column stride (IX = layer 1)
-	add a,e
+l1c_2:	ld a,e			; next column
+l1c_st:	add a,#0
 	ld e,a
-	jr nc,l1c_4
-	inc d
-l1c_4:	dec bc
-	ld a,b
-	or c
+	jr c,l1c_5
+	djnz l1c_1
+	dec c
+	jr nz,l1c_1
+	ret
+l1c_5:	inc d
+	djnz l1c_1
+	dec c
 	jr nz,l1c_1
 	ret
 l1c_3:	push hl
@@ -629,8 +640,8 @@ l1c_3:	push hl
 	or a
 	jr z,l1c_6
 	ld b,a
-l1c_5:	add hl,hl
-	djnz l1c_5
+l1c_4:	add hl,hl
+	djnz l1c_4
 l1c_6:	ex de,hl		; DE = x
 	ld bc,(pgoff)
 l1_call:
