@@ -29,7 +29,7 @@ void chat_config_default(chat_config *c) {
     chat_data_opts_default(&c->dopt);
     c->held_out = 0.1;
     c->epochs = 20, c->batch = 128, c->evals = 10;
-    c->lr = 0.01f, c->weight_decay = 0.0f, c->grad_clip = 1.0f, c->warmup = 0.03f, c->min_lr_frac = 0.05f;
+    c->lr = 0.04f, c->weight_decay = 0.0f, c->grad_clip = 1.0f, c->warmup = 0.03f, c->min_lr_frac = 0.05f;
     c->blend_start = 0.1f, c->blend_end = 0.6f, c->grid_loss = 0.0f, c->overflow_mu = 1.0f, c->margin = 0.25f;
     c->init_std = 0.7f;
     c->calib_examples = 4096, c->eval_examples = 2048, c->eval_queries = 128;
