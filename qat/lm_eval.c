@@ -9,20 +9,21 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "model/llama_generate.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_qat.h"
 #include "qat/lm_quant.h"
 
-enum { M_FLOAT, M_PTQ8, M_PTQ4, M_QAT, M_N };
+enum { M_FLOAT, M_PTQ8, M_PTQ4, M_QAT, M_N, M_QATF = M_N, M_NL };  // M_QATF: the QAT float master
 
 typedef struct {
-    double loss[M_N];
+    double loss[M_NL];
     long agree[M_N];
     long count;
 } win_result;
 
 typedef struct {
-    const llama_model *f;
+    const llama_model *f, *qf;  // qf: the QAT run's float master weights, or NULL
     const lm_model *q[M_N];
     const uint16_t *tokens;
     size_t n;
@@ -42,8 +43,9 @@ static void *worker(void *arg) {
     eval_job *j = arg;
     const llama_config *c = &j->f->config;
     int V = c->vocab_size;
-    llama_state fs;
+    llama_state fs, qfs;
     llama_state_build(&fs, c);
+    if (j->qf) llama_state_build(&qfs, c);
     lm_state st[M_N];
     void *mem[M_N] = {0};
     for (int k = 1; k < M_N; k++)
@@ -66,6 +68,7 @@ static void *worker(void *arg) {
             double mx = lf[af], z = 0;
             for (int v = 0; v < V; v++) z += exp((double)lf[v] - mx);
             r->loss[M_FLOAT] += mx + log(z) - lf[tgt];
+            if (j->qf) r->loss[M_QATF] += lm_row_ce(llama_forward(j->qf, &qfs, tok, i), V, tgt);
             for (int k = 1; k < M_N; k++) {
                 if (!j->q[k]) continue;
                 int32_t *li = lm_forward(j->q[k], &st[k], tok, i);
@@ -81,15 +84,16 @@ static void *worker(void *arg) {
     }
     for (int k = 1; k < M_N; k++) free(mem[k]);
     llama_state_free(&fs);
+    if (j->qf) llama_state_free(&qfs);
     return NULL;
 }
 
-int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const uint16_t *tokens,
-             size_t n, int window, int threads, int progress, lmq_eval_result *out) {
+int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const llama_model *qat_float,
+             const uint16_t *tokens, size_t n, int window, int threads, int progress, lmq_eval_result *out) {
     memset(out, 0, sizeof *out);
     if (n < 2) return rq_fail(RQ_EINPUT, "eval: fewer than 2 tokens");
     if (window < 1 || window > f->config.seq_len) window = f->config.seq_len;
-    eval_job j = {.f = f, .q = {NULL, ptq8, ptq4, qat}, .tokens = tokens, .n = n, .window = window, .progress = progress};
+    eval_job j = {.f = f, .qf = qat_float, .q = {NULL, ptq8, ptq4, qat}, .tokens = tokens, .n = n, .window = window, .progress = progress};
     j.n_windows = (int)((n - 2) / window + 1);
     j.res = rq_calloc(j.n_windows, sizeof(win_result));
     pthread_mutex_init(&j.mu, NULL);
@@ -104,7 +108,8 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
     // combine in window order: the same sums whatever the thread count
     win_result tot = {0};
     for (int w = 0; w < j.n_windows; w++) {
-        for (int k = 0; k < M_N; k++) tot.loss[k] += j.res[w].loss[k], tot.agree[k] += j.res[w].agree[k];
+        for (int k = 0; k < M_NL; k++) tot.loss[k] += j.res[w].loss[k];
+        for (int k = 0; k < M_N; k++) tot.agree[k] += j.res[w].agree[k];
         tot.count += j.res[w].count;
     }
     free(j.res);
@@ -116,6 +121,7 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
     int qk = qat ? M_QAT : M_PTQ8;
     out->int_loss = tot.loss[qk] / c;
     out->int_top1_agree = tot.agree[qk] / c;
+    out->qat_float_loss = qat_float ? tot.loss[M_QATF] / c : NAN;
     out->ptq4_loss = ptq4 ? tot.loss[M_PTQ4] / c : NAN;
     out->ptq4_top1_agree = ptq4 ? tot.agree[M_PTQ4] / c : NAN;
     return 0;
@@ -124,14 +130,22 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
 int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path,
                  lmq_eval_result *r) {
     lm_model q8, q4, qq;
+    llama_model qfm;
     uint8_t *img = NULL;
-    int have_q = 0;
+    int have_q = 0, have_qf = 0;
     if (qat_path) {
         size_t L = strlen(qat_path);
-        int rc = L > 4 && strcmp(qat_path + L - 4, ".rqm") == 0 ? lm_image_read_file(qat_path, &img, &qq) : lm_qat_load(qat_path, &qq);
+        int is_img = L > 4 && strcmp(qat_path + L - 4, ".rqm") == 0;
+        int rc = is_img ? lm_image_read_file(qat_path, &img, &qq) : lm_qat_load(qat_path, &qq);
         if (rc) return rc;
+        if (!is_img && (rc = lm_qat_load_float(qat_path, &qfm)) != 0) {
+            lmq_free(&qq);
+            return rc;
+        }
+        have_qf = !is_img;
         if (qq.c.vocab_size != f->config.vocab_size || qq.c.seq_len < window) {
             if (img) free(img); else lmq_free(&qq);
+            if (have_qf) llama_free(&qfm);
             return rq_fail(RQ_EINPUT, "%s: its vocabulary or context does not match the float model's", qat_path);
         }
         have_q = 1;
@@ -145,11 +159,12 @@ int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int win
     if (rc) goto out;
     const char *th = getenv("RQ_THREADS");
     int threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    rc = lmq_eval(f, &q8, &q4, have_q ? &qq : NULL, tokens, n, window, threads, progress, r);
+    rc = lmq_eval(f, &q8, &q4, have_q ? &qq : NULL, have_qf ? &qfm : NULL, tokens, n, window, threads, progress, r);
     r->int_from_qat = have_q;
     lmq_free(&q8);
     lmq_free(&q4);
 out:
+    if (have_qf) llama_free(&qfm);
     if (have_q) {
         if (img) free(img);
         else lmq_free(&qq);
@@ -164,6 +179,7 @@ void lmq_eval_json(cJSON *o, const lmq_eval_result *r) {
     cJSON_AddStringToObject(o, "int_model", r->int_from_qat ? "qat" : "ptq");  // without --qat, int = ptq
     cJSON_AddNumberToObject(o, "int_top1_agree", r->int_top1_agree);
     cJSON_AddNumberToObject(o, "int_float_loss", r->float_loss);  // float loss on the same per-token path
+    if (!isnan(r->qat_float_loss)) cJSON_AddNumberToObject(o, "qat_float_loss", r->qat_float_loss);
     cJSON_AddNumberToObject(o, "int4_ptq_loss", r->ptq4_loss);
     cJSON_AddNumberToObject(o, "int4_top1_agree", r->ptq4_top1_agree);
 }
@@ -173,6 +189,8 @@ void lmq_eval_print(FILE *f, const lmq_eval_result *r) {
             r->top1_agree);
     fprintf(f, "int8 %s loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->int_from_qat ? "QAT" : "(= PTQ)", r->int_loss,
             r->int_loss / r->float_loss, r->int_top1_agree);
+    if (!isnan(r->qat_float_loss))
+        fprintf(f, "QAT checkpoint's float weights: loss %.4f (its integer model x%.4f)\n", r->qat_float_loss, r->int_loss / r->qat_float_loss);
     fprintf(f, "int4 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq4_loss, r->ptq4_loss / r->float_loss,
             r->ptq4_top1_agree);
 }

@@ -24,12 +24,14 @@ typedef struct {
     double ptq4_loss;     // int4 weights, calibration only
     double ptq4_top1_agree;
     int int_from_qat;     // 1: int_loss is from the given QAT model
+    double qat_float_loss;  // the QAT checkpoint's own float weights (NAN unless a checkpoint is given)
 } lmq_eval_result;
 
-// ptq8 / ptq4 / qat: integer models to score (ptq4 or qat may be NULL). threads >= 1 splits the
-// windows (the result does not depend on it). progress: print a progress line to stderr.
-int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const uint16_t *tokens,
-             size_t n, int window, int threads, int progress, lmq_eval_result *r);
+// ptq8 / ptq4 / qat: integer models to score (ptq4 or qat may be NULL); qat_float: the float
+// weights the QAT run ended with (or NULL). threads >= 1 splits the windows (the result does not
+// depend on it). progress: print a progress line to stderr.
+int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const llama_model *qat_float,
+             const uint16_t *tokens, size_t n, int window, int threads, int progress, lmq_eval_result *r);
 
 // The eval verb's integer part: PTQ of f at int8 and int4 with the default calibration, then
 // lmq_eval over the same tokens and windows as the float loss. qat_path (or NULL): the integer

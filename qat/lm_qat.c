@@ -278,6 +278,24 @@ static int qf_load(rq_family *f, const rqf_file *file) {
     return rc;
 }
 
+int lm_qat_load_float(const char *path, llama_model *m) {
+    rqf_file file;
+    int rc = rqf_open(&file, path, QAT_KIND);
+    if (rc) return rc;
+    llama_config c;
+    lmq_stats st;
+    int wbits;
+    if ((rc = get_sections(&file, &c, &st, &wbits)) == 0) {
+        lmq_stats_free(&st);
+        if ((rc = llama_build(m, &c)) == 0) {
+            rq_family f = {.kind = QAT_KIND, .params = m->params, .n_params = m->n_params};
+            if ((rc = trainer_load_params(&f, &file))) llama_free(m);
+        }
+    }
+    rqf_close(&file);
+    return rc;
+}
+
 int lm_qat_load(const char *path, lm_model *q) {
     rqf_file file;
     int rc = rqf_open(&file, path, QAT_KIND);

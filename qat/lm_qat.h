@@ -36,5 +36,7 @@ int lm_qat_train_main(int argc, char **argv);
 // Load a QAT checkpoint (kind "llamaq"): the float master weights, the activation clips and the
 // weight bits, and quantise them into the integer model it trained (lmq_free(q) after use).
 int lm_qat_load(const char *path, lm_model *q);
+// The float master weights of a QAT checkpoint (llama_free after use).
+int lm_qat_load_float(const char *path, llama_model *m);
 
 #endif
