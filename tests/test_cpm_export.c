@@ -15,6 +15,7 @@
 #include "base/binio.h"
 #include "base/err.h"
 #include "base/rng.h"
+#include "base/rqfile.h"
 #include "emu/cpm.h"
 #include "export/cpm.h"
 #include "infer/chat_kernel.h"
@@ -185,8 +186,52 @@ static void test_end_to_end(void **state) {
     free(tr);
     cpm_free(m);
     free(prog);
+
+    // The trained model's logits, step by step along the host's own generations: every logit of
+    // every step of 20 answers, through the kernel's test entry, in both layouts.
+    rqf_file cf;
+    rq_reader rd;
+    chat_imodel im;
+    assert_int_equal(rqf_open(&cf, ckpt, "chat"), 0);
+    assert_int_equal(rqf_section(&cf, "CIMG", &rd), 0);
+    assert_int_equal(chat_image_parse(rd.data, rd.len, ckpt, &im), 0);
+    long logits_checked = 0;
+    for (int layout = CPM_LAYOUT_PACKED; layout <= CPM_LAYOUT_SPARSE; layout++) {
+        cpm_program cp;
+        cpm_export_opts eo = {.layout = layout};
+        assert_int_equal(cpm_build(&im, &eo, &cp), 0);
+        cpm_machine *km = cpm_new(NULL);
+        assert_int_equal(cpm_load_com(km, cp.com, cp.com_size, "CHAT.COM"), 0);
+        int L = im.n_layers, n_out = im.dims[L];
+        for (int i = 0; i < 20; i++) {
+            uint8_t counts[1024], ctx[CHAT_MAX_CONTEXT];
+            int16_t lg[256];
+            chat_encode_query(&im.enc, queries[i], (int)strlen(queries[i]), counts);
+            chat_context_reset(&im.enc, ctx);
+            for (int step = 0; step < im.max_answer; step++) {
+                chat_encode_context(&im.enc, ctx, counts + im.enc.q_buckets);
+                int k = chat_forward(&im, counts, lg, NULL);
+                memcpy(cpm_mem(km) + cp.cnt, counts, (size_t)im.dims[0]);
+                assert_int_equal(cpm_call(km, CPM_K_FORWARD, NULL), 0);
+                assert_int_equal(cpm_reg(km, CPM_AF) >> 8, k);
+                const uint8_t *mem = cpm_mem(km);
+                for (int c = 0; c < n_out; c++) {
+                    int off = cp.row_off[L - 1] + c;
+                    assert_int_equal((int16_t)(uint16_t)(mem[cp.acc_page * 256 + off] | mem[(cp.acc_page + 1) * 256 + off] << 8),
+                                     lg[c]);
+                }
+                logits_checked += n_out;
+                if (k == CHAT_END) break;
+                chat_context_push(&im.enc, ctx, im.charset[k - 1]);
+            }
+        }
+        cpm_free(km);
+        cpm_program_free(&cp);
+    }
+    rqf_close(&cf);
     fprintf(stderr, "cpm export: %d queries, one-shot and chat mode, all answers identical to retroqat chat (%d chars, "
-            "%.0f T-states per char one-shot incl. query setup)\n", nq, chars, chars ? (double)tstates / chars : 0.0);
+            "%.0f T-states per char one-shot incl. query setup); %ld logits of the trained model bit-exact\n", nq, chars,
+            chars ? (double)tstates / chars : 0.0, logits_checked);
 }
 
 // ---- refusals and the summary ------------------------------------------------------------------
