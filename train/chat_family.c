@@ -32,7 +32,7 @@ void chat_config_default(chat_config *c) {
     c->lr = 0.04f, c->weight_decay = 0.0f, c->grad_clip = 1.0f, c->warmup = 0.03f, c->min_lr_frac = 0.05f;
     c->blend_start = 0.1f, c->blend_end = 0.6f, c->grid_loss = 0.0f, c->overflow_mu = 1.0f, c->margin = 0.25f;
     c->init_std = 0.7f;
-    c->calib_examples = 4096, c->eval_examples = 2048, c->eval_queries = 128;
+    c->calib_examples = 2048, c->eval_examples = 2048, c->eval_queries = 128;
 }
 
 int chat_config_load(const char *path, chat_config *c) {
@@ -408,7 +408,7 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
         chatnet_forward(fq, cf->params, &cf->q, 1.0f, cf->bx, B, NULL);
         iacc = batch_acc(fq, B, cf->by);
     }
-    float pen = 0.0f, limit = 32767.0f * (1.0f - 0.5f * cf->cfg.margin);
+    float pen = 0.0f, limit = 32767.0f * (1.0f - cf->cfg.margin);  // the calibration target
     long wraps = 0;
     for (int l = 0; l < cf->L; l++) {
         size_t n = (size_t)B * cf->dims[l + 1];
