@@ -27,7 +27,7 @@ static const char *USAGE =
     "  --stream     put the weights in NAME.BIN next to the .COM (NAME = the .COM's name, 8.3) and\n"
     "               read each layer's 128-byte records through BDOS when it is needed: fits models\n"
     "               whose largest layer (not all of them) fits the TPA; slow on a real disk\n"
-    "  --probes     keep the T-state probes (OUT to the emulator's region ports D0h/D1h/E0h/E1h);\n"
+    "  --probes     keep the T-state probes (OUT to the emulator's region ports D0h-D7h/E0h-E7h);\n"
     "               for measurements in `retroqat run --target cpm --stats` only, not real hardware\n";
 
 // Load the integer image of MODEL into *m; *hold keeps the bytes alive (free it after use).
