@@ -2,12 +2,16 @@
 //
 // Memory map (addresses grow down the list; the file ends after the weights):
 //   0100h      kernel (cpm_kernel_bin)
-//   desc       descriptor: 32 bytes + 16 per layer (field offsets in infer/z80/chat.s)
+//   desc       descriptor: 48 bytes + 20 per layer (field offsets in infer/z80/chat.s)
 //   charset    n_out - 1 bytes
 //   biases     per layer: 4*nb lo bytes, then 4*nb hi bytes (rows past n_out are 0)
-//   weights    per layer: n_in columns of nb bytes
+//   FCB        36 bytes, the .BIN's (streaming builds only)
+//   weights    per layer, packed (n_in columns of nb bytes) or sparse (a pointer per column,
+//              then the columns' +1/-1/-2 lists) -- streaming builds: in the .BIN instead
 //   -- end of the .COM --
-//   CNT (Q+K), CTX (context), QBUF (max_query + 2), LINE (258), LIST (4 * widest hidden layer)
+//   weight buffer (streaming builds: the largest layer, whole records)
+//   CNT (Q+K), CTX (context), QBUF (max_query + 2), LINE (258), LIST (64 + 4 * widest hidden
+//   layer; the kernel pushes the entries down from its end)
 //   ACC lo/hi, QACC lo/hi: four 256-byte pages, page-aligned
 //   stack (256 bytes); SP starts at its top, which must be <= E400h
 #include "export/cpm.h"

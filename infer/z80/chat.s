@@ -5,13 +5,14 @@
 ;   ReLU on hidden layers;  answer = argmax (first maximum);  class 0 ends the answer.
 ; All sums are mod 2^16, so the order of the terms is free; the kernel chooses the order that
 ; skips work:
-;   - weights are stored column-major (column i of layer l: ceil(n_out/4) bytes of 2-bit codes,
-;     row r of the column in byte r/4, bits 2(r%4)..): one input updates all rows at once, so an
-;     input that is zero costs nothing. Layer 1 reads only the columns of buckets that were hit;
-;     later layers only the columns of the neurons that came out of the ReLU non-zero.
-;   - a column byte (4 codes) dispatches to a handler generated for those 4 codes
-;     (gen_handlers.py), so codes are never decoded at run time and zero codes cost nothing but
-;     an INC C.
+;   - weights are stored by column (input): one input updates all rows at once, so an input
+;     that is zero costs nothing. Layer 1 reads only the columns of buckets that were hit; later
+;     layers only the columns of the neurons that came out of the ReLU non-zero.
+;   - packed layout (colrun): column i = ceil(n_out/4) bytes of 2-bit codes, row r in byte r/4
+;     at bits 2(r%4)..; each byte (4 codes) dispatches to a handler generated for those 4 codes
+;     (gen_handlers.py), so codes are never decoded at run time and a zero code costs an INC C.
+;   - sparse layout (colrun_s): column i = three lists of the rows whose weight is +1, -1, -2,
+;     so a zero weight costs nothing at all.
 ;   - the query half of layer 1 (bias + query columns) is computed once per query into QACC; each
 ;     generated character starts layer 1 from a copy of it and adds only the 21 context n-grams.
 ;
