@@ -117,6 +117,65 @@ static int bad(const char *name, long off, const char *msg, long a, long b) {
     return rq_fail_at(RQ_EINPUT, name, off, msg, a, b);
 }
 
+// Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4) and a pre-shift p large
+// enough that |acc >> p| < 2^15 for any int8 input (the requantisation's overflow bound).
+static int check_mat(const lm_config *c, const lm_mat *mt, int rows, int cols, int bits, const char *name, const char *what, int l) {
+    for (int r = 0; r < rows; r++) {
+        uint32_t sum = 0;
+        if (bits == 4) {
+            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * ((cols + 1) / 2);
+            for (int j = 0; j < cols; j++) {
+                int v = (j & 1) ? w[j / 2] >> 4 : w[j / 2] & 15;
+                if (v == 8) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: int4 weight -8 outside [-7, 7]", name, l, what, r);
+                v = lm_i4(v);
+                sum += (uint32_t)(v < 0 ? -v : v);
+            }
+        } else {
+            const int8_t *w = (const int8_t *)mt->w + (size_t)r * cols;
+            for (int j = 0; j < cols; j++) {
+                if (w[j] == -128) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: weight -128 outside [-127, 127]", name, l, what, r);
+                sum += (uint32_t)(w[j] < 0 ? -w[j] : w[j]);
+            }
+        }
+        if (((127 * sum + 1) >> mt->rq[r].p) >= 32767)
+            return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: pre-shift %d too small for the row's accumulator range", name, l, what, r,
+                           mt->rq[r].p);
+    }
+    (void)c;
+    return 0;
+}
+
+static int check_i16(const int16_t *v, int n, const char *name, const char *what, int l) {
+    for (int i = 0; i < n; i++)
+        if (v[i] == -32768) return rq_fail(RQ_EINPUT, "%s: layer %d %s[%d]: -32768 outside the contract", name, l, what, i);
+    return 0;
+}
+
+static int check_model(const lm_model *m, const char *name) {
+    const lm_config *c = &m->c;
+    int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), b = c->wbits, rc = 0;
+    for (int l = 0; l < c->n_layers && !rc; l++) {
+        const lm_layer *L = &m->layers[l];
+        if (!rc) rc = check_mat(c, &L->wq, d, d, b, name, "wq", l);
+        if (!rc) rc = check_mat(c, &L->wk, kvd, d, b, name, "wk", l);
+        if (!rc) rc = check_mat(c, &L->wv, kvd, d, b, name, "wv", l);
+        if (!rc) rc = check_mat(c, &L->wo, d, d, b, name, "wo", l);
+        if (!rc) rc = check_mat(c, &L->w1, h, d, b, name, "w1", l);
+        if (!rc) rc = check_mat(c, &L->w3, h, d, b, name, "w3", l);
+        if (!rc) rc = check_mat(c, &L->w2, d, h, b, name, "w2", l);
+        if (!rc) rc = check_i16(L->att_norm.g, d, name, "att_norm", l);
+        if (!rc) rc = check_i16(L->ffn_norm.g, d, name, "ffn_norm", l);
+        if (!rc) rc = check_i16(L->silu, 256, name, "silu", l);
+        if (!rc && (((uint32_t)127 * (32768 + c->seq_len)) >> L->att_out.p) >= 32767)
+            rc = rq_fail(RQ_EINPUT, "%s: layer %d: attention output pre-shift %d too small", name, l, L->att_out.p);
+        if (!rc && (((uint32_t)127 * 32767) >> L->glu.p) >= 32767)
+            rc = rq_fail(RQ_EINPUT, "%s: layer %d: SwiGLU pre-shift %d too small", name, l, L->glu.p);
+    }
+    if (!rc) rc = check_mat(c, &m->cls, c->vocab_size, d, 8, name, "classifier", -1);
+    if (!rc) rc = check_i16(m->final_norm.g, d, name, "final_norm", -1);
+    return rc;
+}
+
 int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
     memset(m, 0, sizeof *m);
     if (len < 64) return bad(name, (long)len, "truncated: an image header needs 64 bytes, the file has %ld%.0ld", (long)len, 0);
@@ -187,5 +246,5 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
             return rq_fail(RQ_EINPUT, "%s: layer %d: attention or norm parameters outside the contract", name, l);
     }
     if (m->final_norm.k < 0 || m->final_norm.k > 30) return rq_fail(RQ_EINPUT, "%s: final norm shift outside the contract", name);
-    return 0;
+    return check_model(m, name);
 }

@@ -254,6 +254,18 @@ static void test_image_corrupt(void **state) {
     fix_crc(img, n);
     expect_load_error(img, n, "requantisation");
     memcpy(img, b.data, n);
+    // a weight outside [-127, 127] (the embedding is the shared classifier)
+    img[emb_off + 5] = 0x80;
+    fix_crc(img, n);
+    expect_load_error(img, n, "-128");
+    memcpy(img, b.data, n);
+    // a pre-shift too small for a row's accumulator range: wq_rq of layer 0 (after att_norm g and k, and wq)
+    uint32_t lyr = rq_rd_u32le(img + 64 + 2 * 12 + 4);
+    size_t d = f.config.dim, g_bytes = (2 * d + 3) & ~(size_t)3;
+    img[lyr + g_bytes + 4 + d * d + 2] = 0;  // p of row 0
+    fix_crc(img, n);
+    expect_load_error(img, n, "pre-shift");
+    memcpy(img, b.data, n);
     lm_model ok;
     assert_int_equal(lm_image_load(img, n, "good.rqm", &ok), 0);
     free(img);
