@@ -24,7 +24,7 @@
 
 typedef struct {
     char init[1024], tokenizer[1024], train_path[1024], valid_path[1024], out[1024];
-    int valid_tokens, calib_tokens, wbits;
+    int valid_tokens, calib_tokens, wbits, recalibrate;
     int steps, batch, seq_len, warmup, eval_every, seed;
     float lr, min_lr_frac, weight_decay, grad_clip, beta1, beta2;
 } qat_cfg;
@@ -34,7 +34,7 @@ static int load_cfg(const char *path, qat_cfg *c) {
     snprintf(c->out, sizeof c->out, "runs/llama-int8");
     c->steps = 200, c->batch = 8, c->seq_len = 256, c->warmup = 10, c->eval_every = 50, c->seed = 1337;
     c->lr = 1e-4f, c->min_lr_frac = 0.1f, c->weight_decay = 0.0f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
-    c->wbits = 8, c->calib_tokens = 4096, c->valid_tokens = 16384;
+    c->wbits = 8, c->calib_tokens = 4096, c->valid_tokens = 16384, c->recalibrate = 1;
     char model[16] = "";
     const cfg_field data[] = {
         {"train", CFG_STR, c->train_path, 0, 0, sizeof c->train_path, NULL, NULL},
@@ -60,6 +60,7 @@ static int load_cfg(const char *path, qat_cfg *c) {
     const cfg_field qat[] = {
         {"wbits", CFG_INT, &c->wbits, 4, 8, 0, NULL, NULL},
         {"calib_tokens", CFG_INT, &c->calib_tokens, 2, 1 << 24, 0, NULL, NULL},
+        {"recalibrate", CFG_BOOL, &c->recalibrate, 0, 0, 0, NULL, NULL},
         {0},
     };
     const cfg_field root[] = {
@@ -191,6 +192,16 @@ static void qf_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
 static double qf_evaluate(rq_family *f, long step, cJSON *out) {
     (void)step;
     qat_family *s = f->self;
+    // Re-calibrate the static clips on the current weights (same calibration tokens), so the
+    // ranges follow the fine-tuned model; training continues and checkpoints save with these.
+    if (s->cfg.recalibrate) {
+        lmq_stats fresh;
+        size_t ncal = s->train.n < (size_t)s->cfg.calib_tokens ? s->train.n : (size_t)s->cfg.calib_tokens;
+        if (lmq_calibrate_default(&s->m, s->train.tokens, ncal, &fresh) == 0) {
+            memcpy(s->stats.clip, fresh.clip, ((size_t)s->m.config.n_layers * LMQ_NPOINT + 1) * sizeof(float));
+            lmq_stats_free(&fresh);
+        }
+    }
     int B = s->cfg.batch, T = s->cfg.seq_len;
     size_t n = s->valid.n;
     if (s->cfg.valid_tokens > 0 && (size_t)s->cfg.valid_tokens < n) n = s->cfg.valid_tokens;

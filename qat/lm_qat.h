@@ -16,7 +16,8 @@
 //     "data": {"train": "train.txt", "valid": "valid.txt", "valid_tokens": 0 (all)},
 //     "train": {"steps", "batch", "seq_len", "lr", "min_lr_frac", "warmup", "weight_decay",
 //               "grad_clip", "beta1", "beta2", "eval_every", "seed"},
-//     "qat": {"wbits": 8, "calib_tokens": 4096},
+//     "qat": {"wbits": 8, "calib_tokens": 4096, "recalibrate": true},
+//   (recalibrate: refresh the clips on the current weights at every evaluation)
 //     "out": "runs/stories-int8"
 //   }
 // Flags --init, --data, --valid, --out, --steps override the config. Outputs in "out":
