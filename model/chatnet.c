@@ -132,8 +132,8 @@ void chatnet_backward(chatnet *n, const float *params, const chatnet_quant *q, f
         }
     *g.logtau += (float)dlt;
     // weights of layer l start at woff[l] inside weff
-    size_t woff[CHAT_MAX_LAYERS], boff[CHAT_MAX_LAYERS], o = 0, ob = 0;
-    for (int l = 0; l < L; l++) woff[l] = o, boff[l] = ob, o += (size_t)n->dims[l + 1] * n->dims[l], ob += n->dims[l + 1];
+    size_t woff[CHAT_MAX_LAYERS], o = 0;
+    for (int l = 0; l < L; l++) woff[l] = o, o += (size_t)n->dims[l + 1] * n->dims[l];
     for (int l = L - 1; l >= 0; l--) {
         int din = n->dims[l], dout = n->dims[l + 1];
         float inv = ldexpf(1.0f, -q->shift[l]), bscale = ldexpf(1.0f, q->bexp[l]);
@@ -154,7 +154,6 @@ void chatnet_backward(chatnet *n, const float *params, const chatnet_quant *q, f
             for (int r = 0; r < B; r++) s += dacc[(size_t)r * dout + j];
             g.b[l][j] += s * bscale;
         }
-        (void)boff;
         if (l > 0) {
             // dx (B x din) = dacc (B x dout) . W_eff (dout x din)
             float *dxn = n->dx[1];
