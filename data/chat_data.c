@@ -128,6 +128,19 @@ int chat_data_charset(const chat_dataset *d, char *chars) {
     return n;
 }
 
+// One character example of a query: its context (the last characters, right-aligned, space-padded)
+// and its target class.
+typedef struct {
+    char ctx[CHAT_MAX_CONTEXT];
+    uint8_t y;
+} ctx_key;
+
+static int cmp_ctx_key(const void *a, const void *b) {
+    const ctx_key *x = a, *y = b;
+    int c = memcmp(x->ctx, y->ctx, CHAT_MAX_CONTEXT);
+    return c ? c : (int)x->y - (int)y->y;
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 // Sort pair indices by (query, response).
@@ -176,43 +189,38 @@ void chat_data_stats(const chat_dataset *d, const int *idx, int n, int context, 
     for (int k = 0; k <= s->n_chars; k++)
         if (class_count[k] > class_count[s->majority_class]) s->majority_class = k;
     s->majority_acc = s->examples ? (double)class_count[s->majority_class] / (double)s->examples : 0;
-    // Best achievable: within one query, examples with the same last-`context` characters share an
-    // input; the best any model can do is the most frequent target among them. Pairs of one query are
-    // adjacent; compare every example of the group with every other (groups are small).
+    // Best achievable: within one query, examples with the same last `context` characters share an
+    // input; the best any model can do is the most frequent target among them. Sort the examples of
+    // each query by (context, target) and count runs: O(m log m).
     long best = 0;
     for (int a = 0; a < n;) {
         int b = a;
         while (b < n && strcmp(d->pairs[ix[b]].q, d->pairs[ix[a]].q) == 0) b++;
-        // (pair, t) examples of this query
-        long m = 0;
+        long m = 0, k = 0;
         for (int i = a; i < b; i++) m += (long)strlen(d->pairs[ix[i]].r) + 1;
-        int *ep = rq_malloc(sizeof(int) * (size_t)m), *et = rq_malloc(sizeof(int) * (size_t)m);
-        char *done = rq_calloc((size_t)m, 1);
-        long k = 0;
-        for (int i = a; i < b; i++)
-            for (int t = 0; t <= (int)strlen(d->pairs[ix[i]].r); t++) ep[k] = ix[i], et[k] = t, k++;
-        for (long u = 0; u < m; u++) {
-            if (done[u]) continue;
-            long cnt[257] = {0}, top = 0;
-            for (long v = u; v < m; v++) {
-                if (done[v]) continue;
-                // same context: the last `context` characters before t, left-padded with spaces
-                int same = 1;
-                for (int c = 1; c <= context && same; c++) {
-                    int tu = et[u] - c, tv = et[v] - c;
-                    int cu = tu >= 0 ? chat_lower((uint8_t)d->pairs[ep[u]].r[tu]) : ' ';
-                    int cv = tv >= 0 ? chat_lower((uint8_t)d->pairs[ep[v]].r[tv]) : ' ';
-                    same = cu == cv;
-                }
-                if (!same) continue;
-                done[v] = 1;
-                const char *r = d->pairs[ep[v]].r;
-                int y = r[et[v]] ? cls[(unsigned char)r[et[v]]] : 0;
-                if (++cnt[y] > top) top = cnt[y];
+        ctx_key *keys = rq_malloc(sizeof(ctx_key) * (size_t)m);
+        for (int i = a; i < b; i++) {
+            const char *r = d->pairs[ix[i]].r;
+            int rl = (int)strlen(r);
+            for (int t = 0; t <= rl; t++, k++) {
+                memset(keys[k].ctx, ' ', sizeof keys[k].ctx);
+                for (int c = 1; c <= context && c <= t; c++) keys[k].ctx[CHAT_MAX_CONTEXT - c] = (char)chat_lower((uint8_t)r[t - c]);
+                keys[k].y = (uint8_t)(t < rl ? cls[(unsigned char)r[t]] : 0);
+            }
+        }
+        qsort(keys, (size_t)m, sizeof(ctx_key), cmp_ctx_key);
+        for (long u = 0; u < m;) {
+            long v = u, top = 0;
+            while (v < m && memcmp(keys[v].ctx, keys[u].ctx, CHAT_MAX_CONTEXT) == 0) {
+                long w = v;
+                while (w < m && memcmp(keys[w].ctx, keys[v].ctx, CHAT_MAX_CONTEXT) == 0 && keys[w].y == keys[v].y) w++;
+                if (w - v > top) top = w - v;
+                v = w;
             }
             best += top;
+            u = v;
         }
-        free(ep), free(et), free(done);
+        free(keys);
         a = b;
     }
     s->best_acc = s->examples ? (double)best / (double)s->examples : 0;
