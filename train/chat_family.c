@@ -675,7 +675,15 @@ int chat_family_open(chat_family *cf, const char *path, rq_family *f) {
         chat_family_free(cf);
         return rc;
     }
-    rqf_close(&file);
+    // The stored image (what `chat` and the exporters read) must be exactly the parameters'
+    // integer model (what eval measures).
     chat_family_image(cf);
+    size_t n = chat_image_size(cf->L, cf->dims);
+    if (ri.len != n || memcmp(ri.data, cf->img, n) != 0) {
+        rqf_close(&file);
+        chat_family_free(cf);
+        return rq_fail(RQ_EINPUT, "%s: the CIMG image does not match the checkpoint's parameters", path);
+    }
+    rqf_close(&file);
     return 0;
 }
