@@ -1,9 +1,10 @@
 #!/bin/sh
-# Install, only when missing, every Debian package retroqat uses.
+# Install, only when missing, every Debian package retroqat uses (python3: the Z80 handler
+# generator infer/z80/gen_handlers.py and report scripts; the rest: build, tests, targets).
 #   scripts/deps.sh          install what is missing (apt-get update once, first)
 #   scripts/deps.sh --check  exit 0 when everything is present, 1 otherwise
 set -e
-PKGS="pkg-config libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
+PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
       gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul"
 
 missing=""
