@@ -2,7 +2,8 @@
 # the bundled example (examples/tinychat, the default 256->256->192->128->C 2-bit network) into
 # build/demo-chat, evaluate it (float, fake-quant and integer kernel, held-out queries, accumulator
 # ranges), then chat with the integer model on the scripted queries of
-# examples/tinychat/demo_queries.txt. (make demo-cpm exports the same checkpoint to CP/M.)
+# examples/tinychat/demo_queries.txt, and finally (make demo-cpm) export the same checkpoint to a
+# CP/M CHAT.COM and run it in the bundled emulator on the same queries.
 DEMO_CHAT_DIR := $(BUILD)/demo-chat
 
 demo: $(BIN)
@@ -17,4 +18,6 @@ demo: $(BIN)
 	echo "== chatting with the integer model (retroqat chat: infer/chat_kernel.c only)"; \
 	grep -v '^#' examples/tinychat/demo_queries.txt | while IFS= read -r q; do \
 		printf '> %s\n' "$$q"; $(BIN) chat $(DEMO_CHAT_DIR)/best.ckpt "$$q"; \
-	done
+	done; \
+	echo "== the same model on a Z80: export to CP/M and run in the bundled emulator"; \
+	$(MAKE) --no-print-directory demo-cpm
