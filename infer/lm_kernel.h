@@ -21,7 +21,9 @@
 
 #define LM_MAX_LAYERS 64
 #define LM_RES_FRAC 16  // residual stream: Q16
-#define LM_MAX_HEAD 256  // largest head size (attention keeps one head's sums in local arrays)
+#ifndef LM_MAX_HEAD
+#define LM_MAX_HEAD 256  // largest head size: attention keeps one head's q and sums in local arrays
+#endif               // (2 x 4 x LM_MAX_HEAD bytes of stack; a target build may define it smaller)
 
 typedef struct {
     int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
