@@ -32,7 +32,7 @@ Z80_MODEL ?= $(Z80_BENCH_DIR)/tinychat/best.ckpt
 $(Z80_BENCH_DIR)/tinychat/best.ckpt: | $(BIN)
 	$(BIN) train examples/tinychat/config.json --out $(Z80_BENCH_DIR)/tinychat --quiet
 
-$(BUILD)/z80/bench_z80: infer/z80/bench.c $(LIB)
+$(BUILD)/z80/bench_z80: bench/bench_z80.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -1,4 +1,4 @@
-// bench.c: `make bench-z80`: speed and size of the Z80 chat kernel in the bundled CP/M emulator.
+// bench_z80.c: `make bench-z80`: speed and size of the Z80 chat kernel in the bundled CP/M emulator.
 //
 //   bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]
 //
