@@ -38,7 +38,7 @@ static int argmax(const float *p, int n) {
     return best;
 }
 
-static void softmax(float *x, int n) {
+void run_softmax(float *x, int n) {
     float max = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > max) max = x[i];
@@ -100,7 +100,7 @@ int sampler_sample(sampler *s, float *logits) {
     int n = s->vocab_size;
     if (s->temperature == 0.0f) return argmax(logits, n);
     for (int i = 0; i < n; i++) logits[i] /= s->temperature;
-    softmax(logits, n);
+    run_softmax(logits, n);
     float coin = sampler_random_f32(&s->rng_state);
     if (s->topp <= 0 || s->topp >= 1) return sample_mult(logits, n, coin);
     return sample_topp(s, logits, n, coin);

@@ -22,6 +22,10 @@ typedef struct {
     struct sampler_pi { float prob; int index; } *probindex, *scratch;  // nucleus buffers
 } sampler;
 
+// run.c's softmax in place: x = exp(x - max) / sum, in float, in run.c's order of operations
+// (the float forward's attention uses it too, so greedy output stays byte-identical to run.c).
+void run_softmax(float *x, int n);
+
 uint32_t sampler_random_u32(uint64_t *state);
 float sampler_random_f32(uint64_t *state);
 

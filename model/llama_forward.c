@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "data/sampler.h"
 
 void llama_state_build(llama_state *s, const llama_config *c) {
     size_t d = c->dim, h = c->hidden_dim, kv = llama_kv_dim(c), T = c->seq_len, L = c->n_layers;
@@ -40,18 +41,6 @@ static void rmsnorm(float *o, const float *x, const float *weight, int n) {
     ss += 1e-5f;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < n; j++) o[j] = weight[j] * (ss * x[j]);
-}
-
-static void softmax(float *x, int n) {
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max) max = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
 // y[d] = W[d, n] x[n]. Each row is summed in order j = 0..n-1 exactly as run.c does; eight rows
@@ -124,7 +113,7 @@ float *llama_forward(const llama_model *m, llama_state *s, int token, int pos) {
                 for (int i = 0; i < hs; i++) score += q[i] * kt[i];
                 att[t] = score / sqrtf((float)hs);
             }
-            softmax(att, pos + 1);
+            run_softmax(att, pos + 1);
             float *xb = s->xb + h * hs;
             memset(xb, 0, hs * sizeof(float));
             for (int t = 0; t <= pos; t++) {
