@@ -56,9 +56,13 @@ void free_chatnet(chatnet *n) {
 void chatnet_prepare(chatnet *n, const float *params, const chatnet_quant *q, float lambda) {
     chatnet_params p;
     chatnet_point(n, (float *)params, &p);
-    for (size_t i = 0; i < n->n_weights; i++) {
-        float w = params[i], wq = qat_wquant(w, q->ternary);
-        n->weff[i] = lambda >= 1.0f ? wq : w + lambda * (wq - w);
+    size_t i = 0;
+    for (int l = 0; l < n->L; l++) {
+        size_t end = i + (size_t)n->dims[l + 1] * n->dims[l];
+        for (; i < end; i++) {
+            float w = params[i], wq = qat_wquant_dz(w, q->ternary, q->dz[l]);
+            n->weff[i] = lambda >= 1.0f ? wq : w + lambda * (wq - w);
+        }
     }
     float *be = n->beff;
     for (int l = 0; l < n->L; l++) {
@@ -180,7 +184,7 @@ void chatnet_to_image(const chatnet *n, const float *params, const chatnet_quant
         uint8_t *w = (uint8_t *)m->w[l], *b = (uint8_t *)m->b[l];
         float scale = ldexpf(1.0f, q->bexp[l]);
         for (int j = 0; j < dout; j++) {
-            for (int i = 0; i < din; i++) row[i] = (int8_t)qat_wquant(p.w[l][(size_t)j * din + i], q->ternary);
+            for (int i = 0; i < din; i++) row[i] = (int8_t)qat_wquant_dz(p.w[l][(size_t)j * din + i], q->ternary, q->dz[l]);
             chat_pack_row(row, din, w + (size_t)j * rb);
             int v = (int)qat_bquant(p.b[l][j] * scale);
             b[2 * j] = (uint8_t)(v & 0xFF), b[2 * j + 1] = (uint8_t)((v >> 8) & 0xFF);

@@ -7,6 +7,7 @@
 //
 //   x0        = counts << a                                            B x d0
 //   W_eff     = W + lambda*(q(W) - W)           shadow W in grid units  d(l+1) x d(l)
+//                                               (q with the layer's dead zone, quant.h)
 //   b_eff     = B + lambda*(q(B) - B),   B = beta * 2^bexp_l            (beta: the parameter)
 //   acc       = x W_eff^T + b_eff                                      (sgemm)
 //   u         = wrap16(acc) / 2^s_l
@@ -31,6 +32,7 @@ typedef struct {
     int shift[CHAT_MAX_LAYERS];  // s_l
     int bexp[CHAT_MAX_LAYERS];   // integer bias = q(beta * 2^bexp_l)
     int ternary;                 // 1: weights in {-1, 0, +1}
+    float dz[CHAT_MAX_LAYERS];   // dead zone t_l: q(w) = 0 for |w| < t_l (0: the plain grid; qat.zero_frac)
 } chatnet_quant;
 
 typedef struct {

@@ -27,6 +27,12 @@ static inline float qat_wquant(float w, int ternary) {
     float c = w < lo ? lo : w > 1.0f ? 1.0f : w;
     return (float)((c >= 0.5f) - (c < -0.5f) - (c < -1.5f));
 }
+// The dead-zone quantiser (qat.zero_frac): q_t(w) = 0 for |w| < t, else q(w). With t <= 1/2 it is
+// q itself. Both the float graph and the image use it, so the zeros the trainer forces are the
+// zeros the kernel skips.
+static inline float qat_wquant_dz(float w, int ternary, float t) {
+    return (w < t && w > -t) ? 0.0f : qat_wquant(w, ternary);
+}
 static inline float qat_bquant(float b) {
     if (!(b < 32767.0f)) return 32767.0f;
     if (!(b > -32768.0f)) return -32768.0f;
@@ -38,6 +44,13 @@ static inline float qat_wrap16f(float x) {
     return x - 65536.0f * qat_floor((x + 32768.0f) * (1.0f / 65536.0f));
 }
 
+// Dead-zone threshold that makes a share `frac` of the n weights w zero under q_t: the
+// frac-quantile of |w| (0 when frac <= 0: no dead zone). scratch holds n floats. Weights with
+// |w| equal to the threshold stay non-zero, so ties can only leave the share slightly below frac.
+float qat_deadzone(const float *w, size_t n, float frac, float *scratch);
+// Share of the n weights that quantise to 0 under q_t.
+double qat_zero_share(const float *w, size_t n, int ternary, float t);
+
 // Blend schedule: lambda = 0 before start, a cosine ramp from 0 to 1 between start and end
 // (fractions of the total steps), 1 after.
 typedef struct {
@@ -47,6 +60,8 @@ float qat_lambda(const qat_blend *b, long step, long total);
 
 // Grid loss: gamma * mean over the n weights of (w - q(w))^2; adds its gradient to g.
 float qat_grid_loss(const float *w, float *g, size_t n, float gamma, int ternary);
+// The same toward the dead-zone grid q_t.
+float qat_grid_loss_dz(const float *w, float *g, size_t n, float gamma, int ternary, float t);
 
 // Overflow penalty on integer accumulators acc_int (n values, exact pre-wrap sums):
 //   mu * sum_k relu(|acc_k| - M)^2 / M^2 / batch

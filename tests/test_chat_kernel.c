@@ -3,6 +3,7 @@
 // trainer's fake-quant graph at lambda = 1 computes the kernel's numbers bit for bit.
 #include "tests/testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "base/rng.h"
 #include "infer/chat_kernel.h"
 #include "model/chatnet.h"
+#include "qat/quant.h"
 
 static void test_pack_known_answer_and_round_trips(void **state) {
     (void)state;
@@ -80,7 +82,8 @@ typedef struct {
     chat_imodel m;
 } rmodel;
 
-static void build_random(rmodel *rm, int L, const int *dims, int Q, pcg32 *r, float wscale, int ternary) {
+// zfrac > 0: each layer gets the dead zone that zeroes that share of its weights (qat.zero_frac).
+static void build_random(rmodel *rm, int L, const int *dims, int Q, pcg32 *r, float wscale, int ternary, float zfrac) {
     build_chatnet(&rm->net, L, dims, 64);
     rm->params = calloc(rm->net.n_params, sizeof(float));
     for (size_t i = 0; i < rm->net.n_params; i++) rm->params[i] = wscale * pcg32_normal(r);
@@ -88,6 +91,16 @@ static void build_random(rmodel *rm, int L, const int *dims, int Q, pcg32 *r, fl
     rm->q.in_shift = (int)pcg32_bounded(r, 8);
     rm->q.ternary = ternary;
     for (int l = 0; l < L; l++) rm->q.shift[l] = (int)pcg32_bounded(r, 6), rm->q.bexp[l] = (int)pcg32_bounded(r, 14);
+    if (zfrac > 0.0f) {
+        float *scratch = malloc(sizeof(float) * rm->net.n_weights);
+        size_t o = 0;
+        for (int l = 0; l < L; l++) {
+            size_t n = (size_t)dims[l + 1] * dims[l];
+            rm->q.dz[l] = qat_deadzone(rm->params + o, n, zfrac, scratch);
+            o += n;
+        }
+        free(scratch);
+    }
     rm->e = (chat_enc_cfg){.q_buckets = Q, .k_buckets = dims[0] - Q, .context = 4, .max_query = 40};
     char cs[256];
     for (int k = 0; k < dims[L] - 1; k++) cs[k] = (char)('A' + k % 26);
@@ -109,12 +122,15 @@ static void test_fake_quant_equals_kernel_bit_exact(void **state) {
     pcg32_seed(&r, 11, 12);
     const int shapes[][5] = {{16, 9, 7, 5, 3}, {9, 6, 5, 0, 0}, {64, 33, 17, 11, 0}, {256, 256, 192, 128, 43}};
     const int nl[] = {4, 2, 3, 4}, qb[] = {8, 8, 32, 128};
-    long logits = 0, wraps = 0, models = 0;
+    long logits = 0, wraps = 0, models = 0, dz_models = 0;
     for (int s = 0; s < 4; s++)
         for (int rep = 0; rep < (s == 3 ? 2 : 12); rep++) {
             rmodel rm;
             int ternary = rep % 3 == 2;
-            build_random(&rm, nl[s], shapes[s], qb[s], &r, rep % 2 ? 0.9f : 1.7f, ternary);
+            // every fourth model with dead zones (60-95% zero codes per layer)
+            float zf = rep % 4 == 1 ? 0.6f + 0.35f * pcg32_float(&r) : 0.0f;
+            build_random(&rm, nl[s], shapes[s], qb[s], &r, rep % 2 ? 0.9f : 1.7f, ternary, zf);
+            dz_models += zf > 0.0f;
             // the image parses back to the same model
             chat_imodel m2;
             int prc = chat_image_parse(rm.img, chat_image_size(nl[s], shapes[s]), "img", &m2);
@@ -125,6 +141,15 @@ static void test_fake_quant_equals_kernel_bit_exact(void **state) {
             uint8_t *x = malloc((size_t)B * d0);
             for (int i = 0; i < B * d0; i++) x[i] = (uint8_t)(pcg32_bounded(&r, 3) == 0 ? pcg32_bounded(&r, 6) : 0);
             chatnet_forward(&rm.net, rm.params, &rm.q, 1.0f, x, B, NULL);
+            if (zf > 0.0f) {  // the requested share of zero codes, layer by layer
+                const float *we = rm.net.weff;
+                for (int l = 0; l < L; l++) {
+                    size_t n = (size_t)shapes[s][l + 1] * shapes[s][l], z = 0;
+                    for (size_t i = 0; i < n; i++) z += we[i] == 0.0f;
+                    assert_true(fabs((double)z / (double)n - zf) <= 1.0 / (double)n + 1e-6);
+                    we += n;
+                }
+            }
             int32_t acc[CHAT_MAX_LAYERS][CHAT_MAX_WIDTH];
             int32_t *accp[CHAT_MAX_LAYERS];
             for (int l = 0; l < L; l++) accp[l] = acc[l];
@@ -147,7 +172,9 @@ static void test_fake_quant_equals_kernel_bit_exact(void **state) {
             free_random(&rm);
             models++;
         }
-    print_message("fake-quant == kernel: %ld models, %ld logits bit-exact, %ld wrapped accumulators\n", models, logits, wraps);
+    print_message("fake-quant == kernel: %ld models (%ld with dead zones), %ld logits bit-exact, %ld wrapped accumulators\n", models, dz_models,
+                  logits, wraps);
+    assert_true(dz_models >= 6);
     assert_true(wraps > 100);  // the wrap path was exercised
 }
 
@@ -158,7 +185,7 @@ static void test_bounds_hold_on_real_inputs(void **state) {
     const int dims[] = {32, 12, 9, 6};
     for (int rep = 0; rep < 20; rep++) {
         rmodel rm;
-        build_random(&rm, 3, dims, 16, &r, 1.0f, 0);
+        build_random(&rm, 3, dims, 16, &r, 1.0f, 0, 0.0f);
         rm.m.in_shift = rm.q.in_shift = (int)pcg32_bounded(&r, 4);
         char cs[8] = "ABCDE";
         chatnet_to_image(&rm.net, rm.params, &rm.q, &rm.e, 20, cs, rm.img, &rm.m);

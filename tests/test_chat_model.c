@@ -140,6 +140,88 @@ static void test_blend_schedule_and_quantisers(void **state) {
     assert_float_equal(qat_wrap16f(1234.0f), 1234.0f, 0);
 }
 
+// The dead-zone quantiser: q_t = q for t <= 1/2, zero inside (-t, t), q outside; the quantile
+// threshold reaches the requested zero share exactly on distinct values and never exceeds it on
+// ties; the grid loss toward q_t matches finite differences.
+static void test_deadzone_quantiser(void **state) {
+    (void)state;
+    const float w[] = {-2.4f, -1.6f, -1.2f, -0.9f, -0.51f, 0.2f, 0.6f, 0.95f, 1.1f, 1.49f};
+    for (int i = 0; i < 10; i++) {
+        assert_float_equal(qat_wquant_dz(w[i], 0, 0.0f), qat_wquant(w[i], 0), 0);
+        assert_float_equal(qat_wquant_dz(w[i], 0, 0.5f), qat_wquant(w[i], 0), 0);
+        float t = 1.0f, want = fabsf(w[i]) < t ? 0.0f : qat_wquant(w[i], 0);
+        assert_float_equal(qat_wquant_dz(w[i], 0, t), want, 0);
+        assert_float_equal(qat_wquant_dz(w[i], 1, 1.7f), fabsf(w[i]) < 1.7f ? 0.0f : qat_wquant(w[i], 1), 0);
+    }
+    assert_float_equal(qat_wquant_dz(-1.2f, 0, 1.0f), -1.0f, 0);
+    assert_float_equal(qat_wquant_dz(0.95f, 0, 1.0f), 0.0f, 0);
+    pcg32 r;
+    pcg32_seed(&r, 21, 2);
+    static float v[5000], scratch[5000];
+    const size_t sizes[] = {1, 7, 100, 4999};
+    const float fracs[] = {0.0f, 0.3f, 0.6f, 0.85f, 0.95f};
+    for (int si = 0; si < 4; si++)
+        for (int fi = 0; fi < 5; fi++) {
+            size_t n = sizes[si];
+            for (size_t i = 0; i < n; i++) v[i] = 0.8f * pcg32_normal(&r);
+            float t = qat_deadzone(v, n, fracs[fi], scratch);
+            double share = qat_zero_share(v, n, 0, t), want = floor(fracs[fi] * (double)n + 0.5) / (double)n;
+            // below the plain grid's own zero share the dead zone changes nothing
+            double plain = qat_zero_share(v, n, 0, 0.0f);
+            assert_float_equal(share, want > plain ? want : plain, 1e-12);
+        }
+    // ties: a quarter of the values equal; the share stays at or below the target
+    for (size_t i = 0; i < 1000; i++) v[i] = i % 4 ? 0.5f + (float)i / 1000.0f : 1.0f;
+    float t = qat_deadzone(v, 1000, 0.5f, scratch);
+    assert_true(qat_zero_share(v, 1000, 0, t) <= 0.5);
+    // grid loss toward q_t against finite differences, away from the cell and dead-zone edges
+    float g[50] = {0}, d[50];
+    for (int i = 0; i < 50; i++) {
+        v[i] = 3.0f * pcg32_float(&r) - 2.0f;
+        float f = v[i] - floorf(v[i]);
+        if (fabsf(f - 0.5f) < 0.05f || fabsf(fabsf(v[i]) - 1.1f) < 0.05f) v[i] += 0.12f;
+    }
+    qat_grid_loss_dz(v, g, 50, 0.3f, 0, 1.1f);
+    for (int i = 0; i < 50; i++) {
+        float keep = v[i], h = 1e-3f;
+        v[i] = keep + h;
+        double lp = qat_grid_loss_dz(v, d, 50, 0.3f, 0, 1.1f);
+        v[i] = keep - h;
+        double lm = qat_grid_loss_dz(v, d, 50, 0.3f, 0, 1.1f);
+        v[i] = keep;
+        assert_float_equal((lp - lm) / (2 * h), g[i], 2e-4);
+    }
+}
+
+// Straight-through estimator with a dead zone: at lambda = 1 the forward pass sees only q_t(w) and
+// the gradient reaches every shadow weight, those inside the dead zone included (they can grow out
+// of it): the gradients equal those of the model whose shadows are q_t(w) with no dead zone.
+static void test_deadzone_straight_through(void **state) {
+    (void)state;
+    const int dims[] = {10, 9, 7, 5};
+    small s, p;
+    build_small(&s, 3, dims, 6, 12, 0.9f);
+    build_small(&p, 3, dims, 6, 12, 0.9f);
+    for (int l = 0; l < 3; l++) s.q.dz[l] = 1.0f + 0.1f * (float)l;
+    size_t o = 0;
+    for (int l = 0; l < 3; l++)
+        for (size_t e = o + (size_t)dims[l + 1] * dims[l]; o < e; o++) p.params[o] = qat_wquant_dz(s.params[o], 0, s.q.dz[l]);
+    float ls = chatnet_forward(&s.net, s.params, &s.q, 1.0f, s.x, s.B, s.y);
+    float lp = chatnet_forward(&p.net, p.params, &p.q, 1.0f, p.x, p.B, p.y);
+    assert_true(ls == lp);
+    assert_memory_equal(s.net.x[3], p.net.x[3], sizeof(float) * 6 * 5);
+    chatnet_backward(&s.net, s.params, &s.q, 1.0f, s.B, s.y, NULL, s.grads);
+    chatnet_backward(&p.net, p.params, &p.q, 1.0f, p.B, p.y, NULL, p.grads);
+    assert_memory_equal(s.grads, p.grads, sizeof(float) * s.net.n_params);
+    int dead_with_grad = 0;
+    o = 0;
+    for (int l = 0; l < 3; l++)
+        for (size_t e = o + (size_t)dims[l + 1] * dims[l]; o < e; o++)
+            dead_with_grad += qat_wquant(s.params[o], 0) != 0.0f && p.params[o] == 0.0f && s.grads[o] != 0.0f;
+    assert_true(dead_with_grad > 5);
+    free_small(&s), free_small(&p);
+}
+
 // At 0 < lambda < 1 the graph is between float and grid; at lambda = 1 it must not depend on the
 // shadows' exact values, only on their grid points (moving a shadow within its cell changes nothing).
 static void test_lambda_one_sees_only_the_grid(void **state) {
@@ -168,6 +250,8 @@ int main(void) {
         cmocka_unit_test(test_qat_losses_match_finite_differences),
         cmocka_unit_test(test_blend_schedule_and_quantisers),
         cmocka_unit_test(test_lambda_one_sees_only_the_grid),
+        cmocka_unit_test(test_deadzone_quantiser),
+        cmocka_unit_test(test_deadzone_straight_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 // baseline by a wide margin with int_acc == fake-quant acc and no overflow, and the CLI's exit codes.
 #include "tests/testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,48 @@ static void test_short_run_on_bundled_data_beats_majority(void **state) {
     chat_family_free(&cf);
 }
 
+// qat.zero_frac + qat.act_l1: an interrupted and resumed run equals the uninterrupted one (the
+// dead zones are checkpointed), the checkpoint reopens (its stored image equals the parameters'
+// image under the stored dead zones), and every layer ends with the target share of zero codes.
+static void test_sparse_training_reaches_zero_share_and_resumes(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("chat_sparse");
+    char data[512], a[512], r[512], ck[600];
+    snprintf(data, sizeof data, "%s/small.txt", dir);
+    snprintf(a, sizeof a, "%s/a", dir), snprintf(r, sizeof r, "%s/r", dir);
+    write_small_dataset(data);
+    chat_config c;
+    small_config(&c, data);
+    c.zero_frac = 0.75f, c.act_l1 = 0.05f, c.blend_end = 0.5f;
+    assert_int_equal(run(&c, a, 0, NULL), 0);
+    chat_family cf;
+    rq_family f;
+    assert_int_equal(chat_family_build(&cf, &c, &f), 0);
+    g_stop = cf.total_steps / 2 + 3;  // after the blend, between dead-zone updates
+    chat_family_free(&cf);
+    assert_int_equal(run(&c, r, 0, stop_after), 0);
+    assert_int_equal(run(&c, r, 1, NULL), 0);
+    size_t na, nr;
+    uint8_t *A = slurp(a, "last.ckpt", &na), *R = slurp(r, "last.ckpt", &nr);
+    assert_int_equal(na, nr);
+    assert_memory_equal(A, R, na);
+    free(A), free(R);
+    snprintf(ck, sizeof ck, "%s/last.ckpt", a);
+    assert_int_equal(chat_family_open(&cf, ck, &f), 0);
+    chatnet_prepare(&cf.evnet, cf.params, &cf.q, 1.0f);  // weff = the image's weights
+    const float *w = cf.evnet.weff;
+    for (int l = 0; l < cf.L; l++) {
+        size_t n = (size_t)cf.dims[l + 1] * cf.dims[l], z = 0;
+        for (size_t i = 0; i < n; i++) z += w[i] == 0.0f;
+        double share = (double)z / (double)n;
+        print_message("layer %d: dead zone %.3f, zero share %.3f\n", l, (double)cf.q.dz[l], share);
+        assert_true(cf.q.dz[l] > 0.5f);  // the dead zone is wider than the plain grid's
+        assert_true(fabs(share - 0.75) < 0.05);  // the last update was at most 3 steps earlier
+        w += n;
+    }
+    chat_family_free(&cf);
+}
+
 // CLI: train, eval --json, chat on a tiny run; bad input exits 2 with file:line messages.
 static void test_cli(void **state) {
     (void)state;
@@ -224,6 +267,7 @@ int main(void) {
         cmocka_unit_test(test_same_seed_same_bytes_and_resume_is_bit_identical),
         cmocka_unit_test(test_short_run_on_bundled_data_beats_majority),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_sparse_training_reaches_zero_share_and_resumes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

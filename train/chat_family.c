@@ -14,7 +14,7 @@
 #include "base/rng.h"
 #include "qat/quant.h"
 
-#define CHAT_CKPT_VERSION 1
+#define CHAT_CKPT_VERSION 2  // 2 adds the dead zones; version 1 files load with none
 #define EVAL_BATCH 256
 
 // --- config --------------------------------------------------------------------------------------
@@ -75,6 +75,9 @@ int chat_config_load(const char *path, chat_config *c) {
         {.key = "margin", .type = CFG_FLOAT, .dst = &c->margin, .min = 0, .max = 0.95},
         {.key = "init_std", .type = CFG_FLOAT, .dst = &c->init_std, .min = 0.01, .max = 10},
         {.key = "calib_examples", .type = CFG_INT, .dst = &c->calib_examples, .min = 1, .max = 100000000},
+        {.key = "zero_frac", .type = CFG_FLOAT, .dst = &c->zero_frac, .min = 0, .max = 0.99},
+        {.key = "act_l1", .type = CFG_FLOAT, .dst = &c->act_l1, .min = 0, .max = 1e6},
+        {.key = "zero_decay", .type = CFG_FLOAT, .dst = &c->zero_decay, .min = 0, .max = 0.5},
         {0}};
     const cfg_field root[] = {
         {.key = "model", .type = CFG_STR, .dst = model, .min = 0, .max = 0, .cap = sizeof model},
@@ -164,6 +167,7 @@ static void build_model(chat_family *cf, int max_batch) {
     memset(cf->decay_mask, 1, cf->net.n_weights);
     for (int l = 0; l < cf->L; l++) cf->pen[l] = rq_malloc(sizeof(float) * (size_t)max_batch * cf->dims[l + 1]);
     cf->img = rq_malloc(chat_image_size(cf->L, cf->dims));
+    cf->dz_scratch = rq_malloc(sizeof(float) * cf->net.n_weights);
     // Defaults before the first calibration: a = 0, s = 0, bias unit 2^11 (1/16 of the int16 range).
     for (int l = 0; l < cf->L; l++) cf->q.bexp[l] = 11;
 }
@@ -252,7 +256,7 @@ void chat_family_trainer_cfg(const chat_family *cf, trainer_cfg *t) {
 
 void chat_family_free(chat_family *cf) {
     free_chatnet(&cf->net), free_chatnet(&cf->evnet);
-    free(cf->params), free(cf->grads), free(cf->decay_mask), free(cf->img);
+    free(cf->params), free(cf->grads), free(cf->decay_mask), free(cf->img), free(cf->dz_scratch);
     for (int l = 0; l < CHAT_MAX_LAYERS; l++) free(cf->pen[l]);
     if (cf->have_data) {
         chat_data_free(&cf->data);
@@ -330,6 +334,44 @@ static void calibrate(chat_family *cf) {
     }
 }
 
+// --- sparsity -----------------------------------------------------------------------------------
+
+#define DZ_EVERY 4  // steps between dead-zone updates
+
+// Dead zones for the zero share z * lambda(step), layer by layer.
+static void update_deadzones(chat_family *cf, long step) {
+    float frac = cf->cfg.zero_frac * lambda_at(cf, step);
+    const float *w = cf->params;
+    for (int l = 0; l < cf->L; l++) {
+        size_t n = (size_t)cf->dims[l + 1] * cf->dims[l];
+        cf->q.dz[l] = qat_deadzone(w, n, frac, cf->dz_scratch);
+        w += n;
+    }
+}
+
+// L1 on the hidden outputs x_{l+1} (training graph), normalised per layer by the batch's mean
+// positive output (held constant) and the width:
+//   act_l1 * sum_l (1/(B*d)) * sum_{r,j} x_rj / m_l
+// roughly the weight times the share of active units. Its accumulator gradient (through the
+// straight-through floor and the same ReLU gate as chatnet_backward) goes into cf->pen.
+static float act_l1_penalty(chat_family *cf, int B) {
+    float mu = cf->cfg.act_l1, pen = 0.0f;
+    if (mu <= 0.0f) return 0.0f;
+    for (int l = 0; l + 1 < cf->L; l++) {
+        size_t n = (size_t)B * cf->dims[l + 1];
+        const float *x = cf->net.x[l + 1], *acc = cf->net.acc[l];
+        double s = 0.0;
+        long np = 0;
+        for (size_t i = 0; i < n; i++) s += x[i], np += x[i] > 0.0f;
+        if (np == 0) continue;
+        float m = (float)(s / np), k = mu / ((float)n * m) * ldexpf(1.0f, -cf->q.shift[l]);
+        pen += (float)(mu * s / ((double)n * m));
+        for (size_t i = 0; i < n; i++)
+            if (acc[i] > 0.0f) cf->pen[l][i] += k;
+    }
+    return pen;
+}
+
 // --- one step ------------------------------------------------------------------------------------
 
 // Rows of the minibatch of `step`: epoch e's permutation comes from pcg32(seed, 100 + e).
@@ -396,6 +438,7 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     double t0 = now_s(), c0 = cpu_s();
     if (cf->t_start == 0.0) cf->t_start = t0;
     if (step % cf->eval_every == 0 && (step == 0 || lambda_at(cf, step - cf->eval_every) < 1.0f)) calibrate(cf);
+    if (cf->cfg.zero_frac > 0.0f && step % DZ_EVERY == 0) update_deadzones(cf, step);
     float lam = lambda_at(cf, step);
     int B = gather(cf, step);
     if (cf->cfg.query_dropout > 0.0f) drop_query_trigrams(cf, B, rng);
@@ -415,9 +458,18 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
         memset(cf->pen[l], 0, sizeof(float) * n);
         pen += qat_overflow_penalty(fq->acc[l], cf->pen[l], n, limit, cf->cfg.overflow_mu, B, &wraps);
     }
+    float apen = act_l1_penalty(cf, B);
     memset(cf->grads, 0, sizeof(float) * cf->net.n_params);
     chatnet_backward(&cf->net, cf->params, &cf->q, lam, B, cf->by, cf->pen, cf->grads);
-    float grid = qat_grid_loss(cf->params, cf->grads, cf->net.n_weights, cf->cfg.grid_loss, cf->q.ternary);
+    // grid loss: gamma * mean over all weights of (w - q_t(w))^2, each layer with its dead zone
+    float grid = 0.0f;
+    size_t o = 0;
+    for (int l = 0; l < cf->L; l++) {
+        size_t n = (size_t)cf->dims[l + 1] * cf->dims[l];
+        float g = cf->cfg.grid_loss * (float)n / (float)cf->net.n_weights;
+        grid += qat_grid_loss_dz(cf->params + o, cf->grads + o, n, g, cf->q.ternary, cf->q.dz[l]);
+        o += n;
+    }
     cJSON_AddNumberToObject(stats, "epoch", (double)(step / cf->steps_per_epoch + 1));
     cJSON_AddNumberToObject(stats, "ce", ce);
     cJSON_AddNumberToObject(stats, "acc", acc);
@@ -425,20 +477,33 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     cJSON_AddNumberToObject(stats, "lambda", lam);
     cJSON_AddNumberToObject(stats, "overflow_pen", pen);
     cJSON_AddNumberToObject(stats, "wraps", (double)wraps);
+    if (cf->cfg.act_l1 > 0.0f) cJSON_AddNumberToObject(stats, "act_l1_pen", apen);
     cf->train_s += now_s() - t0;
     cf->train_cpu_s += cpu_s() - c0;
     cf->seen += B;
-    return ce + pen + grid;
+    return ce + pen + apen + grid;
 }
 
 static void fam_after_update(rq_family *f, long step) {
     (void)step;
     chat_family *cf = f->self;
-    // Shadows beyond half a step outside the grid only slow the way back.
-    float lo = cf->q.ternary ? -1.5f : -2.5f, hi = 1.5f;
-    for (size_t i = 0; i < cf->net.n_weights; i++) {
-        float w = cf->params[i];
-        cf->params[i] = w < lo ? lo : w > hi ? hi : w;
+    // Shadows beyond half a step outside the grid only slow the way back. With a dead zone t the
+    // bounds widen to t + 1/2, so that a weight can always climb out of it (t may exceed 1.5).
+    size_t o = 0;
+    for (int l = 0; l < cf->L; l++) {
+        float lo = cf->q.ternary ? -1.5f : -2.5f, hi = 1.5f, t = cf->q.dz[l] + 0.5f;
+        if (t > hi) hi = t;
+        if (-t < lo) lo = -t;
+        // Shadows inside the dead zone shrink by qat.zero_decay per step: the zeroed weights
+        // gather near 0, so t stays near the smallest surviving |w| instead of drifting up with the
+        // random walk of the zeroed ones, and a weight stays non-zero only while its gradient
+        // keeps it out.
+        float keep = 1.0f - cf->cfg.zero_decay, dz = cf->q.dz[l];
+        for (size_t e = o + (size_t)cf->dims[l + 1] * cf->dims[l]; o < e; o++) {
+            float w = cf->params[o];
+            if (w < dz && w > -dz) w *= keep;
+            cf->params[o] = w < lo ? lo : w > hi ? hi : w;
+        }
     }
     float *lt = &cf->params[cf->net.n_params - 1];
     *lt = *lt < -30.0f ? -30.0f : *lt > 10.0f ? 10.0f : *lt;
@@ -465,6 +530,7 @@ typedef struct {
     int lo, hi, qlo, qhi;
     long ok, mismatch, overflows, exact;
     double maxabs[CHAT_MAX_LAYERS];
+    long active[CHAT_MAX_LAYERS];  // hidden outputs > 0 (the inputs the kernel's next layer visits)
 } int_job;
 
 static void *int_worker(void *arg) {
@@ -487,6 +553,8 @@ static void *int_worker(void *arg) {
                 int32_t a = accbuf[l][c];
                 j->overflows += a > 32767 || a < -32768;
                 if (fabs((double)a) > j->maxabs[l]) j->maxabs[l] = fabs((double)a);
+                // ReLU(floor(wrap16(acc) / 2^s)) > 0 on hidden layers
+                if (l + 1 < L) j->active[l] += (int16_t)(uint16_t)(uint32_t)a >> cf->q.shift[l] > 0;
             }
     }
     char ans[256];
@@ -552,6 +620,8 @@ void chat_measure(chat_family *cf, const chat_examples *ex, const int *sub, int 
     cJSON_AddNumberToObject(out, "fq_int_mismatch", (double)mismatch);
     cJSON *ma = cJSON_AddArrayToObject(out, "max_abs_acc");
     for (int l = 0; l < L; l++) cJSON_AddItemToArray(ma, cJSON_CreateNumber(fmax(jobs[0].maxabs[l], jobs[1].maxabs[l])));
+    cJSON *au = cJSON_AddArrayToObject(out, "active_units");  // mean per example, hidden layers
+    for (int l = 0; l + 1 < L; l++) cJSON_AddItemToArray(au, cJSON_CreateNumber((jobs[0].active[l] + jobs[1].active[l]) / dn));
     free(x), free(y), free(fq);
 }
 
@@ -559,6 +629,19 @@ static void add_quant(const chat_family *cf, cJSON *out) {
     cJSON_AddNumberToObject(out, "in_shift", cf->q.in_shift);
     cJSON *s = cJSON_AddArrayToObject(out, "shifts");
     for (int l = 0; l < cf->L; l++) cJSON_AddItemToArray(s, cJSON_CreateNumber(cf->q.shift[l]));
+    // share of non-zero weight codes per layer and overall (what the Z80 kernel's cost follows)
+    cJSON *nz = cJSON_AddArrayToObject(out, "nonzero_share"), *dz = cJSON_AddArrayToObject(out, "dead_zone");
+    const float *w = cf->params;
+    double nzs = 0;
+    for (int l = 0; l < cf->L; l++) {
+        size_t n = (size_t)cf->dims[l + 1] * cf->dims[l];
+        double z = qat_zero_share(w, n, cf->q.ternary, cf->q.dz[l]);
+        nzs += (1.0 - z) * (double)n;
+        cJSON_AddItemToArray(nz, cJSON_CreateNumber(1.0 - z));
+        cJSON_AddItemToArray(dz, cJSON_CreateNumber(cf->q.dz[l]));
+        w += n;
+    }
+    cJSON_AddNumberToObject(out, "nonzero", nzs / (double)cf->net.n_weights);
 }
 
 static double fam_evaluate(rq_family *f, long step, cJSON *out) {
@@ -584,12 +667,16 @@ static double fam_evaluate(rq_family *f, long step, cJSON *out) {
     cJSON_AddNumberToObject(out, "elapsed_s", now_s() - cf->t_start);
     double ex = cJSON_GetObjectItemCaseSensitive(ref, "int_exact")->valuedouble;
     double ia = cJSON_GetObjectItemCaseSensitive(ref, "int_acc")->valuedouble;
-    return ex + 1e-3 * ia;
+    // With qat.zero_frac only evaluations after the blend (dead zones at their full width) can
+    // be best.ckpt: an earlier, denser model would not be the sparse model asked for.
+    double early = cf->cfg.zero_frac > 0.0f && lambda_at(cf, step) < 1.0f ? 2.0 : 0.0;
+    return ex + 1e-3 * ia - early;
 }
 
 // --- checkpoint sections -------------------------------------------------------------------------
 //   CQNT  u32 version; i32 a; i32 L; L x i32 shift; L x i32 bexp; i32 ternary; i32 calibrated;
-//         u64 split seed; f32 held-out fraction; u32 n + n bytes dataset path
+//         u64 split seed; f32 held-out fraction; u32 n + n bytes dataset path;
+//         (version 2) L x f32 dead zone t_l (version 1: none, the plain grid)
 //   CIMG  the integer model image of the parameters (docs/chat-contract.md), what an exporter reads
 
 static void fam_save(rq_family *f, rqf_writer *w) {
@@ -607,6 +694,7 @@ static void fam_save(rq_family *f, rqf_writer *w) {
     uint32_t n = (uint32_t)strlen(cf->cfg.data);
     rq_buf_u32(b, n);
     rq_buf_put(b, cf->cfg.data, n);
+    for (int l = 0; l < cf->L; l++) rq_buf_f32(b, cf->q.dz[l]);
     chat_family_image(cf);
     b = rqf_section_begin(w, "CIMG");
     rq_buf_put(b, cf->img, chat_image_size(cf->L, cf->dims));
@@ -617,7 +705,8 @@ static int fam_load(rq_family *f, const rqf_file *file) {
     rq_reader r;
     int rc = rqf_section(file, "CQNT", &r);
     if (rc) return rc;
-    if (rq_rd_u32(&r, "version") != CHAT_CKPT_VERSION) return rq_reader_fail(&r, "unsupported CQNT version");
+    uint32_t version = rq_rd_u32(&r, "version");
+    if (version != 1 && version != CHAT_CKPT_VERSION) return rq_reader_fail(&r, "unsupported CQNT version %u", version);
     int a = rq_rd_i32(&r, "in_shift"), L = rq_rd_i32(&r, "layers");
     if (L != cf->L) return rq_reader_fail(&r, "checkpoint has %d layers, the model %d", L, cf->L);
     chatnet_quant q = {.in_shift = a};
@@ -631,6 +720,12 @@ static int fam_load(rq_family *f, const rqf_file *file) {
     const uint8_t *p = n < 1024 ? rq_rd_bytes(&r, n, "path") : NULL;
     if (r.err) return r.err;
     if (!p) return rq_reader_fail(&r, "bad dataset path length %u", n);
+    if (version >= 2)
+        for (int l = 0; l < L; l++) {
+            q.dz[l] = rq_rd_f32(&r, "dead zone");
+            if (r.err) return r.err;
+            if (!(q.dz[l] >= 0.0f && q.dz[l] < 1e6f)) return rq_reader_fail(&r, "bad dead zone %g", (double)q.dz[l]);
+        }
     if (a < 0 || a > CHAT_MAX_IN_SHIFT) return rq_reader_fail(&r, "bad input shift %d", a);
     for (int l = 0; l < L; l++)
         if (q.shift[l] < 0 || q.shift[l] > CHAT_MAX_SHIFT) return rq_reader_fail(&r, "bad shift %d", q.shift[l]);

@@ -6,6 +6,12 @@
 // integer accumulators of the fully quantised model (the lambda = 1 pass, which equals the
 // infer/ kernel bit for bit), add the grid loss, and backpropagate.
 //
+// Sparsity (qat.zero_frac = z > 0): every few steps the dead zone t_l of each layer is set to the
+// quantile of |w| that makes a share z * lambda(step) of its weights quantise to zero, so the zero
+// share ramps in with the blend and holds at z afterwards. The dead zone is part of q() in the
+// float graph and in the image alike. qat.act_l1 adds an L1 penalty on the hidden ReLU outputs
+// (fewer active units: the Z80 kernel skips zero inputs).
+//
 // Calibration (the trainer's choice of input shift a and layer shifts s): at step 0 and at every
 // evaluation boundary until the blend is complete, measure max |acc| per layer on a fixed sample of
 // training examples and pick, layer by layer, the finest scale whose accumulators stay within
@@ -31,6 +37,9 @@ typedef struct {
     int epochs, batch, evals;
     float lr, weight_decay, grad_clip, warmup, min_lr_frac, query_dropout;
     float blend_start, blend_end, grid_loss, overflow_mu, margin, init_std;
+    float zero_frac;  // qat.zero_frac: target share of zero weight codes per layer (dead zone)
+    float act_l1;     // qat.act_l1: weight of the hidden-activation L1 penalty
+    float zero_decay; // qat.zero_decay: per-step shrink of shadows inside the dead zone
     int calib_examples, eval_examples, eval_queries;
 } chat_config;
 
@@ -61,6 +70,7 @@ typedef struct {
     float *params, *grads;
     uint8_t *decay_mask;
     float *pen[CHAT_MAX_LAYERS];  // overflow-penalty gradients on the accumulators
+    float *dz_scratch;            // n_weights floats for the dead-zone quantile
     uint8_t *img;                 // the integer image of the current parameters
     chat_imodel im;
 
