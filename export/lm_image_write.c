@@ -29,7 +29,7 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
     uint32_t hbytes = 64 + 12 * (uint32_t)ns;
     rq_buf_put(&b, "RQLM", 4);
     rq_buf_u8(&b, (uint8_t)big_endian);
-    rq_buf_u8(&b, 1);
+    rq_buf_u8(&b, LM_IMAGE_VERSION);
     rq_buf_u16(&b, (uint16_t)hbytes);
     rq_buf_u32(&b, 0);  // total, patched below
     rq_buf_u32(&b, 0);  // CRC, patched below

@@ -182,6 +182,9 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
     if (memcmp(buf, LM_IMAGE_MAGIC, 4) != 0) return rq_fail_at(RQ_EINPUT, name, 0, "bad magic (not a retroqat integer model image \"RQLM\")");
     int be = buf[4];
     if (be > 1) return bad(name, 4, "bad byte-order flag %ld (0 little, 1 big)%.0ld", be, 0);
+    if (buf[5] == 1)  // same layout, but its attention constants assume the int8 k cache of version 1
+        return bad(name, 5, "image version %ld has the old int8 key cache; this build reads version %ld: export the model again", buf[5],
+                   LM_IMAGE_VERSION);
     if (buf[5] != LM_IMAGE_VERSION) return bad(name, 5, "unsupported image version %ld (this build reads %ld)", buf[5], LM_IMAGE_VERSION);
     uint32_t hbytes = be ? rq_rd_u16be(buf + 6) : rq_rd_u16le(buf + 6);
     uint32_t total = rd32(buf + 8, be), crc = rd32(buf + 12, be);

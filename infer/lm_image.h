@@ -2,7 +2,7 @@
 //
 //   0   char[4]  "RQLM"
 //   4   u8       byte order of everything below: 0 little-endian, 1 big-endian
-//   5   u8       version (1)
+//   5   u8       version (2: int16 k cache, att_cm for scores in units s_q/16 * s_k/16)
 //   6   u16      header bytes (LM_IMAGE_HEADER = 64 + 12 * n_sections)
 //   8   u32      total bytes of the image
 //   12  u32      CRC-32 (zlib) of bytes [16, total)
@@ -24,7 +24,7 @@
 #include "infer/lm_kernel.h"
 
 #define LM_IMAGE_MAGIC "RQLM"
-#define LM_IMAGE_VERSION 1
+#define LM_IMAGE_VERSION 2  // version 1 (int8 k cache) images are rejected: re-export them
 
 // The sections of an image for config c, in file order.
 typedef struct {

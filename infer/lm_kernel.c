@@ -9,7 +9,7 @@ size_t lm_state_bytes(const lm_config *c) {
     int wide = imax(c->dim, c->hidden_dim);
     return al4(4 * (size_t)c->dim) + al4(4 * (size_t)imax(wide, c->vocab_size)) + al4((size_t)wide) +
            al4(2 * (size_t)c->dim) + al4(2 * (size_t)c->dim) + 2 * al4((size_t)c->hidden_dim) +
-           al4(4 * (size_t)c->seq_len) + al4(2 * (size_t)c->seq_len) + 2 * al4(kv) + al4(4 * (size_t)c->vocab_size);
+           al4(4 * (size_t)c->seq_len) + al4(2 * (size_t)c->seq_len) + al4(2 * kv) + al4(kv) + al4(4 * (size_t)c->vocab_size);
 }
 
 void lm_state_init(lm_state *s, const lm_config *c, void *mem) {
@@ -26,7 +26,7 @@ void lm_state_init(lm_state *s, const lm_config *c, void *mem) {
     TAKE(h3, int8_t, c->hidden_dim);
     TAKE(att, int32_t, c->seq_len);
     TAKE(p, uint16_t, c->seq_len);
-    TAKE(kcache, int8_t, kv);
+    TAKE(kcache, int16_t, kv);
     TAKE(vcache, int8_t, kv);
     TAKE(logits, int32_t, c->vocab_size);
 #undef TAKE
@@ -37,16 +37,16 @@ static void matvec(const lm_config *c, int32_t *acc, const lm_mat *w, const int8
     else lm_matvec_i8(acc, (const int8_t *)w->w, x, rows, cols);
 }
 
-// One query head over positions 0..pos: scores (int32 dot products of int16 q and int8 k,
-// |score| <= 2047 * 127 * hs), integer softmax (Q15), then o_i = sum_t p_t v_t,i exactly in int32
+// One query head over positions 0..pos: scores (int32 dot products of int16 q and int16 k,
+// |score| <= 2047 * 2047 * hs < 2^31 for hs <= 512), integer softmax (Q15), then o_i = sum_t p_t v_t,i exactly in int32
 // (|o| < 2^23), requantised to int8. kh, vh: this head's slice of the layer's key/value cache
 // (row stride kvd).
-static inline void attend_head(lm_state *s, const lm_layer *L, const int16_t *q, const int8_t *kh, const int8_t *vh,
+static inline void attend_head(lm_state *s, const lm_layer *L, const int16_t *q, const int16_t *kh, const int8_t *vh,
                                int8_t *out, int pos, int kvd, int hs) {
     int32_t qh[LM_MAX_HEAD], o[LM_MAX_HEAD];
     for (int i = 0; i < hs; i++) qh[i] = q[i], o[i] = 0;
     for (int t = 0; t <= pos; t++) {
-        const int8_t *kt = kh + (long)t * kvd;
+        const int16_t *kt = kh + (long)t * kvd;
         int32_t a = 0;
         for (int i = 0; i < hs; i++) a += qh[i] * kt[i];
         s->att[t] = a;
@@ -71,24 +71,25 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
 
     for (int l = 0; l < c->n_layers; l++) {
         const lm_layer *L = &m->layers[l];
-        int8_t *kc = s->kcache + ((long)l * c->seq_len + pos) * kvd;
+        int16_t *kc = s->kcache + ((long)l * c->seq_len + pos) * kvd;
         int8_t *vc = s->vcache + ((long)l * c->seq_len + pos) * kvd;
 
-        // attention block: xq = int8(rmsnorm(x)); q, k rotated to int8; v int8; all into the cache
+        // attention block: xq = int8(rmsnorm(x)); q, k rotated in int16 (k into the cache); v int8 into the cache
         lm_rmsnorm_q8(s->xq, s->x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
         matvec(c, s->acc, &L->wq, s->xq, dim, dim);
         lm_requant_i16(s->qk16, s->acc, L->wq.rq, dim, 2047);
         lm_rope_q12(s->q, s->qk16, dim, hs, pos, m->rope_theta);
         matvec(c, s->acc, &L->wk, s->xq, kvd, dim);
         lm_requant_i16(s->qk16, s->acc, L->wk.rq, kvd, 2047);
-        lm_rope_q8(kc, s->qk16, kvd, hs, pos, m->rope_theta);
+        lm_rope_q12(kc, s->qk16, kvd, hs, pos, m->rope_theta);
         matvec(c, s->acc, &L->wv, s->xq, kvd, dim);
         lm_requant_i8(vc, s->acc, L->wv.rq, kvd);
 
-        const int8_t *kbase = s->kcache + (long)l * c->seq_len * kvd;
+        const int16_t *kbase = s->kcache + (long)l * c->seq_len * kvd;
         const int8_t *vbase = s->vcache + (long)l * c->seq_len * kvd;
         for (int h = 0; h < c->n_heads; h++) {
-            const int8_t *kh = kbase + (h / group) * hs, *vh = vbase + (h / group) * hs;
+            const int16_t *kh = kbase + (h / group) * hs;
+            const int8_t *vh = vbase + (h / group) * hs;
             if (hs == 8) attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, 8);  // constant: unrolled
             else attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, hs);
         }

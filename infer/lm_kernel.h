@@ -1,12 +1,12 @@
 // lm_kernel.h: the integer-only forward of a llama2.c transformer (docs/lm-contract.md).
 //
-// One token at a time with an int8 KV cache, like run.c, but every number is an integer:
+// One token at a time with an integer KV cache (k int16, v int8), like run.c, but every number is an integer:
 //   residual stream  int32 Q16 (real value = x / 65536)
 //   matmul inputs    int8 with a static per-tensor scale (RMSNorm outputs, attention output,
 //                    SwiGLU output), weights int8 (or int4) with one scale per output row
 //   q                int16 in units s_q/16 (|q| <= 2047) before and after RoPE
-//   k                int16 in units s_k/16 after the matmul, int8 in units s_k after RoPE
-//   v                int8; attention probabilities Q15; logits int32 Q(logit_frac) nats
+//   k                int16 in units s_k/16 before and after RoPE (|k| <= 2047; the cache)
+//   v                int8 (the cache); attention probabilities Q15; logits int32 Q(logit_frac) nats
 // All scales are folded into the integer (m, p, k) requantisations and tables stored in the model,
 // so the kernel sees no scale at all. Same code for the trainer's integer pass, the host runtime
 // and every target build: integer-only portable C, no malloc (the caller provides the state
@@ -52,7 +52,7 @@ typedef struct {
 typedef struct {
     lm_norm att_norm;
     lm_mat wq, wk, wv;          // wq, wk -> int16 (units s_q/16, s_k/16), wv -> int8
-    int32_t att_cm, att_ck, att_dlim;  // score (int32, units s_q/16 * s_k) -> Q8 log2 (lm_softmax_q15)
+    int32_t att_cm, att_ck, att_dlim;  // score (int32, units s_q/16 * s_k/16) -> Q8 log2 (lm_softmax_q15)
     lm_rq att_out;              // sum_t p_t v_t (Q15 * s_v) -> int8 input of wo
     lm_mat wo;                  // -> residual (Q16), added
     lm_norm ffn_norm;
@@ -81,7 +81,7 @@ typedef struct {
     int8_t *h1, *h3;   // [hidden]
     int32_t *att;      // [seq_len] scores of one head
     uint16_t *p;       // [seq_len] probabilities of one head, Q15
-    int8_t *kcache;    // [L][seq_len][kv_dim]
+    int16_t *kcache;   // [L][seq_len][kv_dim] units s_k/16
     int8_t *vcache;    // [L][seq_len][kv_dim]
     int32_t *logits;   // [vocab], Q(logit_frac)
 } lm_state;

@@ -173,16 +173,6 @@ int32_t lm_sin_q15(uint32_t phi) {
     return quad & 2 ? -v : v;
 }
 
-void lm_rope_q8(int8_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta) {
-    for (int i = 0; i < n; i += 2) {
-        uint32_t phi = (uint32_t)pos * theta[(i % hs) >> 1];
-        int32_t c = lm_cos_q15(phi), s = lm_sin_q15(phi);
-        int32_t a = v[i], b = v[i + 1];
-        out[i] = lm_sat8(lm_rshr(a * c - b * s, 19));
-        out[i + 1] = lm_sat8(lm_rshr(a * s + b * c, 19));
-    }
-}
-
 void lm_rope_q12(int16_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta) {
     for (int i = 0; i < n; i += 2) {
         uint32_t phi = (uint32_t)pos * theta[(i % hs) >> 1];

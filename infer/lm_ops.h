@@ -84,11 +84,8 @@ int32_t lm_sin_q15(uint32_t phi);
 static inline int32_t lm_cos_q15(uint32_t phi) { return lm_sin_q15(phi + 0x40000000u); }
 // Rotate interleaved pairs (v[2i], v[2i+1]) of each head (head_size hs, n values in total) by
 // the angle pos * theta_i where theta[i] (i < hs/2) is the frequency in turns per position, Q32
-// (pos * theta[i] wraps modulo one turn in uint32). Input int16 with |v| <= 2047 (units of
-// s/16); output int8 in units of s:
-//   a' = sat8(rshr(a*c - b*s, 19)),  b' = sat8(rshr(a*s + b*c, 19))
-void lm_rope_q8(int8_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta);
-// The same rotation keeping the int16 units (s/16) of the input, for q:
+// (pos * theta[i] wraps modulo one turn in uint32). Input and output int16 with |v| <= 2047 in
+// the same units (s/16), for q and for k (the int16 key cache):
 //   a' = clamp(rshr(a*c - b*s, 15), 2047),  b' = clamp(rshr(a*s + b*c, 15), 2047)
 void lm_rope_q12(int16_t *out, const int16_t *v, int n, int hs, int pos, const uint32_t *theta);
 

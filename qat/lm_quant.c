@@ -369,8 +369,8 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         if (!rc) rc = quant_mat(out, &L->wq, w->wq + (size_t)l * dim * dim, dim, dim, b, sxa, 16.0 / sq);
         if (!rc) rc = quant_mat(out, &L->wk, w->wk + (size_t)l * kvd * dim, kvd, dim, b, sxa, 16.0 / sk);
         if (!rc) rc = quant_mat(out, &L->wv, w->wv + (size_t)l * kvd * dim, kvd, dim, b, sxa, 1.0 / sv);
-        // scores: one unit = (sq/16) sk / sqrt(hs) nats -> Q8 log2: cm / 2^ck = unit * log2(e) * 256
-        double unit = sq / 16 * sk / sqrt(hs) * M_LOG2E * 256;
+        // scores: one unit = (sq/16) (sk/16) / sqrt(hs) nats -> Q8 log2: cm / 2^ck = unit * log2(e) * 256
+        double unit = sq / 16 * sk / 16 / sqrt(hs) * M_LOG2E * 256;
         int ck = 0;
         while (ck < 18 && unit * ldexp(1, ck + 1) < 32767.5) ck++;
         L->att_cm = (int32_t)lround(unit * ldexp(1, ck));

@@ -79,20 +79,22 @@ static void ref_logits(const lm_model *m, const int *tokens, int n, int32_t *out
     int8_t *xq = calloc(hid > dim ? hid : dim, 1), *h1 = calloc(hid, 1), *h3 = calloc(hid, 1);
     int16_t *q16 = calloc(dim, 2), *q = calloc(dim, 2);
     uint16_t *p = calloc(T, 2);
-    int8_t *kc = calloc((size_t)c->n_layers * T * kvd, 1), *vc = calloc((size_t)c->n_layers * T * kvd, 1);
+    int16_t *kc = calloc((size_t)c->n_layers * T * kvd, 2);
+    int8_t *vc = calloc((size_t)c->n_layers * T * kvd, 1);
     for (int pos = 0; pos < n; pos++) {
         int tok = tokens[pos];
         for (int i = 0; i < dim; i++) x[i] = lm_requant(m->emb[(size_t)tok * dim + i], m->emb_rq[tok]);
         for (int l = 0; l < c->n_layers; l++) {
             const lm_layer *L = &m->layers[l];
-            int8_t *K = kc + (size_t)l * T * kvd, *Vv = vc + (size_t)l * T * kvd;
+            int16_t *K = kc + (size_t)l * T * kvd;
+            int8_t *Vv = vc + (size_t)l * T * kvd;
             lm_rmsnorm_q8(xq, x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
             ref_matvec(acc, c, &L->wq, xq, dim, dim);
             for (int i = 0; i < dim; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wq.rq[i]), 2047);
             lm_rope_q12(q, q16, dim, hs, pos, m->rope_theta);
             ref_matvec(acc, c, &L->wk, xq, kvd, dim);
             for (int i = 0; i < kvd; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wk.rq[i]), 2047);
-            lm_rope_q8(K + (size_t)pos * kvd, q16, kvd, hs, pos, m->rope_theta);
+            lm_rope_q12(K + (size_t)pos * kvd, q16, kvd, hs, pos, m->rope_theta);
             ref_matvec(acc, c, &L->wv, xq, kvd, dim);
             for (int i = 0; i < kvd; i++) Vv[(size_t)pos * kvd + i] = lm_sat8(lm_requant(acc[i], L->wv.rq[i]));
             for (int h = 0; h < c->n_heads; h++) {
@@ -224,9 +226,11 @@ static void test_image_corrupt(void **state) {
     img[0] = 'X';
     expect_load_error(img, n, "magic");
     img[0] = 'R';
-    img[5] = 2;
+    img[5] = 3;
     expect_load_error(img, n, "version");
-    img[5] = 1;
+    img[5] = 1;  // the old int8 k-cache format: rejected with a hint to re-export
+    expect_load_error(img, n, "export the model again");
+    img[5] = 2;
     img[4] = 7;
     expect_load_error(img, n, "byte-order");
     img[4] = 0;
@@ -294,8 +298,9 @@ static void test_quantize_deterministic(void **state) {
 }
 
 // stories260K, PTQ with the default calibration, on the first 2,000 tokens of valid.txt (contexts
-// restart at each document's BOS): int8 mean cross-entropy within 2% of float and the argmax
-// agreeing at >= 90% of positions; int4 within 20%. (The full-file numbers come from
+// restart at each document's BOS): int8 mean cross-entropy within 0.5% of float and the argmax
+// agreeing at >= 95.5% of positions (measured 1.0005 and 0.9595; the int8 key cache of image
+// version 1 gave 1.0083 and 0.9445); int4 within 20%. (The full-file numbers come from
 // `retroqat eval`; this is the fast regression check.)
 static void test_stories260K_accuracy(void **state) {
     (void)state;
@@ -342,8 +347,8 @@ static void test_stories260K_accuracy(void **state) {
         printf("stories260K int%d: float %.4f int %.4f (x%.4f) top1 agree %.4f over %ld tokens\n", bits, fl / n, il / n, il / fl,
                (double)agree / n, n);
         if (bits == 8) {
-            assert_true(il / fl <= 1.02);
-            assert_true((double)agree / n >= 0.90);
+            assert_true(il / fl <= 1.005);
+            assert_true((double)agree / n >= 0.955);
         } else {
             assert_true(il / fl <= 1.20);
         }

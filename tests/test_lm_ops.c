@@ -141,8 +141,8 @@ static void test_sin_cos_table(void **state) {
     assert_int_equal(lm_cos_q15(0x80000000u), -32767);
 }
 
-// RoPE: rotation of int16 inputs (units s/16) to int8 (units s) within 1 LSB of the float
-// rotation with llama2.c's frequencies, at positions up to 4096.
+// RoPE (q and the k cache): rotation of int16 inputs (units s/16, |v| <= 2047) within 1 LSB of
+// the float rotation (clamped to +-2047) with llama2.c's frequencies, at positions up to 4096.
 static void test_rope_vs_float(void **state) {
     (void)state;
     pcg32 r;
@@ -153,17 +153,16 @@ static void test_rope_vs_float(void **state) {
         double f = pow(10000.0, -2.0 * i / HS) / (2 * M_PI);  // turns per position
         theta[i] = (uint32_t)(uint64_t)llround(f * 4294967296.0);
     }
-    int16_t v[N];
-    int8_t out[N];
+    int16_t v[N], out[N];
     for (int it = 0; it < 4000; it++) {
         int pos = (int)pcg32_bounded(&r, 4096);
         for (int i = 0; i < N; i++) v[i] = (int16_t)((int)pcg32_bounded(&r, 4095) - 2047);
-        lm_rope_q8(out, v, N, HS, pos, theta);
+        lm_rope_q12(out, v, N, HS, pos, theta);
         for (int i = 0; i < N; i += 2) {
             double ang = pos * pow(10000.0, -(double)(i % HS) / HS);
-            double a = v[i] / 16.0, b = v[i + 1] / 16.0;
+            double a = v[i], b = v[i + 1];
             double wa = a * cos(ang) - b * sin(ang), wb = a * sin(ang) + b * cos(ang);
-            wa = fmax(-127, fmin(127, wa)), wb = fmax(-127, fmin(127, wb));
+            wa = fmax(-2047, fmin(2047, wa)), wb = fmax(-2047, fmin(2047, wb));
             if (fabs(wa - out[i]) > 1.0 || fabs(wb - out[i + 1]) > 1.0)
                 fail_msg("pos %d i %d: want %.2f %.2f got %d %d", pos, i, wa, wb, out[i], out[i + 1]);
         }
