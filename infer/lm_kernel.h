@@ -1,6 +1,7 @@
 // lm_kernel.h: the integer-only forward of a llama2.c transformer (docs/lm-contract.md).
 //
-// One token at a time with an integer KV cache (k int16, v int8), like run.c, but every number is an integer:
+// One token at a time with a KV cache (k int16, v int8), like run.c, but every number is an
+// integer:
 //   residual stream  int32 Q16 (real value = x / 65536)
 //   matmul inputs    int8 with a static per-tensor scale (RMSNorm outputs, attention output,
 //                    SwiGLU output), weights int8 (or int4) with one scale per output row
