@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,20 @@ int rq_write_atomic(const char *path, const void *data, size_t len) {
         int e = errno;
         unlink(tmp);
         return rq_fail(RQ_ERUNTIME, "%s: cannot rename into place: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int rq_mkdir_p(const char *dir) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char save = *p;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+        *p = save;
+        if (!save) break;
     }
     return 0;
 }

@@ -64,5 +64,7 @@ int rq_reader_fail(rq_reader *r, const char *fmt, ...) __attribute__((format(pri
 int rq_read_file(const char *path, uint8_t **data, size_t *len);
 // Write atomically: PATH.tmp, fsync, rename over PATH. RQ_ERUNTIME on failure.
 int rq_write_atomic(const char *path, const void *data, size_t len);
+// Create a directory and its missing parents (like mkdir -p). RQ_ERUNTIME on failure.
+int rq_mkdir_p(const char *dir);
 
 #endif

@@ -330,20 +330,6 @@ int lm_qat_load(const char *path, lm_model *q) {
     return rc;
 }
 
-static int mkdir_p(const char *dir) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char save = *p;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-        *p = save;
-        if (!save) break;
-    }
-    return 0;
-}
-
 static const char QAT_USAGE[] =
     "usage: retroqat train CONFIG.json [--init PATH.bin] [--data TRAIN.txt] [--valid VALID.txt] [--out DIR]\n"
     "                      [--steps N] [--resume] [--quiet]      (\"model\": \"llama-int8\")\n"
@@ -394,7 +380,7 @@ int lm_qat_train_main(int argc, char **argv) {
     if ((rc = llama_load(&s->m, c->init))) goto done;
     const llama_config *mc = &s->m.config;
     if (c->seq_len > mc->seq_len) { rc = rq_fail(RQ_EINPUT, "%s: $.train.seq_len %d exceeds the model's %d", pos[0], c->seq_len, mc->seq_len); goto done; }
-    if ((rc = mkdir_p(c->out))) goto done;
+    if ((rc = rq_mkdir_p(c->out))) goto done;
     if ((rc = tokenizer_load(&tok, c->tokenizer, mc->vocab_size))) goto done;
     char cache[1200];
     int cached;

@@ -215,20 +215,6 @@ int llama_family_load_model(const char *path, llama_model *m) {
     return rc;
 }
 
-static int mkdir_p(const char *dir) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char save = *p;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-        *p = save;
-        if (!save) break;
-    }
-    return 0;
-}
-
 static const char TRAIN_USAGE[] =
     "usage: retroqat train CONFIG.json [--out DIR] [--steps N] [--resume] [--quiet]\n"
     "Train (or, with \"init\", fine-tune) a llama2.c transformer; see examples/stories/*.json.\n"
@@ -279,7 +265,7 @@ int llama_family_train_main(int argc, char **argv) {
         rc = rq_fail(RQ_EINPUT, "%s: $.train.seq_len %d exceeds the model's seq_len %d", pos[0], c->seq_len, mc->seq_len);
         goto done;
     }
-    if ((rc = mkdir_p(c->out))) goto done;
+    if ((rc = rq_mkdir_p(c->out))) goto done;
     if (strcmp(c->tokenizer, "builtin:chars") == 0) {
         // The character-level tokenizer, written next to the model for generate/eval.
         uint8_t *tb;

@@ -48,19 +48,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int mkdir_p(const char *dir) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
-    return 0;
-}
-
 typedef struct {
     long next_step;
     pcg32 rng;
@@ -177,7 +164,7 @@ static void merge_into(cJSON *dst, const cJSON *src) {
 }
 
 int trainer_run(rq_family *f, const trainer_cfg *c) {
-    int rc = mkdir_p(c->out_dir);
+    int rc = rq_mkdir_p(c->out_dir);
     if (rc) return rc;
     char last_path[4200], best_path[4200], metrics_path[4200];
     snprintf(last_path, sizeof last_path, "%s/last.ckpt", c->out_dir);
