@@ -17,6 +17,7 @@
 #include "model/llama.h"
 #include "model/llama_generate.h"
 #include "model/llama_train.h"
+#include "base/rqfile.h"
 #include "qat/lm_eval.h"
 #include "train/llama_family.h"
 
@@ -134,6 +135,9 @@ int lm_eval_main(int argc, char **argv) {
         return RQ_EINPUT;
     }
     llama_model m;
+    // A QAT checkpoint scores its float master weights, and its own integer model as int_loss.
+    char kind[9] = {0};
+    if (!qat_path && rqf_sniff(pos[0], kind) && strcmp(kind, "llamaq") == 0) qat_path = pos[0];
     if ((rc = llama_family_load_model(pos[0], &m))) return rq_report(rc);
     if (window <= 0 || window > m.config.seq_len) window = m.config.seq_len;
     tokenizer tok;

@@ -104,6 +104,19 @@ static void test_qat_end_to_end(void **state) {
     cJSON_Delete(o);
     free(out), free(err);
 
+    // eval on the QAT checkpoint itself: its float master weights as float_loss, its integer model
+    // as int_loss (the same as the image's).
+    assert_int_equal(rq_test_run(&out, &err, "%s eval %s/run0/best.ckpt --text %s -z %s --window 64 --max-tokens 513 --json",
+                                 bin, dir, valid, tok), 0);
+    o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "int_model")->valuestring, "qat");
+    assert_true(fabs(cJSON_GetObjectItemCaseSensitive(o, "int_loss")->valuedouble - il) < 1e-9);
+    assert_true(fabs(cJSON_GetObjectItemCaseSensitive(o, "float_loss")->valuedouble -
+                     cJSON_GetObjectItemCaseSensitive(o, "qat_float_loss")->valuedouble) < 1e-6);
+    cJSON_Delete(o);
+    free(out), free(err);
+
     // run on the image == the in-process integer pass of the checkpoint
     lm_model q;
     snprintf(p0, sizeof p0, "%s/run0/best.ckpt", dir);

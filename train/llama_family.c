@@ -15,6 +15,7 @@
 #include "data/textdata.h"
 #include "data/tokenizer.h"
 #include "model/llama_train.h"
+#include "qat/lm_qat.h"
 #include "train/trainer.h"
 
 // ---- configuration ---------------------------------------------------------------------------
@@ -203,6 +204,7 @@ int llama_family_load_model(const char *path, llama_model *m) {
     char kind[9] = {0};
     memset(m, 0, sizeof *m);
     if (!rqf_sniff(path, kind)) return llama_load(m, path);
+    if (strcmp(kind, "llamaq") == 0) return lm_qat_load_float(path, m);  // a QAT run's float master
     rqf_file file;
     int rc = rqf_open(&file, path, "llama");
     if (rc) return rc;
