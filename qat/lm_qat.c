@@ -289,44 +289,39 @@ static int qf_load(rq_family *f, const rqf_file *file) {
     return rc;
 }
 
-int lm_qat_load_float(const char *path, llama_model *m) {
+// Read a QAT checkpoint: its float master weights into m, and (when st is not NULL) the clips and
+// weight bits it was trained with.
+static int load_checkpoint(const char *path, llama_model *m, lmq_stats *st, int *wbits) {
     rqf_file file;
     int rc = rqf_open(&file, path, QAT_KIND);
     if (rc) return rc;
     llama_config c;
-    lmq_stats st;
-    int wbits;
-    if ((rc = get_sections(&file, &c, &st, &wbits)) == 0) {
-        lmq_stats_free(&st);
+    lmq_stats stats;
+    int bits;
+    if ((rc = get_sections(&file, &c, &stats, &bits)) == 0) {
         if ((rc = llama_build(m, &c)) == 0) {
             rq_family f = {.kind = QAT_KIND, .params = m->params, .n_params = m->n_params};
             if ((rc = trainer_load_params(&f, &file))) llama_free(m);
         }
+        if (rc == 0 && st) *st = stats, *wbits = bits;
+        else lmq_stats_free(&stats);
     }
     rqf_close(&file);
     return rc;
 }
 
+int lm_qat_load_float(const char *path, llama_model *m) { return load_checkpoint(path, m, NULL, NULL); }
+
 int lm_qat_load(const char *path, lm_model *q) {
-    rqf_file file;
-    int rc = rqf_open(&file, path, QAT_KIND);
-    if (rc) return rc;
-    llama_config c;
+    llama_model m;
     lmq_stats st;
     int wbits;
-    if ((rc = get_sections(&file, &c, &st, &wbits)) == 0) {
-        llama_model m;
-        if ((rc = llama_build(&m, &c)) == 0) {
-            rq_family f = {.kind = QAT_KIND, .params = m.params, .n_params = m.n_params};
-            if ((rc = trainer_load_params(&f, &file)) == 0) {
-                lmq_opts o = {wbits, 10};
-                rc = lmq_quantize(&m, &st, &o, q);
-            }
-            llama_free(&m);
-        }
-        lmq_stats_free(&st);
-    }
-    rqf_close(&file);
+    int rc = load_checkpoint(path, &m, &st, &wbits);
+    if (rc) return rc;
+    lmq_opts o = {wbits, 10};
+    rc = lmq_quantize(&m, &st, &o, q);
+    llama_free(&m);
+    lmq_stats_free(&st);
     return rc;
 }
 
