@@ -168,6 +168,49 @@ void chatnet_backward(chatnet *n, const float *params, const chatnet_quant *q, f
     }
 }
 
+// Sum and count of the positive entries of a hidden output (double sum in index order: the
+// trainer's penalty depends on this order).
+static double act_sum(const float *x, size_t n, long *np) {
+    double s = 0.0;
+    long c = 0;
+    for (size_t i = 0; i < n; i++) s += x[i], c += x[i] > 0.0f;
+    *np = c;
+    return s;
+}
+
+void chatnet_act_l1_norm(const chatnet *n, int B, float *m) {
+    for (int l = 0; l + 1 < n->L; l++) {
+        long np;
+        double s = act_sum(n->x[l + 1], (size_t)B * n->dims[l + 1], &np);
+        m[l] = np ? (float)(s / np) : 0.0f;
+    }
+}
+
+float chatnet_act_l1_forward(const chatnet *n, int B, float mu, const float *m) {
+    float pen = 0.0f;
+    for (int l = 0; l + 1 < n->L; l++) {
+        if (m[l] == 0.0f) continue;
+        size_t nx = (size_t)B * n->dims[l + 1];
+        long np;
+        double s = act_sum(n->x[l + 1], nx, &np);
+        pen += (float)(mu * s / ((double)nx * m[l]));
+    }
+    return pen;
+}
+
+void chatnet_act_l1_backward(const chatnet *n, const chatnet_quant *q, int B, float mu, const float *m,
+                             float *const *dacc) {
+    for (int l = 0; l + 1 < n->L; l++) {
+        if (m[l] == 0.0f) continue;
+        size_t nx = (size_t)B * n->dims[l + 1];
+        // dP/dx = mu / (nx * m_l); dx/du = 1 (straight-through floor) where open; du/dacc = 2^-s_l
+        float k = mu / ((float)nx * m[l]) * ldexpf(1.0f, -q->shift[l]);
+        const float *acc = n->acc[l];
+        for (size_t i = 0; i < nx; i++)
+            if (acc[i] > 0.0f) dacc[l][i] += k;
+    }
+}
+
 void chatnet_to_image(const chatnet *n, const float *params, const chatnet_quant *q, const chat_enc_cfg *e,
                       int max_answer, const char *charset, uint8_t *img, chat_imodel *m) {
     memset(m, 0, sizeof *m);

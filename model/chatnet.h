@@ -75,6 +75,22 @@ float chatnet_forward_prepared(chatnet *n, const float *params, const chatnet_qu
 void chatnet_backward(chatnet *n, const float *params, const chatnet_quant *q, float lambda, int B,
                       const uint8_t *targets, float *const *dacc_extra, float *grads);
 
+// Activation L1 (qat.act_l1) on the hidden outputs x_{l+1}, l < L-1, of the last forward:
+//   P = mu * sum_l (1/(B*d_l)) * sum_{r,j} x_rj / m_l,    d_l = dims[l+1]
+// m_l, the batch's mean positive output, is a normaliser the gradient holds constant (then P is
+// linear in x; at the m_l it was measured on, P = mu * sum_l (share of active units of layer l)).
+// m_l = 0 (no positive output) leaves layer l out of P and of its gradient.
+// chatnet_act_l1_norm: m (L-1 floats) from the last forward.
+void chatnet_act_l1_norm(const chatnet *n, int B, float *m);
+// P of the last forward for the given (frozen) m.
+float chatnet_act_l1_forward(const chatnet *n, int B, float mu, const float *m);
+// dP/d acc_l at fixed m, added into dacc[l] (B x dims[l+1], l < L-1; the dacc_extra of
+// chatnet_backward): mu / (B*d_l*m_l) * 2^-s_l where acc > 0 (ReLU gate; floor passes straight through).
+// The gate reads acc, not wrap16(acc) as chatnet_backward does at lambda >= 1: the two differ only on
+// an accumulator outside int16.
+void chatnet_act_l1_backward(const chatnet *n, const chatnet_quant *q, int B, float mu, const float *m,
+                             float *const *dacc);
+
 // Fill a model image from the fully quantised parameters (the kernel's view of params at lambda 1).
 // img must hold chat_image_size bytes; m receives the parsed model pointing into img.
 void chatnet_to_image(const chatnet *n, const float *params, const chatnet_quant *q, const chat_enc_cfg *e,

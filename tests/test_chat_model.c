@@ -1,5 +1,6 @@
-// test_chat_model.c: the float QAT graph (model/chatnet) against finite differences, and against
-// the integer contract (infer/chat_kernel): fake-quant logits == kernel logits, bit for bit.
+// test_chat_model.c: the float QAT graph (model/chatnet, with the activation L1) against finite
+// differences, and against the integer contract (infer/chat_kernel): fake-quant logits == kernel
+// logits, bit for bit.
 #include "tests/testutil.h"
 
 #include <math.h>
@@ -77,6 +78,82 @@ static void test_chatnet_gradients_match_finite_differences(void **state) {
     free_small(&s);
 }
 
+
+// Whether every hidden accumulator of the last forward has the ReLU gate (acc > 0) of `gate`.
+static int same_gates(const chatnet *n, int B, const uint8_t *gate) {
+    for (int l = 0, o = 0; l + 1 < n->L; l++)
+        for (int i = 0; i < B * n->dims[l + 1]; i++, o++)
+            if ((n->acc[l][i] > 0.0f) != gate[o]) return 0;
+    return 1;
+}
+
+// The whole loss with the activation L1 (qat.act_l1, train/chat_family.c): CE + P(x; m), m frozen
+// at the base point as the trainer's gradient holds it (with m re-measured P is mu times the share
+// of active units, a step function that finite differences cannot see). Parameters against central
+// differences at lambda = 0, the penalty's gradient entering chatnet_backward as dacc_extra. With
+// m fixed P is piecewise linear in each parameter, kinked only where a hidden accumulator crosses
+// 0: a coordinate whose +-h forwards change any ReLU gate is skipped (counted), so every checked
+// difference is taken inside one linear piece of P and the smooth CE.
+static void test_act_l1_gradient_matches_finite_differences(void **state) {
+    (void)state;
+    const int dims[] = {10, 9, 7, 5};
+    const float mu = 1.0f;  // large enough that P's gradient dominates (checked below)
+    small s;
+    build_small(&s, 3, dims, 6, 7, 0.8f);
+    float *gce = calloc(s.net.n_params, sizeof(float)), *dpen[CHAT_MAX_LAYERS] = {0}, m[CHAT_MAX_LAYERS];
+    uint8_t gate[6 * (9 + 7)];
+    chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+    chatnet_act_l1_norm(&s.net, s.B, m);
+    double share = 0.0;
+    for (int l = 0, o = 0; l < 2; l++) {
+        int n = s.B * dims[l + 1], np = 0;
+        dpen[l] = calloc((size_t)n, sizeof(float));
+        for (int i = 0; i < n; i++, o++) gate[o] = s.net.acc[l][i] > 0.0f, np += s.net.x[l + 1][i] > 0.0f;
+        assert_true(np > 0 && np < n);  // both sides of the kink present
+        share += (double)np / n;
+    }
+    // at the measured m, P is mu times the active shares
+    assert_float_equal(chatnet_act_l1_forward(&s.net, s.B, mu, m), mu * share, 1e-5);
+    chatnet_act_l1_backward(&s.net, &s.q, s.B, mu, m, dpen);
+    chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, dpen, s.grads);
+    chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, NULL, gce);  // CE alone
+    int checked = 0, skipped = 0, bad = 0, moved = 0;
+    for (size_t i = 0; i < s.net.n_params; i++) {
+        float keep = s.params[i], h = 2e-3f;
+        s.params[i] = keep + h;
+        double lp = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+        lp += chatnet_act_l1_forward(&s.net, s.B, mu, m);
+        int same = same_gates(&s.net, s.B, gate);
+        s.params[i] = keep - h;
+        double lm = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+        lm += chatnet_act_l1_forward(&s.net, s.B, mu, m);
+        same = same && same_gates(&s.net, s.B, gate);
+        s.params[i] = keep;
+        if (!same) {
+            skipped++;
+            continue;
+        }
+        double fd = (lp - lm) / (2 * h), an = s.grads[i], tol = 2e-2 * (fabs(fd) + fabs(an)) + 1e-4;
+        // as in the chatnet check: relative 2%, plus the float rounding of the loss (~1e-7 * loss / h)
+        checked++;
+        moved += fabs(an - gce[i]) > 10 * tol;
+        if (fabs(fd - an) > tol) {
+            bad++;
+            if (bad < 10) fprintf(stderr, "param %zu: fd %.6g analytic %.6g\n", i, fd, an);
+        }
+    }
+    if (bad || skipped * 10 > (int)s.net.n_params || moved < 80)
+        fprintf(stderr, "act_l1: %d checked, %d skipped (gate change), %d moved by P\n", checked, skipped, moved);
+    assert_int_equal(bad, 0);
+    assert_true(skipped * 10 <= (int)s.net.n_params);  // kinks are the exception
+    // P's gradient can reach only W, beta of layers 0 and 1 (169 parameters; here 90 of them, the
+    // rest have no batch row where both their input and their unit are active). Where it does it
+    // must exceed the tolerance by far, or a wrong sign or scale of it could pass.
+    assert_true(moved >= 80);
+    for (int l = 0; l < 2; l++) free(dpen[l]);
+    free(gce);
+    free_small(&s);
+}
 
 // The grid loss and the overflow penalty against finite differences of their own values.
 static void test_qat_losses_match_finite_differences(void **state) {
@@ -247,6 +324,7 @@ static void test_lambda_one_sees_only_the_grid(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chatnet_gradients_match_finite_differences),
+        cmocka_unit_test(test_act_l1_gradient_matches_finite_differences),
         cmocka_unit_test(test_qat_losses_match_finite_differences),
         cmocka_unit_test(test_blend_schedule_and_quantisers),
         cmocka_unit_test(test_lambda_one_sees_only_the_grid),

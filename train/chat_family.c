@@ -350,26 +350,14 @@ static void update_deadzones(chat_family *cf, long step) {
 }
 
 // L1 on the hidden outputs x_{l+1} (training graph), normalised per layer by the batch's mean
-// positive output (held constant) and the width:
-//   act_l1 * sum_l (1/(B*d)) * sum_{r,j} x_rj / m_l
-// roughly the weight times the share of active units. Its accumulator gradient (through the
-// straight-through floor and the same ReLU gate as chatnet_backward) goes into cf->pen.
+// positive output (held constant) and the width (chatnet_act_l1_forward): roughly the weight times
+// the share of active units. Its accumulator gradient goes into cf->pen.
 static float act_l1_penalty(chat_family *cf, int B) {
-    float mu = cf->cfg.act_l1, pen = 0.0f;
+    float mu = cf->cfg.act_l1, m[CHAT_MAX_LAYERS];
     if (mu <= 0.0f) return 0.0f;
-    for (int l = 0; l + 1 < cf->L; l++) {
-        size_t n = (size_t)B * cf->dims[l + 1];
-        const float *x = cf->net.x[l + 1], *acc = cf->net.acc[l];
-        double s = 0.0;
-        long np = 0;
-        for (size_t i = 0; i < n; i++) s += x[i], np += x[i] > 0.0f;
-        if (np == 0) continue;
-        float m = (float)(s / np), k = mu / ((float)n * m) * ldexpf(1.0f, -cf->q.shift[l]);
-        pen += (float)(mu * s / ((double)n * m));
-        for (size_t i = 0; i < n; i++)
-            if (acc[i] > 0.0f) cf->pen[l][i] += k;
-    }
-    return pen;
+    chatnet_act_l1_norm(&cf->net, B, m);
+    chatnet_act_l1_backward(&cf->net, &cf->q, B, mu, m, cf->pen);
+    return chatnet_act_l1_forward(&cf->net, B, mu, m);
 }
 
 // --- one step ------------------------------------------------------------------------------------
