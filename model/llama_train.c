@@ -96,10 +96,21 @@ static int gemm_blocks(const gemm_job *j) {
     return b < 1 ? 1 : b > GEMM_BLOCKS ? GEMM_BLOCKS : b;
 }
 
+// One SGEMM per block, never one over a thread's whole range of blocks: OpenBLAS's kernels may
+// sum an element in a different order depending on where the block's rows fall in its micro-tiles
+// (its AVX-512 kernels do, for the M tail of a transposed product), so the blocks must be the same
+// calls whatever the thread count for the results to be.
+static void gemm_block(const gemm_job *j, int b, int nb);
+
 static void gemm_rows(void *ctx, int lo, int hi) {
-    gemm_job *j = ctx;
-    int rows = j->kind == 2 ? j->OUT : j->N, nb = gemm_blocks(j);
-    int r0 = (int)((long)rows * lo / nb), r1 = (int)((long)rows * hi / nb);
+    const gemm_job *j = ctx;
+    int nb = gemm_blocks(j);
+    for (int b = lo; b < hi; b++) gemm_block(j, b, nb);
+}
+
+static void gemm_block(const gemm_job *j, int b, int nb) {
+    int rows = j->kind == 2 ? j->OUT : j->N;
+    int r0 = (int)((long)rows * b / nb), r1 = (int)((long)rows * (b + 1) / nb);
     if (r1 <= r0) return;
     if (j->kind == 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, j->OUT, j->IN, 1.0f, j->a + (size_t)r0 * j->IN, j->IN, j->w, j->IN,
