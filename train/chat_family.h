@@ -69,7 +69,7 @@ typedef struct {
     chatnet net, evnet;  // training batch, evaluation batch
     float *params, *grads;
     uint8_t *decay_mask;
-    float *pen[CHAT_MAX_LAYERS];  // overflow-penalty gradients on the accumulators
+    float *pen[CHAT_MAX_LAYERS];  // penalty gradients on the accumulators (overflow and act_l1)
     float *dz_scratch;            // n_weights floats for the dead-zone quantile
     uint8_t *img;                 // the integer image of the current parameters
     chat_imodel im;
