@@ -18,3 +18,19 @@ bench-int8: $(BENCH_INT8_BIN)
 
 bench: bench-int8
 .PHONY: bench-int8
+
+# make bench-int8-attrib: where the integer model's top-1 disagreement with float comes from
+# (bench/int8_attrib.c): the float forward with fake quantisation at one contract point at a
+# time, all together, and the kernel itself on the same windows (the first 16,384 predicted
+# tokens of valid.txt, windows of 256), two threads over windows.
+INT8_ATTRIB_BIN := $(BUILD)/bench/int8_attrib
+$(INT8_ATTRIB_BIN): bench/int8_attrib.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+bench-int8-attrib: $(INT8_ATTRIB_BIN)
+	OPENBLAS_NUM_THREADS=1 $(INT8_ATTRIB_BIN) $(SHARED_DATA)/llama2c/stories260K.bin $(SHARED_DATA)/llama2c/tok512.bin \
+		$(SHARED_DATA)/tinystories/valid.txt --tokens 16384 --window 256 --threads 2
+
+bench: bench-int8-attrib
+.PHONY: bench-int8-attrib
