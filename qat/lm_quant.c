@@ -257,6 +257,35 @@ void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, 
     }
 }
 
+// Quantise each row of w [rows][cols] in place to its dequantised value q * s.
+static void fake_quant_rows(float *w, int rows, int cols, int qmax) {
+    int8_t *q = rq_malloc((size_t)cols);
+    for (int r = 0; r < rows; r++) {
+        float *wr = w + (size_t)r * cols, s;
+        lmq_quantize_rows(wr, 1, cols, qmax, q, &s);
+        for (int j = 0; j < cols; j++) wr[j] = q[j] * s;
+    }
+    free(q);
+}
+
+void lmq_fake_quant_weights(const llama_model *src, llama_model *dst, int wbits) {
+    const llama_config *c = &src->config;
+    memcpy(dst->params, src->params, src->n_params * sizeof(float));
+    llama_weights *w = &dst->w;
+    long L = c->n_layers, dim = c->dim, hid = c->hidden_dim, kvd = llama_kv_dim(c);
+    int qm = wbits == 4 ? 7 : 127;
+    // per-row quantisation: a layer's stacked [L * rows][cols] matrix is just more rows
+    fake_quant_rows(w->wq, (int)(L * dim), (int)dim, qm);
+    fake_quant_rows(w->wk, (int)(L * kvd), (int)dim, qm);
+    fake_quant_rows(w->wv, (int)(L * kvd), (int)dim, qm);
+    fake_quant_rows(w->wo, (int)(L * dim), (int)dim, qm);
+    fake_quant_rows(w->w1, (int)(L * hid), (int)dim, qm);
+    fake_quant_rows(w->w2, (int)(L * dim), (int)hid, qm);
+    fake_quant_rows(w->w3, (int)(L * hid), (int)dim, qm);
+    fake_quant_rows(w->token_embedding, c->vocab_size, (int)dim, 127);
+    if (!c->shared_classifier) fake_quant_rows(w->wcls, c->vocab_size, (int)dim, 127);
+}
+
 int lmq_make_rq(double M, double bound, lm_rq *rq) {
     int p = 0;
     while (bound / ldexp(1, p) >= 32767) p++;

@@ -69,6 +69,12 @@ int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n
 // j = 64..32, that minimises the row's squared error (first minimum from j = 64 down; s = 1 for
 // an all-zero row).
 void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale);
+// dst = src with every matrix the integer model quantises replaced by its quantised values, in
+// float: the layer matrices per row at wbits (8 or 4), the embedding (and an unshared classifier)
+// per row at int8, exactly as lmq_quantize chooses them; norm weights unchanged. dst has src's
+// shape (llama_build). QAT runs its float forward and backward on dst (straight-through for the
+// weights: the gradient at the quantised weights updates the float masters).
+void lmq_fake_quant_weights(const llama_model *src, llama_model *dst, int wbits);
 // A requantisation (m, p, k) for real multiplier M applied to accumulators bounded by |acc| <= bound.
 int lmq_make_rq(double M, double bound, lm_rq *rq);
 
