@@ -25,6 +25,8 @@
 typedef struct {
     char init[1024], tokenizer[1024], train_path[1024], valid_path[1024], out[1024];
     int valid_tokens, calib_tokens, wbits, recalibrate;
+    float distill;
+    int fq_weights;
     int steps, batch, seq_len, warmup, eval_every, seed;
     float lr, min_lr_frac, weight_decay, grad_clip, beta1, beta2;
 } qat_cfg;
@@ -34,7 +36,7 @@ static int load_cfg(const char *path, qat_cfg *c) {
     snprintf(c->out, sizeof c->out, "runs/llama-int8");
     c->steps = 200, c->batch = 8, c->seq_len = 256, c->warmup = 10, c->eval_every = 50, c->seed = 1337;
     c->lr = 1e-4f, c->min_lr_frac = 0.1f, c->weight_decay = 0.0f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
-    c->wbits = 8, c->calib_tokens = 4096, c->valid_tokens = 16384, c->recalibrate = 1;
+    c->wbits = 8, c->calib_tokens = 0, c->valid_tokens = 16384, c->recalibrate = 1, c->fq_weights = 1;
     char model[16] = "";
     const cfg_field data[] = {
         {"train", CFG_STR, c->train_path, 0, 0, sizeof c->train_path, NULL, NULL},
@@ -59,8 +61,10 @@ static int load_cfg(const char *path, qat_cfg *c) {
     };
     const cfg_field qat[] = {
         {"wbits", CFG_INT, &c->wbits, 4, 8, 0, NULL, NULL},
-        {"calib_tokens", CFG_INT, &c->calib_tokens, 2, 1 << 24, 0, NULL, NULL},
+        {"calib_tokens", CFG_INT, &c->calib_tokens, 0, 1 << 24, 0, NULL, NULL},
         {"recalibrate", CFG_BOOL, &c->recalibrate, 0, 0, 0, NULL, NULL},
+        {"distill", CFG_FLOAT, &c->distill, 0, 1, 0, NULL, NULL},
+        {"fake_quant_weights", CFG_BOOL, &c->fq_weights, 0, 0, 0, NULL, NULL},
         {0},
     };
     const cfg_field root[] = {
@@ -85,6 +89,7 @@ static int load_cfg(const char *path, qat_cfg *c) {
 typedef struct {
     qat_cfg cfg;
     llama_model m;        // float master weights
+    llama_model mq;       // their quantised values (fake_quant_weights): the forward's weights
     float *grad_mem;
     llama_weights g;
     uint8_t *decay;
@@ -92,6 +97,8 @@ typedef struct {
     token_stream train, valid;
     int *in, *tg;
     lmq_stats stats;      // the static activation clips
+    llama_model teacher;  // the init checkpoint, frozen (when distill > 0)
+    llama_train tst;      // its activations
     int threads;
     double last_float_loss;
 } qat_family;
@@ -151,9 +158,40 @@ static double int_pass(qat_family *s, const lm_model *q, const int *in, const in
     return tot / ((double)B * T);
 }
 
+// The static activation clips for the current weights: the exporter's default calibration
+// (sequences sampled from the model itself, qat/lm_quant.h), so that QAT starts from exactly the
+// model `retroqat export` would give; or, with calib_tokens > 0, that many training tokens.
+static int calibrate(qat_family *s, lmq_stats *st) {
+    size_t n = s->train.n < (size_t)s->cfg.calib_tokens ? s->train.n : (size_t)s->cfg.calib_tokens;
+    return lmq_calibrate_default(&s->m, n ? s->train.tokens : NULL, n, st);
+}
+
 static int quantize_now(qat_family *s, lm_model *q) {
     lmq_opts o = {s->cfg.wbits, 10};
     return lmq_quantize(&s->m, &s->stats, &o, q);
+}
+
+// Knowledge distillation from the frozen float teacher: the target distribution becomes
+//   y = (1 - d) onehot(target) + d p_teacher,
+// so the backward's (probs - onehot) must see probs = p_int - d (p_teacher - onehot). The loss this
+// is the gradient of: (1 - d) CE(target, p_int) + d CE(p_teacher, p_int) (the second term is
+// KL(p_teacher || p_int) plus the teacher's entropy, which does not depend on the weights).
+// Returns the mean KL(p_teacher || p_int) over the N positions.
+static double distill(qat_family *s, int N) {
+    int V = s->m.config.vocab_size, T = s->cfg.seq_len;
+    float d = s->cfg.distill;
+    llama_train_forward(&s->tst, &s->teacher, s->in, s->tg, T);
+    double kl = 0;
+    for (int i = 0; i < N; i++) {
+        float *p = s->st.a.probs + (size_t)i * V;
+        const float *pt = s->tst.a.probs + (size_t)i * V;
+        for (int v = 0; v < V; v++) {
+            if (pt[v] > 0) kl += pt[v] * (log(pt[v]) - log(p[v] > 1e-30f ? p[v] : 1e-30f));
+            p[v] -= d * pt[v];
+        }
+        p[s->tg[i]] += d;
+    }
+    return kl / N;
 }
 
 static float qf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
@@ -169,14 +207,17 @@ static float qf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
         }
     }
     // float forward (activations for the backward), then the integer forward replaces the output
-    float fl = llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
+    const llama_model *fm = &s->m;
+    if (s->cfg.fq_weights) lmq_fake_quant_weights(&s->m, &s->mq, s->cfg.wbits), fm = &s->mq;
+    float fl = llama_train_forward(&s->st, fm, s->in, s->tg, T);
     lm_model q;
     double il = NAN;
     if (quantize_now(s, &q) == 0) {
         il = int_pass(s, &q, s->in, s->tg, B, T, s->st.a.probs);
         lmq_free(&q);
     }
-    llama_train_backward(&s->st, &s->m, &s->g);
+    if (s->cfg.distill > 0 && !isnan(il)) cJSON_AddNumberToObject(stats, "kd", distill(s, B * T));
+    llama_train_backward(&s->st, fm, &s->g);
     s->last_float_loss = fl;
     cJSON_AddNumberToObject(stats, "float_loss", fl);
     return (float)il;
@@ -196,8 +237,7 @@ static double qf_evaluate(rq_family *f, long step, cJSON *out) {
     // ranges follow the fine-tuned model; training continues and checkpoints save with these.
     if (s->cfg.recalibrate) {
         lmq_stats fresh;
-        size_t ncal = s->train.n < (size_t)s->cfg.calib_tokens ? s->train.n : (size_t)s->cfg.calib_tokens;
-        if (lmq_calibrate_default(&s->m, s->train.tokens, ncal, &fresh) == 0) {
+        if (calibrate(s, &fresh) == 0) {
             memcpy(s->stats.clip, fresh.clip, ((size_t)s->m.config.n_layers * LMQ_NPOINT + 1) * sizeof(float));
             lmq_stats_free(&fresh);
         }
@@ -388,8 +428,7 @@ int lm_qat_train_main(int argc, char **argv) {
         goto done;
     }
     // Static activation clips: calibrated once on the start of the training text.
-    size_t ncal = s->train.n < (size_t)c->calib_tokens ? s->train.n : (size_t)c->calib_tokens;
-    if ((rc = lmq_calibrate_default(&s->m, s->train.tokens, ncal, &s->stats))) goto done;
+    if ((rc = calibrate(s, &s->stats))) goto done;
     const char *th = getenv("RQ_THREADS");
     s->threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (!quiet)
@@ -405,6 +444,11 @@ int lm_qat_train_main(int argc, char **argv) {
     memset(s->decay + (s->m.w.rms_ffn - s->m.params), 0, LC);
     memset(s->decay + (s->m.w.rms_final - s->m.params), 0, mc->dim);
     llama_train_build(&s->st, mc, c->batch, c->seq_len, 0);
+    if (c->fq_weights && (rc = llama_build(&s->mq, mc))) goto done;
+    if (c->distill > 0) {
+        if ((rc = llama_load(&s->teacher, c->init))) goto done;
+        llama_train_build(&s->tst, mc, c->batch, c->seq_len, 0);
+    }
     s->in = rq_malloc((size_t)c->batch * c->seq_len * sizeof(int));
     s->tg = rq_malloc((size_t)c->batch * c->seq_len * sizeof(int));
 
@@ -443,6 +487,7 @@ int lm_qat_train_main(int argc, char **argv) {
     if (!rc && !quiet) fprintf(stderr, "wrote %s (integer model image of %s)\n", img, best);
 done:
     llama_train_free(&s->st);
+    if (c->distill > 0) llama_train_free(&s->tst), llama_free(&s->teacher);
     free(s->in);
     free(s->tg);
     free(s->grad_mem);
@@ -452,6 +497,7 @@ done:
     token_stream_free(&s->valid);
     tokenizer_free(&tok);
     llama_free(&s->m);
+    llama_free(&s->mq);
     free(s);
     return rc ? rq_report(rc) : 0;
 }

@@ -1,12 +1,17 @@
 // lm_qat.h: quantisation-aware fine-tuning of a llama2.c model for the integer contract.
 //
 // The loss is computed on the integer model (docs/lm-contract.md): each step quantises the
-// current float weights with the run's static activation clips (calibrated once on the training
-// text at the start), runs infer/lm_kernel.c over the batch, and substitutes the integer model's
-// probabilities for the float ones before the float backward pass (model/llama_train.h). The
-// gradient of the integer loss then flows straight through the rounding and clipping into the
-// float master weights (a straight-through estimator for the whole integer forward): what the
-// optimiser sees is exactly what `retroqat run` executes.
+// current float weights with the run's static activation clips, runs infer/lm_kernel.c over the
+// batch, and substitutes the integer model's probabilities for the float ones before the float
+// backward pass (model/llama_train.h). The float forward that the backward differentiates runs on
+// the quantised weights themselves (fake_quant_weights, lmq_fake_quant_weights), so only the
+// activation rounding separates it from the integer forward; the gradient flows straight through
+// the weight rounding into the float master weights. What the optimiser sees is exactly what
+// `retroqat run` executes.
+//
+// The target is the training text, or with "distill" d > 0 a mix with the frozen init model's
+// distribution, (1 - d) onehot + d p_teacher (knowledge distillation): d = 1 trains the integer
+// model to reproduce the float model it started from, rather than to fit the text better.
 //
 // Config (JSON, "model": "llama-int8"):
 //   {
@@ -16,10 +21,17 @@
 //     "data": {"train": "train.txt", "valid": "valid.txt", "valid_tokens": 0 (all)},
 //     "train": {"steps", "batch", "seq_len", "lr", "min_lr_frac", "warmup", "weight_decay",
 //               "grad_clip", "beta1", "beta2", "eval_every", "seed"},
-//     "qat": {"wbits": 8, "calib_tokens": 4096, "recalibrate": true},
-//   (recalibrate: refresh the clips on the current weights at every evaluation)
+//     "qat": {"wbits": 8, "calib_tokens": 0, "recalibrate": true, "distill": 0,
+//             "fake_quant_weights": true},
 //     "out": "runs/stories-int8"
 //   }
+// In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
+// that of the float forward the backward used (on the quantised weights with fake_quant_weights),
+// "kd" the mean KL(p_teacher || p_int) when distilling.
+// calib_tokens: 0 calibrates the static clips as `retroqat export` does (sequences sampled from
+// the model itself, qat/lm_quant.h), so step 0 is exactly the post-training-quantised model; n > 0
+// uses the first n training tokens instead. recalibrate: refresh the clips on the current weights
+// at every evaluation.
 // Flags --init, --data, --valid, --out, --steps override the config. Outputs in "out":
 // metrics.jsonl, last.ckpt / best.ckpt (RQF kind "llamaq": the trainer's sections, LCFG and LQAT
 // with the weight bits and the activation clips), train.tok / valid.tok, and model.rqm: the integer

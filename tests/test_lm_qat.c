@@ -58,7 +58,7 @@ static void test_qat_end_to_end(void **state) {
              "{\"model\": \"llama-int8\", \"init\": \"/nonexistent.bin\", \"tokenizer\": \"%s\",\n"
              " \"data\": {\"train\": \"/nonexistent.txt\", \"valid\": \"/nonexistent.txt\", \"valid_tokens\": 513},\n"
              " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 5e-5, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
-             " \"qat\": {\"wbits\": 8, \"calib_tokens\": 1024}}\n",
+             " \"qat\": {\"wbits\": 8, \"calib_tokens\": 1024, \"distill\": 0.5}}\n",
              tok);
     rq_test_write(cfg, text);
     char *out, *err;
@@ -92,6 +92,9 @@ static void test_qat_end_to_end(void **state) {
     snprintf(p0, sizeof p0, "%s/run0/metrics.jsonl", dir);
     double trained = best_int_loss(p0);
     assert_true(isfinite(trained));
+    char *metrics = slurp(p0, NULL);
+    assert_non_null(strstr(metrics, "\"kd\":"));  // distillation ran: KL(teacher || integer) per step
+    free(metrics);
     assert_int_equal(rq_test_run(&out, &err, "%s eval %s --text %s -z %s --window 64 --max-tokens 513 --qat %s/run0/model.rqm --json",
                                  bin, model, valid, tok, dir), 0);
     cJSON *o = cJSON_Parse(out);
@@ -143,8 +146,54 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err);
 }
 
+// The weights QAT's float forward uses are the integer model's: quantising the fake-quantised
+// model gives the same int8/int4 weights and the same row requantisations as quantising the
+// original, and fake quantisation is idempotent.
+static void test_fake_quant_weights_are_the_kernels(void **state) {
+    (void)state;
+    llama_model f, fq, fq2;
+    if (llama_load(&f, rq_test_data("llama2c/stories260K.bin"))) fail_msg("%s", rq_last_error());
+    assert_int_equal(llama_build(&fq, &f.config), 0);
+    assert_int_equal(llama_build(&fq2, &f.config), 0);
+    lmq_stats st;
+    assert_int_equal(lmq_calibrate_default(&f, NULL, 0, &st), 0);
+    for (int bits = 8; bits >= 4; bits -= 4) {
+        lmq_fake_quant_weights(&f, &fq, bits);
+        lmq_fake_quant_weights(&fq, &fq2, bits);
+        assert_memory_equal(fq.params, fq2.params, f.n_params * sizeof(float));
+        size_t changed = 0;
+        for (size_t i = 0; i < f.n_params; i++) changed += fq.params[i] != f.params[i];
+        assert_true(changed > f.n_params / 2);  // it did quantise
+        lm_model a, b;
+        lmq_opts o = {bits, 10};
+        assert_int_equal(lmq_quantize(&f, &st, &o, &a), 0);
+        assert_int_equal(lmq_quantize(&fq, &st, &o, &b), 0);
+        const lm_config *c = &a.c;
+        int dim = c->dim, hid = c->hidden_dim, kvd = lm_kv_dim(c);
+        for (int l = 0; l < c->n_layers; l++) {
+            const lm_mat *ma[] = {&a.layers[l].wq, &a.layers[l].wk, &a.layers[l].wv, &a.layers[l].wo, &a.layers[l].w1, &a.layers[l].w2, &a.layers[l].w3};
+            const lm_mat *mb[] = {&b.layers[l].wq, &b.layers[l].wk, &b.layers[l].wv, &b.layers[l].wo, &b.layers[l].w1, &b.layers[l].w2, &b.layers[l].w3};
+            const int rows[] = {dim, kvd, kvd, dim, hid, dim, hid}, cols[] = {dim, dim, dim, dim, dim, hid, dim};
+            for (int k = 0; k < 7; k++) {
+                size_t bytes = (size_t)rows[k] * (bits == 4 ? (cols[k] + 1) / 2 : cols[k]);
+                assert_memory_equal(ma[k]->w, mb[k]->w, bytes);
+                for (int r = 0; r < rows[k]; r++) {  // same multiplier up to the last bit of m
+                    assert_int_equal(ma[k]->rq[r].p, mb[k]->rq[r].p);
+                    assert_int_equal(ma[k]->rq[r].k, mb[k]->rq[r].k);
+                    assert_true(abs(ma[k]->rq[r].m - mb[k]->rq[r].m) <= 1);
+                }
+            }
+        }
+        assert_memory_equal(a.emb, b.emb, (size_t)c->vocab_size * dim);
+        lmq_free(&a), lmq_free(&b);
+    }
+    lmq_stats_free(&st);
+    llama_free(&f), llama_free(&fq), llama_free(&fq2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
         cmocka_unit_test(test_qat_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
