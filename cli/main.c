@@ -92,7 +92,8 @@ static int verb_train(int argc, char **argv) {
         if (is_help(argc, argv)) {
             printf("usage: retroqat train CONFIG.json [FLAGS]\n"
                    "The config's \"model\" key selects the family: \"chat\" (trigram chat, 2-bit QAT)\n"
-                   "or \"llama\" (llama2.c transformer). Family flags:\n\n");
+                   "or \"llama\" (llama2.c transformer; with a \"qat\" section, or \"llama-int8\", QAT for\n"
+                   "the integer kernel). Family flags:\n\n");
             char *h[] = {"--help", NULL};
             chat_train_main(1, h);
             printf("\n");
@@ -114,8 +115,7 @@ static int verb_train(int argc, char **argv) {
     if (m) snprintf(family, sizeof family, "%s", m->valuestring);
     cJSON_Delete(root);
     if (strcmp(family, "chat") == 0) return chat_train_main(argc, argv);
-    if (strcmp(family, "llama") == 0) return lm_train_main(argc, argv);
-    if (strcmp(family, "llama-int8") == 0) return lm_qat_train_main(argc, argv);
+    if (strcmp(family, "llama") == 0 || strcmp(family, "llama-int8") == 0) return lm_train_main(argc, argv);
     return rq_report(rq_fail(RQ_EINPUT, "%s: $.model: unknown model family '%s' (expected \"chat\", \"llama\" or \"llama-int8\")", cfg, family));
 }
 

@@ -12,11 +12,10 @@ int chat_eval_main(int argc, char **argv);
 
 // TinyStories transformer family (cli/lm_verbs.c)
 int verb_generate(int argc, char **argv);
-int lm_train_main(int argc, char **argv);
+int lm_train_main(int argc, char **argv);  // "model": "llama" or "llama-int8" (train/llama_family.h)
 int lm_eval_main(int argc, char **argv);
 int lm_export_main(int argc, char **argv);  // --target host (integer model image)
 int lm_run_main(int argc, char **argv);     // run an integer model image on the host
-int lm_qat_train_main(int argc, char **argv);  // train with "model": "llama-int8" (qat/lm_qat.c)
 
 // CP/M target (cli/cpm_verbs.c)
 int cpm_export_main(int argc, char **argv);  // --target cpm: a chat model to a .COM

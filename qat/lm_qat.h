@@ -13,43 +13,83 @@
 // distribution, (1 - d) onehot + d p_teacher (knowledge distillation): d = 1 trains the integer
 // model to reproduce the float model it started from, rather than to fit the text better.
 //
-// Config (JSON, "model": "llama-int8"):
-//   {
-//     "model": "llama-int8",
-//     "init": "stories260K.bin",            the float checkpoint to start from (required)
-//     "tokenizer": "tok512.bin",
-//     "data": {"train": "train.txt", "valid": "valid.txt", "valid_tokens": 0 (all)},
-//     "train": {"steps", "batch", "seq_len", "lr", "min_lr_frac", "warmup", "weight_decay",
-//               "grad_clip", "beta1", "beta2", "eval_every", "seed"},
+// QAT is a mode of the llama family (train/llama_family.h: its config, flags, data, trainer and
+// outputs): a config is QAT when it has a "qat" object ("model": "llama-int8" is a synonym of
+// "llama" that requires one). The section, with its defaults:
 //     "qat": {"wbits": 8, "calib_tokens": 0, "recalibrate": true, "distill": 0,
-//             "fake_quant_weights": true},
-//     "out": "runs/stories-int8"
-//   }
-// In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
-// that of the float forward the backward used (on the quantised weights with fake_quant_weights),
-// "kd" the mean KL(p_teacher || p_int) when distilling.
+//             "fake_quant_weights": true}
+// wbits: 8 or 4 bits per layer weight (the embedding and classifier stay int8).
 // calib_tokens: 0 calibrates the static clips as `retroqat export` does (sequences sampled from
 // the model itself, qat/lm_quant.h), so step 0 is exactly the post-training-quantised model; n > 0
 // uses the first n training tokens instead. recalibrate: refresh the clips on the current weights
-// at every evaluation.
-// Flags --init, --data, --valid, --out, --steps override the config. Outputs in "out":
-// metrics.jsonl, last.ckpt / best.ckpt (RQF kind "llamaq": the trainer's sections, LCFG and LQAT
-// with the weight bits and the activation clips), train.tok / valid.tok, and model.rqm: the integer
-// image of the best checkpoint (selection: lowest integer validation loss).
+// at every evaluation. QAT needs "init" (the float checkpoint to start from), and its defaults of
+// the other sections differ from float training's: train {steps 200, batch 8, lr 1e-4, warmup 10,
+// weight_decay 0, eval_every 50}, data.valid_tokens 16384, out "runs/llama-int8".
+// In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
+// that of the float forward the backward used (on the quantised weights with fake_quant_weights),
+// "kd" the mean KL(p_teacher || p_int) when distilling; an evaluation has "valid_float_loss" (the
+// float master weights), "valid_int_loss" and the selection score -valid_int_loss.
+// Outputs in "out": last.ckpt / best.ckpt of RQF kind "llamaq" (the trainer's sections, LCFG
+// (train/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips), and
+// model.rqm: the integer image of best.ckpt.
+//
+// The family drives the state below: lm_qat_new once the float model and the training text are
+// loaded, lm_qat_step on every batch, lm_qat_int_model + lm_qat_int_loss in evaluations,
+// lm_qat_save / lm_qat_resume for LQAT, lm_qat_write_image at the end.
 #ifndef RQ_LM_QAT_H
 #define RQ_LM_QAT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/rqfile.h"
 #include "infer/lm_kernel.h"
 #include "model/llama.h"
+#include "model/llama_train.h"
 #include "qat/lm_quant.h"
 
-// retroqat train CONFIG.json for "model": "llama-int8".
-int lm_qat_train_main(int argc, char **argv);
+#define LM_QAT_KIND "llamaq"  // RQF kind of QAT checkpoints
+
+typedef struct {
+    int wbits, calib_tokens, recalibrate, fake_quant_weights;
+    float distill;
+} lm_qat_cfg;
+
+typedef struct lm_qat lm_qat;
+
+// QAT of m, the float master weights (the caller's; its optimiser updates them in place), on
+// batches of batch x seq_len tokens. Calibrates the static activation clips on m as it is now,
+// from calib[0..n) when c->calib_tokens > 0 (calib must outlive the state: recalibration reads
+// it again); with distill, keeps a frozen copy of m as the teacher. RQ_THREADS sets the integer
+// pass's threads (default: all CPUs).
+int lm_qat_new(lm_qat **q, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len);
+void lm_qat_free(lm_qat *q);
+
+// One batch (in/tg: batch x seq_len tokens): the float forward into st (on the fake-quantised
+// weights), the integer pass's probabilities in place of the float ones (distilled), the
+// backward into g (added to it). Returns the integer loss (NAN when the weights do not quantise);
+// *float_loss is the float forward's, *kd the mean KL(p_teacher || p_int) (NAN when not distilling).
+double lm_qat_step(lm_qat *q, llama_train *st, const int *in, const int *tg, llama_weights *g, double *float_loss, double *kd);
+
+// The integer model of the current weights for an evaluation (lmq_free after use); with
+// recalibrate the clips are refreshed on those weights first, and kept (training continues and
+// checkpoints save with them).
+int lm_qat_int_model(lm_qat *q, lm_model *qm);
+// Mean integer cross-entropy of rows (<= batch) sequences in/tg of seq_len tokens on qm.
+double lm_qat_int_loss(lm_qat *q, const lm_model *qm, const int *in, const int *tg, int rows);
+
+// Checkpoint section LQAT: write it; on --resume, read it back (the weight bits must match) and
+// continue with the run's clips.
+void lm_qat_save(const lm_qat *q, rqf_writer *w);
+int lm_qat_resume(lm_qat *q, const rqf_file *file);
 
 // Load a QAT checkpoint (kind "llamaq"): the float master weights, the activation clips and the
 // weight bits, and quantise them into the integer model it trained (lmq_free(q) after use).
 int lm_qat_load(const char *path, lm_model *q);
 // The float master weights of a QAT checkpoint (llama_free after use).
 int lm_qat_load_float(const char *path, llama_model *m);
+// The integer image (export/lm_image_write.h, little-endian) of a QAT checkpoint: what
+// `retroqat export CKPT --target host` writes.
+int lm_qat_write_image(const char *ckpt, const char *img);
 
 #endif

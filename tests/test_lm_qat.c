@@ -2,7 +2,8 @@
 // the loss the trainer optimises is the integer model's (its validation integer loss equals
 // what `retroqat eval --qat` computes from the exported image on the same windows), the image
 // it writes is what `export` makes from its checkpoint, `run` on it equals the in-process
-// integer pass, and a second run with the same seed writes the same checkpoint bytes.
+// integer pass, and a second run with the same seed (as "model": "llama" with the "qat" section)
+// writes the same checkpoint bytes.
 #include "tests/testutil.h"
 
 #include <math.h>
@@ -54,16 +55,18 @@ static void test_qat_end_to_end(void **state) {
     snprintf(cfg, sizeof cfg, "%s/int8.json", dir);
     // 8 windows of 64 tokens for validation: (513 - 1) / 64
     char text[9000];
-    snprintf(text, sizeof text,
-             "{\"model\": \"llama-int8\", \"init\": \"/nonexistent.bin\", \"tokenizer\": \"%s\",\n"
-             " \"data\": {\"train\": \"/nonexistent.txt\", \"valid\": \"/nonexistent.txt\", \"valid_tokens\": 513},\n"
-             " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 5e-5, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
-             " \"qat\": {\"wbits\": 8, \"calib_tokens\": 1024, \"distill\": 0.5}}\n",
-             tok);
-    rq_test_write(cfg, text);
     char *out, *err;
-    // --init/--data/--valid override the config's (nonexistent) paths
+    // run 1 is run 0 as "model": "llama" with the "qat" section; --init/--data/--valid override
+    // the config's (nonexistent) paths
+    const char *family[2] = {"llama-int8", "llama"};
     for (int run = 0; run < 2; run++) {
+        snprintf(text, sizeof text,
+                 "{\"model\": \"%s\", \"init\": \"/nonexistent.bin\", \"tokenizer\": \"%s\",\n"
+                 " \"data\": {\"train\": \"/nonexistent.txt\", \"valid\": \"/nonexistent.txt\", \"valid_tokens\": 513},\n"
+                 " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 5e-5, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
+                 " \"qat\": {\"wbits\": 8, \"calib_tokens\": 1024, \"distill\": 0.5}}\n",
+                 family[run], tok);
+        rq_test_write(cfg, text);
         int rc = rq_test_run(&out, &err, "%s train %s --init %s --data %s --valid %s --out %s/run%d --quiet", bin, cfg, model, train,
                              valid, dir, run);
         if (rc) fail_msg("train exit %d: %s", rc, err);
@@ -75,7 +78,7 @@ static void test_qat_end_to_end(void **state) {
     snprintf(p1, sizeof p1, "%s/run1/last.ckpt", dir);
     char *c0 = slurp(p0, &n0), *c1 = slurp(p1, &n1);
     assert_int_equal(n0, n1);
-    assert_memory_equal(c0, c1, n0);  // determinism
+    assert_memory_equal(c0, c1, n0);  // determinism, and "llama-int8" is "llama" + "qat"
     free(c0), free(c1);
 
     // the image written by training == export of best.ckpt
@@ -143,6 +146,11 @@ static void test_qat_end_to_end(void **state) {
     rq_test_write(cfg, text);
     assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
     assert_non_null(strstr(err, "wbits"));
+    free(out), free(err);
+    snprintf(text, sizeof text, "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\"}\n", model, tok);
+    rq_test_write(cfg, text);
+    assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
+    assert_non_null(strstr(err, "$.qat: missing"));  // "llama-int8" asks for the qat section
     free(out), free(err);
 }
 

@@ -1,12 +1,11 @@
-// llama_family.c: training and fine-tuning llama2.c models through the shared trainer.
+// llama_family.c: training and fine-tuning llama2.c models through the shared trainer, in float
+// or, with a "qat" section, quantisation-aware for the integer contract (qat/lm_qat.h).
 #include "train/llama_family.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/config.h"
 #include "base/err.h"
@@ -16,6 +15,7 @@
 #include "data/tokenizer.h"
 #include "model/llama_train.h"
 #include "qat/lm_qat.h"
+#include "train/llama_ckpt.h"
 #include "train/trainer.h"
 
 // ---- configuration ---------------------------------------------------------------------------
@@ -27,15 +27,33 @@ typedef struct {
     int valid_tokens;
     int steps, batch, seq_len, grad_accum, warmup, eval_every, seed;
     float lr, min_lr_frac, weight_decay, grad_clip, beta1, beta2;
+    int qat;  // a "qat" section: quantisation-aware training with q
+    lm_qat_cfg q;
 } llama_train_cfg;
 
+// Parse and apply the config; the defaults depend on whether it is QAT (lm_qat.h). The required
+// keys are checked by check_cfg, after the command line's overrides.
 static int load_cfg(const char *path, llama_train_cfg *c) {
+    cJSON *json;
+    int rc = cfg_parse_file(path, &json);
+    if (rc) return rc;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
     memset(c, 0, sizeof *c);
-    snprintf(c->out, sizeof c->out, "runs/llama");
+    c->have_arch = cJSON_GetObjectItemCaseSensitive(json, "arch") != NULL;
+    c->qat = cJSON_GetObjectItemCaseSensitive(json, "qat") != NULL;
+    if (!c->qat && cJSON_IsString(model) && strcmp(model->valuestring, "llama-int8") == 0) {
+        cJSON_Delete(json);
+        return rq_fail(RQ_EINPUT, "%s: $.qat: missing (\"model\": \"llama-int8\" is QAT; {} for the defaults)", path);
+    }
     c->steps = 1000, c->batch = 32, c->seq_len = 256, c->grad_accum = 1, c->warmup = 100, c->eval_every = 100, c->seed = 1337;
     c->lr = 1e-3f, c->min_lr_frac = 0.1f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
     c->arch.shared_classifier = 1;
-    char model[16] = "";
+    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0};
+    if (c->qat) {
+        c->steps = 200, c->batch = 8, c->warmup = 10, c->eval_every = 50, c->lr = 1e-4f, c->weight_decay = 0.0f;
+        c->valid_tokens = 16384;
+    }
+    snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
     const cfg_field arch[] = {
         {"dim", CFG_INT, &c->arch.dim, 1, 65536, 0, NULL, NULL},
         {"hidden_dim", CFG_INT, &c->arch.hidden_dim, 1, 1 << 20, 0, NULL, NULL},
@@ -69,52 +87,68 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"beta2", CFG_FLOAT, &c->beta2, 0, 0.999999, 0, NULL, NULL},
         {0},
     };
+    const cfg_field qat[] = {
+        {"wbits", CFG_INT, &c->q.wbits, 4, 8, 0, NULL, NULL},
+        {"calib_tokens", CFG_INT, &c->q.calib_tokens, 0, 1 << 24, 0, NULL, NULL},
+        {"recalibrate", CFG_BOOL, &c->q.recalibrate, 0, 0, 0, NULL, NULL},
+        {"distill", CFG_FLOAT, &c->q.distill, 0, 1, 0, NULL, NULL},
+        {"fake_quant_weights", CFG_BOOL, &c->q.fake_quant_weights, 0, 0, 0, NULL, NULL},
+        {0},
+    };
+    char model_name[16] = "";
     const cfg_field root[] = {
-        {"model", CFG_STR, model, 0, 0, sizeof model, NULL, NULL},
+        {"model", CFG_STR, model_name, 0, 0, sizeof model_name, NULL, NULL},
         {"comment", CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL},
         {"init", CFG_STR, c->init, 0, 0, sizeof c->init, NULL, NULL},
         {"tokenizer", CFG_STR, c->tokenizer, 0, 0, sizeof c->tokenizer, NULL, NULL},
         {"arch", CFG_OBJ, NULL, 0, 0, 0, NULL, arch},
         {"data", CFG_OBJ, NULL, 0, 0, 0, NULL, data},
         {"train", CFG_OBJ, NULL, 0, 0, 0, NULL, train},
+        {"qat", CFG_OBJ, NULL, 0, 0, 0, NULL, qat},
         {"out", CFG_STR, c->out, 0, 0, sizeof c->out, NULL, NULL},
         {0},
     };
-    cJSON *json;
-    int rc = cfg_parse_file(path, &json);
-    if (rc) return rc;
-    c->have_arch = cJSON_GetObjectItemCaseSensitive(json, "arch") != NULL;
     rc = cfg_apply(json, path, root);
     cJSON_Delete(json);
     if (rc) return rc;
-    if (!c->tokenizer[0]) return rq_fail(RQ_EINPUT, "%s: $.tokenizer: missing (a llama2.c tokenizer .bin)", path);
-    if (!c->train_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.train: missing", path);
-    if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing", path);
-    if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model", path);
-    if (c->have_arch && (rc = llama_config_check(&c->arch, path))) return rc;
+    if (c->qat && c->q.wbits != 8 && c->q.wbits != 4) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8 or 4, not %d", path, c->q.wbits);
     return 0;
+}
+
+// The keys a run needs, once --init/--data/--valid have had their say.
+static int check_cfg(const char *path, const llama_train_cfg *c) {
+    if (!c->tokenizer[0]) return rq_fail(RQ_EINPUT, "%s: $.tokenizer: missing (a llama2.c tokenizer .bin)", path);
+    if (!c->train_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.train: missing (or pass --data)", path);
+    if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing (or pass --valid)", path);
+    if (c->qat && !c->init[0]) return rq_fail(RQ_EINPUT, "%s: $.init: QAT starts from a float checkpoint (or pass --init)", path);
+    if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model (or pass --init)", path);
+    return c->have_arch ? llama_config_check(&c->arch, path) : 0;
 }
 
 // ---- the family ------------------------------------------------------------------------------
 
 typedef struct {
     llama_train_cfg cfg;
-    llama_model m;
+    llama_model m;        // with QAT: the float master weights
     float *grad_mem;
     llama_weights g;
     uint8_t *decay;
     llama_train st;
     token_stream train, valid;
     int *in, *tg;
+    lm_qat *qat;          // NULL: float training
 } llama_family;
 
+// A step: grad_accum micro-batches of batch windows of seq_len+1 tokens at uniform random
+// offsets of the training stream, gradients averaged. With QAT the loss is the integer model's,
+// the float forward's goes to the stats ("float_loss", and "kd" when distilling).
 static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     (void)step;
     llama_family *s = f->self;
-    int B = s->cfg.batch, T = s->cfg.seq_len;
+    int B = s->cfg.batch, T = s->cfg.seq_len, A = s->cfg.grad_accum;
     memset(f->grads, 0, f->n_params * sizeof(float));
-    double loss = 0;
-    for (int micro = 0; micro < s->cfg.grad_accum; micro++) {
+    double loss = 0, float_loss = 0, kd = 0;
+    for (int micro = 0; micro < A; micro++) {
         for (int b = 0; b < B; b++) {
             uint32_t off = pcg32_bounded(rng, (uint32_t)(s->train.n - T));
             for (int t = 0; t < T; t++) {
@@ -122,24 +156,41 @@ static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
                 s->tg[b * T + t] = s->train.tokens[off + t + 1];
             }
         }
-        loss += llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
-        llama_train_backward(&s->st, &s->m, &s->g);
+        if (s->qat) {
+            double fl, k;
+            loss += lm_qat_step(s->qat, &s->st, s->in, s->tg, &s->g, &fl, &k);
+            float_loss += fl, kd += k;
+        } else {
+            loss += llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
+            llama_train_backward(&s->st, &s->m, &s->g);
+        }
     }
-    if (s->cfg.grad_accum > 1) {
-        float k = 1.0f / s->cfg.grad_accum;
+    if (A > 1) {
+        float k = 1.0f / A;
         for (size_t i = 0; i < f->n_params; i++) f->grads[i] *= k;
     }
-    (void)stats;
-    return (float)(loss / s->cfg.grad_accum);
+    if (s->qat) {
+        if (!isnan(kd)) cJSON_AddNumberToObject(stats, "kd", kd / A);
+        cJSON_AddNumberToObject(stats, "float_loss", float_loss / A);
+    }
+    return (float)(loss / A);
 }
 
-// Mean loss over consecutive full windows of the validation stream, B windows per forward.
-static double valid_loss(llama_family *s, size_t *n_targets) {
+static void lf_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
+    (void)f;
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(stats, "float_loss");
+    snprintf(buf, n, "float %.4f", fl ? fl->valuedouble : NAN);
+}
+
+// Mean loss over consecutive full windows of the validation stream (at most valid_tokens
+// tokens), B windows per forward: the float model's, and with qm also the integer model's
+// (into *int_loss).
+static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, size_t *n_targets) {
     int B = s->cfg.batch, T = s->cfg.seq_len;
     size_t n = s->valid.n;
     if (s->cfg.valid_tokens > 0 && (size_t)s->cfg.valid_tokens < n) n = s->cfg.valid_tokens;
     size_t windows = n > 1 ? (n - 1) / T : 0;
-    double total = 0;
+    double total = 0, int_total = 0;
     size_t count = 0;
     for (size_t w0 = 0; w0 < windows; w0 += B) {
         int rows = (int)(windows - w0 < (size_t)B ? windows - w0 : (size_t)B);
@@ -152,83 +203,90 @@ static double valid_loss(llama_family *s, size_t *n_targets) {
         }
         llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
         for (int i = 0; i < rows * T; i++) total += s->st.a.losses[i];
+        if (qm) int_total += lm_qat_int_loss(s->qat, qm, s->in, s->tg, rows) * rows * T;
         count += (size_t)rows * T;
     }
     *n_targets = count;
+    if (qm) *int_loss = count ? int_total / count : NAN;
     return count ? total / count : NAN;
 }
 
+// The selection score is -valid_loss, with QAT -valid_int_loss (the integer model of the
+// current weights, recalibrated first with $.qat.recalibrate).
 static double lf_evaluate(rq_family *f, long step, cJSON *out) {
     (void)step;
     llama_family *s = f->self;
     size_t n;
-    double vl = valid_loss(s, &n);
-    cJSON_AddNumberToObject(out, "valid_loss", vl);
+    if (!s->qat) {
+        double vl = valid_loss(s, NULL, NULL, &n);
+        cJSON_AddNumberToObject(out, "valid_loss", vl);
+        cJSON_AddNumberToObject(out, "valid_tokens", (double)n);
+        return isnan(vl) ? -INFINITY : -vl;
+    }
+    lm_model qm;
+    if (lm_qat_int_model(s->qat, &qm)) return -INFINITY;
+    double il, fl = valid_loss(s, &qm, &il, &n);
+    lmq_free(&qm);
+    cJSON_AddNumberToObject(out, "valid_float_loss", fl);
+    cJSON_AddNumberToObject(out, "valid_int_loss", il);
     cJSON_AddNumberToObject(out, "valid_tokens", (double)n);
-    return isnan(vl) ? -INFINITY : -vl;
-}
-
-static void put_config(rq_buf *b, const llama_config *c) {
-    int v[8] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len, c->shared_classifier};
-    for (int i = 0; i < 8; i++) rq_buf_i32(b, v[i]);
-}
-
-static int get_config(const rqf_file *file, llama_config *c) {
-    rq_reader r;
-    int rc = rqf_section(file, "LCFG", &r);
-    if (rc) return rc;
-    int v[8];
-    for (int i = 0; i < 8; i++) v[i] = rq_rd_i32(&r, "llama config");
-    if (r.err) return r.err;
-    *c = (llama_config){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
-    if (c->shared_classifier != 0 && c->shared_classifier != 1) return rq_fail(RQ_EINPUT, "%s: LCFG: shared_classifier %d", file->path, v[7]);
-    return llama_config_check(c, file->path);
+    return isnan(il) ? -INFINITY : -il;
 }
 
 static void lf_save(rq_family *f, rqf_writer *w) {
     llama_family *s = f->self;
-    put_config(rqf_section_begin(w, "LCFG"), &s->m.config);
+    llama_ckpt_put_config(w, &s->m.config);
+    if (s->qat) lm_qat_save(s->qat, w);
 }
 
 static int lf_load(rq_family *f, const rqf_file *file) {
     llama_family *s = f->self;
     llama_config c;
-    int rc = get_config(file, &c);
+    int rc = llama_ckpt_get_config(file, &c);
     if (rc) return rc;
     if (memcmp(&c, &s->m.config, sizeof c))
         return rq_fail(RQ_EINPUT, "%s: the checkpoint's model shape differs from this config's", file->path);
-    return 0;
+    return s->qat ? lm_qat_resume(s->qat, file) : 0;
 }
 
 int llama_family_load_model(const char *path, llama_model *m) {
     char kind[9] = {0};
     memset(m, 0, sizeof *m);
     if (!rqf_sniff(path, kind)) return llama_load(m, path);
-    if (strcmp(kind, "llamaq") == 0) return lm_qat_load_float(path, m);  // a QAT run's float master
+    if (strcmp(kind, LM_QAT_KIND) == 0) return lm_qat_load_float(path, m);  // a QAT run's float master
     rqf_file file;
     int rc = rqf_open(&file, path, "llama");
     if (rc) return rc;
-    llama_config c;
-    if (!(rc = get_config(&file, &c)) && !(rc = llama_build(m, &c))) {
-        rq_family f = {.kind = "llama", .params = m->params, .n_params = m->n_params};
-        if ((rc = trainer_load_params(&f, &file))) llama_free(m);
-    }
+    rc = llama_ckpt_read_model(&file, m);
     rqf_close(&file);
     return rc;
 }
 
 static const char TRAIN_USAGE[] =
-    "usage: retroqat train CONFIG.json [--out DIR] [--steps N] [--resume] [--quiet]\n"
-    "Train (or, with \"init\", fine-tune) a llama2.c transformer; see examples/stories/*.json.\n"
-    "  --out DIR    output folder (overrides $.out)\n"
-    "  --steps N    optimizer steps (overrides $.train.steps)\n"
-    "  --resume     continue from DIR/last.ckpt\n"
-    "  --quiet      no progress line\n";
+    "usage: retroqat train CONFIG.json [--init PATH.bin] [--data TRAIN.txt] [--valid VALID.txt] [--out DIR]\n"
+    "                      [--steps N] [--resume] [--quiet]\n"
+    "Train (or, with \"init\", fine-tune) a llama2.c transformer (\"model\": \"llama\"); writes model.bin.\n"
+    "With a \"qat\" section (\"model\": \"llama-int8\" requires one), quantisation-aware fine-tuning for\n"
+    "the integer contract: the loss is the integer model's (infer/lm_kernel.c), gradients pass straight\n"
+    "through to float master weights; writes model.rqm (qat/lm_qat.h). See examples/stories/*.json.\n"
+    "  \"qat\": {\"wbits\": 8 or 4, \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
+    "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the init model),\n"
+    "          \"fake_quant_weights\": true (the float forward on the quantised weights)}\n"
+    "  --init PATH     the llama2.c checkpoint to start from (overrides $.init)\n"
+    "  --data PATH     training text (overrides $.data.train)\n"
+    "  --valid PATH    validation text (overrides $.data.valid)\n"
+    "  --out DIR       output folder (overrides $.out)\n"
+    "  --steps N       optimizer steps (overrides $.train.steps)\n"
+    "  --resume        continue from DIR/last.ckpt\n"
+    "  --quiet         no progress line\n";
 
 int llama_family_train_main(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *init = NULL, *data = NULL, *valid = NULL;
     int resume = 0, quiet = 0, steps = 0;
     const rq_arg opts[] = {
+        {"--init", NULL, ARG_STR, &init, NULL},
+        {"--data", NULL, ARG_STR, &data, NULL},
+        {"--valid", NULL, ARG_STR, &valid, NULL},
         {"--out", NULL, ARG_STR, &out, NULL},
         {"--steps", NULL, ARG_INT, &steps, NULL},
         {"--resume", NULL, ARG_FLAG, &resume, NULL},
@@ -248,8 +306,12 @@ int llama_family_train_main(int argc, char **argv) {
     llama_train_cfg *c = &s->cfg;
     tokenizer tok = {0};
     if ((rc = load_cfg(pos[0], c))) goto done;
+    if (init) snprintf(c->init, sizeof c->init, "%s", init);
+    if (data) snprintf(c->train_path, sizeof c->train_path, "%s", data);
+    if (valid) snprintf(c->valid_path, sizeof c->valid_path, "%s", valid);
     if (out) snprintf(c->out, sizeof c->out, "%s", out);
     if (steps > 0) c->steps = steps;
+    if ((rc = check_cfg(pos[0], c))) goto done;
 
     // The model: fine-tune a .bin, or a fresh one of the configured shape.
     if (c->init[0]) {
@@ -290,7 +352,12 @@ int llama_family_train_main(int argc, char **argv) {
                      pos[0], c->seq_len + 1, s->train.n, s->valid.n);
         goto done;
     }
-    if (!quiet)
+    // QAT: the static activation clips, calibrated on the initial weights.
+    if (c->qat && (rc = lm_qat_new(&s->qat, &c->q, &s->m, s->train.tokens, s->train.n, c->batch, c->seq_len))) goto done;
+    if (!quiet && c->qat)
+        fprintf(stderr, "llama-int8 QAT: %zu parameters from %s, int%d weights; train %zu tokens, valid %zu tokens\n", s->m.n_params,
+                c->init, c->q.wbits, s->train.n, s->valid.n);
+    else if (!quiet)
         fprintf(stderr, "llama: %zu parameters (dim %d, hidden %d, %d layers, %d/%d heads, vocab %d); train %zu tokens in %zu docs, valid %zu tokens\n",
                 s->m.n_params, mc->dim, mc->hidden_dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->vocab_size, s->train.n,
                 s->train.n_docs, s->valid.n);
@@ -309,8 +376,9 @@ int llama_family_train_main(int argc, char **argv) {
     s->tg = rq_malloc((size_t)c->batch * c->seq_len * sizeof(int));
 
     rq_family f = {
-        .kind = "llama", .self = s, .params = s->m.params, .grads = s->grad_mem, .n_params = s->m.n_params,
-        .decay_mask = s->decay, .step = lf_step, .evaluate = lf_evaluate, .save = lf_save, .load = lf_load,
+        .kind = c->qat ? LM_QAT_KIND : "llama", .self = s, .params = s->m.params, .grads = s->grad_mem, .n_params = s->m.n_params,
+        .decay_mask = s->decay, .step = lf_step, .evaluate = lf_evaluate, .progress = c->qat ? lf_progress : NULL,
+        .save = lf_save, .load = lf_load,
     };
     trainer_cfg tc;
     trainer_cfg_defaults(&tc);
@@ -331,16 +399,23 @@ int llama_family_train_main(int argc, char **argv) {
     tc.opt.min_lr_frac = c->min_lr_frac;
     if ((rc = trainer_run(&f, &tc))) goto done;
 
-    // Export the best checkpoint as a llama2.c file.
-    char best[1200], bin[1200];
+    // Export the best checkpoint: QAT as the integer image, float as a llama2.c file.
+    char best[1200], dst[1200];
     snprintf(best, sizeof best, "%s/best.ckpt", c->out);
-    snprintf(bin, sizeof bin, "%s/model.bin", c->out);
-    llama_model bm;
-    if ((rc = llama_family_load_model(best, &bm))) goto done;
-    rc = llama_save_v0(&bm, bin);
-    llama_free(&bm);
-    if (!rc && !quiet) fprintf(stderr, "wrote %s (llama2.c version 0, from %s)\n", bin, best);
+    if (c->qat) {
+        snprintf(dst, sizeof dst, "%s/model.rqm", c->out);
+        rc = lm_qat_write_image(best, dst);
+        if (!rc && !quiet) fprintf(stderr, "wrote %s (integer model image of %s)\n", dst, best);
+    } else {
+        snprintf(dst, sizeof dst, "%s/model.bin", c->out);
+        llama_model bm;
+        if ((rc = llama_family_load_model(best, &bm))) goto done;
+        rc = llama_save_v0(&bm, dst);
+        llama_free(&bm);
+        if (!rc && !quiet) fprintf(stderr, "wrote %s (llama2.c version 0, from %s)\n", dst, best);
+    }
 done:
+    lm_qat_free(s->qat);
     llama_train_free(&s->st);
     free(s->in);
     free(s->tg);
