@@ -128,6 +128,24 @@ int rqf_section(const rqf_file *f, const char *tag, rq_reader *r) {
     return rq_fail(RQ_EINPUT, "%s: checkpoint has no '%s' section", f->path, tag);
 }
 
+void rqf_put_floats(rqf_writer *w, const char *tag, const float *params, size_t n) {
+    rq_buf *b = rqf_section_begin(w, tag);
+    rq_buf_u64(b, n);
+    rq_buf_f32s(b, params, n);
+}
+
+int rqf_get_floats(const rqf_file *f, const char *tag, float *params, size_t n) {
+    rq_reader r;
+    int rc = rqf_section(f, tag, &r);
+    if (rc) return rc;
+    uint64_t have = rq_rd_u64(&r, "value count");
+    if (r.err) return r.err;
+    if (have != n)
+        return rq_fail(RQ_EINPUT, "%s: section %s has %llu values, the model built from its config has %zu", f->path, tag,
+                       (unsigned long long)have, n);
+    return rq_rd_f32s(&r, params, n, tag);
+}
+
 void rqf_close(rqf_file *f) {
     free(f->data);
     f->data = NULL;

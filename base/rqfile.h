@@ -58,6 +58,10 @@ int rqf_open_mem(rqf_file *f, uint8_t *data, size_t len, const char *path, const
 // Position a reader on section tag; RQ_EINPUT (message names the file) when absent.
 int rqf_section(const rqf_file *f, const char *tag, rq_reader *r);
 void rqf_close(rqf_file *f);
+// A float-array section (the trainer's PARM: u64 n, n x f32): write params[n]; read exactly n
+// values back (RQ_EINPUT naming the file when the count differs or the section is short).
+void rqf_put_floats(rqf_writer *w, const char *tag, const float *params, size_t n);
+int rqf_get_floats(const rqf_file *f, const char *tag, float *params, size_t n);
 // 1 when the file at path starts with the RQF magic (for verbs that accept several formats).
 int rqf_sniff(const char *path, char kind[9]);
 

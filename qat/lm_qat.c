@@ -8,8 +8,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
-#include "export/lm_image_write.h"
-#include "train/llama_ckpt.h"
+#include "model/llama_ckpt.h"
 
 struct lm_qat {
     lm_qat_cfg cfg;
@@ -255,14 +254,5 @@ int lm_qat_load(const char *path, lm_model *q) {
     rc = lmq_quantize(&m, &st, &o, q);
     llama_free(&m);
     lmq_stats_free(&st);
-    return rc;
-}
-
-int lm_qat_write_image(const char *ckpt, const char *img) {
-    lm_model q;
-    int rc = lm_qat_load(ckpt, &q);
-    if (rc) return rc;
-    rc = lm_image_save(&q, 0, img);
-    lmq_free(&q);
     return rc;
 }

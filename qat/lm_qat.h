@@ -30,7 +30,7 @@
 // "kd" the mean KL(p_teacher || p_int) when distilling; an evaluation has "valid_float_loss" (the
 // float master weights), "valid_int_loss" and the selection score -valid_int_loss.
 // Outputs in "out": last.ckpt / best.ckpt of RQF kind "llamaq" (the trainer's sections, LCFG
-// (train/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips), and
+// (model/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips), and
 // model.rqm: the integer image of best.ckpt.
 //
 // The family drives the state below: lm_qat_new once the float model and the training text are
@@ -88,8 +88,5 @@ int lm_qat_resume(lm_qat *q, const rqf_file *file);
 int lm_qat_load(const char *path, lm_model *q);
 // The float master weights of a QAT checkpoint (llama_free after use).
 int lm_qat_load_float(const char *path, llama_model *m);
-// The integer image (export/lm_image_write.h, little-endian) of a QAT checkpoint: what
-// `retroqat export CKPT --target host` writes.
-int lm_qat_write_image(const char *ckpt, const char *img);
 
 #endif

@@ -13,9 +13,10 @@
 #include "cli/args.h"
 #include "data/textdata.h"
 #include "data/tokenizer.h"
+#include "export/lm_image_write.h"
+#include "model/llama_ckpt.h"
 #include "model/llama_train.h"
 #include "qat/lm_qat.h"
-#include "train/llama_ckpt.h"
 #include "train/trainer.h"
 
 // ---- configuration ---------------------------------------------------------------------------
@@ -404,7 +405,10 @@ int llama_family_train_main(int argc, char **argv) {
     snprintf(best, sizeof best, "%s/best.ckpt", c->out);
     if (c->qat) {
         snprintf(dst, sizeof dst, "%s/model.rqm", c->out);
-        rc = lm_qat_write_image(best, dst);
+        lm_model q;
+        if ((rc = lm_qat_load(best, &q))) goto done;
+        rc = lm_image_save(&q, 0, dst);  // what `retroqat export CKPT --target host` writes
+        lmq_free(&q);
         if (!rc && !quiet) fprintf(stderr, "wrote %s (integer model image of %s)\n", dst, best);
     } else {
         snprintf(dst, sizeof dst, "%s/model.bin", c->out);

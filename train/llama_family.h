@@ -20,7 +20,7 @@
 // Flags --init, --data, --valid, --out, --steps override $.init, $.data.train, $.data.valid,
 // $.out, $.train.steps.
 // Outputs in "out": metrics.jsonl, last.ckpt, best.ckpt (RQF kind "llama": the trainer's sections
-// plus LCFG, train/llama_ckpt.h; QAT: kind "llamaq" with LQAT as well), train.tok / valid.tok
+// plus LCFG, model/llama_ckpt.h; QAT: kind "llamaq" with LQAT as well), train.tok / valid.tok
 // (token caches), and the best checkpoint exported: model.bin, a llama2.c version-0 file (QAT:
 // model.rqm, the integer image).
 //

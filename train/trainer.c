@@ -73,9 +73,7 @@ static int save_ckpt(rq_family *f, const trainer_cfg *c, const adamw_state *opt,
     rq_buf_f32(b, c->opt.weight_decay);
     rq_buf_f32(b, c->opt.grad_clip);
     rq_buf_u64(b, (uint64_t)c->opt.warmup_steps);
-    b = rqf_section_begin(&w, "PARM");
-    rq_buf_u64(b, f->n_params);
-    rq_buf_f32s(b, f->params, f->n_params);
+    rqf_put_floats(&w, "PARM", f->params, f->n_params);
     b = rqf_section_begin(&w, "ADAM");
     rq_buf_u64(b, opt->n);
     rq_buf_u64(b, (uint64_t)opt->t);
@@ -85,17 +83,7 @@ static int save_ckpt(rq_family *f, const trainer_cfg *c, const adamw_state *opt,
     return rqf_write(&w, path);
 }
 
-int trainer_load_params(rq_family *f, const rqf_file *file) {
-    rq_reader r;
-    int rc = rqf_section(file, "PARM", &r);
-    if (rc) return rc;
-    uint64_t n = rq_rd_u64(&r, "parameter count");
-    if (r.err) return r.err;
-    if (n != f->n_params)
-        return rq_fail(RQ_EINPUT, "%s: checkpoint has %llu parameters, the model built from its config has %zu",
-                       file->path, (unsigned long long)n, f->n_params);
-    return rq_rd_f32s(&r, f->params, f->n_params, "parameters");
-}
+int trainer_load_params(rq_family *f, const rqf_file *file) { return rqf_get_floats(file, "PARM", f->params, f->n_params); }
 
 static int load_resume(rq_family *f, const trainer_cfg *c, adamw_state *opt, run_state *st, const char *path) {
     rqf_file file;

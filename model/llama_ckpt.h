@@ -3,7 +3,8 @@
 //
 //   LCFG  8 x i32 llama_config: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
 //         seq_len, shared_classifier (0/1)
-//   PARM  the float weights in llama2.c order, as the trainer stores them (train/trainer.h)
+//   PARM  u64 n, n x f32: the float weights in llama2.c order (the trainer writes them,
+//         train/trainer.h; base/rqfile.h rqf_get_floats)
 #ifndef RQ_LLAMA_CKPT_H
 #define RQ_LLAMA_CKPT_H
 

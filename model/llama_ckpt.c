@@ -1,10 +1,9 @@
 // llama_ckpt.c: LCFG and the weights of llama checkpoints (llama_ckpt.h).
-#include "train/llama_ckpt.h"
+#include "model/llama_ckpt.h"
 
 #include <string.h>
 
 #include "base/err.h"
-#include "train/trainer.h"
 
 void llama_ckpt_put_config(rqf_writer *w, const llama_config *c) {
     rq_buf *b = rqf_section_begin(w, "LCFG");
@@ -29,7 +28,6 @@ int llama_ckpt_read_model(const rqf_file *file, llama_model *m) {
     llama_config c;
     int rc = llama_ckpt_get_config(file, &c);
     if (rc || (rc = llama_build(m, &c))) return rc;
-    rq_family f = {.kind = file->kind, .params = m->params, .n_params = m->n_params};
-    if ((rc = trainer_load_params(&f, file))) llama_free(m);
+    if ((rc = rqf_get_floats(file, "PARM", m->params, m->n_params))) llama_free(m);
     return rc;
 }
