@@ -1,9 +1,9 @@
 // int8_attrib.c: where the integer transformer's top-1 disagreement with float comes from.
 //
 // The integer kernel (docs/lm-contract.md) rounds a llama2.c model at many places at once. Here
-// the float forward (model/llama_forward.c's arithmetic, operation for operation) runs with fake
-// quantisation at the contract's points: an activation is rounded to its integer grid and turned
-// back into float; weights are replaced by their per-row integers times the row scale. One point
+// the float forward (llama_forward_hooked) runs with fake quantisation at the contract's points:
+// its hook rounds an activation to its integer grid and turns it back into float; weights are
+// replaced by their per-row integers times the row scale (lmq_fake_quant_weights). One point
 // at a time gives each point's cost in top-1 agreement with the unquantised forward; all of them
 // together are set next to the kernel itself (lm_forward on the same windows), so the
 // simulation's faithfulness is measured, not assumed.
@@ -12,7 +12,7 @@
 //   int8 point   s = c/127,      v -> clamp(round(v/s), 127) s     XATT V O XFFN H1 H3 G FIN
 //   q, k         s = c/127/16,   clamp 2047 (int16 in units s_q/16), before and after RoPE
 //   int16 range  s = amax/32767, clamp 32767 (every point; clips only above the calibration max)
-//   weights      lmq_quantize_rows: qmax 127, or 7 for the layer matrices at int4;
+//   weights      lmq_fake_quant_weights: qmax 127, or 7 for the layer matrices at int4;
 //                the embedding / classifier always 127
 // Not simulated (the kernel row shows what they add): Q16 residual, integer RMSNorm and its
 // int16 gains, Q15 RoPE tables, Q15 softmax, the SiLU table, the (m, p, k) requantisations,
@@ -36,12 +36,12 @@
 
 #include "base/err.h"
 #include "cli/args.h"
-#include "data/sampler.h"
 #include "data/textdata.h"
 #include "data/tokenizer.h"
 #include "infer/lm_kernel.h"
 #include "model/llama.h"
 #include "model/llama_generate.h"
+#include "qat/lm_eval.h"
 #include "qat/lm_quant.h"
 
 #define NPT (LMQ_NPOINT + 1)  // the per-layer points, then FIN (final RMSNorm output)
@@ -66,8 +66,16 @@ typedef struct {
 
 // ---- fake quantisation ----------------------------------------------------------------------
 
-// v[n] <- its value on the grid of point pt (calibration index ci) in mode A_*.
-static void fake_quant(float *v, int n, int mode, int pt, const lmq_stats *st, int ci) {
+typedef struct {
+    const int *act;  // A_* per point
+    const lmq_stats *st;
+} fake_ctx;
+
+// llama_hook: v[n] <- its value on the grid of point pt in the row's mode act[pt] (ctx: fake_ctx).
+static void fake_hook(void *ctx, int layer, int pt, float *v, int n) {
+    const fake_ctx *fc = ctx;
+    const lmq_stats *st = fc->st;
+    int mode = fc->act[pt], ci = lmq_index(layer, pt);
     if (mode == A_FLOAT) return;
     double s;
     float lim;
@@ -86,153 +94,23 @@ static void fake_quant(float *v, int n, int mode, int pt, const lmq_stats *st, i
     }
 }
 
-// W[rows, cols] <- per-row integers (qmax) times their row scale.
-static void fake_rows(float *w, int rows, int cols, int qmax) {
-    int8_t *q = rq_malloc((size_t)rows * cols);
-    float *s = rq_malloc(rows * sizeof(float));
-    lmq_quantize_rows(w, rows, cols, qmax, q, s);
-    for (size_t i = 0; i < (size_t)rows * cols; i++) w[i] = q[i] * s[i / cols];
-    free(q), free(s);
-}
-
-// A copy of f with the layer matrices at lq and the embedding/classifier at eq (0: float).
-static void fake_model(llama_model *d, const llama_model *f, int lq, int eq) {
+// The float model under weight set ws: lmq_fake_quant_weights (layers at 8 or 4 bits, embedding /
+// classifier at 8), with the embedding/classifier (W_LAYERS8) or the layer matrices (W_EMB8) put
+// back to f's values.
+static void fake_model(llama_model *d, const llama_model *f, int ws) {
     const llama_config *c = &f->config;
+    size_t L = c->n_layers, dim = c->dim, hid = c->hidden_dim, kvd = llama_kv_dim(c), V = c->vocab_size;
     llama_build(d, c);
-    memcpy(d->params, f->params, f->n_params * sizeof(float));
-    int L = c->n_layers, dim = c->dim, hid = c->hidden_dim, kvd = llama_kv_dim(c);
-    if (lq) {
-        fake_rows(d->w.wq, L * dim, dim, lq), fake_rows(d->w.wk, L * kvd, dim, lq), fake_rows(d->w.wv, L * kvd, dim, lq);
-        fake_rows(d->w.wo, L * dim, dim, lq), fake_rows(d->w.w1, L * hid, dim, lq), fake_rows(d->w.w3, L * hid, dim, lq);
-        fake_rows(d->w.w2, L * dim, hid, lq);
+    lmq_fake_quant_weights(f, d, ws == W_ALL4 ? 4 : 8);
+#define RESTORE(t, n) memcpy(d->w.t, f->w.t, (n) * sizeof(float))
+    if (ws == W_LAYERS8) {
+        RESTORE(token_embedding, V * dim);
+        if (!c->shared_classifier) RESTORE(wcls, V * dim);
+    } else if (ws == W_EMB8) {
+        RESTORE(wq, L * dim * dim), RESTORE(wk, L * kvd * dim), RESTORE(wv, L * kvd * dim), RESTORE(wo, L * dim * dim);
+        RESTORE(w1, L * hid * dim), RESTORE(w2, L * dim * hid), RESTORE(w3, L * hid * dim);
     }
-    if (eq) {
-        fake_rows(d->w.token_embedding, c->vocab_size, dim, eq);
-        if (!c->shared_classifier) fake_rows(d->w.wcls, c->vocab_size, dim, eq);
-    }
-}
-
-// ---- the float forward with hooks (model/llama_forward.c's order of operations) --------------
-
-typedef struct {
-    float *x, *xb, *xb2, *q, *hb, *hb2, *att, *logits, *kc, *vc;
-    float *mem;
-} sim_state;
-
-static void sim_build(sim_state *s, const llama_config *c) {
-    size_t d = c->dim, h = c->hidden_dim, kv = llama_kv_dim(c), T = c->seq_len, L = c->n_layers;
-    float *p = s->mem = rq_calloc(4 * d + 2 * h + T + c->vocab_size + 2 * L * T * kv, sizeof(float));
-    s->x = p, p += d;
-    s->xb = p, p += d;
-    s->xb2 = p, p += d;
-    s->q = p, p += d;
-    s->hb = p, p += h;
-    s->hb2 = p, p += h;
-    s->att = p, p += T;
-    s->logits = p, p += c->vocab_size;
-    s->kc = p, p += L * T * kv;
-    s->vc = p;
-}
-
-static void rmsnorm(float *o, const float *x, const float *weight, int n) {
-    float ss = 0.0f;
-    for (int j = 0; j < n; j++) ss += x[j] * x[j];
-    ss /= n;
-    ss += 1e-5f;
-    ss = 1.0f / sqrtf(ss);
-    for (int j = 0; j < n; j++) o[j] = weight[j] * (ss * x[j]);
-}
-
-// y[d] = W[d, n] x[n], each row summed j = 0..n-1 (llama_forward.c's order), eight rows at a time.
-static void matvec(float *y, const float *x, const float *w, int n, int d) {
-    int i = 0;
-    for (; i + 8 <= d; i += 8) {
-        const float *r = w + (size_t)i * n;
-        float v0 = 0.0f, v1 = 0.0f, v2 = 0.0f, v3 = 0.0f, v4 = 0.0f, v5 = 0.0f, v6 = 0.0f, v7 = 0.0f;
-        for (int j = 0; j < n; j++) {
-            float xj = x[j];
-            v0 += r[j] * xj, v1 += r[n + j] * xj, v2 += r[2 * n + j] * xj, v3 += r[3 * n + j] * xj;
-            v4 += r[4 * n + j] * xj, v5 += r[5 * n + j] * xj, v6 += r[6 * n + j] * xj, v7 += r[7 * n + j] * xj;
-        }
-        y[i] = v0, y[i + 1] = v1, y[i + 2] = v2, y[i + 3] = v3, y[i + 4] = v4, y[i + 5] = v5, y[i + 6] = v6, y[i + 7] = v7;
-    }
-    for (; i < d; i++) {
-        const float *r = w + (size_t)i * n;
-        float v = 0.0f;
-        for (int j = 0; j < n; j++) v += r[j] * x[j];
-        y[i] = v;
-    }
-}
-
-// Logits for token at pos; act[pt] says how each point is rounded (A_*), m holds the weights.
-static float *sim_forward(const llama_model *m, const int *act, const lmq_stats *st, sim_state *s, int token, int pos) {
-    const llama_config *c = &m->config;
-    const llama_weights *w = &m->w;
-    int dim = c->dim, hid = c->hidden_dim, hs = llama_head_size(c), kvd = llama_kv_dim(c);
-    int kv_mul = c->n_heads / c->n_kv_heads;
-    float *x = s->x;
-    memcpy(x, w->token_embedding + (size_t)token * dim, dim * sizeof(float));
-    for (int l = 0; l < c->n_layers; l++) {
-        int a = l * LMQ_NPOINT;  // this layer's calibration indices
-#define FQ(v, n, pt) fake_quant(v, n, act[pt], pt, st, a + (pt))
-        rmsnorm(s->xb, x, w->rms_att + (size_t)l * dim, dim);
-        FQ(s->xb, dim, LMQ_XATT);
-        size_t loff = (size_t)l * c->seq_len * kvd;
-        float *k = s->kc + loff + (size_t)pos * kvd, *v = s->vc + loff + (size_t)pos * kvd;
-        matvec(s->q, s->xb, w->wq + (size_t)l * dim * dim, dim, dim);
-        matvec(k, s->xb, w->wk + (size_t)l * kvd * dim, dim, kvd);
-        matvec(v, s->xb, w->wv + (size_t)l * kvd * dim, dim, kvd);
-        FQ(s->q, dim, LMQ_Q), FQ(k, kvd, LMQ_K), FQ(v, kvd, LMQ_V);
-        for (int i = 0; i < dim; i += 2) {
-            float freq = 1.0f / powf(10000.0f, (i % hs) / (float)hs), val = pos * freq;
-            float fcr = cosf(val), fci = sinf(val);
-            for (int r = 0; r < (i < kvd ? 2 : 1); r++) {
-                float *vec = r == 0 ? s->q : k, v0 = vec[i], v1 = vec[i + 1];
-                vec[i] = v0 * fcr - v1 * fci;
-                vec[i + 1] = v0 * fci + v1 * fcr;
-            }
-        }
-        FQ(s->q, dim, LMQ_Q), FQ(k, kvd, LMQ_K);  // the kernel rounds and clamps again after RoPE
-        for (int h = 0; h < c->n_heads; h++) {
-            const float *q = s->q + h * hs;
-            int kvo = (h / kv_mul) * hs;
-            for (int t = 0; t <= pos; t++) {
-                const float *kt = s->kc + loff + (size_t)t * kvd + kvo;
-                float score = 0.0f;
-                for (int i = 0; i < hs; i++) score += q[i] * kt[i];
-                s->att[t] = score / sqrtf((float)hs);
-            }
-            run_softmax(s->att, pos + 1);
-            float *xb = s->xb + h * hs;
-            memset(xb, 0, hs * sizeof(float));
-            for (int t = 0; t <= pos; t++) {
-                const float *vt = s->vc + loff + (size_t)t * kvd + kvo;
-                float p = s->att[t];
-                for (int i = 0; i < hs; i++) xb[i] += p * vt[i];
-            }
-        }
-        FQ(s->xb, dim, LMQ_O);
-        matvec(s->xb2, s->xb, w->wo + (size_t)l * dim * dim, dim, dim);
-        for (int i = 0; i < dim; i++) x[i] += s->xb2[i];
-        rmsnorm(s->xb, x, w->rms_ffn + (size_t)l * dim, dim);
-        FQ(s->xb, dim, LMQ_XFFN);
-        matvec(s->hb, s->xb, w->w1 + (size_t)l * hid * dim, dim, hid);
-        matvec(s->hb2, s->xb, w->w3 + (size_t)l * hid * dim, dim, hid);
-        FQ(s->hb, hid, LMQ_H1), FQ(s->hb2, hid, LMQ_H3);
-        for (int i = 0; i < hid; i++) {
-            float val = s->hb[i];
-            val *= 1.0f / (1.0f + expf(-val));  // silu, written as llama_forward.c does
-            s->hb[i] = val * s->hb2[i];
-        }
-        FQ(s->hb, hid, LMQ_G);
-        matvec(s->xb, s->hb, w->w2 + (size_t)l * dim * hid, hid, dim);
-        for (int i = 0; i < dim; i++) x[i] += s->xb[i];
-#undef FQ
-    }
-    rmsnorm(s->xb, x, w->rms_final, dim);
-    fake_quant(s->xb, dim, act[LMQ_NPOINT], LMQ_NPOINT, st, c->n_layers * LMQ_NPOINT);
-    matvec(s->logits, s->xb, w->wcls, dim, c->vocab_size);
-    return s->logits;
+#undef RESTORE
 }
 
 // ---- windows in parallel ----------------------------------------------------------------------
@@ -256,13 +134,6 @@ typedef struct {
     pthread_mutex_t mu;
 } job;
 
-// cross-entropy of integer logits (Q(frac) nats), in double
-static double int_ce(const int32_t *l, int V, int frac, int target) {
-    double sc = ldexp(1, -frac), mx = l[lm_argmax(l, V)] * sc, z = 0;
-    for (int i = 0; i < V; i++) z += exp(l[i] * sc - mx);
-    return mx + log(z) - l[target] * sc;
-}
-
 static int fargmax(const float *l, int V) {
     int b = 0;
     for (int v = 1; v < V; v++)
@@ -275,10 +146,10 @@ static void *worker(void *arg) {
     const llama_config *c = &j->f->config;
     int V = c->vocab_size, W = j->window;
     llama_state fs;
-    sim_state ss;
+    llama_state ss;
     lm_state ks8, ks4;
     llama_state_build(&fs, c);
-    sim_build(&ss, c);
+    llama_state_build(&ss, c);
     void *m8 = rq_calloc(1, lm_state_bytes(&j->k8->c)), *m4 = rq_calloc(1, lm_state_bytes(&j->k4->c));
     lm_state_init(&ks8, &j->k8->c, m8);
     lm_state_init(&ks4, &j->k4->c, m4);
@@ -309,9 +180,10 @@ static void *worker(void *arg) {
                     const lm_model *q = d->w == 4 ? j->k4 : j->k8;
                     int32_t *li = lm_forward(q, d->w == 4 ? &ks4 : &ks8, tk[i], i);
                     aq = lm_argmax(li, V);
-                    t->ce += int_ce(li, V, q->c.logit_frac, tk[i + 1]);
+                    t->ce += lmq_int_row_ce(li, V, q->c.logit_frac, tk[i + 1]);
                 } else {
-                    float *lq = sim_forward(j->wm[d->w], d->act, j->st, &ss, tk[i], i);
+                    fake_ctx fc = {d->act, j->st};
+                    float *lq = llama_forward_hooked(j->wm[d->w], &ss, tk[i], i, fake_hook, &fc);
                     aq = fargmax(lq, V);
                     t->ce += lm_row_ce(lq, V, tk[i + 1]);
                     t->bitdiff += memcmp(lq, lf, V * sizeof(float)) != 0;
@@ -321,8 +193,8 @@ static void *worker(void *arg) {
             }
         }
     }
-    free(ref), free(m8), free(m4), free(ss.mem);
-    llama_state_free(&fs);
+    free(ref), free(m8), free(m4);
+    llama_state_free(&fs), llama_state_free(&ss);
     return NULL;
 }
 
@@ -385,10 +257,7 @@ int main(int argc, char **argv) {
         (rc = lmq_quantize(&f, &st, &o4, &k4)))
         return rq_report(rc);
     llama_model wm[W_N];
-    fake_model(&wm[W_ALL8], &f, 127, 127);
-    fake_model(&wm[W_ALL4], &f, 7, 127);
-    fake_model(&wm[W_LAYERS8], &f, 127, 0);
-    fake_model(&wm[W_EMB8], &f, 0, 127);
+    for (int w = 1; w < W_N; w++) fake_model(&wm[w], &f, w);
 
     row_def R[MAX_ROWS];
     int n = 0;

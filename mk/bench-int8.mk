@@ -3,7 +3,8 @@
 # Build flags: the integer kernels are the host runtime's hot loops; at -O3 gcc vectorises their
 # int8 dot products (about 4x the -O2 rate on this machine). Same portable C, same results.
 $(BUILD)/obj/infer/lm_ops.o $(BUILD)/obj/infer/lm_kernel.o: CFLAGS += -O3
-# The calibration forward (float, fixed summation order) is most of an export's time.
+# Calibration (lm_quant.c's hook on model/llama_forward.c, built at -O3 in mk/bench-llama.mk) is
+# most of an export's time.
 $(BUILD)/obj/qat/lm_quant.o: CFLAGS += -O3
 
 # make bench-int8: host integer generation on stories260K over 512 positions next to our float

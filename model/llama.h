@@ -104,4 +104,24 @@ void llama_state_free(llama_state *s);
 // run before with the same state. Returns s->logits.
 float *llama_forward(const llama_model *m, llama_state *s, int token, int pos);
 
+// The quantisation points of the integer contract (docs/lm-contract.md, infer/lm_kernel.c), per
+// layer in forward order, then the final RMSNorm output once (LLAMA_PT_FIN, reported as layer
+// n_layers):
+//   XATT  attention RMSNorm out [dim]      O     attention out (wo input) [dim]
+//   Q     q [dim]                          XFFN  FFN RMSNorm out [dim]
+//   K     k (in the key cache) [kv_dim]    H1    w1 x (SiLU input) [hidden]
+//   V     v (in the value cache) [kv_dim]  H3    w3 x [hidden]
+//   FIN   final RMSNorm out [dim]          G     silu(h1) * h3 (w2 input) [hidden]
+// Q and K come twice: after their projections and again after RoPE (the kernel rounds both).
+enum {
+    LLAMA_PT_XATT, LLAMA_PT_Q, LLAMA_PT_K, LLAMA_PT_V, LLAMA_PT_O, LLAMA_PT_XFFN, LLAMA_PT_H1, LLAMA_PT_H3, LLAMA_PT_G,
+    LLAMA_PT_NLAYER,  // points per layer
+    LLAMA_PT_FIN = LLAMA_PT_NLAYER
+};
+// Called with v[n], the activation at point of layer; it may read v or change it in place (the
+// forward continues from what the hook leaves there).
+typedef void (*llama_hook)(void *ctx, int layer, int point, float *v, int n);
+// llama_forward with hook (NULL: none) called at every point above, in forward order.
+float *llama_forward_hooked(const llama_model *m, llama_state *s, int token, int pos, llama_hook hook, void *ctx);
+
 #endif

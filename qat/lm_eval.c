@@ -32,8 +32,7 @@ typedef struct {
     pthread_mutex_t mu;
 } eval_job;
 
-// log-softmax cross-entropy of integer logits (Q(frac)) in double, and their argmax
-static double int_ce(const int32_t *l, int V, int frac, int target) {
+double lmq_int_row_ce(const int32_t *l, int V, int frac, int target) {
     double sc = ldexp(1, -frac), mx = l[lm_argmax(l, V)] * sc, z = 0;
     for (int i = 0; i < V; i++) z += exp(l[i] * sc - mx);
     return mx + log(z) - l[target] * sc;
@@ -72,7 +71,7 @@ static void *worker(void *arg) {
             for (int k = 1; k < M_N; k++) {
                 if (!j->q[k]) continue;
                 int32_t *li = lm_forward(j->q[k], &st[k], tok, i);
-                r->loss[k] += int_ce(li, V, j->q[k]->c.logit_frac, tgt);
+                r->loss[k] += lmq_int_row_ce(li, V, j->q[k]->c.logit_frac, tgt);
                 r->agree[k] += lm_argmax(li, V) == af;
             }
             r->count++;

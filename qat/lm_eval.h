@@ -39,6 +39,10 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
 int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path,
                  lmq_eval_result *r);
 
+// Cross-entropy of integer logits l[V] in Q(frac) against target, in double (lm_row_ce for the
+// kernel's logits).
+double lmq_int_row_ce(const int32_t *l, int V, int frac, int target);
+
 // Add the integer columns to a JSON object / print them as text lines.
 void lmq_eval_json(cJSON *o, const lmq_eval_result *r);
 void lmq_eval_print(FILE *f, const lmq_eval_result *r);

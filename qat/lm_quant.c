@@ -29,9 +29,11 @@ void lmq_stats_free(lmq_stats *st) {
     memset(st, 0, sizeof *st);
 }
 
-// Record values v[n] at point index pt.
-static void record(lmq_stats *st, int pt, const float *v, int n) {
-    if (!st) return;
+// llama_hook: record v[n] at (layer, point) into the lmq_stats ctx: maxima in pass 0, then the
+// histogram of |v| over [0, amax] in pass 1.
+static void record(void *ctx, int layer, int point, float *v, int n) {
+    lmq_stats *st = ctx;
+    int pt = lmq_index(layer, point);
     if (st->pass == 0) {
         for (int i = 0; i < n; i++)
             if (fabsf(v[i]) > st->amax[pt]) st->amax[pt] = fabsf(v[i]);
@@ -64,134 +66,26 @@ static void choose_clips(lmq_stats *st) {
     }
 }
 
-// ---- instrumented float forward (model/llama_forward.c's math, recording maxima) -------------
-
-typedef struct {
-    float *x, *xb, *xb2, *hb, *hb2, *q, *att, *logits, *kc, *vc;
-    float *mem;
-} fstate;
-
-static void fstate_build(fstate *s, const llama_config *c) {
-    size_t d = c->dim, h = c->hidden_dim, kv = llama_kv_dim(c), T = c->seq_len, L = c->n_layers;
-    float *p = s->mem = rq_calloc(4 * d + 2 * h + T + c->vocab_size + 2 * L * T * kv, sizeof(float));
-    s->x = p, p += d;
-    s->xb = p, p += d;
-    s->xb2 = p, p += d;
-    s->q = p, p += d;
-    s->hb = p, p += h;
-    s->hb2 = p, p += h;
-    s->att = p, p += T;
-    s->logits = p, p += c->vocab_size;
-    s->kc = p, p += L * T * kv;
-    s->vc = p;
-}
-
-static void rmsnorm(float *o, const float *x, const float *w, int n) {
-    float ss = 0;
-    for (int j = 0; j < n; j++) ss += x[j] * x[j];
-    ss = 1.0f / sqrtf(ss / n + 1e-5f);
-    for (int j = 0; j < n; j++) o[j] = w[j] * (ss * x[j]);
-}
-
-// (four partial sums: a fixed order, so calibration is the same on every machine)
-static void matvec(float *y, const float *x, const float *w, int n, int d) {
-    for (int i = 0; i < d; i++) {
-        const float *r = w + (size_t)i * n;
-        float v0 = 0, v1 = 0, v2 = 0, v3 = 0;
-        int j = 0;
-        for (; j + 3 < n; j += 4) v0 += r[j] * x[j], v1 += r[j + 1] * x[j + 1], v2 += r[j + 2] * x[j + 2], v3 += r[j + 3] * x[j + 3];
-        for (; j < n; j++) v0 += r[j] * x[j];
-        y[i] = (v0 + v1) + (v2 + v3);
-    }
-}
-
-static float *fforward(const llama_model *m, fstate *s, int token, int pos, lmq_stats *st) {
-    const llama_config *c = &m->config;
-    const llama_weights *w = &m->w;
-    int dim = c->dim, hid = c->hidden_dim, hs = llama_head_size(c), kvd = llama_kv_dim(c);
-    int group = c->n_heads / c->n_kv_heads;
-    float inv_sqrt_hs = 1.0f / sqrtf((float)hs);
-    memcpy(s->x, w->token_embedding + (size_t)token * dim, dim * sizeof(float));
-    for (int l = 0; l < c->n_layers; l++) {
-        int a = l * LMQ_NPOINT;
-        rmsnorm(s->xb, s->x, w->rms_att + (size_t)l * dim, dim);
-        size_t loff = (size_t)l * c->seq_len * kvd;
-        float *k = s->kc + loff + (size_t)pos * kvd, *v = s->vc + loff + (size_t)pos * kvd;
-        matvec(s->q, s->xb, w->wq + (size_t)l * dim * dim, dim, dim);
-        matvec(k, s->xb, w->wk + (size_t)l * kvd * dim, dim, kvd);
-        matvec(v, s->xb, w->wv + (size_t)l * kvd * dim, dim, kvd);
-        record(st, a + LMQ_XATT, s->xb, dim), record(st, a + LMQ_Q, s->q, dim);
-        record(st, a + LMQ_K, k, kvd), record(st, a + LMQ_V, v, kvd);
-        for (int i = 0; i < dim; i += 2) {
-            float freq = 1.0f / powf(10000.0f, (i % hs) / (float)hs), val = pos * freq;
-            float fc = cosf(val), fs = sinf(val);
-            for (int r = 0; r < (i < kvd ? 2 : 1); r++) {
-                float *vec = r == 0 ? s->q : k, v0 = vec[i], v1 = vec[i + 1];
-                vec[i] = v0 * fc - v1 * fs;
-                vec[i + 1] = v0 * fs + v1 * fc;
-            }
-        }
-        record(st, a + LMQ_Q, s->q, dim), record(st, a + LMQ_K, k, kvd);
-        for (int h = 0; h < c->n_heads; h++) {
-            const float *q = s->q + h * hs;
-            int off = (h / group) * hs;
-            float mx = -1e30f, sum = 0;
-            for (int t = 0; t <= pos; t++) {
-                const float *kt = s->kc + loff + (size_t)t * kvd + off;
-                float sc = 0;
-                for (int i = 0; i < hs; i++) sc += q[i] * kt[i];
-                s->att[t] = sc * inv_sqrt_hs;
-                if (s->att[t] > mx) mx = s->att[t];
-            }
-            for (int t = 0; t <= pos; t++) sum += s->att[t] = expf(s->att[t] - mx);
-            float *xb = s->xb + h * hs;
-            memset(xb, 0, hs * sizeof(float));
-            float inv_sum = 1.0f / sum;
-            for (int t = 0; t <= pos; t++) {
-                const float *vt = s->vc + loff + (size_t)t * kvd + off;
-                float p = s->att[t] * inv_sum;
-                for (int i = 0; i < hs; i++) xb[i] += p * vt[i];
-            }
-        }
-        record(st, a + LMQ_O, s->xb, dim);
-        matvec(s->xb2, s->xb, w->wo + (size_t)l * dim * dim, dim, dim);
-        for (int i = 0; i < dim; i++) s->x[i] += s->xb2[i];
-        rmsnorm(s->xb, s->x, w->rms_ffn + (size_t)l * dim, dim);
-        matvec(s->hb, s->xb, w->w1 + (size_t)l * hid * dim, dim, hid);
-        matvec(s->hb2, s->xb, w->w3 + (size_t)l * hid * dim, dim, hid);
-        record(st, a + LMQ_XFFN, s->xb, dim), record(st, a + LMQ_H1, s->hb, hid), record(st, a + LMQ_H3, s->hb2, hid);
-        for (int i = 0; i < hid; i++) {
-            float h1 = s->hb[i];
-            s->hb[i] = h1 / (1.0f + expf(-h1)) * s->hb2[i];
-        }
-        record(st, a + LMQ_G, s->hb, hid);
-        matvec(s->xb, s->hb, w->w2 + (size_t)l * dim * hid, hid, dim);
-        for (int i = 0; i < dim; i++) s->x[i] += s->xb[i];
-    }
-    rmsnorm(s->xb, s->x, w->rms_final, dim);
-    record(st, c->n_layers * LMQ_NPOINT, s->xb, dim);
-    if (st) st->tokens++;
-    matvec(s->logits, s->xb, w->wcls, dim, c->vocab_size);
-    return s->logits;
-}
-
 void lmq_calibrate(const llama_model *f, const uint16_t *tokens, const int *lens, int n_seqs, lmq_stats *st) {
-    fstate s;
-    fstate_build(&s, &f->config);
+    llama_state s;
+    llama_state_build(&s, &f->config);
     for (st->pass = 0; st->pass < 2; st->pass++) {
         const uint16_t *t = tokens;
         for (int q = 0; q < n_seqs; q++) {
-            for (int i = 0; i < lens[q] && i < f->config.seq_len; i++) fforward(f, &s, t[i], i, st);
+            for (int i = 0; i < lens[q] && i < f->config.seq_len; i++) {
+                llama_forward_hooked(f, &s, t[i], i, record, st);
+                st->tokens++;
+            }
             t += lens[q];
         }
     }
     choose_clips(st);
-    free(s.mem);
+    llama_state_free(&s);
 }
 
 void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed, uint16_t *tokens, int *lens) {
-    fstate s;
-    fstate_build(&s, &f->config);
+    llama_state s;
+    llama_state_build(&s, &f->config);
     pcg32 r;
     pcg32_seed(&r, seed, 0x51);
     int V = f->config.vocab_size;
@@ -201,7 +95,7 @@ void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed,
         t[0] = 1;  // BOS
         int n = 1;
         while (n < len) {
-            float *lg = fforward(f, &s, t[n - 1], n - 1, NULL);
+            float *lg = llama_forward(f, &s, t[n - 1], n - 1);
             float mx = lg[0], z = 0;
             for (int i = 1; i < V; i++) mx = fmaxf(mx, lg[i]);
             for (int i = 0; i < V; i++) z += lg[i] = expf(lg[i] - mx);
@@ -225,7 +119,7 @@ void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed,
         memmove(tokens + w, tokens + (size_t)q * len, lens[q] * sizeof(uint16_t));
         w += lens[q];
     }
-    free(s.mem);
+    llama_state_free(&s);
 }
 
 // ---- quantisation ---------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 // (post-training quantisation). Host-only: float is allowed here; what it produces is integers.
 //
 //   lmq_stats       absolute maxima of every quantised activation, per layer
-//   lmq_calibrate   run a float forward (instrumented, same math as model/llama_forward.c) over
-//                   token sequences and collect the statistics
+//   lmq_calibrate   run the float forward (llama_forward_hooked) over token sequences and
+//                   collect the statistics at its hook points
 //   lmq_quantize    choose every int8/int4 weight, per-row scale, static activation scale, and
 //                   fold them into the integer requantisations and tables of an lm_model
 // The lm_model it returns owns its arrays (lmq_free releases them); it runs on lm_forward directly
@@ -17,8 +17,16 @@
 #include "infer/lm_kernel.h"
 #include "model/llama.h"
 
-// Quantisation points of one layer (absolute maxima over the calibration tokens).
-enum { LMQ_XATT, LMQ_Q, LMQ_K, LMQ_V, LMQ_O, LMQ_XFFN, LMQ_H1, LMQ_H3, LMQ_G, LMQ_NPOINT };
+// Quantisation points of one layer (absolute maxima over the calibration tokens): the float
+// forward's hook points (model/llama.h), then LMQ_FIN once after the last layer.
+enum {
+    LMQ_XATT = LLAMA_PT_XATT, LMQ_Q = LLAMA_PT_Q, LMQ_K = LLAMA_PT_K, LMQ_V = LLAMA_PT_V, LMQ_O = LLAMA_PT_O,
+    LMQ_XFFN = LLAMA_PT_XFFN, LMQ_H1 = LLAMA_PT_H1, LMQ_H3 = LLAMA_PT_H3, LMQ_G = LLAMA_PT_G,
+    LMQ_NPOINT = LLAMA_PT_NLAYER, LMQ_FIN = LLAMA_PT_FIN
+};
+// Index of (layer, point) as a llama_hook receives them in the per-point arrays below (FIN, which
+// comes with layer = n_layers, is the last one).
+static inline int lmq_index(int layer, int point) { return layer * LMQ_NPOINT + (point == LMQ_FIN ? 0 : point); }
 
 // Calibration runs the float model twice: once for the maxima, once for histograms of |v| over
 // [0, max] (LMQ_NBIN bins); the clip of each point is the one that minimises the expected squared

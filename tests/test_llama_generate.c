@@ -1,7 +1,7 @@
 // test_llama_generate.c: generation like llama2.c run.c. The greedy goldens (recorded from run.c)
 // must match byte for byte; the xorshift RNG has known values; nucleus sampling agrees with a
 // direct reading of the rule (sort everything, cut, draw); seeded sampling is reproducible; the
-// batched training forward gives the KV-cache forward's logits.
+// batched training forward gives the KV-cache forward's logits; the hooked forward's points.
 #include "tests/testutil.h"
 
 #include <math.h>
@@ -190,6 +190,68 @@ static void test_batched_forward_matches_kv_forward(void **state) {
     llama_free(&m);
 }
 
+// llama_forward_hooked: the points come in forward order with their sizes (Q and K twice, FIN
+// once as layer n_layers); a hook that only reads leaves the logits bit-identical to
+// llama_forward's; what a hook writes is what the forward continues from; the classifier's rows
+// are summed in order j = 0..dim-1 (odd shapes: the matvec's 4-column tail and single rows).
+typedef struct {
+    int n_calls, layer[64], point[64], n[64];
+    float fin[32];
+    int zero_fin;
+} hook_log;
+
+static void log_hook(void *ctx, int layer, int point, float *v, int n) {
+    hook_log *h = ctx;
+    if (h->n_calls < 64) h->layer[h->n_calls] = layer, h->point[h->n_calls] = point, h->n[h->n_calls] = n;
+    h->n_calls++;
+    if (point == LLAMA_PT_FIN) {
+        memcpy(h->fin, v, n * sizeof(float));
+        if (h->zero_fin) memset(v, 0, n * sizeof(float));
+    }
+}
+
+static void test_forward_hooked(void **state) {
+    (void)state;
+    llama_config c = {.dim = 18, .hidden_dim = 22, .n_layers = 2, .n_heads = 3, .n_kv_heads = 1, .vocab_size = 37, .seq_len = 8,
+                      .shared_classifier = 1};
+    llama_model m;
+    assert_int_equal(llama_build(&m, &c), 0);
+    llama_init_random(&m, 5);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] *= 20;  // activations of order one
+    llama_state a, b;
+    llama_state_build(&a, &c);
+    llama_state_build(&b, &c);
+    const int want_pt[] = {LLAMA_PT_XATT, LLAMA_PT_Q, LLAMA_PT_K, LLAMA_PT_V, LLAMA_PT_Q, LLAMA_PT_K,
+                           LLAMA_PT_O, LLAMA_PT_XFFN, LLAMA_PT_H1, LLAMA_PT_H3, LLAMA_PT_G};
+    const int want_n[] = {18, 18, 6, 6, 18, 6, 18, 18, 22, 22, 22};
+    for (int pos = 0; pos < c.seq_len; pos++) {
+        int tok = (pos * 7 + 3) % c.vocab_size;
+        float *lf = llama_forward(&m, &a, tok, pos);
+        hook_log h = {0};
+        float *lh = llama_forward_hooked(&m, &b, tok, pos, log_hook, &h);
+        assert_memory_equal(lf, lh, c.vocab_size * sizeof(float));
+        assert_int_equal(h.n_calls, c.n_layers * 11 + 1);
+        for (int k = 0; k < h.n_calls - 1; k++) {
+            assert_int_equal(h.layer[k], k / 11);
+            assert_int_equal(h.point[k], want_pt[k % 11]);
+            assert_int_equal(h.n[k], want_n[k % 11]);
+        }
+        assert_int_equal(h.layer[h.n_calls - 1], c.n_layers);
+        assert_int_equal(h.point[h.n_calls - 1], LLAMA_PT_FIN);
+        for (int v = 0; v < c.vocab_size; v++) {
+            float sum = 0.0f;
+            for (int j = 0; j < c.dim; j++) sum += m.w.wcls[v * c.dim + j] * h.fin[j];
+            assert_memory_equal(&sum, &lh[v], sizeof sum);
+        }
+    }
+    hook_log z = {.zero_fin = 1};
+    float *lz = llama_forward_hooked(&m, &b, 1, 0, log_hook, &z);
+    for (int v = 0; v < c.vocab_size; v++) assert_true(lz[v] == 0.0f);
+    llama_state_free(&a);
+    llama_state_free(&b);
+    llama_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_goldens_byte_for_byte),
@@ -197,6 +259,7 @@ int main(void) {
         cmocka_unit_test(test_sampling_rules),
         cmocka_unit_test(test_seeded_sampling_reproducible),
         cmocka_unit_test(test_batched_forward_matches_kv_forward),
+        cmocka_unit_test(test_forward_hooked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
