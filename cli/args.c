@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 
@@ -87,4 +88,23 @@ int rq_args_parse(int argc, char **argv, const rq_arg *opts, const char **pos, i
         pos[(*npos)++] = a;
     }
     return 0;
+}
+
+void rq_sample_args_init(rq_sample_args *a, rq_arg *opts) {
+    *a = (rq_sample_args){.tokenizer = NULL, .prompt = "", .steps = 256, .temp = 1.0, .topp = 0.9, .seed = 0};
+    const rq_arg o[RQ_SAMPLE_NOPTS] = {
+        {"-z", "--tokenizer", ARG_STR, &a->tokenizer, NULL},
+        {"-i", "--prompt", ARG_STR, &a->prompt, NULL},
+        {"-n", "--steps", ARG_INT, &a->steps, NULL},
+        {"-t", "--temperature", ARG_NUM, &a->temp, NULL},
+        {"-p", "--topp", ARG_NUM, &a->topp, NULL},
+        {"-s", "--seed", ARG_LONG, &a->seed, NULL},
+    };
+    memcpy(opts, o, sizeof o);
+}
+
+void rq_sample_args_finish(rq_sample_args *a) {
+    if (a->temp < 0) a->temp = 0;
+    if (a->topp < 0 || a->topp > 1) a->topp = 0.9;
+    if (a->seed <= 0) a->seed = (long)time(NULL);
 }

@@ -31,4 +31,20 @@ typedef struct {
 // opts is terminated by an entry with name NULL.
 int rq_args_parse(int argc, char **argv, const rq_arg *opts, const char **pos, int maxpos, int *npos, const char *usage);
 
+// The sampling flags of generate and run (llama2.c run.c's: -z -i -n -t -p -s) and run.c's rules
+// for their values: a negative temperature is 0, a top-p outside [0, 1] is 0.9, a seed <= 0 is
+// the current time. Top-p 0 or 1 means no nucleus cut (sampling from the whole distribution).
+typedef struct {
+    const char *tokenizer, *prompt;
+    int steps;
+    double temp, topp;
+    long seed;
+} rq_sample_args;
+#define RQ_SAMPLE_NOPTS 6
+// Defaults (no tokenizer, prompt "", 256 steps, temperature 1, top-p 0.9, seed 0) and the six flags
+// written into opts[0 .. RQ_SAMPLE_NOPTS-1], pointing into a.
+void rq_sample_args_init(rq_sample_args *a, rq_arg *opts);
+// Apply run.c's rules after parsing.
+void rq_sample_args_finish(rq_sample_args *a);
+
 #endif

@@ -127,47 +127,38 @@ static const char RUN_USAGE[] =
     "  -i, --prompt TEXT     prompt (default empty)\n"
     "  -n, --steps N         positions including the prompt (0 = seq_len; default 256)\n"
     "  -t, --temperature T   0 = greedy (default 1.0); used as round(256 T)\n"
-    "  -p, --topp P          nucleus mass (default 0.9); used as round(32768 P)\n"
+    "  -p, --topp P          nucleus mass (default 0.9; 0 or 1: none); used as round(32768 P)\n"
     "  -s, --seed N          RNG seed (default 0 = time)\n"
     "The text goes to stdout; 'achieved tok/s' to stderr.\n";
 
 int lm_run_main(int argc, char **argv) {
-    const char *tokp = NULL, *prompt = "", *target = NULL;
-    int steps = 256;
-    double temp = 1.0, topp = 0.9;
-    long seed = 0;
-    const rq_arg opts[] = {
-        {"--target", NULL, ARG_STR, &target, NULL},
-        {"-z", "--tokenizer", ARG_STR, &tokp, NULL},
-        {"-i", "--prompt", ARG_STR, &prompt, NULL},
-        {"-n", "--steps", ARG_INT, &steps, NULL},
-        {"-t", "--temperature", ARG_NUM, &temp, NULL},
-        {"-p", "--topp", ARG_NUM, &topp, NULL},
-        {"-s", "--seed", ARG_LONG, &seed, NULL},
-        {NULL, NULL, 0, NULL, NULL},
-    };
+    const char *target = NULL;
+    rq_sample_args sa;
+    rq_arg opts[RQ_SAMPLE_NOPTS + 2] = {{"--target", NULL, ARG_STR, &target, NULL}};
+    rq_sample_args_init(&sa, opts + 1);
+    opts[RQ_SAMPLE_NOPTS + 1] = (rq_arg){NULL, NULL, 0, NULL, NULL};
     const char *pos[1];
     int npos = 0;
     int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, RUN_USAGE);
     if (rc == RQ_ARGS_HELP) return 0;
     if (rc) return rc;
-    if (npos != 1 || !tokp) {
+    if (npos != 1 || !sa.tokenizer) {
         fprintf(stderr, "retroqat: run needs a MODEL.rqm and -z TOKENIZER\n%s", RUN_USAGE);
         return RQ_EINPUT;
     }
-    if (temp < 0) temp = 0;
-    if (topp <= 0 || topp > 1) topp = 0.9;
-    if (seed <= 0) seed = (long)time(NULL);
+    rq_sample_args_finish(&sa);
     uint8_t *buf;
     lm_model m;
     if ((rc = lm_image_read_file(pos[0], &buf, &m))) return rq_report(rc);
     tokenizer tok;
-    if ((rc = tokenizer_load(&tok, tokp, m.c.vocab_size))) {
+    if ((rc = tokenizer_load(&tok, sa.tokenizer, m.c.vocab_size))) {
         free(buf);
         return rq_report(rc);
     }
-    lm_intgen_cfg g = {prompt, steps, (uint32_t)(temp * 256 + 0.5), (uint32_t)(topp * 32768 + 0.5), (uint32_t)seed};
-    if (temp > 0 && g.temp_q8 == 0) g.temp_q8 = 1;
+    // top-p 0 or 1: no nucleus cut, as run.c (topp_q15 = 32768 keeps every token)
+    uint32_t topp_q15 = sa.topp <= 0 || sa.topp >= 1 ? 32768 : (uint32_t)(sa.topp * 32768 + 0.5);
+    lm_intgen_cfg g = {sa.prompt, sa.steps, (uint32_t)(sa.temp * 256 + 0.5), topp_q15, (uint32_t)sa.seed};
+    if (sa.temp > 0 && g.temp_q8 == 0) g.temp_q8 = 1;
     double secs = 0;
     int n = lm_int_generate(&m, &tok, &g, stdout, NULL, &secs);
     if (n > 2 && secs > 0) fprintf(stderr, "achieved tok/s: %f\n", (n - 2) / secs);

@@ -41,48 +41,36 @@ static const char GENERATE_USAGE[] =
     "  -i, --prompt TEXT     prompt (default empty)\n"
     "  -n, --steps N         positions to run including the prompt (0 = seq_len; default 256)\n"
     "  -t, --temperature T   0 = greedy (default 1.0)\n"
-    "  -p, --topp P          nucleus sampling mass in (0,1) (default 0.9)\n"
+    "  -p, --topp P          nucleus sampling mass (default 0.9; 0 or 1: none)\n"
     "  -s, --seed N          xorshift seed; 0 = time (default 0)\n"
     "The text goes to stdout; 'achieved tok/s' to stderr.\n";
 
 int verb_generate(int argc, char **argv) {
-    const char *tokpath = NULL, *prompt = "";
-    int steps = 256;
-    double temp = 1.0, topp = 0.9;
-    long seed = 0;
-    const rq_arg opts[] = {
-        {"-z", "--tokenizer", ARG_STR, &tokpath, NULL},
-        {"-i", "--prompt", ARG_STR, &prompt, NULL},
-        {"-n", "--steps", ARG_INT, &steps, NULL},
-        {"-t", "--temperature", ARG_NUM, &temp, NULL},
-        {"-p", "--topp", ARG_NUM, &topp, NULL},
-        {"-s", "--seed", ARG_LONG, &seed, NULL},
-        {NULL, NULL, 0, NULL, NULL},
-    };
+    rq_sample_args sa;
+    rq_arg opts[RQ_SAMPLE_NOPTS + 1];
+    rq_sample_args_init(&sa, opts);
+    opts[RQ_SAMPLE_NOPTS] = (rq_arg){NULL, NULL, 0, NULL, NULL};
     const char *pos[1];
     int npos = 0;
     int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, GENERATE_USAGE);
     if (rc == RQ_ARGS_HELP) return 0;
     if (rc) return rc;
-    if (npos != 1 || !tokpath) {
+    if (npos != 1 || !sa.tokenizer) {
         fprintf(stderr, "retroqat: generate needs a MODEL and -z TOKENIZER\n%s", GENERATE_USAGE);
         return RQ_EINPUT;
     }
-    // run.c's argument rules: negative temperature is 0, a top-p outside [0,1] is 0.9.
-    if (temp < 0) temp = 0;
-    if (topp < 0 || topp > 1) topp = 0.9;
-    if (seed <= 0) seed = (long)time(NULL);
+    rq_sample_args_finish(&sa);
 
     llama_model m;
     if ((rc = llama_family_load_model(pos[0], &m))) return rq_report(rc);
     tokenizer tok;
-    if ((rc = tokenizer_load(&tok, tokpath, m.config.vocab_size))) {
+    if ((rc = tokenizer_load(&tok, sa.tokenizer, m.config.vocab_size))) {
         llama_free(&m);
         return rq_report(rc);
     }
     float_stepper fs = {.m = &m};
     llama_state_build(&fs.s, &m.config);
-    lm_gen_cfg g = {.prompt = prompt, .steps = steps, .temperature = (float)temp, .topp = (float)topp, .seed = (uint64_t)seed};
+    lm_gen_cfg g = {.prompt = sa.prompt, .steps = sa.steps, .temperature = (float)sa.temp, .topp = (float)sa.topp, .seed = (uint64_t)sa.seed};
     lm_gen_stats st;
     rc = lm_generate(float_step, &fs, m.config.vocab_size, m.config.seq_len, &tok, &g, stdout, &st);
     if (!rc && st.positions > 1 && st.seconds > 0) fprintf(stderr, "achieved tok/s: %f\n", (st.positions - 1) / st.seconds);
