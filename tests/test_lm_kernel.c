@@ -415,6 +415,13 @@ static void test_cli_export_run(void **state) {
     assert_true(strcmp(s1, s3) != 0);
     assert_true(strlen(s1) > 100);
     free(s1), free(s2), free(s3);
+    // run.c's top-p rule: 0 and 1 both mean no nucleus cut (the whole distribution), unlike 0.9
+    assert_int_equal(rq_test_run(&s1, NULL, "%s run %s/le.rqm -z %s -t 1 -p 0 -s 5 -n 200", bin, dir, tp), 0);
+    assert_int_equal(rq_test_run(&s2, NULL, "%s run %s/le.rqm -z %s -t 1 -p 1 -s 5 -n 200", bin, dir, tp), 0);
+    assert_int_equal(rq_test_run(&s3, NULL, "%s run %s/le.rqm -z %s -t 1 -p 0.5 -s 5 -n 200", bin, dir, tp), 0);
+    assert_string_equal(s1, s2);
+    assert_true(strcmp(s1, s3) != 0);
+    free(s1), free(s2), free(s3);
 
     // corrupt image, bad flags
     assert_int_equal(rq_test_run(NULL, NULL, "cp %s/le.rqm %s/bad.rqm && printf 'Z' | dd of=%s/bad.rqm bs=1 seek=5000 conv=notrunc 2>/dev/null", dir, dir, dir), 0);
