@@ -17,45 +17,29 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-// Greedy generation from BOS for n positions (BOS re-fed as token 2 so the run never stops).
-static double int_rate(const lm_model *q, int n, int reps) {
-    void *mem = calloc(1, lm_state_bytes(&q->c));
-    lm_state s;
-    lm_state_init(&s, &q->c, mem);
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t = now();
-        int tok = 1;
-        for (int p = 0; p < n; p++) {
-            tok = lm_argmax(lm_forward(q, &s, tok, p), q->c.vocab_size);
-            if (tok == 1) tok = 2;
-        }
-        t = now() - t;
-        if (t < best) best = t;
+// Seconds for one greedy generation from BOS over n positions (BOS re-fed as token 2 so the run
+// never stops).
+static double int_run(const lm_model *q, lm_state *s, int n) {
+    double t = now();
+    int tok = 1;
+    for (int p = 0; p < n; p++) {
+        tok = lm_argmax(lm_forward(q, s, tok, p), q->c.vocab_size);
+        if (tok == 1) tok = 2;
     }
-    free(mem);
-    return n / best;
+    return now() - t;
 }
 
-static double float_rate(const llama_model *f, int n, int reps) {
-    llama_state s;
-    llama_state_build(&s, &f->config);
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t = now();
-        int tok = 1;
-        for (int p = 0; p < n; p++) {
-            float *l = llama_forward(f, &s, tok, p);
-            int b = 0;
-            for (int i = 1; i < f->config.vocab_size; i++)
-                if (l[i] > l[b]) b = i;
-            tok = b == 1 ? 2 : b;
-        }
-        t = now() - t;
-        if (t < best) best = t;
+static double float_run(const llama_model *f, llama_state *s, int n) {
+    double t = now();
+    int tok = 1;
+    for (int p = 0; p < n; p++) {
+        float *l = llama_forward(f, s, tok, p);
+        int b = 0;
+        for (int i = 1; i < f->config.vocab_size; i++)
+            if (l[i] > l[b]) b = i;
+        tok = b == 1 ? 2 : b;
     }
-    llama_state_free(&s);
-    return n / best;
+    return now() - t;
 }
 
 int main(int argc, char **argv) {
@@ -66,14 +50,29 @@ int main(int argc, char **argv) {
     int json = argc > 2 && strcmp(argv[2], "--json") == 0;
     llama_model f;
     if (llama_load(&f, argv[1])) return rq_report(RQ_EINPUT);
-    int n = f.config.seq_len < 512 ? f.config.seq_len : 512, reps = 7;
+    int n = f.config.seq_len < 512 ? f.config.seq_len : 512, reps = 9;
     lm_model q8, q4;
     lmq_stats st;
     lmq_opts o8 = {8, 10}, o4 = {4, 10};
     if (lmq_calibrate_default(&f, NULL, 0, &st) || lmq_quantize(&f, &st, &o8, &q8) || lmq_quantize(&f, &st, &o4, &q4))
         return rq_report(RQ_EINPUT);
     lmq_stats_free(&st);
-    double r8 = int_rate(&q8, n, reps), r4 = int_rate(&q4, n, reps), rf = float_rate(&f, n, reps);
+    // The three are timed in interleaved rounds, best of reps each: a virtual machine's speed drifts
+    // over seconds, and interleaving gives every variant the same conditions.
+    void *m8 = calloc(1, lm_state_bytes(&q8.c)), *m4 = calloc(1, lm_state_bytes(&q4.c));
+    lm_state s8, s4;
+    lm_state_init(&s8, &q8.c, m8);
+    lm_state_init(&s4, &q4.c, m4);
+    llama_state sf;
+    llama_state_build(&sf, &f.config);
+    double t8 = 1e30, t4 = 1e30, tf = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double a = int_run(&q8, &s8, n), b = int_run(&q4, &s4, n), c = float_run(&f, &sf, n);
+        t8 = a < t8 ? a : t8, t4 = b < t4 ? b : t4, tf = c < tf ? c : tf;
+    }
+    free(m8), free(m4);
+    llama_state_free(&sf);
+    double r8 = n / t8, r4 = n / t4, rf = n / tf;
     long macs = 0, looks = 0;
     for (int p = 0; p < n; p++) {
         lm_opcount o;
@@ -85,7 +84,7 @@ int main(int argc, char **argv) {
                "\"runc_float_ref_tok_s\":3700,\"runq_int8_ref_tok_s\":1550,\"macs_per_token\":%ld,\"lookups_per_token\":%ld}\n",
                n, r8, r4, rf, r8 / rf, macs / n, looks / n);
     } else {
-        printf("stories model %s, %d positions, one core, best of %d runs\n", argv[1], n, reps);
+        printf("stories model %s, %d positions, one core, best of %d interleaved runs\n", argv[1], n, reps);
         printf("  integer int8 (infer/lm_kernel)   %8.0f tok/s   (%.2fx our float, %.2fx run.c's ~3700)\n", r8, r8 / rf, r8 / 3700);
         printf("  integer int4                     %8.0f tok/s\n", r4);
         printf("  float (model/llama_forward)      %8.0f tok/s\n", rf);
