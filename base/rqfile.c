@@ -141,7 +141,7 @@ int rqf_get_floats(const rqf_file *f, const char *tag, float *params, size_t n) 
     uint64_t have = rq_rd_u64(&r, "value count");
     if (r.err) return r.err;
     if (have != n)
-        return rq_fail(RQ_EINPUT, "%s: section %s has %llu values, the model built from its config has %zu", f->path, tag,
+        return rq_fail(RQ_EINPUT, "%s: section %s has %llu values, expected %zu (the model its config describes)", f->path, tag,
                        (unsigned long long)have, n);
     return rq_rd_f32s(&r, params, n, tag);
 }

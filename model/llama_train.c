@@ -96,18 +96,10 @@ static int gemm_blocks(const gemm_job *j) {
     return b < 1 ? 1 : b > GEMM_BLOCKS ? GEMM_BLOCKS : b;
 }
 
-// One SGEMM per block, never one over a thread's whole range of blocks: OpenBLAS's kernels may
-// sum an element in a different order depending on where the block's rows fall in its micro-tiles
-// (its AVX-512 kernels do, for the M tail of a transposed product), so the blocks must be the same
-// calls whatever the thread count for the results to be.
-static void gemm_block(const gemm_job *j, int b, int nb);
-
-static void gemm_rows(void *ctx, int lo, int hi) {
-    const gemm_job *j = ctx;
-    int nb = gemm_blocks(j);
-    for (int b = lo; b < hi; b++) gemm_block(j, b, nb);
-}
-
+// Block b of nb: one SGEMM per block, never one over a thread's whole range of blocks. OpenBLAS's
+// kernels may sum an element in a different order depending on where the block's rows fall in
+// its micro-tiles (its AVX-512 kernels do, for the M tail of a transposed product), so the blocks
+// must be the same calls whatever the thread count for the results to be.
 static void gemm_block(const gemm_job *j, int b, int nb) {
     int rows = j->kind == 2 ? j->OUT : j->N;
     int r0 = (int)((long)rows * b / nb), r1 = (int)((long)rows * (b + 1) / nb);
@@ -121,6 +113,12 @@ static void gemm_block(const gemm_job *j, int b, int nb) {
     else  // dW rows r0..r1: dout columns r0..r1
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, j->IN, j->N, 1.0f, j->a + r0, j->OUT, j->w, j->IN, 1.0f,
                     j->out + (size_t)r0 * j->IN, j->IN);
+}
+
+static void gemm_rows(void *ctx, int lo, int hi) {
+    const gemm_job *j = ctx;
+    int nb = gemm_blocks(j);
+    for (int b = lo; b < hi; b++) gemm_block(j, b, nb);
 }
 
 static void gemm_run(llama_train *s, gemm_job *j) {
