@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "qat/image_open.h"
 #include "base/rqfile.h"
 #include "cli/args.h"
 #include "cli/verbs.h"

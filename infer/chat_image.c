@@ -17,7 +17,6 @@
 // All multi-byte fields are little-endian.
 #include <string.h>
 
-#include "base/err.h"
 #include "infer/chat_kernel.h"
 
 static size_t even(size_t x) { return (x + 1) & ~(size_t)1; }
@@ -63,48 +62,48 @@ size_t chat_image_layout(chat_imodel *m, uint8_t *buf, const uint8_t *charset) {
     return n;
 }
 
-int chat_image_parse(const uint8_t *p, size_t n, const char *name, chat_imodel *m) {
+int chat_image_check(const uint8_t *p, size_t n, chat_imodel *m, infer_err *e) {
     memset(m, 0, sizeof *m);
-    if (n < 16 || memcmp(p, "RQCI", 4) != 0) return rq_fail_at(RQ_EINPUT, name, 0, "not a chat model image (magic RQCI)");
-    if (get16(p + 4) != 1) return rq_fail_at(RQ_EINPUT, name, 4, "unsupported chat image version %d", get16(p + 4));
+    if (n < 16 || memcmp(p, "RQCI", 4) != 0) return infer_fail(e, 0, "not a chat model image (magic RQCI)", 0, 0, 0, 0);
+    if (get16(p + 4) != 1) return infer_fail(e, 4, "unsupported chat image version %ld", get16(p + 4), 0, 0, 0);
     m->mode = p[6], m->n_layers = p[7];
-    if (m->mode != CHAT_W2BIT && m->mode != CHAT_WTERNARY) return rq_fail_at(RQ_EINPUT, name, 6, "bad weight mode %d", m->mode);
+    if (m->mode != CHAT_W2BIT && m->mode != CHAT_WTERNARY) return infer_fail(e, 6, "bad weight mode %ld", m->mode, 0, 0, 0);
     int L = m->n_layers;
-    if (L < 1 || L > CHAT_MAX_LAYERS) return rq_fail_at(RQ_EINPUT, name, 7, "bad layer count %d (1..%d)", L, CHAT_MAX_LAYERS);
+    if (L < 1 || L > CHAT_MAX_LAYERS) return infer_fail(e, 7, "bad layer count %ld (1..%ld)", L, CHAT_MAX_LAYERS, 0, 0);
     m->enc.q_buckets = get16(p + 8), m->enc.k_buckets = get16(p + 10);
     m->enc.context = p[12], m->enc.max_query = p[13], m->max_answer = p[14], m->in_shift = p[15];
-    if (chat_enc_check(&m->enc)) return rq_fail_at(RQ_EINPUT, name, 8, "bad encoder settings (Q %d, K %d, context %d, max_query %d)", m->enc.q_buckets, m->enc.k_buckets, m->enc.context, m->enc.max_query);
-    if (m->in_shift > CHAT_MAX_IN_SHIFT) return rq_fail_at(RQ_EINPUT, name, 15, "input shift %d > %d", m->in_shift, CHAT_MAX_IN_SHIFT);
-    if (n < (size_t)16 + 2 * (L + 1) + L) return rq_fail_at(RQ_EINPUT, name, (long)n, "truncated header");
+    if (chat_enc_check(&m->enc)) return infer_fail(e, 8, "bad encoder settings (Q %ld, K %ld, context %ld, max_query %ld)", m->enc.q_buckets, m->enc.k_buckets, m->enc.context, m->enc.max_query);
+    if (m->in_shift > CHAT_MAX_IN_SHIFT) return infer_fail(e, 15, "input shift %ld > %ld", m->in_shift, CHAT_MAX_IN_SHIFT, 0, 0);
+    if (n < (size_t)16 + 2 * (L + 1) + L) return infer_fail(e, (long)n, "truncated header", 0, 0, 0, 0);
     for (int l = 0; l <= L; l++) {
         m->dims[l] = get16(p + 16 + 2 * l);
         if (m->dims[l] < 1 || m->dims[l] > CHAT_MAX_WIDTH)
-            return rq_fail_at(RQ_EINPUT, name, 16 + 2 * l, "layer width %d out of range 1..%d", m->dims[l], CHAT_MAX_WIDTH);
+            return infer_fail(e, 16 + 2 * l, "layer width %ld out of range 1..%ld", m->dims[l], CHAT_MAX_WIDTH, 0, 0);
     }
     if (m->dims[0] != m->enc.q_buckets + m->enc.k_buckets)
-        return rq_fail_at(RQ_EINPUT, name, 16, "input width %d != Q + K = %d", m->dims[0], m->enc.q_buckets + m->enc.k_buckets);
-    if (m->dims[L] < 2 || m->dims[L] > 256) return rq_fail_at(RQ_EINPUT, name, 16 + 2 * L, "output width %d out of range 2..256", m->dims[L]);
+        return infer_fail(e, 16, "input width %ld != Q + K = %ld", m->dims[0], m->enc.q_buckets + m->enc.k_buckets, 0, 0);
+    if (m->dims[L] < 2 || m->dims[L] > 256) return infer_fail(e, 16 + 2 * L, "output width %ld out of range 2..256", m->dims[L], 0, 0, 0);
     for (int l = 0; l < L; l++) {
         m->shift[l] = p[16 + 2 * (L + 1) + l];
-        if (m->shift[l] > CHAT_MAX_SHIFT) return rq_fail_at(RQ_EINPUT, name, 16 + 2 * (L + 1) + l, "shift %d > %d", m->shift[l], CHAT_MAX_SHIFT);
+        if (m->shift[l] > CHAT_MAX_SHIFT) return infer_fail(e, 16 + 2 * (L + 1) + l, "shift %ld > %ld", m->shift[l], CHAT_MAX_SHIFT, 0, 0);
     }
     size_t need = chat_image_size(L, m->dims);
-    if (n < need) return rq_fail_at(RQ_EINPUT, name, (long)n, "truncated chat image (%zu of %zu bytes)", n, need);
+    if (n < need) return infer_fail(e, (long)n, "truncated chat image (%ld of %ld bytes)", (long)n, (long)need, 0, 0);
     place(m, p);
     for (int k = 0; k < m->dims[L] - 1; k++)
         if (m->charset[k] < 32 || m->charset[k] > 126)
-            return rq_fail_at(RQ_EINPUT, name, (long)(m->charset - p + k), "charset byte 0x%02x is not printable ASCII", m->charset[k]);
+            return infer_fail(e, (long)(m->charset - p + k), "charset byte 0x%x is not printable ASCII", m->charset[k], 0, 0, 0);
     for (int l = 0; l < L; l++) {
         int rb = chat_row_bytes(m->dims[l]), pad_bits = 2 * (rb * 4 - m->dims[l]);
         for (int j = 0; j < m->dims[l + 1]; j++) {
             const uint8_t *r = m->w[l] + (size_t)j * rb;
             if (pad_bits && (r[rb - 1] >> (8 - pad_bits)) != 0)
-                return rq_fail_at(RQ_EINPUT, name, (long)(r + rb - 1 - p), "nonzero padding code in layer %d row %d", l, j);
+                return infer_fail(e, (long)(r + rb - 1 - p), "nonzero padding code in layer %ld row %ld", l, j, 0, 0);
             if (m->mode == CHAT_WTERNARY)
                 for (int k = 0; k < rb; k++)
                     for (int i = 0; i < 4; i++)
                         if (((r[k] >> (2 * i)) & 3) == 2)
-                            return rq_fail_at(RQ_EINPUT, name, (long)(r + k - p), "code -2 in a ternary model (layer %d row %d)", l, j);
+                            return infer_fail(e, (long)(r + k - p), "code -2 in a ternary model (layer %ld row %ld)", l, j, 0, 0);
         }
     }
     return 0;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "data/chat_encode.h"
+#include "infer/ierr.h"
 
 #define CHAT_MAX_LAYERS 8
 #define CHAT_MAX_WIDTH 1024
@@ -79,9 +80,10 @@ int chat_generate(const chat_imodel *m, const char *query, int qlen, char *out, 
 
 // Image bytes <-> chat_imodel. chat_image_size: bytes of an image with these shapes.
 size_t chat_image_size(int n_layers, const int *dims);
-// Parse and validate (sizes, ranges, codes, charset). Returns 0 or RQ_EINPUT with a message that
-// names `name` and the byte offset.
-int chat_image_parse(const uint8_t *p, size_t n, const char *name, chat_imodel *m);
+// Parse and validate (sizes, ranges, codes, charset) in place, without allocating. Returns 0 or
+// INFER_EBAD (= RQ_EINPUT) with *e saying what and at which byte (infer/ierr.h). On the host,
+// chat_image_parse (qat/image_open.h) turns *e into a message naming the file.
+int chat_image_check(const uint8_t *p, size_t n, chat_imodel *m, infer_err *e);
 // Write the header of m (all fields but w, b) into buf (chat_image_size bytes) and point m->w,
 // m->b, m->charset at their places in buf, for the caller to fill. Returns the size.
 size_t chat_image_layout(chat_imodel *m, uint8_t *buf, const uint8_t *charset);

@@ -1,30 +1,31 @@
 // lm_image.c: verify an integer model image and point an lm_model into it (lm_image.h).
 #include "infer/lm_image.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "base/crc32.h"
 #include "base/endian.h"
-#include "base/err.h"
 
 static uint32_t al4(uint32_t n) { return (n + 3) & ~3u; }
 
-int lm_config_check(const lm_config *c, const char *what) {
+int lm_config_check(const lm_config *c, infer_err *e) {
     if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
         c->vocab_size <= 0 || c->seq_len <= 0)
-        return rq_fail(RQ_EINPUT, "%s: dimensions must be positive", what);
+        return infer_fail(e, 16, "header: dimensions must be positive", 0, 0, 0, 0);
     if (c->dim % c->n_heads || c->n_heads % c->n_kv_heads || (c->dim / c->n_heads) % 2)
-        return rq_fail(RQ_EINPUT, "%s: heads (%d, kv %d) must divide dim %d into even head sizes", what, c->n_heads, c->n_kv_heads, c->dim);
-    if (c->dim / c->n_heads > LM_MAX_HEAD) return rq_fail(RQ_EINPUT, "%s: head size %d (at most %d)", what, c->dim / c->n_heads, LM_MAX_HEAD);
-    if (c->dim > 4096 || c->hidden_dim > 16384) return rq_fail(RQ_EINPUT, "%s: dim %d / hidden %d too large for the contract", what, c->dim, c->hidden_dim);
-    if (c->n_layers > LM_MAX_LAYERS) return rq_fail(RQ_EINPUT, "%s: %d layers (at most %d)", what, c->n_layers, LM_MAX_LAYERS);
-    if (c->vocab_size > 32767) return rq_fail(RQ_EINPUT, "%s: vocab %d (at most 32767)", what, c->vocab_size);
-    if (c->seq_len > 65535) return rq_fail(RQ_EINPUT, "%s: seq_len %d (at most 65535)", what, c->seq_len);
-    if (c->wbits != 8 && c->wbits != 4) return rq_fail(RQ_EINPUT, "%s: weight bits %d (8 or 4)", what, c->wbits);
-    if (c->logit_frac < 0 || c->logit_frac > 16) return rq_fail(RQ_EINPUT, "%s: logit_frac %d (0..16)", what, c->logit_frac);
-    if (c->shared_classifier != 0 && c->shared_classifier != 1) return rq_fail(RQ_EINPUT, "%s: shared_classifier must be 0 or 1", what);
-    if (c->eps_ss > (1u << 30)) return rq_fail(RQ_EINPUT, "%s: eps_ss %u above 2^30", what, c->eps_ss);
+        return infer_fail(e, 28, "header: heads (%ld, kv %ld) must divide dim %ld into even head sizes", c->n_heads, c->n_kv_heads, c->dim, 0);
+    if (c->dim / c->n_heads > LM_MAX_HEAD)
+        return infer_fail(e, 28, "header: head size %ld (at most %ld)", c->dim / c->n_heads, LM_MAX_HEAD, 0, 0);
+    if (c->dim > 4096 || c->hidden_dim > 16384)
+        return infer_fail(e, 16, "header: dim %ld / hidden %ld too large for the contract", c->dim, c->hidden_dim, 0, 0);
+    if (c->n_layers > LM_MAX_LAYERS) return infer_fail(e, 24, "header: %ld layers (at most %ld)", c->n_layers, LM_MAX_LAYERS, 0, 0);
+    if (c->vocab_size > 32767) return infer_fail(e, 36, "header: vocab %ld (at most 32767)", c->vocab_size, 0, 0, 0);
+    if (c->seq_len > 65535) return infer_fail(e, 40, "header: seq_len %ld (at most 65535)", c->seq_len, 0, 0, 0);
+    if (c->wbits != 8 && c->wbits != 4) return infer_fail(e, 48, "header: weight bits %ld (8 or 4)", c->wbits, 0, 0, 0);
+    if (c->logit_frac < 0 || c->logit_frac > 16) return infer_fail(e, 52, "header: logit_frac %ld (0..16)", c->logit_frac, 0, 0, 0);
+    if (c->shared_classifier != 0 && c->shared_classifier != 1)
+        return infer_fail(e, 44, "header: shared_classifier must be 0 or 1", 0, 0, 0, 0);
+    if (c->eps_ss > (1u << 30)) return infer_fail(e, 56, "header: eps_ss %ld above 2^30", (long)c->eps_ss, 0, 0, 0);
     return 0;
 }
 
@@ -72,7 +73,7 @@ int lm_image_fields(lm_model *m, int i, lm_field *f) {
 #undef VAL
 
 int lm_image_sections(const lm_config *c, lm_section *secs) {
-    if (lm_config_check(c, "model image")) return -1;
+    if (lm_config_check(c, NULL)) return -1;
     lm_model tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.c = *c;
@@ -113,110 +114,108 @@ static void swap_field(uint8_t *p, const lm_field *f) {
     }
 }
 
-static int bad(const char *name, long off, const char *msg, long a, long b) {
-    return rq_fail_at(RQ_EINPUT, name, off, msg, a, b);
-}
+// Offset of p in the image that starts at base (for messages).
+static long at(const void *p, const uint8_t *base) { return (long)((const uint8_t *)p - base); }
 
 // Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4) and a pre-shift p large
 // enough that |acc >> p| < 2^15 for any int8 input (the requantisation's overflow bound).
-static int check_mat(const lm_config *c, const lm_mat *mt, int rows, int cols, int bits, const char *name, const char *what, int l) {
+static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const char *what, int l, const uint8_t *base, infer_err *e) {
     for (int r = 0; r < rows; r++) {
         uint32_t sum = 0;
         if (bits == 4) {
             const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * ((cols + 1) / 2);
             for (int j = 0; j < cols; j++) {
                 int v = (j & 1) ? w[j / 2] >> 4 : w[j / 2] & 15;
-                if (v == 8) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: int4 weight -8 outside [-7, 7]", name, l, what, r);
+                if (v == 8) return infer_fail_s(e, at(w + j / 2, base), "layer %ld %s row %ld: int4 weight -8 outside [-7, 7]", what, l, r, 0);
                 v = lm_i4(v);
                 sum += (uint32_t)(v < 0 ? -v : v);
             }
         } else {
             const int8_t *w = (const int8_t *)mt->w + (size_t)r * cols;
             for (int j = 0; j < cols; j++) {
-                if (w[j] == -128) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: weight -128 outside [-127, 127]", name, l, what, r);
+                if (w[j] == -128) return infer_fail_s(e, at(w + j, base), "layer %ld %s row %ld: weight -128 outside [-127, 127]", what, l, r, 0);
                 sum += (uint32_t)(w[j] < 0 ? -w[j] : w[j]);
             }
         }
         if (((127 * sum + 1) >> mt->rq[r].p) >= 32767)
-            return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: pre-shift %d too small for the row's accumulator range", name, l, what, r,
-                           mt->rq[r].p);
+            return infer_fail_s(e, at(mt->rq + r, base), "layer %ld %s row %ld: pre-shift %ld too small for the row's accumulator range", what, l, r,
+                                mt->rq[r].p);
     }
-    (void)c;
     return 0;
 }
 
-static int check_i16(const int16_t *v, int n, const char *name, const char *what, int l) {
+static int check_i16(const int16_t *v, int n, const char *what, int l, const uint8_t *base, infer_err *e) {
     for (int i = 0; i < n; i++)
-        if (v[i] == -32768) return rq_fail(RQ_EINPUT, "%s: layer %d %s[%d]: -32768 outside the contract", name, l, what, i);
+        if (v[i] == -32768) return infer_fail_s(e, at(v + i, base), "layer %ld %s[%ld]: -32768 outside the contract", what, l, i, 0);
     return 0;
 }
 
-static int check_model(const lm_model *m, const char *name) {
+static int check_model(const lm_model *m, const uint8_t *base, infer_err *e) {
     const lm_config *c = &m->c;
     int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), b = c->wbits, rc = 0;
     for (int l = 0; l < c->n_layers && !rc; l++) {
         const lm_layer *L = &m->layers[l];
-        if (!rc) rc = check_mat(c, &L->wq, d, d, b, name, "wq", l);
-        if (!rc) rc = check_mat(c, &L->wk, kvd, d, b, name, "wk", l);
-        if (!rc) rc = check_mat(c, &L->wv, kvd, d, b, name, "wv", l);
-        if (!rc) rc = check_mat(c, &L->wo, d, d, b, name, "wo", l);
-        if (!rc) rc = check_mat(c, &L->w1, h, d, b, name, "w1", l);
-        if (!rc) rc = check_mat(c, &L->w3, h, d, b, name, "w3", l);
-        if (!rc) rc = check_mat(c, &L->w2, d, h, b, name, "w2", l);
-        if (!rc) rc = check_i16(L->att_norm.g, d, name, "att_norm", l);
-        if (!rc) rc = check_i16(L->ffn_norm.g, d, name, "ffn_norm", l);
-        if (!rc) rc = check_i16(L->silu, 256, name, "silu", l);
-        if (!rc && (((uint32_t)127 * (32768 + c->seq_len)) >> L->att_out.p) >= 32767)
-            rc = rq_fail(RQ_EINPUT, "%s: layer %d: attention output pre-shift %d too small", name, l, L->att_out.p);
+        if (!rc) rc = check_mat(&L->wq, d, d, b, "wq", l, base, e);
+        if (!rc) rc = check_mat(&L->wk, kvd, d, b, "wk", l, base, e);
+        if (!rc) rc = check_mat(&L->wv, kvd, d, b, "wv", l, base, e);
+        if (!rc) rc = check_mat(&L->wo, d, d, b, "wo", l, base, e);
+        if (!rc) rc = check_mat(&L->w1, h, d, b, "w1", l, base, e);
+        if (!rc) rc = check_mat(&L->w3, h, d, b, "w3", l, base, e);
+        if (!rc) rc = check_mat(&L->w2, d, h, b, "w2", l, base, e);
+        if (!rc) rc = check_i16(L->att_norm.g, d, "att_norm", l, base, e);
+        if (!rc) rc = check_i16(L->ffn_norm.g, d, "ffn_norm", l, base, e);
+        if (!rc) rc = check_i16(L->silu, 256, "silu", l, base, e);
+        if (!rc && (((uint32_t)127 * (32768 + (uint32_t)c->seq_len)) >> L->att_out.p) >= 32767)
+            rc = infer_fail(e, at(&L->att_out, base), "layer %ld: attention output pre-shift %ld too small", l, L->att_out.p, 0, 0);
         if (!rc && (((uint32_t)127 * 32767) >> L->glu.p) >= 32767)
-            rc = rq_fail(RQ_EINPUT, "%s: layer %d: SwiGLU pre-shift %d too small", name, l, L->glu.p);
+            rc = infer_fail(e, -1, "layer %ld: SwiGLU pre-shift %ld too small", l, L->glu.p, 0, 0);
     }
-    if (!rc) rc = check_mat(c, &m->cls, c->vocab_size, d, 8, name, "classifier", -1);
-    if (!rc) rc = check_i16(m->final_norm.g, d, name, "final_norm", -1);
+    if (!rc) rc = check_mat(&m->cls, c->vocab_size, d, 8, "classifier", -1, base, e);
+    if (!rc) rc = check_i16(m->final_norm.g, d, "final_norm", -1, base, e);
     return rc;
 }
 
-int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
+int lm_image_load(uint8_t *buf, size_t len, lm_model *m, infer_err *e) {
     memset(m, 0, sizeof *m);
-    if (len < 64) return bad(name, (long)len, "truncated: an image header needs 64 bytes, the file has %ld%.0ld", (long)len, 0);
-    if (memcmp(buf, LM_IMAGE_MAGIC, 4) != 0) return rq_fail_at(RQ_EINPUT, name, 0, "bad magic (not a retroqat integer model image \"RQLM\")");
+    if (len < 64) return infer_fail(e, (long)len, "truncated: an image header needs 64 bytes, the file has %ld", (long)len, 0, 0, 0);
+    if (memcmp(buf, LM_IMAGE_MAGIC, 4) != 0) return infer_fail(e, 0, "bad magic (not a retroqat integer model image \"RQLM\")", 0, 0, 0, 0);
     int be = buf[4];
-    if (be > 1) return bad(name, 4, "bad byte-order flag %ld (0 little, 1 big)%.0ld", be, 0);
+    if (be > 1) return infer_fail(e, 4, "bad byte-order flag %ld (0 little, 1 big)", be, 0, 0, 0);
     if (buf[5] == 1)  // same layout, but its attention constants assume the int8 k cache of version 1
-        return bad(name, 5, "image version %ld has the old int8 key cache; this build reads version %ld: export the model again", buf[5],
-                   LM_IMAGE_VERSION);
-    if (buf[5] != LM_IMAGE_VERSION) return bad(name, 5, "unsupported image version %ld (this build reads %ld)", buf[5], LM_IMAGE_VERSION);
+        return infer_fail(e, 5, "image version %ld has the old int8 key cache; this build reads version %ld: export the model again", buf[5],
+                          LM_IMAGE_VERSION, 0, 0);
+    if (buf[5] != LM_IMAGE_VERSION) return infer_fail(e, 5, "unsupported image version %ld (this build reads %ld)", buf[5], LM_IMAGE_VERSION, 0, 0);
     uint32_t hbytes = be ? rq_rd_u16be(buf + 6) : rq_rd_u16le(buf + 6);
     uint32_t total = rd32(buf + 8, be), crc = rd32(buf + 12, be);
-    if (total != len) return bad(name, 8, "image size field says %ld bytes, the file has %ld", (long)total, (long)len);
+    if (total != len) return infer_fail(e, 8, "image size field says %ld bytes, the file has %ld", (long)total, (long)len, 0, 0);
     uint32_t got = crc32_update(0, buf + 16, len - 16);
-    if (got != crc) return rq_fail_at(RQ_EINPUT, name, 12, "CRC mismatch (stored %08x, computed %08x): the image is corrupt", crc, got);
+    if (got != crc) return infer_fail(e, 12, "CRC mismatch (stored %x, computed %x): the image is corrupt", (long)crc, (long)got, 0, 0);
     lm_config *c = &m->c;
     int32_t *hv[] = {&c->dim, &c->hidden_dim, &c->n_layers, &c->n_heads, &c->n_kv_heads, &c->vocab_size, &c->seq_len,
                      &c->shared_classifier, &c->wbits, &c->logit_frac};
     for (int i = 0; i < 10; i++) *hv[i] = (int32_t)rd32(buf + 16 + 4 * i, be);
     c->eps_ss = rd32(buf + 56, be);
-    char what[600];
-    snprintf(what, sizeof what, "%s: header", name);
-    if (lm_config_check(c, what)) return RQ_EINPUT;
+    if (lm_config_check(c, e)) return INFER_EBAD;
     lm_section secs[LM_MAX_LAYERS + 5];
     int ns = lm_image_sections(c, secs);
     uint32_t n_sec = rd32(buf + 60, be);
-    if (ns < 0) return RQ_EINPUT;
-    if (n_sec != (uint32_t)ns) return bad(name, 60, "%ld sections, the header's dimensions need %ld", (long)n_sec, ns);
-    if (hbytes != 64u + 12u * ns) return bad(name, 6, "header size %ld, expected %ld", (long)hbytes, 64L + 12L * ns);
-    if (len < hbytes) return bad(name, (long)len, "truncated section table (%ld of %ld bytes)", (long)len, (long)hbytes);
+    if (ns < 0) return infer_fail(e, 16, "header: dimensions outside the contract", 0, 0, 0, 0);
+    if (n_sec != (uint32_t)ns) return infer_fail(e, 60, "%ld sections, the header's dimensions need %ld", (long)n_sec, ns, 0, 0);
+    if (hbytes != 64u + 12u * ns) return infer_fail(e, 6, "header size %ld, expected %ld", (long)hbytes, 64L + 12L * ns, 0, 0);
+    if (len < hbytes) return infer_fail(e, (long)len, "truncated section table (%ld of %ld bytes)", (long)len, (long)hbytes, 0, 0);
     uint32_t expect = al4(hbytes);
     for (int i = 0; i < ns; i++) {
-        const uint8_t *e = buf + 64 + 12 * i;
-        uint32_t off = rd32(e + 4, be), bytes = rd32(e + 8, be);
-        if (memcmp(e, secs[i].tag, 4) != 0) return bad(name, 64 + 12L * i, "section %ld has the wrong tag (expected section %ld of the layout)", i, i);
+        const uint8_t *t = buf + 64 + 12 * i;
+        uint32_t off = rd32(t + 4, be), bytes = rd32(t + 8, be);
+        if (memcmp(t, secs[i].tag, 4) != 0)
+            return infer_fail(e, 64 + 12L * i, "section %ld has the wrong tag (expected section %ld of the layout)", i, i, 0, 0);
         if (off != expect || bytes != secs[i].bytes)
-            return bad(name, 64 + 12L * i + 4, "section offset/size %ld does not match the layout's %ld", (long)off, (long)expect);
-        if ((uint64_t)off + bytes > len) return bad(name, (long)off, "section runs past the end of the image (%ld bytes, %ld left)", (long)bytes, (long)(len - off));
+            return infer_fail(e, 64 + 12L * i + 4, "section offset/size %ld does not match the layout's %ld", (long)off, (long)expect, 0, 0);
+        if ((uint64_t)off + bytes > len)
+            return infer_fail(e, (long)off, "section runs past the end of the image (%ld bytes, %ld left)", (long)bytes, (long)(len - off), 0, 0);
         expect = off + bytes;
     }
-    if (expect != len) return bad(name, (long)expect, "%ld trailing bytes after the last section%.0ld", (long)(len - expect), 0);
+    if (expect != len) return infer_fail(e, (long)expect, "%ld trailing bytes after the last section", (long)(len - expect), 0, 0, 0);
 
     // Convert to host order and point the model into the buffer.
     int swap = be != host_is_be();
@@ -230,7 +229,7 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
                 for (uint32_t r = 0; r < f[j].count; r++) {
                     const lm_rq *q = (const lm_rq *)(const void *)p + r;
                     if (q->p > 31 || q->k > 31 || q->m == -32768)
-                        return bad(name, (long)(p - buf) + 4L * r, "requantisation (p %ld, k %ld) outside the contract", q->p, q->k);
+                        return infer_fail(e, (long)(p - buf) + 4L * (long)r, "requantisation (p %ld, k %ld) outside the contract", q->p, q->k, 0, 0);
                 }
             if (f[j].ref) *f[j].ref = p;
             else memcpy(f[j].val, p, lm_field_bytes(&f[j]));
@@ -246,8 +245,9 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
         if (L->att_norm.k < 0 || L->att_norm.k > 30 || L->ffn_norm.k < 0 || L->ffn_norm.k > 30 || L->att_ck < 0 ||
             L->att_ck > 24 || L->att_cm < 1 || L->att_dlim < 1 ||
             (uint32_t)L->att_dlim > lm_udiv(0x7FFFFFFFu - ((uint32_t)1 << L->att_ck), (uint32_t)L->att_cm) - 1)
-            return rq_fail(RQ_EINPUT, "%s: layer %d: attention or norm parameters outside the contract", name, l);
+            return infer_fail(e, at(L->att_norm.g, buf), "layer %ld: attention or norm parameters outside the contract", l, 0, 0, 0);
     }
-    if (m->final_norm.k < 0 || m->final_norm.k > 30) return rq_fail(RQ_EINPUT, "%s: final norm shift outside the contract", name);
-    return check_model(m, name);
+    if (m->final_norm.k < 0 || m->final_norm.k > 30)
+        return infer_fail(e, at(m->final_norm.g, buf), "final norm shift outside the contract", 0, 0, 0, 0);
+    return check_model(m, buf, e);
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "infer/ierr.h"
 #include "infer/lm_kernel.h"
 
 #define LM_IMAGE_MAGIC "RQLM"
@@ -53,13 +54,16 @@ static inline uint32_t lm_field_bytes(const lm_field *f) {
 
 // Check a configuration against the contract: positive dims, heads divide dim, kv heads divide
 // heads, even head size, wbits 4 or 8, n_layers <= LM_MAX_LAYERS, vocab <= 32767,
-// seq_len <= 65535, logit_frac <= 16. RQ_EINPUT with a message naming `what` on failure.
-int lm_config_check(const lm_config *c, const char *what);
+// seq_len <= 65535, logit_frac <= 16. INFER_EBAD with *e filled (e may be NULL) on failure; the
+// offsets name the header field.
+int lm_config_check(const lm_config *c, infer_err *e);
 
 // Parse and verify an image held in buf (len bytes, 4-byte aligned, modified in place), and point
-// m into it. name is used in error messages ("NAME: byte N: ..."). RQ_EINPUT on bad magic,
+// m into it. INFER_EBAD (= RQ_EINPUT) with *e saying what and at which byte on bad magic,
 // version, byte order, sizes, section table, CRC or out-of-contract parameters. After a successful
-// load the buffer is in host order: load it only once.
-int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m);
+// load the buffer is in host order: load it only once. Freestanding (no stdio, no malloc): every
+// target build uses it; on the host, lm_image_open (qat/image_open.h) turns *e into a message
+// "FILE: byte N: ...".
+int lm_image_load(uint8_t *buf, size_t len, lm_model *m, infer_err *e);
 
 #endif

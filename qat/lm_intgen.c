@@ -7,7 +7,7 @@
 
 #include "base/binio.h"
 #include "base/err.h"
-#include "infer/lm_image.h"
+#include "qat/image_open.h"
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -73,7 +73,7 @@ int lm_image_read_file(const char *path, uint8_t **buf, lm_model *m) {
     int rc = rq_read_file(path, &data, &len);
     if (rc) return rc;
     *buf = data;  // malloc'd: aligned for any type
-    rc = lm_image_load(data, len, path, m);
+    rc = lm_image_open(data, len, path, m);
     if (rc) {
         free(data);
         *buf = NULL;

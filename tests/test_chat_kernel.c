@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "qat/image_open.h"
 #include "base/rng.h"
 #include "infer/chat_kernel.h"
 #include "model/chatnet.h"

@@ -14,6 +14,7 @@
 
 #include "base/binio.h"
 #include "base/err.h"
+#include "qat/image_open.h"
 #include "base/rng.h"
 #include "base/rqfile.h"
 #include "emu/cpm.h"

@@ -17,6 +17,7 @@
 #include "export/lm_image_write.h"
 #include "infer/lm_image.h"
 #include "infer/lm_kernel.h"
+#include "qat/image_open.h"
 #include "model/llama.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_quant.h"
@@ -176,7 +177,7 @@ static void test_image_round_trip(void **state) {
         rq_buf *bufs[2] = {&le, &be};
         for (int e = 0; e < 2; e++) {
             lm_model m;
-            int rc = lm_image_load(bufs[e]->data, bufs[e]->len, "img", &m);
+            int rc = lm_image_open(bufs[e]->data, bufs[e]->len, "img", &m);
             if (rc) fail_msg("%s", rq_last_error());
             assert_int_equal(m.c.wbits, variant & 2 ? 4 : 8);
             int32_t *got = run_logits(&m, n);
@@ -201,7 +202,7 @@ static void expect_load_error(uint8_t *img, size_t len, const char *needle) {
     lm_model m;
     uint8_t *copy = malloc(len + 4);
     memcpy(copy, img, len);
-    int rc = lm_image_load(copy, len, "bad.rqm", &m);
+    int rc = lm_image_open(copy, len, "bad.rqm", &m);
     free(copy);
     assert_int_equal(rc, RQ_EINPUT);
     if (!strstr(rq_last_error(), needle)) fail_msg("error '%s' does not mention '%s'", rq_last_error(), needle);
@@ -271,7 +272,7 @@ static void test_image_corrupt(void **state) {
     expect_load_error(img, n, "pre-shift");
     memcpy(img, b.data, n);
     lm_model ok;
-    assert_int_equal(lm_image_load(img, n, "good.rqm", &ok), 0);
+    assert_int_equal(lm_image_open(img, n, "good.rqm", &ok), 0);
     free(img);
     rq_buf_free(&b);
     lmq_free(&q);

@@ -15,6 +15,7 @@
 
 #include "base/binio.h"
 #include "base/err.h"
+#include "qat/image_open.h"
 #include "base/rng.h"
 #include "emu/cpm.h"
 #include "emu/z80asm.h"

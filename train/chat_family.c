@@ -11,6 +11,7 @@
 
 #include "base/config.h"
 #include "base/err.h"
+#include "qat/image_open.h"
 #include "base/rng.h"
 #include "qat/quant.h"
 
