@@ -1,110 +1,101 @@
-// cpm_verbs.c: CLI verbs of the CP/M target.
-//   run --target cpm PROG.COM [ARGS...]   the bundled CP/M 2.2 emulator (emu/cpm.h)
-//   (export --target cpm lives in cli/cpm_export_verb.c)
-#include <signal.h>
+// cpm_verbs.c: TEMPORARY bridge from the old `export --target cpm` / `run --target cpm` verbs to
+// the cpm target (export/cpm/cpm.c, rq_target_cpm), until the generic export/run verbs that walk
+// the registry (export/targets.c) replace it. It parses the same flags as before, opens the model
+// (the chat family only: rq_model_open replaces load_model) and prints the run's statistics.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
+#include "base/binio.h"
 #include "base/err.h"
+#include "base/rqfile.h"
 #include "cli/args.h"
 #include "cli/verbs.h"
-#include "emu/cpm.h"
+#include "export/cpm/runner.h"
+#include "export/target.h"
+#include "qat/image_open.h"
 
-// ---- the terminal: CP/M programs expect raw keys and echo them themselves ----------------------
+extern const rq_target rq_target_cpm;
 
-static struct termios saved_tty;
-static int tty_raw;
+static const char *EXPORT_USAGE =
+    "usage: retroqat export MODEL --target cpm -o CHAT.COM [--json] [--probes] [--layout L] [--stream]\n"
+    "Build a CP/M 2.2 program that answers like `retroqat chat MODEL`: the hand-written Z80 kernel\n"
+    "(export/cpm/cpu/chat.s) with the model's weights embedded. Without arguments CHAT.COM chats at a\n"
+    "'> ' prompt (an empty line or '!' exits); `CHAT QUESTION` answers once. Answers print in upper\n"
+    "case. The program, its buffers and stack must fit 0100h-E3FFh (the CCP stays): a model that\n"
+    "does not is refused with the number of bytes over, unless --stream.\n"
+    "  MODEL        a chat checkpoint (its integer image, section CIMG) or a raw model image (RQCI)\n"
+    "  -o FILE      the .COM to write\n"
+    "  --json       print the summary (sizes, memory map, worst-case accumulators) as JSON\n"
+    "  --layout L   weight layout per layer: auto (default: the faster one that fits), packed\n"
+    "               (column-major 2-bit codes), sparse (lists of non-zero rows per column)\n"
+    "  --stream     put the weights in NAME.BIN next to the .COM (NAME = the .COM's name, 8.3) and\n"
+    "               read each layer's 128-byte records through BDOS when it is needed: fits models\n"
+    "               whose largest layer (not all of them) fits the TPA; slow on a real disk\n"
+    "  --probes     keep the T-state probes (OUT to the emulator's region ports D0h-D7h/E0h-E7h);\n"
+    "               for measurements in `retroqat run --target cpm --stats` only, not real hardware\n";
 
-static void tty_restore(void) {
-    if (tty_raw) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-    tty_raw = 0;
-}
-
-static void on_signal(int sig) {
-    tty_restore();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-// Keys arrive one at a time without the terminal's echo (the BDOS echoes, like CP/M); ^C still
-// interrupts, ^D is end of input.
-static void tty_make_raw(void) {
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) != 0) return;
-    struct termios t = saved_tty;
-    t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-    t.c_cc[VMIN] = 1;
-    t.c_cc[VTIME] = 0;
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) != 0) return;
-    tty_raw = 1;
-    atexit(tty_restore);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGHUP, on_signal);
-}
-
-// ---- statistics --------------------------------------------------------------------------------
-
-static cJSON *stats_json(cpm_machine *m) {
-    const cpm_stats *s = cpm_stats_get(m);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "tstates", (double)s->tstates);
-    cJSON_AddNumberToObject(o, "chars", (double)s->chars);
-    if (s->chars) cJSON_AddNumberToObject(o, "tstates_per_char", (double)s->tstates / (double)s->chars);
-    else cJSON_AddNullToObject(o, "tstates_per_char");
-    cJSON_AddNumberToObject(o, "seconds_at_4mhz", (double)s->tstates / 4e6);
-    cJSON *b = cJSON_AddObjectToObject(o, "bdos");
-    for (int f = 0; f < 256; f++) {
-        if (!s->bdos[f]) continue;
-        char k[8];
-        snprintf(k, sizeof k, "%d", f);
-        cJSON_AddNumberToObject(b, k, (double)s->bdos[f]);
+// The chat model of path (a chat checkpoint's CIMG section or a raw RQCI image) as an rq_model.
+static int load_model(const char *path, rq_model *md) {
+    uint8_t *data;
+    size_t n;
+    memset(md, 0, sizeof *md);
+    md->family = RQ_FAM_CHAT, md->path = path;
+    int rc = rq_read_file(path, &data, &n);
+    if (rc) return rc;
+    if (n >= 4 && memcmp(data, "RQCI", 4) == 0) {
+        md->hold = data, md->image = data, md->image_bytes = n, md->source = "chat image";
+        return chat_image_parse(data, n, path, &md->chat);
     }
-    cJSON_AddNumberToObject(o, "bios_calls", (double)s->bios_calls);
-    cJSON *r = cJSON_AddArrayToObject(o, "regions");
-    for (int i = 0; i < CPM_NREGIONS; i++) {
-        uint64_t t, n;
-        cpm_region(m, i, &t, &n);
-        if (!n) continue;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "id", i);
-        cJSON_AddNumberToObject(e, "tstates", (double)t);
-        cJSON_AddNumberToObject(e, "count", (double)n);
-        cJSON_AddItemToArray(r, e);
+    rqf_file f;
+    if ((rc = rqf_open_mem(&f, data, n, path, "chat"))) {  // owns data from here on success
+        free(data);
+        return rc;
     }
-    cJSON_AddStringToObject(o, "end", cpm_end_name(s->end));
-    cJSON_AddNumberToObject(o, "exit_code", s->exit_code);
-    char pc[8];
-    snprintf(pc, sizeof pc, "%04X", s->end_pc);
-    cJSON_AddStringToObject(o, "end_pc", pc);
-    return o;
+    rq_reader r;
+    if ((rc = rqf_section(&f, "CIMG", &r))) {
+        rqf_close(&f);
+        return rc;
+    }
+    // Keep a private copy of the image so the checkpoint can be closed.
+    md->hold = rq_malloc(r.len ? r.len : 1);
+    memcpy(md->hold, r.data, r.len);
+    md->image = md->hold, md->image_bytes = r.len, md->source = "chat checkpoint";
+    rqf_close(&f);
+    return chat_image_parse(md->hold, md->image_bytes, path, &md->chat);
 }
 
-static void stats_text(cpm_machine *m, FILE *f) {
-    const cpm_stats *s = cpm_stats_get(m);
-    fprintf(f, "cpm: end %s, exit code %d, PC %04Xh\n", cpm_end_name(s->end), s->exit_code, s->end_pc);
-    fprintf(f, "cpm: %llu T-states (%.3f s at 4 MHz), %llu console chars", (unsigned long long)s->tstates,
-            (double)s->tstates / 4e6, (unsigned long long)s->chars);
-    if (s->chars) fprintf(f, ", %.1f T-states per char", (double)s->tstates / (double)s->chars);
-    fprintf(f, "\ncpm: BDOS calls (function:count):");
-    int any = 0;
-    for (int i = 0; i < 256; i++)
-        if (s->bdos[i]) fprintf(f, " %d:%llu", i, (unsigned long long)s->bdos[i]), any = 1;
-    fprintf(f, "%s\n", any ? "" : " none");
-    if (s->bios_calls) fprintf(f, "cpm: direct BIOS calls: %llu\n", (unsigned long long)s->bios_calls);
-    for (int i = 0; i < CPM_NREGIONS; i++) {
-        uint64_t t, n;
-        cpm_region(m, i, &t, &n);
-        if (n) fprintf(f, "cpm: region %d: %llu T-states in %llu runs (%.1f per run)\n", i, (unsigned long long)t,
-                       (unsigned long long)n, (double)t / (double)n);
+int cpm_export_main(int argc, char **argv) {
+    const char *target = "cpm", *out = NULL, *pos[1], *layout = NULL;
+    int json = 0, probes = 0, npos = 0, stream = 0;
+    const rq_arg opts[] = {{"--target", NULL, ARG_STR, &target, NULL}, {"--out", "-o", ARG_STR, &out, NULL},
+                           {"--json", NULL, ARG_FLAG, &json, NULL},     {"--probes", NULL, ARG_FLAG, &probes, NULL},
+                           {"--layout", NULL, ARG_STR, &layout, NULL},
+                           {"--stream", NULL, ARG_FLAG, &stream, NULL},
+                           {NULL, NULL, 0, NULL, NULL}};
+    int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, EXPORT_USAGE);
+    if (rc == RQ_ARGS_HELP) return 0;
+    if (rc) return rc;
+    if (npos != 1 || !out) {
+        fprintf(stderr, "retroqat: export --target cpm needs a MODEL and -o CHAT.COM\n%s", EXPORT_USAGE);
+        return RQ_EINPUT;
     }
+    if (layout && strcmp(layout, "auto") && strcmp(layout, "packed") && strcmp(layout, "sparse")) {
+        fprintf(stderr, "retroqat: --layout: expected auto, packed or sparse, got '%s'\n%s", layout, EXPORT_USAGE);
+        return RQ_EINPUT;
+    }
+    rq_model m;
+    if ((rc = load_model(pos[0], &m))) {
+        free(m.hold);
+        return rq_report(rc);
+    }
+    const char *flag[] = {layout, probes ? "1" : NULL, stream ? "1" : NULL};
+    rq_export_opts eo = {.out = out, .json = json, .flag = flag};
+    rc = rq_target_cpm.export_fn(&m, &eo);
+    free(m.hold);
+    return rc ? rq_report(rc) : 0;
 }
-
-// ---- run ---------------------------------------------------------------------------------------
 
 static const char *RUN_USAGE =
     "usage: retroqat run --target cpm [FLAGS] PROG.COM [ARGS...]\n"
@@ -124,29 +115,6 @@ static const char *RUN_USAGE =
     "T-state limit stops it, 1 on a runtime error (unimplemented BDOS call, HALT, ...), 2 for a bad\n"
     ".COM or bad flags. See docs/cpm-emulator.md.\n";
 
-static int parse_u64(const char *s, uint64_t *v) {
-    char *end;
-    double d = strtod(s, &end);
-    if (*s == 0 || *end || !(d >= 1) || d > 1.8e19) return 0;
-    *v = (uint64_t)d;
-    return 1;
-}
-
-static int parse_addr(const char *s, uint16_t *v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%s", s);
-    size_t n = strlen(buf);
-    int base = 10;
-    char *p = buf;
-    if (n > 1 && (buf[n - 1] == 'h' || buf[n - 1] == 'H')) buf[--n] = 0, base = 16;
-    else if (n > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) p += 2, base = 16;
-    char *end;
-    unsigned long x = strtoul(p, &end, base);
-    if (*p == 0 || *end || x > 0xFFFF) return 0;
-    *v = (uint16_t)x;
-    return 1;
-}
-
 int cpm_run_main(int argc, char **argv) {
     // Our flags come before PROG.COM; the program's arguments after it are passed untouched.
     static const char *value_flags[] = {"--target", "--dir", "--max-tstates", "--top", "--stats-file", NULL};
@@ -164,7 +132,7 @@ int cpm_run_main(int argc, char **argv) {
         for (int k = 0; value_flags[k]; k++)
             if (strcmp(a, value_flags[k]) == 0) i++;
     }
-    const char *target = "cpm", *dir = ".", *max_s = NULL, *top_s = NULL, *stats_file = NULL;
+    const char *target = "cpm", *dir = NULL, *max_s = NULL, *top_s = NULL, *stats_file = NULL;
     int stats = 0, json = 0, no_echo = 0;
     rq_arg opts[] = {
         {"--target", NULL, ARG_STR, &target, NULL},   {"--dir", NULL, ARG_STR, &dir, NULL},
@@ -187,48 +155,13 @@ int cpm_run_main(int argc, char **argv) {
         fprintf(stderr, "retroqat: run --target cpm needs a PROG.COM\n%s", RUN_USAGE);
         return RQ_EINPUT;
     }
-    cpm_opts o = {.dir = dir, .in_fd = STDIN_FILENO, .out = stdout, .no_echo = no_echo};
-    if (max_s && !parse_u64(max_s, &o.max_tstates))
-        return rq_report(rq_fail(RQ_EINPUT, "--max-tstates: expected a positive number of T-states, got '%s'", max_s));
-    if (top_s && !parse_addr(top_s, &o.top))
-        return rq_report(rq_fail(RQ_EINPUT, "--top: expected an address like EC06h or 0xEC06, got '%s'", top_s));
-    cpm_machine *m = cpm_new(&o);
-    if (!m) return rq_report(RQ_EINPUT);
-    const char *prog = argv[split];
-    rc = cpm_load_com_file(m, prog);
-    if (!rc) rc = cpm_set_args(m, argc - split - 1, argv + split + 1);
-    if (rc) {
-        cpm_free(m);
-        return rq_report(rc);
-    }
-    tty_make_raw();
-    rc = cpm_run(m);
-    tty_restore();
-    fflush(stdout);
-    if (rc) rq_report(rc);
-    const cpm_stats *s = cpm_stats_get(m);
-    int code = s->end == CPM_END_ERROR ? RQ_ERUNTIME : s->exit_code;
-    if (stats || json || stats_file) {
-        cJSON *j = stats_json(m);
-        if (json) {
-            char *txt = cJSON_PrintUnformatted(j);
-            fprintf(stderr, "%s\n", txt);
-            free(txt);
-        } else if (stats) {
-            stats_text(m, stderr);
-        }
-        if (stats_file) {
-            char *txt = cJSON_Print(j);
-            FILE *f = fopen(stats_file, "w");
-            if (!f || fprintf(f, "%s\n", txt) < 0 || fclose(f) != 0) {
-                rq_fail(RQ_ERUNTIME, "%s: cannot write the statistics", stats_file);
-                rq_report(RQ_ERUNTIME);
-                if (code == 0) code = RQ_ERUNTIME;
-            }
-            free(txt);
-        }
-        cJSON_Delete(j);
-    }
-    cpm_free(m);
-    return code;
+    const char *flag[] = {dir, max_s, top_s, no_echo ? "1" : NULL, stats_file};
+    rq_run_opts o = {.prompt = "", .nargs = argc - split - 1, .args = argv + split + 1, .stats = stats, .json = json,
+                     .out = stdout, .flag = flag};
+    rq_run_result r;
+    if ((rc = rq_target_cpm.run_fn(argv[split], &o, &r))) return rq_report(rc);
+    if (stats || json) cpm_print_stats(r.stats, json, stderr);
+    cJSON_Delete(r.stats);
+    free(r.logit_crc);
+    return r.exit_code;
 }

@@ -17,7 +17,7 @@ int lm_eval_main(int argc, char **argv);
 int lm_export_main(int argc, char **argv);  // --target host (integer model image)
 int lm_run_main(int argc, char **argv);     // run an integer model image on the host
 
-// CP/M target (cli/cpm_verbs.c)
+// CP/M target (cli/cpm_verbs.c: a temporary bridge to export/cpm/, rq_target_cpm)
 int cpm_export_main(int argc, char **argv);  // --target cpm: a chat model to a .COM
 int cpm_run_main(int argc, char **argv);     // --target cpm: the bundled CP/M emulator
 

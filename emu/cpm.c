@@ -317,6 +317,7 @@ int cpm_run(cpm_machine *m) {
                 if (!m->st.end) do_ret(m);
                 continue;
             }
+            if (pc == m->watch_pc && m->watch_fn) m->watch_fn(m, m->watch_ud);
             m->t_insn = m->st.tstates;
         }
         m->st.tstates += (uint64_t)z80ex_step(cpu);
@@ -333,6 +334,12 @@ int cpm_run(cpm_machine *m) {
 }
 
 void cpm_set_max_tstates(cpm_machine *m, uint64_t max) { m->max_tstates = max; }
+
+void cpm_set_watch(cpm_machine *m, uint16_t pc, cpm_watch_fn fn, void *ud) {
+    m->watch_pc = pc;
+    m->watch_fn = fn;
+    m->watch_ud = ud;
+}
 
 int cpm_call(cpm_machine *m, uint16_t addr, uint64_t *tstates) {
     if (tstates) *tstates = 0;

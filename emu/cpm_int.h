@@ -32,6 +32,9 @@ struct cpm_machine {
     uint64_t t_insn;     // T-state count at the start of the current instruction
     struct { uint64_t start, sum, count; int running; } region[CPM_NREGIONS];
     int in_call;         // cpm_call in progress: PC 0000h is its return
+    uint16_t watch_pc;   // cpm_set_watch
+    cpm_watch_fn watch_fn;
+    void *watch_ud;
 
     // console input: a memory buffer or a file descriptor, with one byte of lookahead
     uint8_t *in_buf;

@@ -21,6 +21,8 @@ endif
 # Every layer goes into one static library; cli/main.c and tests link against it.
 LIB_DIRS := base infer data model qat train export emu cli
 LIB_SRC := $(filter-out cli/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+# Targets: export/NAME/*.c is host code (export/NAME/cpu/ is compiled for the target, never here).
+LIB_SRC += $(wildcard export/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libretroqat.a
 BIN := $(BUILD)/retroqat
@@ -60,6 +62,8 @@ test: $(BIN) $(TEST_BIN)
 
 # Targets the families add (demo, bench-*) live in mk/*.mk, one file per concern.
 include $(filter-out mk/rules.mk,$(wildcard mk/*.mk))
+# Each target's make fragment (export/NAME/NAME.mk).
+include $(wildcard export/*/*.mk)
 
 # `make bench` runs every bench-* target that the mk/*.mk files attach to it.
 bench:
