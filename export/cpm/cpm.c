@@ -128,7 +128,7 @@ static const char *const RUN_TOOLS[] = {NULL};  // the emulator is built in (lib
 const rq_target rq_target_cpm = {
     .name = "cpm",
     .cpu = "Zilog Z80",
-    .machine = "CP/M 2.2, 64 KB (TPA 0100h-E3FFh)",
+    .machine = "CP/M 2.2, 64 KB: TPA 0100h-E3FFh",
     .clock_hz = 4000000,
     .families = RQ_FAM_CHAT,
     .artefact = RQ_TARGET_ARTEFACT_FILE,
@@ -140,6 +140,8 @@ const rq_target rq_target_cpm = {
     .export_tools = NULL,  // the kernel is assembled when retroqat is built
     .run_tools = RUN_TOOLS,
     .args_after_artefact = 1,
+    .upper_case = 1,
     .export_fn = cpm_export,
     .run_fn = cpm_run_artefact,
+    .stats_text = cpm_stats_text,
 };

@@ -90,13 +90,8 @@ static double num(const cJSON *o, const char *k) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-void cpm_print_stats(const cJSON *s, int json, FILE *f) {
-    if (json) {
-        char *txt = cJSON_PrintUnformatted(s);
-        fprintf(f, "%s\n", txt);
-        free(txt);
-        return;
-    }
+void cpm_stats_text(const rq_run_result *r, FILE *f) {
+    const cJSON *s = r->stats;
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(s, "end"), *pc = cJSON_GetObjectItemCaseSensitive(s, "end_pc");
     double t = num(s, "tstates"), chars = num(s, "chars");
     fprintf(f, "cpm: end %s, exit code %d, PC %sh\n", cJSON_IsString(end) ? end->valuestring : "?", (int)num(s, "exit_code"),
