@@ -35,7 +35,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
-#include "cli/args.h"
+#include "base/args.h"
 #include "data/textdata.h"
 #include "data/tokenizer.h"
 #include "infer/lm_kernel.h"

@@ -9,7 +9,7 @@
 #include "base/err.h"
 #include "qat/image_open.h"
 #include "base/rqfile.h"
-#include "cli/args.h"
+#include "base/args.h"
 #include "cli/verbs.h"
 #include "data/chat_data.h"
 #include "infer/chat_kernel.h"

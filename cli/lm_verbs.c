@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
-#include "cli/args.h"
+#include "base/args.h"
 #include "cli/verbs.h"
 #include "data/textdata.h"
 #include "data/tokenizer.h"

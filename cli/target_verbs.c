@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
-#include "cli/args.h"
+#include "base/args.h"
 #include "cli/verbs.h"
 #include "export/target.h"
 

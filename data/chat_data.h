@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/chat_encode.h"
+#include "infer/chat_encode.h"
 
 #define CHAT_DEFAULT_CHARSET "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?'-:;()/&+*=\"#%$@"
 

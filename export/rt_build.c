@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/err.h"
 #include "export/proc.h"
@@ -42,7 +41,7 @@ int rq_rt_build_run(const rq_rt_build *b) {
     ADDF("%s/export/rt/io.c", root);
     ADDF("%s/export/rt/arena.c", root);
     ADDF("%s/base/crc32.c", root);
-    // every infer/*.c (sorted, so builds are reproducible), and the chat encoder wherever it lives
+    // every infer/*.c (sorted, so builds are reproducible; the chat encoder is one of them)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/infer", root);
     DIR *d = opendir(dir);
@@ -62,10 +61,6 @@ int rq_rt_build_run(const rq_rt_build *b) {
         ADDF("%s/infer/%s", root, names[i]);
         free(names[i]);
     }
-    char enc[4200];
-    struct stat st;
-    snprintf(enc, sizeof enc, "%s/data/chat_encode.c", root);
-    if (stat(enc, &st) == 0) ADDF("%s", enc);
     for (int i = 0; b->ldflags && b->ldflags[i]; i++) ADD(b->ldflags[i]);
     argv[n] = NULL;
 #undef ADD

@@ -46,7 +46,7 @@ typedef struct {
 
 // Options of a run.
 typedef struct {
-    // transformer family: llama2.c run.c's flags (cli/args.h rq_sample_args, run.c's rules applied)
+    // transformer family: llama2.c run.c's flags (base/args.h rq_sample_args, run.c's rules applied)
     const char *prompt;      // -i ("" for none)
     int steps;               // -n positions including the prompt (<= 0 or > seq_len: seq_len)
     double temp, topp;       // -t, -p

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/chat_encode.h"
+#include "infer/chat_encode.h"
 #include "infer/ierr.h"
 
 #define CHAT_MAX_LAYERS 8

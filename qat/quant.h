@@ -1,4 +1,5 @@
-// quant.h: the quantisers and QAT schedule of the trigram chat model.
+// quant.h: the QAT schedule and losses of the trigram chat model; the quantisers themselves (the
+// rounding rules every integer image is made with) are the contract's, infer/chat_quant.h.
 //
 // Weights: a float shadow w (in grid units) quantises to q(w) = clamp(floor(w + 1/2), -2, +1)
 // (ternary: clamp to [-1, +1]). Biases: a float b quantises to clamp(floor(b + 1/2), -32768, 32767).
@@ -11,38 +12,7 @@
 #include <math.h>
 #include <stddef.h>
 
-// floor(x) without a libm call or an int conversion (the hot loops of the float graph use it):
-// adding and subtracting 1.5*2^23 rounds |x| < 2^23 to the nearest integer; larger floats are
-// integers already.
-static inline float qat_floor(float x) {
-    if (!(x > -8388608.0f && x < 8388608.0f)) return x;
-    const float big = 12582912.0f;  // (x + big) - big is not x in IEEE arithmetic: never folded
-    float t = (x + big) - big;
-    return t > x ? t - 1.0f : t;
-}
-static inline float qat_round(float x) { return qat_floor(x + 0.5f); }
-// For clamped w the rounding is three comparisons (floor(c + 1/2) on [-2, 1]).
-static inline float qat_wquant(float w, int ternary) {
-    float lo = ternary ? -1.0f : -2.0f;
-    float c = w < lo ? lo : w > 1.0f ? 1.0f : w;
-    return (float)((c >= 0.5f) - (c < -0.5f) - (c < -1.5f));
-}
-// The dead-zone quantiser (qat.zero_frac): q_t(w) = 0 for |w| < t, else q(w). With t <= 1/2 it is
-// q itself. Both the float graph and the image use it, so the zeros the trainer forces are the
-// zeros the kernel skips.
-static inline float qat_wquant_dz(float w, int ternary, float t) {
-    return (w < t && w > -t) ? 0.0f : qat_wquant(w, ternary);
-}
-static inline float qat_bquant(float b) {
-    if (!(b < 32767.0f)) return 32767.0f;
-    if (!(b > -32768.0f)) return -32768.0f;
-    return qat_round(b);
-}
-// int16 two's-complement wrap of an integer-valued float (exact below 2^24).
-static inline float qat_wrap16f(float x) {
-    if (x >= -32768.0f && x <= 32767.0f) return x;
-    return x - 65536.0f * qat_floor((x + 32768.0f) * (1.0f / 65536.0f));
-}
+#include "infer/chat_quant.h"  // the rounding rules: qat_floor, qat_wquant(_dz), qat_bquant, qat_wrap16f
 
 // Dead-zone threshold that makes a share `frac` of the n weights w zero under q_t: the
 // frac-quantile of |w| (0 when frac <= 0: no dead zone). scratch holds n floats. Weights with

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install, only when missing, every Debian package retroqat uses (python3: the Z80 handler
-# generator infer/z80/gen_handlers.py and report scripts; the rest: build, tests, targets).
+# generator export/cpm/cpu/gen_handlers.py and report scripts; sdcc: the Z80 kernel, assembled
+# at build time; the rest: build, tests, targets).
 #   scripts/deps.sh          install what is missing (apt-get update once, first)
 #   scripts/deps.sh --check  exit 0 when everything is present, 1 otherwise
 set -e

@@ -8,7 +8,7 @@
 
 #include "base/err.h"
 #include "data/chat_data.h"
-#include "data/chat_encode.h"
+#include "infer/chat_encode.h"
 
 static const chat_enc_cfg ENC = {.q_buckets = 128, .k_buckets = 128, .context = 3, .max_query = 64};
 

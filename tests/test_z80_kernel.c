@@ -1,5 +1,5 @@
 // test_z80_kernel.c: the Z80 chat kernel (export/cpm/cpu/chat.s) against the C reference
-// (infer/chat_kernel.c, data/chat_encode.c), run in the bundled CP/M emulator.
+// (infer/chat_kernel.c, infer/chat_encode.c), run in the bundled CP/M emulator.
 //
 // Compared bit for bit: all logits (floor-shifted last-layer accumulators; with one layer and
 // shift 0 these are the raw wrapped accumulators), the argmax, and the outputs of the last hidden
@@ -334,7 +334,7 @@ static void test_hashing(void **state) {
         zk_close(&z);
         free(rm.img);
     }
-    fprintf(stderr, "z80 kernel: %d query/context encodings identical to data/chat_encode\n", checked);
+    fprintf(stderr, "z80 kernel: %d query/context encodings identical to infer/chat_encode\n", checked);
 }
 
 // ---- the embedded kernel is the assembled source -------------------------------------------------

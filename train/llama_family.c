@@ -10,7 +10,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "base/rqfile.h"
-#include "cli/args.h"
+#include "base/args.h"
 #include "data/textdata.h"
 #include "data/tokenizer.h"
 #include "export/lm_image_write.h"

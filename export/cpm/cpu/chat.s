@@ -1,6 +1,6 @@
 ; chat.s: the trigram chat model on a Z80 under CP/M 2.2 (docs/z80-kernel.md).
 ;
-; Computes exactly the integer contract of infer/chat_kernel.h and data/chat_encode.h:
+; Computes exactly the integer contract of infer/chat_kernel.h and infer/chat_encode.h:
 ;   x0 = counts << a;  acc_j = wrap16(bias_j + sum_i w_ji x_i);  y_j = floor(acc_j / 2^s);
 ;   ReLU on hidden layers;  answer = argmax (first maximum);  class 0 ends the answer.
 ; All sums are mod 2^16, so the order of the terms is free; the kernel chooses the order that
@@ -334,7 +334,7 @@ load_layer:
 	pop ix
 	ret
 
-; ---- encoder (data/chat_encode.h) --------------------------------------------------------------
+; ---- encoder (infer/chat_encode.h) --------------------------------------------------------------
 
 ; hstep: HL = HL*31 + A (mod 2^16); 31*h = (h << 5) - h. Destroys DE.
 hstep:

@@ -1,5 +1,5 @@
 // chat_encode.c: the trigram/context hash encoder (see chat_encode.h for the definition).
-#include "data/chat_encode.h"
+#include "infer/chat_encode.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "cli/args.h"
+#include "base/args.h"
 
 #include <errno.h>
 #include <stdio.h>
