@@ -8,86 +8,39 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/binio.h"
+#include "base/endian.h"
 #include "base/err.h"
+#include "export/rt_build.h"
 
-const char *qu_source_dir(void) {
-    const char *r = getenv("RQ_ROOT");
-    return r && *r ? r : RQ_SOURCE_DIR;
-}
+// Freestanding: the cross compiler's own stdint.h / stddef.h, export/rt/include's string.h, no C
+// library (none of these toolchains has a usable one); sections per function so that the linker
+// drops what the program does not call.
+static const char *const FREESTANDING[] = {"-O2", "-ffreestanding", "-nostdlib", "-nostdinc", "-static",
+                                           "-fno-tree-loop-distribute-patterns", "-ffunction-sections",
+                                           "-fdata-sections", "-Wl,--gc-sections", "-Wall", "-Wextra", NULL};
 
-// Every source of the program, relative to the source dir: the runtime over rt.h, the contract of
-// infer/ (minus what the CPU folder replaces), then the CPU's own files. The linker's section
-// garbage collection drops what one family does not call.
-static const char *const COMMON_SRCS[] = {
-    "export/rt/rt_linux.c", "export/rt/mem.c",     "export/rt/arena.c",     "export/rt/lm_main.c",
-    "export/rt/chat_main.c", "base/crc32.c",       "infer/ierr.c",          "infer/lm_gen.c",
-    "infer/lm_tok.c",       "infer/lm_image.c",    "infer/lm_kernel.c",     "infer/lm_ops.c",
-    "infer/chat_kernel.c",  "infer/chat_image.c",  NULL,
-};
-
-static int replaced(const qu_cpu *cpu, const char *src) {
-    for (int i = 0; cpu->replaces && cpu->replaces[i]; i++)
-        if (strcmp(cpu->replaces[i], src) == 0) return 1;
-    return 0;
-}
-
-static char *src_path(const char *rel) {
-    const char *root = qu_source_dir();
-    char *p = rq_malloc(strlen(root) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", root, rel);
-    return p;
-}
-
-int qu_build(const qu_cpu *cpu, const char *main_fn, size_t arena, const char *const *defines, const char *out_bin) {
-    const char *root = qu_source_dir();
-    const char *argv[96];
-    char *owned[64];
-    int n = 0, no = 0;
-    argv[n++] = cpu->cc;
-    for (int i = 0; cpu->cflags[i]; i++) argv[n++] = cpu->cflags[i];
-    // freestanding: the cross compilers' own stdint.h/stddef.h, our string.h, no C library
-    static const char *const FLAGS[] = {"-O2", "-ffreestanding", "-nostdlib", "-nostdinc", "-static",
-                                        "-fno-tree-loop-distribute-patterns", "-ffunction-sections",
-                                        "-fdata-sections", "-Wl,--gc-sections", "-Wall", "-Wextra", NULL};
-    for (int i = 0; FLAGS[i]; i++) argv[n++] = FLAGS[i];
-    char gcc_inc[600], rt_inc[600], root_inc[600], arena_def[64], main_def[64];
-    {
-        const char *pa[] = {cpu->cc, "-print-file-name=include", NULL};
-        rq_proc p = {.argv = pa, .timeout = 30};
-        rq_proc_result r;
-        if (rq_proc_run(&p, &r)) return RQ_ERUNTIME;
-        size_t k = r.out_len;
-        while (k && (r.out[k - 1] == '\n')) k--;
-        snprintf(gcc_inc, sizeof gcc_inc, "-isystem%.*s", (int)k, r.out);
-        int bad = r.exit_code != 0;
-        rq_proc_result_free(&r);
-        if (bad) return rq_fail(RQ_ERUNTIME, "%s -print-file-name=include failed", cpu->cc);
-    }
-    snprintf(rt_inc, sizeof rt_inc, "-isystem%s/export/rt/include", root);
-    snprintf(root_inc, sizeof root_inc, "-I%s", root);
-    snprintf(arena_def, sizeof arena_def, "-DRT_ARENA_BYTES=%zu", arena);
-    snprintf(main_def, sizeof main_def, "-DRT_MAIN=%s", main_fn);
-    argv[n++] = gcc_inc, argv[n++] = rt_inc, argv[n++] = root_inc, argv[n++] = arena_def, argv[n++] = main_def;
-    for (int i = 0; defines && defines[i]; i++) argv[n++] = defines[i];
-    argv[n++] = "-o", argv[n++] = out_bin;
-    for (int i = 0; COMMON_SRCS[i]; i++)
-        if (!replaced(cpu, COMMON_SRCS[i])) argv[n++] = owned[no++] = src_path(COMMON_SRCS[i]);
-    // the chat encoder: infer/ once the contract moved there, data/ before
-    char *enc = src_path("infer/chat_encode.c");
-    if (access(enc, R_OK) != 0) free(enc), enc = src_path("data/chat_encode.c");
-    argv[n++] = owned[no++] = enc;
-    for (int i = 0; cpu->cpu_srcs[i]; i++) argv[n++] = owned[no++] = src_path(cpu->cpu_srcs[i]);
-    for (int i = 0; cpu->libs && cpu->libs[i]; i++) argv[n++] = cpu->libs[i];
-    argv[n] = NULL;
-
-    rq_proc p = {.argv = argv, .timeout = 300, .merge_stderr = 1};
+int qu_build(const qu_cpu *cpu, int family, size_t arena, const char *const *defines, const char *out_bin) {
+    char gcc_inc[4200], rt_inc[4200];
+    const char *pa[] = {cpu->cc, "-print-file-name=include", NULL};
+    rq_proc p = {.argv = pa, .timeout = 30};
     rq_proc_result r;
-    int rc = rq_proc_run(&p, &r);
-    for (int i = 0; i < no; i++) free(owned[i]);
-    if (rc) return rc;
-    if (r.exit_code != 0) rc = rq_fail(RQ_ERUNTIME, "%s failed (exit %d) building %s:\n%s", cpu->cc, r.exit_code, out_bin, r.out);
+    if (rq_proc_run(&p, &r)) return RQ_ERUNTIME;
+    size_t k = r.out_len;
+    while (k && r.out[k - 1] == '\n') k--;
+    snprintf(gcc_inc, sizeof gcc_inc, "-isystem%.*s", (int)k, r.out);
+    int bad = r.exit_code != 0;
     rq_proc_result_free(&r);
-    return rc;
+    if (bad) return rq_fail(RQ_ERUNTIME, "%s -print-file-name=include failed", cpu->cc);
+    snprintf(rt_inc, sizeof rt_inc, "-isystem%s/export/rt/include", rq_source_dir());
+    const char *cflags[48];
+    int n = 0;
+    for (int i = 0; cpu->cflags[i] && n < 16; i++) cflags[n++] = cpu->cflags[i];
+    for (int i = 0; FREESTANDING[i]; i++) cflags[n++] = FREESTANDING[i];
+    cflags[n++] = gcc_inc, cflags[n++] = rt_inc, cflags[n] = NULL;
+    rq_rt_build b = {.cc = cpu->cc, .cflags = cflags, .sources = cpu->sources, .replaces = cpu->replaces,
+                     .ldflags = cpu->libs, .family = family, .arena_bytes = arena, .defines = defines, .out = out_bin};
+    return rq_rt_build_run(&b);
 }
 
 // Run a binutils tool on bin and return its stdout (malloc'd), NULL on failure.
@@ -117,13 +70,31 @@ uint32_t qu_symbol(const qu_cpu *cpu, const char *bin, const char *sym) {
     return addr;
 }
 
-long qu_image_span(const qu_cpu *cpu, const char *bin) {
-    uint32_t start = qu_symbol(cpu, bin, "__executable_start"), end = qu_symbol(cpu, bin, "_end");
-    return start && end > start ? (long)(end - start) : -1;
+long qu_image_bytes(const char *bin) {
+    // ELF32 program headers: the memory sizes of the PT_LOAD segments (memsz includes .bss, where
+    // the arena is; the page-alignment gaps between segments are not counted)
+    uint8_t *d;
+    size_t n;
+    if (rq_read_file(bin, &d, &n)) return -1;
+    long bytes = -1;
+    if (n >= 52 && memcmp(d, "\177ELF", 4) == 0 && d[4] == 1 && (d[5] == 1 || d[5] == 2)) {
+        int be = d[5] == 2;
+        uint32_t phoff = be ? rq_rd_u32be(d + 28) : rq_rd_u32le(d + 28);
+        unsigned phent = be ? rq_rd_u16be(d + 42) : rq_rd_u16le(d + 42), phnum = be ? rq_rd_u16be(d + 44) : rq_rd_u16le(d + 44);
+        uint64_t sum = 0;
+        for (unsigned i = 0; i < phnum && phent >= 32 && (uint64_t)phoff + (uint64_t)(i + 1) * phent <= n; i++) {
+            const uint8_t *p = d + phoff + (size_t)i * phent;
+            uint32_t type = be ? rq_rd_u32be(p) : rq_rd_u32le(p), memsz = be ? rq_rd_u32be(p + 20) : rq_rd_u32le(p + 20);
+            if (type == 1) sum += memsz;  // PT_LOAD
+        }
+        if (sum) bytes = (long)sum;
+    }
+    free(d);
+    return bytes;
 }
 
 long qu_isa_check(const qu_cpu *cpu, const char *bin) {
-    const char *argv[] = {cpu->objdump, "-d", "-m", cpu->isa_arch, bin, NULL};
+    const char *argv[] = {cpu->objdump, "-d", cpu->isa_opt[0], cpu->isa_opt[1], bin, NULL};
     char *out = tool_output(argv);
     if (!out) return -1;
     long bad = 0;

@@ -4,9 +4,9 @@
 // instruction-count plugin (emu/qemu_insn/insn_count.c).
 //
 // A target describes its CPU in one qu_cpu; the program is the shared one of export/rt/
-// (rt_lm_main / rt_chat_main over rt.h) plus the target's start-up and kernels in
-// export/NAME/cpu/, compiled freestanding (no C library: none of these toolchains has a usable
-// one) with RT_ARENA_BYTES chosen at export time.
+// (rt_lm_main / rt_chat_main over rt.h, export/rt_build.h) with the Linux machine services of
+// export/rt/rt_linux.c, plus the target's start-up, system calls and kernels in export/NAME/cpu/,
+// compiled freestanding with RT_ARENA_BYTES chosen at export time.
 #ifndef RQ_EXPORT_QEMU_USER_H
 #define RQ_EXPORT_QEMU_USER_H
 
@@ -19,28 +19,28 @@
 typedef struct {
     const char *cc;                 // "m68k-linux-gnu-gcc"
     const char *const *cflags;      // CPU flags: {"-mcpu=5307", NULL}
-    const char *const *cpu_srcs;    // start-up, system calls, kernels (relative to the source dir)
-    const char *const *replaces;    // infer/ files that cpu_srcs wrap (e.g. infer/lm_ops.c), or NULL
+    const char *const *sources;     // start-up, system calls, kernels (relative to the source dir;
+                                    // with export/rt/rt_linux.c and export/rt/mem.c)
+    const char *const *replaces;    // infer/ files that sources wrap (e.g. infer/lm_ops.c), or NULL
     const char *const *libs;        // after the sources: {"-lgcc", NULL}, or NULL for none
     const char *nm, *objdump;       // "m68k-linux-gnu-nm", "m68k-linux-gnu-objdump"
-    const char *isa_arch;           // objdump -m ARCH for the ISA check ("m68k:5307")
+    const char *isa_opt[3];         // objdump options of the ISA check: {"-m", "m68k:5307"}
     const char *isa_bad;            // what objdump prints for a word it cannot decode (".short")
     const char *qemu, *qemu_cpu;    // "qemu-m68k", "m5206"
 } qu_cpu;
 
-// The repository whose sources the exporter compiles: $RQ_ROOT, else RQ_SOURCE_DIR (baked in).
-const char *qu_source_dir(void);
-
-// Build the program whose entry is main_fn (rt_lm_main, rt_chat_main, or a target's wrapper
-// around them) for cpu into out_bin, with RT_ARENA_BYTES = arena and the extra -D defines (NULL
-// terminated, or NULL). RQ_ERUNTIME with the compiler's messages when it fails.
-int qu_build(const qu_cpu *cpu, const char *main_fn, size_t arena, const char *const *defines, const char *out_bin);
+// Build the program of family (RQ_FAM_LM / RQ_FAM_CHAT) for cpu into out_bin (export/rt_build.h),
+// freestanding, with RT_ARENA_BYTES = arena and the extra -D defines (NULL terminated, or NULL;
+// -DRT_ENTRY=f runs a target's wrapper f instead of the program). RQ_ERUNTIME with the
+// compiler's messages when it fails.
+int qu_build(const qu_cpu *cpu, int family, size_t arena, const char *const *defines, const char *out_bin);
 // Address of symbol sym in bin (nm), 0 when absent.
 uint32_t qu_symbol(const qu_cpu *cpu, const char *bin, const char *sym);
-// Bytes the program occupies when loaded (text + data + bss: _end - __executable_start).
-long qu_image_span(const qu_cpu *cpu, const char *bin);
-// The ISA check: how many words objdump -d -m isa_arch cannot decode as this CPU's
-// instructions (0 for a good build); -1 when objdump could not run.
+// Bytes the program occupies when loaded: the sizes of its loadable segments (text, data, bss)
+// in the ELF program headers; -1 when bin is not a readable ELF32.
+long qu_image_bytes(const char *bin);
+// The ISA check: how many words `objdump -d ISA_OPT` cannot decode as this CPU's instructions
+// (0 for a good build); -1 when objdump could not run.
 long qu_isa_check(const qu_cpu *cpu, const char *bin);
 
 // One run of a program under qemu-user with the counting plugin.

@@ -1,6 +1,7 @@
-// mem.c: the four functions a freestanding gcc build may call on its own (struct copies, array
-// initialisation) and infer/ uses: memcpy, memmove, memset, memcmp, for targets linked without
-// a C library. Plain byte loops; nothing hot goes through them.
+// mem.c: the string functions of export/rt/include/string.h for targets linked without a C
+// library: the four a freestanding gcc build may call on its own (struct copies, array
+// initialisation) and infer/ uses (memcpy, memmove, memset, memcmp), and the two the target
+// programs use (strlen, strcmp). Plain byte loops; nothing hot goes through them.
 #include <stddef.h>
 #include <string.h>
 
@@ -38,4 +39,9 @@ size_t strlen(const char *s) {
     size_t n = 0;
     while (s[n]) n++;
     return n;
+}
+
+int strcmp(const char *a, const char *b) {
+    while (*a && *a == *b) a++, b++;
+    return (unsigned char)*a - (unsigned char)*b;
 }

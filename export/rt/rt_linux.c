@@ -1,14 +1,17 @@
 // rt_linux.c: the machine services of rt.h over Linux system calls (rt_sys.h), and the process
-// entry rt_start that a target's crt0 calls with argc/argv. RT_MAIN names the program
-// (rt_lm_main or rt_chat_main, or the target's own main wrapper), chosen when the exporter
-// builds the binary.
+// entry rt_start that a target's crt0 calls with argc/argv. It runs RT_ENTRY: the program the
+// exporter chose (RT_PROGRAM: rt_lm_main or rt_chat_main, export/rt_build.h) unless the target
+// wraps it (the PowerPC build's prompt.txt -> output.txt mode).
 #include "export/rt/rt.h"
 #include "export/rt/rt_sys.h"
 
-#ifndef RT_MAIN
-#define RT_MAIN rt_lm_main
+#ifndef RT_PROGRAM
+#define RT_PROGRAM rt_lm_main
 #endif
-int RT_MAIN(int argc, char **argv);
+#ifndef RT_ENTRY
+#define RT_ENTRY RT_PROGRAM
+#endif
+int RT_ENTRY(int argc, char **argv);
 
 int rt_tee_fd = -1;
 
@@ -73,4 +76,4 @@ int rt_read_line(char *buf, int cap) {
 }
 
 int rt_start(int argc, char **argv);
-int rt_start(int argc, char **argv) { return RT_MAIN(argc, argv); }
+int rt_start(int argc, char **argv) { return RT_ENTRY(argc, argv); }

@@ -1,7 +1,7 @@
 // kcheck.c: the target half of the kernel bit-exactness test (tests/cpu/kcheck_cases.c): runs
 // every case with the target's kernels and prints "NAME ROWS COLS CRC" per case on the console.
-// Built for the target CPU by the test through the target's exporter toolchain
-// (export/qemu_user.h), with RT_MAIN=kcheck_main.
+// Built for the target CPU by the test with the target's toolchain (export/rt_build.h), with
+// RT_ENTRY=kcheck_main.
 #include "export/rt/rt.h"
 #include "tests/cpu/kcheck_cases.c"
 
