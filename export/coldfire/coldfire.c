@@ -13,7 +13,8 @@ static const char *const SOURCES[] = {"export/coldfire/cpu/crt0.S", "export/cold
                                       "export/coldfire/cpu/matvec.S", "export/rt/rt_linux.c", "export/rt/mem.c", NULL};
 static const char *const REPLACES[] = {"infer/lm_ops.c", NULL};  // cpu/ops.c includes it, matvec renamed
 
-static const qt_target CF = {
+// Not static: tests/test_target_qemu.c builds its kernel check and plugin loop with it.
+const qt_target qt_coldfire = {
     .name = "coldfire",
     .title = "ColdFire MCF5307",
     .cpu = {.cc = "m68k-linux-gnu-gcc", .cflags = CFLAGS, .sources = SOURCES, .replaces = REPLACES, .libs = NULL,
@@ -33,8 +34,8 @@ static const qt_target CF = {
 
 static const rq_tflag EXPORT_FLAGS[] = {QT_EXPORT_FLAGS, {NULL, NULL, NULL}};
 
-static int cf_export(const rq_model *m, const rq_export_opts *o) { return qt_export(&CF, EXPORT_FLAGS, m, o); }
-static int cf_run(const char *dir, const rq_run_opts *o, rq_run_result *r) { return qt_run(&CF, dir, o, 0, r); }
+static int cf_export(const rq_model *m, const rq_export_opts *o) { return qt_export(&qt_coldfire, EXPORT_FLAGS, m, o); }
+static int cf_run(const char *dir, const rq_run_opts *o, rq_run_result *r) { return qt_run(&qt_coldfire, dir, o, 0, r); }
 
 static const char *const EXPORT_TOOLS[] = {"m68k-linux-gnu-gcc", "m68k-linux-gnu-nm", "m68k-linux-gnu-objdump", NULL};
 static const char *const RUN_TOOLS[] = {"qemu-m68k", NULL};

@@ -18,7 +18,8 @@ static const char *const SOURCES[] = {"export/ppc/cpu/crt0.S", "export/ppc/cpu/s
 static const char *const REPLACES[] = {"infer/lm_ops.c", NULL};  // cpu/ops.c includes it, matvec renamed
 static const char *const LIBS[] = {"-lgcc", NULL};
 
-static const qt_target PPC = {
+// Not static: tests/test_target_qemu.c builds its kernel check and plugin loop with it.
+const qt_target qt_ppc = {
     .name = "ppc",
     .title = "PowerPC 750",
     .cpu = {.cc = "powerpc-linux-gnu-gcc", .cflags = CFLAGS, .sources = SOURCES, .replaces = REPLACES, .libs = LIBS,
@@ -45,9 +46,9 @@ static const rq_tflag RUN_FLAGS[] = {
     {NULL, NULL, NULL},
 };
 
-static int ppc_export(const rq_model *m, const rq_export_opts *o) { return qt_export(&PPC, EXPORT_FLAGS, m, o); }
+static int ppc_export(const rq_model *m, const rq_export_opts *o) { return qt_export(&qt_ppc, EXPORT_FLAGS, m, o); }
 static int ppc_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
-    return qt_run(&PPC, dir, o, rq_tflag_get(RUN_FLAGS, o->flag, "--files") != NULL, r);
+    return qt_run(&qt_ppc, dir, o, rq_tflag_get(RUN_FLAGS, o->flag, "--files") != NULL, r);
 }
 
 static const char *const EXPORT_TOOLS[] = {"powerpc-linux-gnu-gcc", "powerpc-linux-gnu-nm", "powerpc-linux-gnu-objdump", NULL};
