@@ -63,15 +63,6 @@ static int usable(const target_case *c) {
     return 0;
 }
 
-static char *slurp(FILE *f) {
-    fflush(f);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (n > 0) assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    return s;
-}
-
 static void quiet_export(const rq_target *t, const rq_model *m, const rq_export_opts *o) {
     FILE *devnull = fopen("/dev/null", "w"), *save = stdout;
     stdout = devnull;  // the export summary
@@ -93,7 +84,7 @@ static run_out run(const rq_target *t, const char *art, const rq_run_opts *base)
     ro.out = f;
     int rc = t->run_fn(art, &ro, &o.r);
     if (rc) fail_msg("target %s: run of %s failed: %s", t->name, art, rq_last_error());
-    o.text = slurp(f);
+    o.text = rq_test_slurp(f);
     fclose(f);
     return o;
 }
