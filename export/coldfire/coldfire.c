@@ -10,7 +10,8 @@
 // offsets as undecodable words.
 static const char *const CFLAGS[] = {"-mcpu=5307", "-fno-jump-tables", NULL};
 static const char *const SOURCES[] = {"export/coldfire/cpu/crt0.S", "export/coldfire/cpu/sys.c", "export/coldfire/cpu/ops.c",
-                                      "export/coldfire/cpu/matvec.S", "export/rt/rt_linux.c", "export/rt/mem.c", NULL};
+                                      "export/coldfire/cpu/matvec.S", "export/coldfire/cpu/muldi3.c", "export/rt/rt_linux.c",
+                                      "export/rt/mem.c", NULL};
 static const char *const REPLACES[] = {"infer/lm_ops.c", NULL};  // cpu/ops.c includes it, matvec renamed
 
 // Not static: tests/test_target_qemu.c builds its kernel check and plugin loop with it.
