@@ -58,7 +58,11 @@ int rq_rt_build_run(const rq_rt_build *b) {
     closedir(d);
     qsort(names, (size_t)nn, sizeof names[0], cmp_str);
     for (int i = 0; i < nn; i++) {
-        ADDF("%s/infer/%s", root, names[i]);
+        char rel[300];
+        snprintf(rel, sizeof rel, "infer/%s", names[i]);
+        int skip = 0;
+        for (int k = 0; b->replaces && b->replaces[k]; k++) skip |= strcmp(b->replaces[k], rel) == 0;
+        if (!skip) ADDF("%s/%s", root, rel);
         free(names[i]);
     }
     for (int i = 0; b->ldflags && b->ldflags[i]; i++) ADD(b->ldflags[i]);

@@ -11,6 +11,9 @@ typedef struct {
     const char *cc;                // the cross compiler ("m68k-linux-gnu-gcc")
     const char *const *cflags;     // its flags (CPU, freestanding, -O), NULL terminated
     const char *const *sources;    // the target's own files, relative to the source dir, NULL terminated
+    const char *const *replaces;   // infer/ files not to compile because sources wrap them (a target
+                                   // kernel file that #includes infer/lm_ops.c with its own matvec),
+                                   // relative to the source dir, NULL terminated (may be NULL)
     const char *const *ldflags;    // after the sources (linker script, -lgcc, ...), NULL terminated
     int family;                    // RQ_FAM_LM or RQ_FAM_CHAT: which program
     size_t arena_bytes;            // RT_ARENA_BYTES

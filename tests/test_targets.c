@@ -34,15 +34,6 @@ static int usable(const rq_target *t) {
     return ok;
 }
 
-static char *slurp(FILE *f) {
-    fflush(f);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc(1, (size_t)n + 1);
-    if (n > 0) assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-    return s;
-}
-
 static const char *artefact_path(const rq_target *t, const char *dir, const char *name, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/%s%s", dir, name, t->artefact == RQ_TARGET_ARTEFACT_FILE ? ".out" : "");
     return buf;
@@ -120,7 +111,7 @@ static void check_lm_target(const rq_target *t, const char *model, int wbits, co
         rq_run_result r = {0};
         rc = t->run_fn(art, &ro, &r);
         if (rc) fail_msg("target %s: run failed: %s", t->name, rq_last_error());
-        char *got = slurp(out);
+        char *got = rq_test_slurp(out);
         fclose(out);
         if (strcmp(got, ref) != 0) fail_msg("target %s, int%d, prompt '%s': printed\n%s\nexpected\n%s", t->name, wbits, prompts[k], got, ref);
         assert_int_equal(r.exit_code, 0);
@@ -235,7 +226,7 @@ static void test_chat_family(void **state) {
             rq_run_result rk = {0};
             rc = t->run_fn(art, &ro, &rk);
             if (rc) fail_msg("target %s: chat run failed: %s", t->name, rq_last_error());
-            char *txt = slurp(out);
+            char *txt = rq_test_slurp(out);
             fclose(out);
             strncat(got, txt, 8191 - strlen(got));
             r.logit_crc = rq_realloc(r.logit_crc, sizeof *r.logit_crc * (size_t)(r.n_crc + rk.n_crc + 1));

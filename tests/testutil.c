@@ -75,3 +75,12 @@ void rq_test_write(const char *path, const char *text) {
     fputs(text, f);
     fclose(f);
 }
+
+char *rq_test_slurp(FILE *f) {
+    fflush(f);
+    long n = ftell(f);
+    rewind(f);
+    char *s = calloc(1, (size_t)n + 1);
+    if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) fail_msg("cannot read back a temporary file");
+    return s;
+}

@@ -3,6 +3,7 @@
 #define RQ_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -21,5 +22,7 @@ const char *rq_test_tmpdir(const char *name);
 int rq_test_run(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 // Write a text file (fails the test on error).
 void rq_test_write(const char *path, const char *text);
+// Everything written so far to the temporary file f (a run's captured output), malloc'd.
+char *rq_test_slurp(FILE *f);
 
 #endif

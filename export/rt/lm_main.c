@@ -11,6 +11,21 @@
 void rt_report(const char *name, const infer_err *e);
 long rt_atol(const char *s, int *ok);
 
+#ifdef RT_IMAGE_BE
+// A build that reads one byte order only (RT_IMAGE_BE: 1 big-endian, 0 little: the order its
+// exporter writes) refuses an image of the other order, copied from another target's folder,
+// instead of converting it. Other damage is left to the image readers.
+static int order_ok(const char *name, const uint8_t *b, size_t len, const char *magic) {
+    if (len < 5 || memcmp(b, magic, 4) != 0 || b[4] > 1 || b[4] == RT_IMAGE_BE) return 1;
+    rt_puts(2, "retroqat: "), rt_puts(2, name), rt_puts(2, ": byte 4: a "), rt_puts(2, RT_IMAGE_BE ? "little" : "big");
+    rt_puts(2, "-endian image; this program reads "), rt_puts(2, RT_IMAGE_BE ? "big" : "little");
+    rt_puts(2, "-endian images (export the model for this target)\n");
+    return 0;
+}
+#else
+#define order_ok(name, b, len, magic) 1
+#endif
+
 static int usage(const char *flag) {
     rt_puts(2, "retroqat: bad or missing value for "), rt_puts(2, flag),
         rt_puts(2, "\nusage: PROG [-m MODEL.RQM] [-k TOK.RQT] [-i PROMPT] [-n STEPS] [-T TEMP_Q8] [-P TOPP_Q15] [-s SEED] [-d]\n");
@@ -45,6 +60,7 @@ int rt_lm_main(int argc, char **argv) {
     size_t mlen, tlen;
     uint8_t *mbuf = rt_load_file(model, &mlen, &rc);
     if (!mbuf) return rc;
+    if (!order_ok(model, mbuf, mlen, LM_IMAGE_MAGIC)) return INFER_EBAD;
     infer_err e;
     lm_model m;
     if (lm_image_load(mbuf, mlen, &m, &e)) {
@@ -54,6 +70,7 @@ int rt_lm_main(int argc, char **argv) {
     const lm_config *c = &m.c;
     uint8_t *tbuf = rt_load_file(tokp, &tlen, &rc);
     if (!tbuf) return rc;
+    if (!order_ok(tokp, tbuf, tlen, LM_TOK_MAGIC)) return INFER_EBAD;
     lm_tok tok;
     if (lm_tok_load(&tok, tbuf, tlen, (uint32_t)c->vocab_size, &e)) {
         rt_report(tokp, &e);
