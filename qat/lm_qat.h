@@ -78,6 +78,12 @@ int lm_qat_int_model(lm_qat *q, lm_model *qm);
 // Mean integer cross-entropy of rows (<= batch) sequences in/tg of seq_len tokens on qm.
 double lm_qat_int_loss(lm_qat *q, const lm_model *qm, const int *in, const int *tg, int rows);
 
+// After lm_qat_int_loss: positions of its rows whose integer argmax equals the argmax of probs
+// (rows x seq_len x vocab, e.g. the float forward's on the same windows): top-1 agreement.
+long lm_qat_top1_agree(const lm_qat *q, const float *probs, int rows);
+// The current static activation clips (*n = n_layers x LMQ_NPOINT + 1, lm_quant.h's order).
+const float *lm_qat_clips(const lm_qat *q, int *n);
+
 // Checkpoint section LQAT: write it; on --resume, read it back (the weight bits must match) and
 // continue with the run's clips.
 void lm_qat_save(const lm_qat *q, rqf_writer *w);
