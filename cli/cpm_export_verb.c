@@ -73,6 +73,22 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
     cJSON_AddNumberToObject(o, "end", p->end);
     cJSON_AddNumberToObject(o, "tpa_free_bytes", (double)(CPM_TPA_END - p->end));
     cJSON_AddNumberToObject(o, "bin_bytes", (double)p->bin_size);
+    // The TPA as `retroqat report` draws it (report/report.h), and the names of the kernel's
+    // T-state probe regions (docs/z80-kernel.md) for `run --stats --json` of a --probes build.
+    cJSON_AddStringToObject(o, "target", "cpm");
+    static const char *const MAP[] = {"kernel", "weights", "data", "buffers", "stack", "free TPA"};
+    const double bytes[] = {(double)p->code_bytes, (double)p->weight_bytes, (double)p->data_bytes, (double)p->buffer_bytes,
+                            (double)p->stack_bytes, (double)(CPM_TPA_END - p->end)};
+    cJSON *mm = cJSON_AddArrayToObject(o, "memory_map");
+    for (int i = 0; i < 6; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", MAP[i]);
+        cJSON_AddNumberToObject(e, "bytes", bytes[i]);
+        cJSON_AddItemToArray(mm, e);
+    }
+    static const char *const REGION[] = {"step", "query", "context", "layer 1", "finish hidden", "biases", "columns 2..L", "argmax"};
+    cJSON *rn = cJSON_AddArrayToObject(o, "region_names");
+    for (int i = 0; i < 8; i++) cJSON_AddItemToArray(rn, cJSON_CreateString(REGION[i]));
     int32_t lo[CHAT_MAX_LAYERS], hi[CHAT_MAX_LAYERS];
     chat_bounds(m, lo, hi);
     cJSON *ls = cJSON_AddArrayToObject(o, "layers");

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/binio.h"
 #include "base/err.h"
 #include "cli/args.h"
@@ -35,6 +37,42 @@ static const char EXPORT_USAGE[] =
     "  --calib TEXT         calibrate on this text file instead (needs -z)\n"
     "  -z, --tokenizer P    llama2.c tokenizer .bin (for --calib)\n"
     "  --json               print a JSON summary\n";
+
+// The --json summary: the image's bytes per section as the "memory_map" that `retroqat report`
+// draws (the header with its section table first, then the sections in file order).
+static void export_json(const char *out, const lm_model *m, size_t bytes, const char *endian, const char *calibration) {
+    lm_section secs[LM_MAX_LAYERS + 5];
+    int ns = lm_image_sections(&m->c, secs);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "image", out);
+    cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+    cJSON_AddStringToObject(o, "endian", endian);
+    cJSON_AddNumberToObject(o, "wbits", m->c.wbits);
+    cJSON_AddStringToObject(o, "calibration", calibration);
+    cJSON_AddStringToObject(o, "target", "host");
+    cJSON *mm = cJSON_AddArrayToObject(o, "memory_map");
+    double rest = (double)bytes;
+    for (int i = 0; i < ns; i++) rest -= secs[i].bytes;
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "name", "header");
+    cJSON_AddNumberToObject(h, "bytes", rest);  // header, section table and alignment
+    cJSON_AddItemToArray(mm, h);
+    for (int i = 0; i < ns; i++) {
+        // tags are 4 bytes: "EMB ", "ROPE", ... and "LYR" + the layer's index as a byte
+        char name[16];
+        if ((unsigned char)secs[i].tag[3] < 32) snprintf(name, sizeof name, "%.3s%d", secs[i].tag, secs[i].tag[3]);
+        else snprintf(name, sizeof name, "%.4s", secs[i].tag);
+        for (size_t k = strlen(name); k > 0 && name[k - 1] == ' '; k--) name[k - 1] = 0;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", name);
+        cJSON_AddNumberToObject(e, "bytes", secs[i].bytes);
+        cJSON_AddItemToArray(mm, e);
+    }
+    char *txt = cJSON_PrintUnformatted(o);
+    printf("%s\n", txt);
+    cJSON_free(txt);
+    cJSON_Delete(o);
+}
 
 int lm_export_main(int argc, char **argv) {
     const char *outp = NULL, *endian = "little", *calib = NULL, *tokp = NULL, *target = NULL;
@@ -72,10 +110,10 @@ int lm_export_main(int argc, char **argv) {
         if (calib) return rq_report(rq_fail(RQ_EINPUT, "%s: a QAT checkpoint carries its activation ranges: --calib does not apply", pos[0]));
         if ((rc = lm_qat_load(pos[0], &q))) return rq_report(rc);
         rq_buf b = {0};
-        if (!(rc = lm_image_write(&q, be, &b)) && !(rc = rq_write_atomic(outp, b.data, b.len)))
-            printf(json ? "{\"image\":\"%s\",\"bytes\":%zu,\"endian\":\"%s\",\"wbits\":%d,\"calibration\":\"qat\"}\n"
-                        : "wrote %s: %zu bytes, %s-endian, int%d weights from the QAT checkpoint\n",
-                   outp, b.len, endian, q.c.wbits);
+        if (!(rc = lm_image_write(&q, be, &b)) && !(rc = rq_write_atomic(outp, b.data, b.len))) {
+            if (json) export_json(outp, &q, b.len, endian, "qat");
+            else printf("wrote %s: %zu bytes, %s-endian, int%d weights from the QAT checkpoint\n", outp, b.len, endian, q.c.wbits);
+        }
         rq_buf_free(&b);
         lmq_free(&q);
         return rc ? rq_report(rc) : 0;
@@ -106,8 +144,7 @@ int lm_export_main(int argc, char **argv) {
         if (!rc) rc = rq_write_atomic(outp, b.data, b.len);
         if (!rc) {
             if (json)
-                printf("{\"image\":\"%s\",\"bytes\":%zu,\"endian\":\"%s\",\"wbits\":%d,\"calibration\":\"%s\"}\n", outp, b.len,
-                       endian, wbits, calib ? calib : "self-generated");
+                export_json(outp, &m, b.len, endian, calib ? calib : "self-generated");
             else
                 printf("wrote %s: %zu bytes, int%d weights, %s-endian, calibrated on %s\n", outp, b.len, wbits, endian,
                        calib ? calib : "the model's own text");

@@ -34,6 +34,7 @@ static const verb VERBS[] = {
     {"generate", verb_generate, "generate text with a llama2.c-format model (like run.c)"},
     {"export", verb_export, "export a model for a target (cpm, host, ...)"},
     {"run", verb_run, "run an exported model: a .COM under the CP/M emulator, or an integer image"},
+    {"report", verb_report, "one HTML page with the plots of training runs and exports"},
     {"help", verb_help, "list verbs, or 'help VERB' for one"},
     {"version", verb_version, "print the version"},
 };

@@ -21,4 +21,7 @@ int lm_run_main(int argc, char **argv);     // run an integer model image on the
 int cpm_export_main(int argc, char **argv);  // --target cpm: a chat model to a .COM
 int cpm_run_main(int argc, char **argv);     // --target cpm: the bundled CP/M emulator
 
+// the report of training runs and exports (cli/report_verb.c)
+int verb_report(int argc, char **argv);
+
 #endif

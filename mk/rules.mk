@@ -19,7 +19,7 @@ LDFLAGS += $(SANFLAGS)
 endif
 
 # Every layer goes into one static library; cli/main.c and tests link against it.
-LIB_DIRS := base infer data model qat train export emu cli
+LIB_DIRS := base infer data model qat train export report emu cli
 LIB_SRC := $(filter-out cli/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libretroqat.a
