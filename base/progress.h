@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-typedef struct {
+typedef struct rq_progress_s {
     int tty;            // drawing at all
     int drawn;          // a line is on the screen (rq_progress_clear / _end erase or end it)
     double t_start, t_last;

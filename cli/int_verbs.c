@@ -136,7 +136,7 @@ int lm_export_main(int argc, char **argv) {
     }
     lm_model m;
     size_t ncal = ts.n < 4096 ? ts.n : 4096;
-    rc = lmq_ptq(&f, calib ? ts.tokens : NULL, ncal, wbits, &m);
+    rc = lmq_ptq_progress(&f, calib ? ts.tokens : NULL, ncal, wbits, 1, &m);  // a progress line on a terminal
     token_stream_free(&ts);
     if (!rc) {
         rq_buf b = {0};
