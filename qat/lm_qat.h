@@ -28,7 +28,9 @@
 // In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
 // that of the float forward the backward used (on the quantised weights with fake_quant_weights),
 // "kd" the mean KL(p_teacher || p_int) when distilling; an evaluation has "valid_float_loss" (the
-// float master weights), "valid_int_loss" and the selection score -valid_int_loss.
+// float master weights), "valid_int_loss", "valid_top1_agree" (share of positions whose integer
+// argmax is the float master's), "clips" (the activation clips in use: per point name an array
+// over layers, and "final_norm") and the selection score -valid_int_loss.
 // Outputs in "out": last.ckpt / best.ckpt of RQF kind "llamaq" (the trainer's sections, LCFG
 // (model/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips), and
 // model.rqm: the integer image of best.ckpt.
