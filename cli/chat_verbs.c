@@ -196,7 +196,7 @@ int chat_train_main(int argc, char **argv) {
     }
     trainer_cfg t;
     chat_family_trainer_cfg(&cf, &t);
-    t.out_dir = out, t.resume = resume, t.quiet = quiet;
+    t.out_dir = out, t.resume = resume, t.quiet = quiet, t.config_path = pos[0];
     if (!quiet) {
         chat_stats s;
         chat_data_stats(&cf.data, cf.train_idx, cf.n_train_pairs, c.enc.context, &s);

@@ -141,7 +141,7 @@ int lm_eval_main(int argc, char **argv) {
     size_t targets;
     llama_window_ctx wc;
     llama_window_build(&wc, &m, window);
-    double loss = lm_mean_ce(llama_window_fn, &wc, m.config.vocab_size, ts.tokens, n, window, &targets);
+    double loss = lm_mean_ce(llama_window_fn, &wc, m.config.vocab_size, ts.tokens, n, window, &targets, 1);
     llama_window_free(&wc);
     lmq_eval_result ir;  // the integer columns (issue 6)
     if (!float_only && (rc = lmq_eval_ptq(&m, ts.tokens, n, window, isatty(2), qat_path, &ir))) {

@@ -32,6 +32,7 @@ static const verb VERBS[] = {
     {"generate", verb_generate, "generate text with a llama2.c-format model (like run.c)"},
     {"export", verb_export, "export a model for a target (`retroqat targets` lists them)"},
     {"run", verb_run, "run an exported model in its target's emulator (default: host)"},
+    {"report", verb_report, "one HTML page with the plots of training runs and exports"},
     {"targets", verb_targets, "list the export targets, their CPUs and whether their tools are installed"},
     {"help", verb_help, "list verbs, or 'help VERB' for one"},
     {"version", verb_version, "print the version"},

@@ -21,4 +21,7 @@ int verb_run(int argc, char **argv);
 int verb_targets(int argc, char **argv);
 
 
+// the report of training runs and exports (cli/report_verb.c)
+int verb_report(int argc, char **argv);
+
 #endif

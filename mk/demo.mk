@@ -3,7 +3,9 @@
 # build/demo-chat, evaluate it (float, fake-quant and integer kernel, held-out queries, accumulator
 # ranges), then chat with the integer model on the scripted queries of
 # examples/tinychat/demo_queries.txt, and finally (make demo-cpm) export the same checkpoint to a
-# CP/M CHAT.COM and run it in the bundled emulator on the same queries.
+# CP/M CHAT.COM and run it in the bundled emulator on the same queries, and write the report of it
+# all (retroqat report: the training curves, the .COM's memory map, the T-states per phase) to
+# build/demo-chat/report.html.
 DEMO_CHAT_DIR := $(BUILD)/demo-chat
 
 demo: $(BIN)
@@ -20,4 +22,8 @@ demo: $(BIN)
 		printf '> %s\n' "$$q"; $(BIN) chat $(DEMO_CHAT_DIR)/best.ckpt "$$q"; \
 	done; \
 	echo "== the same model on a Z80: export to CP/M and run in the bundled emulator"; \
-	$(MAKE) --no-print-directory demo-cpm
+	$(MAKE) --no-print-directory demo-cpm; \
+	echo "== the report: training curves, the .COM's memory map, T-states per phase"; \
+	$(BIN) export $(DEMO_CHAT_DIR)/best.ckpt --target cpm --probes -o $(DEMO_CPM_DIR)/CHATP.COM --json > $(DEMO_CHAT_DIR)/export-cpm.json; \
+	$(BIN) report $(DEMO_CHAT_DIR) --export $(DEMO_CPM_DIR)/stats.json -o $(DEMO_CHAT_DIR)/report.html >/dev/null; \
+	echo "report: $(DEMO_CHAT_DIR)/report.html"

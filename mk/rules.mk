@@ -22,7 +22,7 @@ LDFLAGS += $(SANFLAGS)
 endif
 
 # Every layer goes into one static library; cli/main.c and tests link against it.
-LIB_DIRS := base infer data model qat train export emu cli
+LIB_DIRS := base infer data model qat train export report emu cli
 # Targets: export/NAME/*.c is host code (exporter, runner) and goes into the library; the
 # sources each target compiles for its CPU (export/NAME/cpu/, export/rt/) do not.
 LIB_SRC := $(filter-out cli/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))) \

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/progress.h"
 #include "data/sampler.h"
 
 static double now_seconds(void) {
@@ -59,8 +60,10 @@ double lm_row_ce(const float *logits, int vocab_size, int target) {
 }
 
 double lm_mean_ce(lm_window_fn fn, void *ctx, int vocab_size, const uint16_t *tokens, size_t n, int window,
-                  size_t *n_targets) {
+                  size_t *n_targets, int progress) {
     float *logits = rq_malloc((size_t)window * vocab_size * sizeof(float));
+    rq_progress pg;
+    rq_progress_start(&pg, "eval: window", n > 1 ? (long)((n - 2) / window + 1) : 0, !progress);
     double total = 0;
     size_t count = 0;
     for (size_t start = 0; start + 1 < n; start += window) {
@@ -72,7 +75,9 @@ double lm_mean_ce(lm_window_fn fn, void *ctx, int vocab_size, const uint16_t *to
         }
         for (int i = 0; i < len; i++) total += lm_row_ce(logits + (size_t)i * vocab_size, vocab_size, tokens[start + i + 1]);
         count += len;
+        rq_progress_draw(&pg, (long)(start / window + 1), -1, "float model");
     }
+    rq_progress_end(&pg);
     free(logits);
     if (n_targets) *n_targets = count;
     return count ? total / count : NAN;

@@ -39,8 +39,9 @@ typedef int (*lm_window_fn)(void *ctx, const uint16_t *tokens, int n, float *log
 // Mean cross-entropy (nats) of predicting tokens[i+1] from tokens[0..i] over a stream, cut into
 // windows of window+1 tokens that overlap by one (each window starts a fresh context). The last,
 // shorter window counts too. *n_targets receives the number of predicted tokens.
+// progress: a progress line with ETA on a terminal (base/progress.h).
 double lm_mean_ce(lm_window_fn fn, void *ctx, int vocab_size, const uint16_t *tokens, size_t n, int window,
-                  size_t *n_targets);
+                  size_t *n_targets, int progress);
 // Cross-entropy of one row of logits against target: logsumexp(logits) - logits[target] (double).
 double lm_row_ce(const float *logits, int vocab_size, int target);
 

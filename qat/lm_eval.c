@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/progress.h"
 #include "model/llama_generate.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_qat.h"
@@ -27,7 +28,8 @@ typedef struct {
     const lm_model *q[M_N];
     const uint16_t *tokens;
     size_t n;
-    int window, n_windows, next, done, progress;
+    int window, n_windows, next, done;
+    rq_progress *pg;
     win_result *res;
     pthread_mutex_t mu;
 } eval_job;
@@ -78,7 +80,7 @@ static void *worker(void *arg) {
         }
         pthread_mutex_lock(&j->mu);
         j->done++;
-        if (j->progress) fprintf(stderr, "\reval: window %d/%d", j->done, j->n_windows);
+        rq_progress_draw(j->pg, j->done, -1, "integer models");
         pthread_mutex_unlock(&j->mu);
     }
     for (int k = 1; k < M_N; k++) free(mem[k]);
@@ -92,8 +94,11 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
     memset(out, 0, sizeof *out);
     if (n < 2) return rq_fail(RQ_EINPUT, "eval: fewer than 2 tokens");
     if (window < 1 || window > f->config.seq_len) window = f->config.seq_len;
-    eval_job j = {.f = f, .qf = qat_float, .q = {NULL, ptq8, ptq4, qat}, .tokens = tokens, .n = n, .window = window, .progress = progress};
+    eval_job j = {.f = f, .qf = qat_float, .q = {NULL, ptq8, ptq4, qat}, .tokens = tokens, .n = n, .window = window};
     j.n_windows = (int)((n - 2) / window + 1);
+    rq_progress pg;
+    rq_progress_start(&pg, "eval: window", j.n_windows, !progress);
+    j.pg = &pg;
     j.res = rq_calloc(j.n_windows, sizeof(win_result));
     pthread_mutex_init(&j.mu, NULL);
     if (threads < 1) threads = 1;
@@ -103,7 +108,7 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
     worker(&j);
     for (int t = 1; t < threads; t++) pthread_join(th[t], NULL);
     pthread_mutex_destroy(&j.mu);
-    if (progress) fprintf(stderr, "\n");
+    rq_progress_end(&pg);
     // combine in window order: the same sums whatever the thread count
     win_result tot = {0};
     for (int w = 0; w < j.n_windows; w++) {

@@ -182,6 +182,25 @@ double lm_qat_int_loss(lm_qat *s, const lm_model *qm, const int *in, const int *
     return int_pass(s, qm, in, tg, rows, s->probs);
 }
 
+static int argmax_f(const float *p, int n) {
+    int k = 0;
+    for (int i = 1; i < n; i++)
+        if (p[i] > p[k]) k = i;
+    return k;
+}
+
+long lm_qat_top1_agree(const lm_qat *s, const float *probs, int rows) {
+    int V = s->m->config.vocab_size;
+    long agree = 0;
+    for (size_t i = 0; i < (size_t)rows * s->T; i++) agree += argmax_f(s->probs + i * V, V) == argmax_f(probs + i * V, V);
+    return agree;
+}
+
+const float *lm_qat_clips(const lm_qat *s, int *n) {
+    *n = (int)n_clips(s->stats.n_layers);
+    return s->stats.clip;
+}
+
 void lm_qat_save(const lm_qat *s, rqf_writer *w) {
     rq_buf *b = rqf_section_begin(w, "LQAT");
     int np = (int)n_clips(s->stats.n_layers);

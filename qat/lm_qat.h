@@ -28,7 +28,9 @@
 // In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
 // that of the float forward the backward used (on the quantised weights with fake_quant_weights),
 // "kd" the mean KL(p_teacher || p_int) when distilling; an evaluation has "valid_float_loss" (the
-// float master weights), "valid_int_loss" and the selection score -valid_int_loss.
+// float master weights), "valid_int_loss", "valid_top1_agree" (share of positions whose integer
+// argmax is the float master's), "clips" (the activation clips in use: per point name an array
+// over layers, and "final_norm") and the selection score -valid_int_loss.
 // Outputs in "out": last.ckpt / best.ckpt of RQF kind "llamaq" (the trainer's sections, LCFG
 // (model/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips), and
 // model.rqm: the integer image of best.ckpt.
@@ -77,6 +79,12 @@ double lm_qat_step(lm_qat *q, llama_train *st, const int *in, const int *tg, lla
 int lm_qat_int_model(lm_qat *q, lm_model *qm);
 // Mean integer cross-entropy of rows (<= batch) sequences in/tg of seq_len tokens on qm.
 double lm_qat_int_loss(lm_qat *q, const lm_model *qm, const int *in, const int *tg, int rows);
+
+// After lm_qat_int_loss: positions of its rows whose integer argmax equals the argmax of probs
+// (rows x seq_len x vocab, e.g. the float forward's on the same windows): top-1 agreement.
+long lm_qat_top1_agree(const lm_qat *q, const float *probs, int rows);
+// The current static activation clips (*n = n_layers x LMQ_NPOINT + 1, lm_quant.h's order).
+const float *lm_qat_clips(const lm_qat *q, int *n);
 
 // Checkpoint section LQAT: write it; on --resume, read it back (the weight bits must match) and
 // continue with the run's clips.

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/progress.h"
 #include "base/rng.h"
 
 void lmq_stats_init(lmq_stats *st, int n_layers) {
@@ -20,6 +21,7 @@ void lmq_stats_init(lmq_stats *st, int n_layers) {
     st->hist = rq_calloc(n * LMQ_NBIN, sizeof(uint32_t));
     st->pass = 0;
     st->tokens = 0;
+    st->progress = NULL;
 }
 
 void lmq_stats_free(lmq_stats *st) {
@@ -77,6 +79,7 @@ void lmq_calibrate(const llama_model *f, const uint16_t *tokens, const int *lens
                 st->tokens++;
             }
             t += lens[q];
+            if (st->progress) rq_progress_draw(st->progress, (long)st->pass * n_seqs + q + 1, -1, "calibration passes");
         }
     }
     choose_clips(st);
@@ -350,7 +353,7 @@ void lmq_free(lm_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st) {
+static int calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st, int show) {
     int len = LMQ_CALIB_LEN < f->config.seq_len ? LMQ_CALIB_LEN : f->config.seq_len;
     int ns = tokens ? (int)((n + len - 1) / len) : LMQ_CALIB_SEQS;
     if (tokens && n == 0) return rq_fail(RQ_EINPUT, "calibration: no tokens");
@@ -364,15 +367,28 @@ int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n
         tokens = own_t;
     }
     lmq_stats_init(st, f->config.n_layers);
+    rq_progress pg;
+    rq_progress_start(&pg, "calibrate: sequence", 2L * ns, !show);
+    st->progress = show ? &pg : NULL;
     lmq_calibrate(f, tokens, lens, ns, st);
+    rq_progress_end(&pg);
+    st->progress = NULL;
     free(own_t);
     free(lens);
     return 0;
 }
 
+int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st) {
+    return calibrate_default(f, tokens, n, st, 0);
+}
+
 int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out) {
+    return lmq_ptq_progress(f, tokens, n, wbits, 0, out);
+}
+
+int lmq_ptq_progress(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, int show, lm_model *out) {
     lmq_stats st;
-    int rc = lmq_calibrate_default(f, tokens, n, &st);
+    int rc = calibrate_default(f, tokens, n, &st, show);
     if (rc) return rc;
     lmq_opts o = {wbits, 10};
     rc = lmq_quantize(f, &st, &o, out);

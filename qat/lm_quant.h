@@ -40,6 +40,7 @@ typedef struct {
     uint32_t *hist;   // [n_layers * LMQ_NPOINT + 1][LMQ_NBIN]
     int pass;         // 0: collecting maxima, 1: histograms
     long tokens;      // positions seen
+    struct rq_progress_s *progress;  // a progress line to draw per sequence (NULL: none)
 } lmq_stats;
 
 void lmq_stats_init(lmq_stats *st, int n_layers);
@@ -69,6 +70,8 @@ void lmq_free(lm_model *m);
 #define LMQ_CALIB_LEN 256
 #define LMQ_CALIB_SEED 1
 int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out);
+// The same with a progress line with ETA on a terminal (export's calibration; base/progress.h).
+int lmq_ptq_progress(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, int show, lm_model *out);
 // Just the calibration part of lmq_ptq (st is initialised here; lmq_stats_free it).
 int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st);
 

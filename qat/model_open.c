@@ -66,7 +66,7 @@ static int open_float(const char *path, const rq_open_opts *o, rq_model *m) {
         if (!rc && ts.n < 2) rc = rq_fail(RQ_EINPUT, "%s: no tokens to calibrate on", o->calib);
     }
     size_t ncal = ts.n < 4096 ? ts.n : 4096;
-    if (!rc) rc = lmq_ptq(&f, o && o->calib ? ts.tokens : NULL, ncal, wbits, &m->lm);
+    if (!rc) rc = lmq_ptq_progress(&f, o && o->calib ? ts.tokens : NULL, ncal, wbits, 1, &m->lm);  // a progress line on a terminal
     token_stream_free(&ts);
     llama_free(&f);
     if (rc) return rc;

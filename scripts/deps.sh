@@ -1,12 +1,16 @@
 #!/bin/sh
 # Install, only when missing, every Debian package retroqat uses (python3: the Z80 handler
-# generator export/cpm/cpu/gen_handlers.py and report scripts; sdcc: the Z80 kernel, assembled
-# at build time; the rest: build, tests, targets).
-#   scripts/deps.sh          install what is missing (apt-get update once, first)
-#   scripts/deps.sh --check  exit 0 when everything is present, 1 otherwise
+# generator export/cpm/cpu/gen_handlers.py and report scripts; libxml2-utils: xmllint, the strict
+# parser tests/test_report.c checks the report pages with; the rest: build, tests, targets).
+#   scripts/deps.sh            install what is missing (apt-get update once, first)
+#   scripts/deps.sh --check    exit 0 when everything is present, 1 otherwise
+#   scripts/deps.sh --browser  also the browser the report's rendering test uses (chromium; only
+#                              .ci/run and that test need it, not make demo / make test)
 set -e
 PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
-      gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul"
+      gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul libxml2-utils"
+BROWSER_PKGS="chromium"
+[ "$1" = "--browser" ] && PKGS="$PKGS $BROWSER_PKGS"
 
 missing=""
 for p in $PKGS; do

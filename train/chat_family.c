@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "qat/image_open.h"
 #include "base/rng.h"
+#include "qat/chat_z80_cost.h"
 #include "qat/quant.h"
 
 #define CHAT_CKPT_VERSION 2  // 2 adds the dead zones; version 1 files load with none
@@ -520,6 +521,7 @@ typedef struct {
     long ok, mismatch, overflows, exact;
     double maxabs[CHAT_MAX_LAYERS];
     long active[CHAT_MAX_LAYERS];  // hidden outputs > 0 (the inputs the kernel's next layer visits)
+    long ctx_active;               // non-zero context buckets (the layer-1 columns of a step)
 } int_job;
 
 static void *int_worker(void *arg) {
@@ -532,6 +534,7 @@ static void *int_worker(void *arg) {
     int16_t logits[CHAT_MAX_WIDTH];
     for (int r = j->lo; r < j->hi; r++) {
         int k = chat_forward(&cf->im, j->x + (size_t)r * d0, logits, accp);
+        for (int i = cf->enc.q_buckets; i < d0; i++) j->ctx_active += j->x[(size_t)r * d0 + i] != 0;
         j->ok += k == j->y[r];
         const float *fq = j->fq + (size_t)r * C;
         int same = 1;
@@ -610,7 +613,14 @@ void chat_measure(chat_family *cf, const chat_examples *ex, const int *sub, int 
     cJSON *ma = cJSON_AddArrayToObject(out, "max_abs_acc");
     for (int l = 0; l < L; l++) cJSON_AddItemToArray(ma, cJSON_CreateNumber(fmax(jobs[0].maxabs[l], jobs[1].maxabs[l])));
     cJSON *au = cJSON_AddArrayToObject(out, "active_units");  // mean per example, hidden layers
-    for (int l = 0; l + 1 < L; l++) cJSON_AddItemToArray(au, cJSON_CreateNumber((jobs[0].active[l] + jobs[1].active[l]) / dn));
+    double active[CHAT_MAX_LAYERS], ctx = (jobs[0].ctx_active + jobs[1].ctx_active) / dn;
+    for (int l = 0; l + 1 < L; l++) {
+        active[l] = (jobs[0].active[l] + jobs[1].active[l]) / dn;
+        cJSON_AddItemToArray(au, cJSON_CreateNumber(active[l]));
+    }
+    cJSON_AddNumberToObject(out, "active_inputs", ctx);  // mean non-zero context buckets
+    // the Z80 kernel's cost model on these activations (qat/chat_z80_cost.h)
+    cJSON_AddNumberToObject(out, "z80_tstates_step", chat_z80_step_estimate(&cf->im, ctx, active));
     free(x), free(y), free(fq);
 }
 
@@ -631,6 +641,20 @@ static void add_quant(const chat_family *cf, cJSON *out) {
         w += n;
     }
     cJSON_AddNumberToObject(out, "nonzero", nzs / (double)cf->net.n_weights);
+    // weight codes per layer in the integer image: counts of -2, -1, 0, +1
+    cJSON *ch = cJSON_AddArrayToObject(out, "code_hist");
+    int8_t row[CHAT_MAX_WIDTH];
+    for (int l = 0; l < cf->L; l++) {
+        long cnt[4] = {0, 0, 0, 0};
+        int n_in = cf->dims[l], rb = chat_row_bytes(n_in);
+        for (int r = 0; r < cf->dims[l + 1]; r++) {
+            chat_unpack_row(cf->im.w[l] + (size_t)r * rb, n_in, row);
+            for (int i = 0; i < n_in; i++) cnt[row[i] + 2]++;
+        }
+        cJSON *h = cJSON_CreateArray();
+        for (int k = 0; k < 4; k++) cJSON_AddItemToArray(h, cJSON_CreateNumber((double)cnt[k]));
+        cJSON_AddItemToArray(ch, h);
+    }
 }
 
 static double fam_evaluate(rq_family *f, long step, cJSON *out) {

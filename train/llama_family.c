@@ -187,7 +187,7 @@ static void lf_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
 // Mean loss over consecutive full windows of the validation stream (at most valid_tokens
 // tokens), B windows per forward: the float model's, and with qm also the integer model's
 // (into *int_loss).
-static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, size_t *n_targets) {
+static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, size_t *n_targets, long *agree) {
     int B = s->cfg.batch, T = s->cfg.seq_len;
     size_t n = s->valid.n;
     if (s->cfg.valid_tokens > 0 && (size_t)s->cfg.valid_tokens < n) n = s->cfg.valid_tokens;
@@ -205,7 +205,10 @@ static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, 
         }
         llama_train_forward(&s->st, &s->m, s->in, s->tg, T);
         for (int i = 0; i < rows * T; i++) total += s->st.a.losses[i];
-        if (qm) int_total += lm_qat_int_loss(s->qat, qm, s->in, s->tg, rows) * rows * T;
+        if (qm) {
+            int_total += lm_qat_int_loss(s->qat, qm, s->in, s->tg, rows) * rows * T;
+            *agree += lm_qat_top1_agree(s->qat, s->st.a.probs, rows);
+        }
         count += (size_t)rows * T;
     }
     *n_targets = count;
@@ -220,18 +223,30 @@ static double lf_evaluate(rq_family *f, long step, cJSON *out) {
     llama_family *s = f->self;
     size_t n;
     if (!s->qat) {
-        double vl = valid_loss(s, NULL, NULL, &n);
+        double vl = valid_loss(s, NULL, NULL, &n, NULL);
         cJSON_AddNumberToObject(out, "valid_loss", vl);
         cJSON_AddNumberToObject(out, "valid_tokens", (double)n);
         return isnan(vl) ? -INFINITY : -vl;
     }
     lm_model qm;
     if (lm_qat_int_model(s->qat, &qm)) return -INFINITY;
-    double il, fl = valid_loss(s, &qm, &il, &n);
+    long agree = 0;
+    double il, fl = valid_loss(s, &qm, &il, &n, &agree);
     lmq_free(&qm);
     cJSON_AddNumberToObject(out, "valid_float_loss", fl);
     cJSON_AddNumberToObject(out, "valid_int_loss", il);
+    cJSON_AddNumberToObject(out, "valid_top1_agree", n ? (double)agree / (double)n : NAN);
     cJSON_AddNumberToObject(out, "valid_tokens", (double)n);
+    // the activation clips in use (after $.qat.recalibrate), per quantisation point and layer
+    static const char *const POINT[LMQ_NPOINT] = {"xatt", "q", "k", "v", "o", "xffn", "h1", "h3", "g"};
+    int nc, L = s->m.config.n_layers;
+    const float *clip = lm_qat_clips(s->qat, &nc);
+    cJSON *cl = cJSON_AddObjectToObject(out, "clips");
+    for (int p = 0; p < LMQ_NPOINT; p++) {
+        cJSON *a = cJSON_AddArrayToObject(cl, POINT[p]);
+        for (int l = 0; l < L; l++) cJSON_AddItemToArray(a, cJSON_CreateNumber(clip[lmq_index(l, p)]));
+    }
+    cJSON_AddNumberToObject(cl, "final_norm", clip[lmq_index(L, LMQ_FIN)]);
     return isnan(il) ? -INFINITY : -il;
 }
 
@@ -375,6 +390,7 @@ int llama_family_train_main(int argc, char **argv) {
     tc.eval_every = c->eval_every;
     tc.seed = (uint64_t)c->seed;
     tc.out_dir = c->out;
+    tc.config_path = pos[0];
     tc.resume = resume;
     tc.quiet = quiet;
     tc.unit = "tok";

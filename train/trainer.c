@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/progress.h"
+#include "train/run_info.h"
 
 #define TRNR_VERSION 1
 
@@ -40,12 +42,6 @@ void trainer_cfg_defaults(trainer_cfg *c) {
     c->seed = 1337;
     c->out_dir = "runs/default";
     c->units_per_step = 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct {
@@ -132,12 +128,6 @@ done:
     return rc;
 }
 
-static void fmt_duration(double s, char *buf, size_t n) {
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
-
 static void write_jsonl(FILE *fp, cJSON *obj) {
     if (!fp) return;
     char *s = cJSON_PrintUnformatted(obj);
@@ -181,19 +171,21 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
         return rq_fail(RQ_ERUNTIME, "%s: cannot open: %s", metrics_path, strerror(errno));
     }
 
-    int tty = !c->quiet && isatty(2);
+    rq_progress pg;
+    rq_progress_start(&pg, "step", c->steps, c->quiet);
     long log_every = c->log_every > 0 ? c->log_every : (c->eval_every >= 20 ? c->eval_every / 20 : 1);
     rq_interrupted = 0;
     void (*old_handler)(int) = signal(SIGINT, on_sigint);
 
-    double t_start = now_s(), t_last_draw = 0.0, train_time = 0.0;
+    double t_start = rq_now_s(), c_start = rq_cpu_s(), train_time = 0.0;
     long steps_timed = 0;
     float loss_ema = NAN;
-    char fam[256] = "", eta[32], el[32];
+    char fam[256] = "", extra[400], el[32];
+    run_info_begin(c, f->kind);
     if (c->resume && !c->quiet) fprintf(stderr, "resuming %s at step %ld/%ld\n", last_path, st.next_step, c->steps);
 
     for (long step = st.next_step; step < c->steps && !rq_interrupted; step++) {
-        double t0 = now_s();
+        double t0 = rq_now_s();
         cJSON *stats = cJSON_CreateObject();
         float loss = f->step(f, step, &st.rng, stats);
         float gnorm = grad_clip_norm(f->grads, f->n_params, opt_cfg.grad_clip);
@@ -201,7 +193,7 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
         adamw_step(&opt, &opt_cfg, f->params, f->grads, f->decay_mask, lr);
         if (f->after_update) f->after_update(f, step);
         st.next_step = step + 1;
-        train_time += now_s() - t0;
+        train_time += rq_now_s() - t0;
         steps_timed++;
         loss_ema = isnan(loss_ema) ? loss : 0.9f * loss_ema + 0.1f * loss;
 
@@ -216,17 +208,13 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
             write_jsonl(metrics, line);
             cJSON_Delete(line);
         }
-        double now = now_s();
-        if (tty && (now - t_last_draw > 0.1 || st.next_step == c->steps)) {
-            t_last_draw = now;
+        if (pg.tty) {
             double per_step = train_time / (double)steps_timed;
             fam[0] = 0;
             if (f->progress) f->progress(f, stats, fam, sizeof fam);
-            fmt_duration(per_step * (double)(c->steps - st.next_step), eta, sizeof eta);
-            double rate = c->units_per_step / per_step;
-            fprintf(stderr, "\r\033[Kstep %ld/%ld | loss %.4f | %s%s%.0f %s/s | ETA %s", st.next_step, c->steps, loss_ema,
-                    fam, fam[0] ? " | " : "", rate, c->unit ? c->unit : "step", eta);
-            fflush(stderr);
+            snprintf(extra, sizeof extra, "loss %.4f | %s%s%.0f %s/s", loss_ema, fam, fam[0] ? " | " : "", c->units_per_step / per_step,
+                     c->unit ? c->unit : "step");
+            rq_progress_draw(&pg, st.next_step, per_step, extra);
         }
         cJSON_Delete(stats);
 
@@ -235,8 +223,14 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
             cJSON_AddStringToObject(ev, "type", "eval");
             cJSON_AddNumberToObject(ev, "step", (double)st.next_step);
             double score = f->evaluate(f, st.next_step, ev);
-            fmt_duration(now_s() - t_start, el, sizeof el);
+            rq_fmt_duration(rq_now_s() - t_start, el, sizeof el);
             cJSON_AddNumberToObject(ev, "score", score);
+            // timing of this process (never checkpointed): wall clock since the start and the
+            // training steps' throughput (evaluations excluded)
+            char rate_key[32];
+            snprintf(rate_key, sizeof rate_key, "%s_per_s", c->unit ? c->unit : "step");
+            cJSON_AddNumberToObject(ev, "wall_s", rq_now_s() - t_start);
+            cJSON_AddNumberToObject(ev, rate_key, train_time > 0 ? (double)c->units_per_step * (double)steps_timed / train_time : 0.0);
             int improved = score > st.best;
             if (improved) {
                 st.best = score;
@@ -245,7 +239,8 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
             write_jsonl(metrics, ev);
             if (!c->quiet) {
                 char *s = cJSON_PrintUnformatted(ev);
-                fprintf(stderr, "%s[%s] eval %s%s\n", tty ? "\r\033[K" : "", el, s, improved ? " *best" : "");
+                rq_progress_clear(&pg);
+                fprintf(stderr, "[%s] eval %s%s\n", el, s, improved ? " *best" : "");
                 cJSON_free(s);
             }
             cJSON_Delete(ev);
@@ -255,10 +250,14 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
     }
     if (!rc && rq_interrupted) {
         rc = save_ckpt(f, c, &opt, &st, last_path);
-        if (!rc) fprintf(stderr, "%sinterrupted at step %ld: saved %s (continue with --resume)\n", tty ? "\r\033[K" : "", st.next_step, last_path);
-    } else if (tty) {
-        fprintf(stderr, "\n");
+        rq_progress_clear(&pg);
+        if (!rc) fprintf(stderr, "interrupted at step %ld: saved %s (continue with --resume)\n", st.next_step, last_path);
+    } else {
+        rq_progress_end(&pg);
     }
+    run_info_end(c, rq_now_s() - t_start, rq_cpu_s() - c_start, st.next_step, rc ? "failed" : rq_interrupted ? "interrupted" : "finished");
+    if (!rc && !c->quiet)
+        fprintf(stderr, "see the training: retroqat report %s -o %s/report.html\n", c->out_dir, c->out_dir);
     signal(SIGINT, old_handler);
     fclose(metrics);
     adamw_free(&opt);

@@ -3,8 +3,11 @@
 // A family (trigram chat, llama transformer) fills an rq_family: its flat parameter and gradient
 // arrays, and callbacks for one optimisation step, an evaluation, and its own checkpoint sections.
 // The trainer owns everything else: AdamW + schedule + clipping, the step loop, periodic
-// evaluation, metrics.jsonl, last.ckpt / best.ckpt (atomic), the progress line with ETA on a
-// terminal, Ctrl-C (save last.ckpt and exit 0), and --resume.
+// evaluation, metrics.jsonl, last.ckpt / best.ckpt (atomic), run.json (what reproduces the run:
+// train/run_info.h), the progress line with ETA on a terminal (base/progress.h), Ctrl-C (save
+// last.ckpt and exit 0), and --resume. Every evaluation line also gets "wall_s" (seconds since
+// this process started training) and "<unit>_per_s" (the steps' throughput, evaluations
+// excluded): timing, never part of a checkpoint.
 //
 // Determinism contract: a family must draw everything random for step s from the rng the trainer
 // passes (whose state is checkpointed) or derive it from (seed, s) — never from hidden state —
@@ -57,6 +60,7 @@ typedef struct {
     int quiet;             // no progress line even on a terminal
     const char *unit;      // what a step processes, for the rate shown ("ex", "tok"); NULL = steps
     long units_per_step;
+    const char *config_path;  // the run's JSON config, copied into out_dir/run.json (or NULL)
 } trainer_cfg;
 
 void trainer_cfg_defaults(trainer_cfg *c);

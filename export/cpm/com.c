@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "qat/chat_z80_cost.h"
 
 static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
 
@@ -36,37 +37,6 @@ void cpm_transpose_layer(const uint8_t *w, int n_in, int n_out, uint8_t *out) {
 void cpm_program_free(cpm_program *p) {
     free(p->com), free(p->bin);
     p->com = NULL, p->bin = NULL;
-}
-
-// Per layer: both layouts' sizes and estimated T-states when every input is active (per column:
-// packed ~84 T per byte for fetch + dispatch + row steps and ~44 T per non-zero code, -2 twice;
-// sparse ~230 T to set up the three addends and lists and ~80 T per non-zero weight).
-typedef struct {
-    size_t packed, sparse;
-    double t_packed, t_sparse;
-    int can_sparse;  // every list of every column has at most 255 rows
-} layer_cost;
-
-static void layer_costs(const chat_imodel *m, int l, layer_cost *c) {
-    int n_in = m->dims[l], n_out = m->dims[l + 1], nb = chat_row_bytes(n_out), rb = chat_row_bytes(n_in);
-    int *cnt = rq_calloc((size_t)n_in * 4, sizeof *cnt);  // per column: rows with code 0..3
-    int8_t row[CHAT_MAX_WIDTH];
-    for (int r = 0; r < n_out; r++) {
-        chat_unpack_row(m->w[l] + (size_t)r * rb, n_in, row);
-        for (int i = 0; i < n_in; i++) cnt[4 * i + (row[i] & 3)]++;
-    }
-    memset(c, 0, sizeof *c);
-    c->packed = (size_t)n_in * nb;
-    c->sparse = 2 * (size_t)n_in;
-    c->can_sparse = 1;
-    for (int i = 0; i < n_in; i++) {
-        int p1 = cnt[4 * i + 1], m2 = cnt[4 * i + 2], m1 = cnt[4 * i + 3], nz = p1 + m1 + m2;
-        c->sparse += 3 + (size_t)nz;
-        c->t_packed += 84.0 * nb + 44.0 * (nz + m2);
-        c->t_sparse += 230.0 + 80.0 * nz;
-        if (p1 > 255 || m1 > 255 || m2 > 255) c->can_sparse = 0;
-    }
-    free(cnt);
 }
 
 // Sparse columns: table[i] -> [n+1][offsets][n-1][offsets][n-2][offsets], offset = off + row.
@@ -99,10 +69,10 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
             return rq_fail(RQ_EINPUT, "layer %d has %d outputs; the Z80 kernel handles at most %d per layer", l,
                            m->dims[l + 1], CPM_MAX_ROWS);
     int nb[CHAT_MAX_LAYERS], widest = 1, sparse[CHAT_MAX_LAYERS];
-    layer_cost cost[CHAT_MAX_LAYERS];
+    chat_z80_cost cost[CHAT_MAX_LAYERS];
     for (int l = 0; l < L; l++) {
         nb[l] = chat_row_bytes(m->dims[l + 1]);
-        layer_costs(m, l, &cost[l]);
+        chat_z80_layer_cost(m, l, 0, m->dims[l], &cost[l]);
         sparse[l] = cost[l].can_sparse &&
                     (layout == CPM_LAYOUT_SPARSE || (layout == CPM_LAYOUT_AUTO && cost[l].t_sparse < cost[l].t_packed));
     }

@@ -48,7 +48,7 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
     cJSON *mm = cJSON_AddArrayToObject(o, "memory_map");
     const struct { const char *name; size_t bytes; } parts[] = {
         {"kernel", p->code_bytes}, {"data", p->data_bytes}, {"weights", p->weight_bytes},
-        {"buffers", p->buffer_bytes}, {"stack", p->stack_bytes}, {"free", (size_t)(CPM_TPA_END - p->end)},
+        {"buffers", p->buffer_bytes}, {"stack", p->stack_bytes}, {"free TPA", (size_t)(CPM_TPA_END - p->end)},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -56,6 +56,12 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
         cJSON_AddNumberToObject(e, "bytes", (double)parts[i].bytes);
         cJSON_AddItemToArray(mm, e);
     }
+    // The names of the kernel's T-state probe regions (docs/z80-kernel.md), for the report's
+    // panel of `run --stats --json` on a --probes build.
+    cJSON_AddStringToObject(o, "target", "cpm");
+    static const char *const REGION[] = {"step", "query", "context", "layer 1", "finish hidden", "biases", "columns 2..L", "argmax"};
+    cJSON *rn = cJSON_AddArrayToObject(o, "region_names");
+    for (int i = 0; i < 8; i++) cJSON_AddItemToArray(rn, cJSON_CreateString(REGION[i]));
     int32_t lo[CHAT_MAX_LAYERS], hi[CHAT_MAX_LAYERS];
     chat_bounds(m, lo, hi);
     cJSON *ls = cJSON_AddArrayToObject(o, "layers");

@@ -14,6 +14,7 @@
 #include "export/lm_image_write.h"
 #include "export/target.h"
 #include "infer/lm_gen.h"
+#include "infer/lm_image.h"
 #include "qat/image_open.h"
 #include "qat/lm_intgen.h"
 
@@ -21,6 +22,42 @@ static const rq_tflag EXPORT_FLAGS[] = {
     {"--endian", "E", "byte order of a transformer image: little (default) or big"},
     {NULL, NULL, NULL},
 };
+
+// The --json summary: the image's bytes per section as the "memory_map" that `retroqat report`
+// draws (the header with its section table first, then the sections in file order).
+static void export_json(const char *out, const lm_model *m, size_t bytes, const char *endian, const char *source) {
+    lm_section secs[LM_MAX_LAYERS + 5];
+    int ns = lm_image_sections(&m->c, secs);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "image", out);
+    cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+    cJSON_AddStringToObject(o, "endian", endian);
+    cJSON_AddNumberToObject(o, "wbits", m->c.wbits);
+    cJSON_AddStringToObject(o, "source", source);
+    cJSON_AddStringToObject(o, "target", "host");
+    cJSON *mm = cJSON_AddArrayToObject(o, "memory_map");
+    double rest = (double)bytes;
+    for (int i = 0; i < ns; i++) rest -= secs[i].bytes;
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "name", "header");
+    cJSON_AddNumberToObject(h, "bytes", rest);  // header, section table and alignment
+    cJSON_AddItemToArray(mm, h);
+    for (int i = 0; i < ns; i++) {
+        // tags are 4 bytes: "EMB ", "ROPE", ... and "LYR" + the layer's index as a byte
+        char name[16];
+        if ((unsigned char)secs[i].tag[3] < 32) snprintf(name, sizeof name, "%.3s%d", secs[i].tag, secs[i].tag[3]);
+        else snprintf(name, sizeof name, "%.4s", secs[i].tag);
+        for (size_t k = strlen(name); k > 0 && name[k - 1] == ' '; k--) name[k - 1] = 0;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", name);
+        cJSON_AddNumberToObject(e, "bytes", secs[i].bytes);
+        cJSON_AddItemToArray(mm, e);
+    }
+    char *txt = cJSON_PrintUnformatted(o);
+    printf("%s\n", txt);
+    cJSON_free(txt);
+    cJSON_Delete(o);
+}
 
 static int host_export(const rq_model *m, const rq_export_opts *o) {
     const char *endian = rq_tflag_get(EXPORT_FLAGS, o->flag, "--endian");
@@ -36,8 +73,7 @@ static int host_export(const rq_model *m, const rq_export_opts *o) {
     rq_buf b = {0};
     if (!(rc = lm_image_write(&m->lm, endian[0] == 'b', &b)) && !(rc = rq_write_atomic(o->out, b.data, b.len))) {
         if (o->json)
-            printf("{\"image\":\"%s\",\"bytes\":%zu,\"endian\":\"%s\",\"wbits\":%d,\"source\":\"%s\"}\n", o->out, b.len, endian,
-                   m->lm.c.wbits, m->source);
+            export_json(o->out, &m->lm, b.len, endian, m->source);
         else
             printf("wrote %s: %zu bytes, int%d weights, %s-endian, from the %s\n", o->out, b.len, m->lm.c.wbits, endian, m->source);
     }

@@ -1,0 +1,32 @@
+// chat_z80_cost.h: the cost model of the Z80 chat kernel (infer/z80/chat.s) for an integer chat
+// model: bytes and estimated T-states per layer in either weight layout. The CP/M exporter picks
+// each layer's layout with it (export/cpm.c); the trainer logs its per-step estimate at every
+// evaluation, so the speed/accuracy trade is visible while training.
+//
+// Per column (one input of a layer) that is visited: packed ~84 T per byte of the column (fetch +
+// dispatch + row steps) and ~44 T per non-zero code (-2 twice); sparse ~230 T to set up the three
+// addends and lists and ~80 T per non-zero weight. The kernel visits only active columns: in
+// layer 1 the context n-gram buckets of the step (the query part is done once per query), in
+// later layers the hidden units with a positive output.
+#ifndef RQ_CHAT_Z80_COST_H
+#define RQ_CHAT_Z80_COST_H
+
+#include <stddef.h>
+
+#include "infer/chat_kernel.h"
+
+typedef struct {
+    size_t packed, sparse;      // bytes of the layer in each layout
+    double t_packed, t_sparse;  // T-states when every column in [lo, hi) is visited
+    int can_sparse;             // every list of every column has at most 255 rows
+} chat_z80_cost;
+
+// Layer l, columns [lo, hi) (bytes count the whole layer).
+void chat_z80_layer_cost(const chat_imodel *m, int l, int lo, int hi, chat_z80_cost *c);
+// Estimated T-states of the columns' part of one generation step (the bulk of it: context
+// encoding, biases, finishing the hidden layers and the argmax add ~0.1 M T for the default net),
+// each layer in the layout `export --layout auto` picks when it fits: ctx_active = mean non-zero
+// context buckets per step, active[l] = mean active units of hidden layer l.
+double chat_z80_step_estimate(const chat_imodel *m, double ctx_active, const double *active);
+
+#endif
