@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/crc32.h"
+#include "base/endian.h"
+
 const char *rq_test_data(const char *rel) {
     static char path[4096];
     const char *dir = getenv("RQ_DATA");
@@ -74,4 +77,25 @@ void rq_test_write(const char *path, const char *text) {
     if (!f) fail_msg("cannot write %s", path);
     fputs(text, f);
     fclose(f);
+}
+
+long rq_test_rqf_section(const uint8_t *d, size_t n, const char *tag, uint32_t *len) {
+    if (n < 24 || memcmp(d, "RQF1", 4) != 0) return -1;
+    uint32_t ns = rq_rd_u32le(d + 16);
+    for (uint32_t i = 0; i < ns && 20 + 12 * (size_t)(i + 1) <= n; i++) {
+        const uint8_t *e = d + 20 + 12 * i;
+        if (memcmp(e, tag, 4) != 0) continue;
+        if (len) *len = rq_rd_u32le(e + 8);
+        return (long)rq_rd_u32le(e + 4);
+    }
+    return -1;
+}
+
+void rq_test_rqf_fix_crc(uint8_t *d, size_t n) {
+    if (n >= 4) rq_wr_u32le(d + n - 4, crc32_update(0, d, n - 4));
+}
+
+void rq_test_write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) fail_msg("cannot write %s", path);
 }

@@ -22,4 +22,12 @@ int rq_test_run(char **out, char **err, const char *fmt, ...) __attribute__((for
 // Write a text file (fails the test on error).
 void rq_test_write(const char *path, const char *text);
 
+// RQF containers (base/rqfile.h) in memory: the file offset of section tag's payload (its length in
+// *len), or -1 when absent; and the trailing CRC-32 recomputed after a test patched the bytes, so
+// the mutation reaches the parser behind the checksum.
+long rq_test_rqf_section(const uint8_t *d, size_t n, const char *tag, uint32_t *len);
+void rq_test_rqf_fix_crc(uint8_t *d, size_t n);
+// Write bytes to a file (fails the test on error).
+void rq_test_write_bytes(const char *path, const void *data, size_t n);
+
 #endif
