@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -147,12 +148,32 @@ int rq_read_file(const char *path, uint8_t **data, size_t *len) {
     return 0;
 }
 
+// What a non-regular file is, for "refusing to replace" messages.
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+int rq_check_output(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return rq_fail(RQ_EINPUT, "%s: is %s: refusing to replace it (give a regular file)", path, file_kind(st.st_mode));
+    return 0;
+}
+
 int rq_write_atomic(const char *path, const void *data, size_t len) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    // Never rename over a device, FIFO or directory: `-o /dev/full` must fail, not replace the node.
+    int rc = rq_check_output(path);
+    if (rc) return rc;
+    // A temp name of this process (PATH.PID.tmp): two writers of one PATH never share a temp file.
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
         return rq_fail(RQ_EINPUT, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fd < 0) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", path, strerror(errno));
     const uint8_t *p = (const uint8_t *)data;
     size_t left = len;
     while (left > 0) {
@@ -162,20 +183,30 @@ int rq_write_atomic(const char *path, const void *data, size_t len) {
             int e = errno;
             close(fd);
             unlink(tmp);
-            return rq_fail(RQ_ERUNTIME, "%s: write failed: %s", tmp, strerror(e));
+            return rq_fail(RQ_ERUNTIME, "%s: write failed: %s", path, strerror(e));
         }
         p += w;
         left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
         unlink(tmp);
-        return rq_fail(RQ_ERUNTIME, "%s: cannot flush: %s", tmp, strerror(errno));
+        return rq_fail(RQ_ERUNTIME, "%s: write failed: %s", path, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         return rq_fail(RQ_ERUNTIME, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    return 0;
+}
+
+int rq_finish_stdout(void) {
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !bad) bad = 1, e = errno;
+    if (bad) return rq_fail(RQ_ERUNTIME, "standard output: write error%s%s", e ? ": " : "", e ? strerror(e) : "");
     return 0;
 }
 

@@ -206,6 +206,7 @@ int chat_train_main(int argc, char **argv) {
         fprintf(stderr, " (%s), %ld steps of %d, eval every %ld\n", c.weights, t.steps, c.batch, t.eval_every);
     }
     rc = trainer_run(&f, &t);
+    if (!rc && rq_interrupted) rc = RQ_EINTR;  // saved; exit 130 so a script sees it did not finish
     if (rc) {
         chat_family_free(&cf);
         return rq_report(rc);

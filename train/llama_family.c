@@ -399,6 +399,10 @@ int llama_family_train_main(int argc, char **argv) {
     tc.opt.warmup_steps = c->warmup;
     tc.opt.min_lr_frac = c->min_lr_frac;
     if ((rc = trainer_run(&f, &tc))) goto done;
+    if (rq_interrupted) {  // saved last.ckpt; exit 130 so a script sees the run did not finish
+        rc = RQ_EINTR;
+        goto done;
+    }
 
     // Export the best checkpoint: QAT as the integer image, float as a llama2.c file.
     char best[1200], dst[1200];

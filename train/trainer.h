@@ -4,7 +4,8 @@
 // arrays, and callbacks for one optimisation step, an evaluation, and its own checkpoint sections.
 // The trainer owns everything else: AdamW + schedule + clipping, the step loop, periodic
 // evaluation, metrics.jsonl, last.ckpt / best.ckpt (atomic), the progress line with ETA on a
-// terminal, Ctrl-C (save last.ckpt and exit 0), and --resume.
+// terminal, Ctrl-C (save last.ckpt; the CLI then exits 130), --resume, and the lock that keeps a
+// second training out of the same folder (base/dirlock.h).
 //
 // Determinism contract: a family must draw everything random for step s from the rng the trainer
 // passes (whose state is checkpointed) or derive it from (seed, s) — never from hidden state —
@@ -60,7 +61,8 @@ typedef struct {
 } trainer_cfg;
 
 void trainer_cfg_defaults(trainer_cfg *c);
-// Run the loop. Returns 0 (also after Ctrl-C, with last.ckpt saved), or an error code.
+// Run the loop. Returns 0 (also after Ctrl-C, with last.ckpt saved: check rq_interrupted), or an
+// error code (RQ_ERUNTIME when another training holds out_dir's lock).
 int trainer_run(rq_family *f, const trainer_cfg *c);
 
 // Copy the parameters stored by trainer_run (section "PARM") into f->params; the family must
