@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -113,6 +114,8 @@ static const char *RUN_USAGE =
     "files are read and written in --dir. Flags go before PROG.COM; everything after it is ARGS.\n"
     "  --dir DIR           host directory that holds the CP/M files (default: .)\n"
     "  --max-tstates N     stop after N T-states (default 20e9) with exit code 124\n"
+    "  --timeout S         stop after S seconds of wall-clock time with exit code 124 (default 120\n"
+    "                      when stdin is not a terminal, none on a terminal; 0 = no limit)\n"
     "  --top ADDR          BDOS entry address, i.e. the top of the TPA (default EC06h; hex as\n"
     "                      0xE406 or E406h): the CCP sits 806h below it\n"
     "  --no-echo           do not echo console input (for clean transcripts of piped input)\n"
@@ -132,6 +135,27 @@ static int parse_u64(const char *s, uint64_t *v) {
     return 1;
 }
 
+// cpm_run in slices of RUN_SLICE T-states (a fraction of a second of emulation) up to `limit`,
+// checking the wall clock between slices: an endless loop stops after `timeout` seconds (0 = never)
+// as a T-state stop does (end "tlimit", exit 124), instead of spinning through 20e9 T-states.
+#define RUN_SLICE 50000000ull
+static int run_with_timeout(cpm_machine *m, uint64_t limit, double timeout) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        uint64_t t = cpm_stats_get(m)->tstates;
+        cpm_set_max_tstates(m, timeout > 0 && limit - t > RUN_SLICE ? t + RUN_SLICE : limit);
+        int rc = cpm_run(m);
+        const cpm_stats *s = cpm_stats_get(m);
+        if (s->end != CPM_END_TLIMIT || s->tstates >= limit) return rc;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (el >= timeout)
+            return rq_fail(RQ_ERUNTIME, "wall-clock timeout of %g s reached after %llu T-states at PC=%04Xh (--timeout)", timeout,
+                           (unsigned long long)s->tstates, s->end_pc);
+    }
+}
+
 static int parse_addr(const char *s, uint16_t *v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%s", s);
@@ -149,7 +173,7 @@ static int parse_addr(const char *s, uint16_t *v) {
 
 int cpm_run_main(int argc, char **argv) {
     // Our flags come before PROG.COM; the program's arguments after it are passed untouched.
-    static const char *value_flags[] = {"--target", "--dir", "--max-tstates", "--top", "--stats-file", NULL};
+    static const char *value_flags[] = {"--target", "--dir", "--max-tstates", "--timeout", "--top", "--stats-file", NULL};
     int split = argc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -164,11 +188,12 @@ int cpm_run_main(int argc, char **argv) {
         for (int k = 0; value_flags[k]; k++)
             if (strcmp(a, value_flags[k]) == 0) i++;
     }
-    const char *target = "cpm", *dir = ".", *max_s = NULL, *top_s = NULL, *stats_file = NULL;
+    const char *target = "cpm", *dir = ".", *max_s = NULL, *top_s = NULL, *stats_file = NULL, *timeout_s = NULL;
     int stats = 0, json = 0, no_echo = 0;
     rq_arg opts[] = {
         {"--target", NULL, ARG_STR, &target, NULL},   {"--dir", NULL, ARG_STR, &dir, NULL},
         {"--max-tstates", NULL, ARG_STR, &max_s, NULL}, {"--top", NULL, ARG_STR, &top_s, NULL},
+        {"--timeout", NULL, ARG_STR, &timeout_s, NULL},
         {"--stats-file", NULL, ARG_STR, &stats_file, NULL}, {"--stats", NULL, ARG_FLAG, &stats, NULL},
         {"--json", NULL, ARG_FLAG, &json, NULL},      {"--no-echo", NULL, ARG_FLAG, &no_echo, NULL},
         {NULL, NULL, 0, NULL, NULL},
@@ -190,6 +215,10 @@ int cpm_run_main(int argc, char **argv) {
     cpm_opts o = {.dir = dir, .in_fd = STDIN_FILENO, .out = stdout, .no_echo = no_echo};
     if (max_s && !parse_u64(max_s, &o.max_tstates))
         return rq_report(rq_fail(RQ_EINPUT, "--max-tstates: expected a positive number of T-states, got '%s'", max_s));
+    double timeout = isatty(STDIN_FILENO) ? 0 : 120;
+    char *tend;
+    if (timeout_s && (timeout = strtod(timeout_s, &tend), !*timeout_s || *tend || !(timeout >= 0) || timeout > 1e9))
+        return rq_report(rq_fail(RQ_EINPUT, "--timeout: expected seconds >= 0 (0 = no limit), got '%s'", timeout_s));
     if (top_s && !parse_addr(top_s, &o.top))
         return rq_report(rq_fail(RQ_EINPUT, "--top: expected an address like EC06h or 0xEC06, got '%s'", top_s));
     cpm_machine *m = cpm_new(&o);
@@ -202,7 +231,7 @@ int cpm_run_main(int argc, char **argv) {
         return rq_report(rc);
     }
     tty_make_raw();
-    rc = cpm_run(m);
+    rc = run_with_timeout(m, o.max_tstates ? o.max_tstates : CPM_MAX_TSTATES_DEFAULT, timeout);
     tty_restore();
     fflush(stdout);
     if (rc) rq_report(rc);
