@@ -37,13 +37,18 @@ static const char *confined_name(const char *dir, const char *path) {
     return name;
 }
 
-int cpm_host_open(const char *dir, const char *path, int flags, mode_t mode) {
-    const char *name = confined_name(dir, path);
-    if (!name) {
+// A descriptor of DIR and PATH's NAME in it (*name), or -1 (errno) when PATH is not confined.
+static int open_dir(const char *dir, const char *path, const char **name) {
+    if (!(*name = confined_name(dir, path))) {
         errno = EINVAL;
         return -1;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int cpm_host_open(const char *dir, const char *path, int flags, mode_t mode) {
+    const char *name;
+    int dfd = open_dir(dir, path, &name);
     if (dfd < 0) return -1;
     // O_NOFOLLOW: a symbolic link as the last (only) component fails with ELOOP; the name has no
     // '/' so nothing else is resolved, and the file is below dfd whatever the string said.
@@ -65,12 +70,8 @@ int cpm_host_open(const char *dir, const char *path, int flags, mode_t mode) {
 }
 
 int cpm_host_stat(const char *dir, const char *path, struct stat *sb) {
-    const char *name = confined_name(dir, path);
-    if (!name) {
-        errno = EINVAL;
-        return -1;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const char *name;
+    int dfd = open_dir(dir, path, &name);
     if (dfd < 0) return -1;
     int rc = fstatat(dfd, name, sb, AT_SYMLINK_NOFOLLOW);
     int e = errno;
