@@ -127,27 +127,6 @@ int rq_rd_f32s(rq_reader *r, float *dst, size_t n, const char *what) {
 // ---------------------------------------------------------------------------------------------
 // files
 
-int rq_read_file(const char *path, uint8_t **data, size_t *len) {
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return rq_fail(RQ_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    rq_buf b = {0};
-    uint8_t chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) rq_buf_put(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        rq_buf_free(&b);
-        return rq_fail(RQ_EINPUT, "%s: read error", path);
-    }
-    *len = b.len;
-    rq_buf_u8(&b, 0);  // NUL terminator for text parsers, not counted in len
-    *data = b.data;
-    return 0;
-}
-
 // What a non-regular file is, for "refusing to replace" messages.
 static const char *file_kind(mode_t m) {
     if (S_ISDIR(m)) return "a directory";
@@ -155,6 +134,52 @@ static const char *file_kind(mode_t m) {
     if (S_ISFIFO(m)) return "a FIFO";
     if (S_ISSOCK(m)) return "a socket";
     return "not a regular file";
+}
+
+int rq_open_regular(const char *path, int *fd) {
+    *fd = -1;
+    // O_NONBLOCK: opening a FIFO with no writer must not hang; cleared again for the reads.
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == EISDIR) return rq_fail(RQ_EINPUT, "%s: is a directory (expected a file)", path);
+        return rq_fail(RQ_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        const char *kind = file_kind(st.st_mode);
+        close(f);
+        if (dir) return rq_fail(RQ_EINPUT, "%s: is a directory (expected a file)", path);
+        return rq_fail(RQ_EINPUT, "%s: is %s, not a regular file", path, kind);
+    }
+    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK);
+    *fd = f;
+    return 0;
+}
+
+int rq_read_file(const char *path, uint8_t **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    int fd, rc = rq_open_regular(path, &fd);
+    if (rc) return rc;
+    rq_buf b = {0};
+    uint8_t chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            rq_buf_free(&b);
+            return rq_fail(RQ_EINPUT, "%s: read error: %s", path, strerror(e));
+        }
+        rq_buf_put(&b, chunk, (size_t)n);
+    }
+    close(fd);
+    *len = b.len;
+    rq_buf_u8(&b, 0);  // NUL terminator for text parsers, not counted in len
+    *data = b.data;
+    return 0;
 }
 
 int rq_check_output(const char *path) {

@@ -61,7 +61,11 @@ int rq_reader_fail(rq_reader *r, const char *fmt, ...) __attribute__((format(pri
 
 // Whole-file helpers. rq_read_file: returns 0 and a malloc'd buffer (with a NUL after the
 // data, for text), or an error naming the path (missing file is RQ_EINPUT).
+// A directory is "PATH: is a directory", a FIFO/device/socket is refused (RQ_EINPUT) without
+// blocking: readers need the whole, seekable file.
 int rq_read_file(const char *path, uint8_t **data, size_t *len);
+// Open PATH for reading when it is a regular file (*fd), else RQ_EINPUT as rq_read_file says.
+int rq_open_regular(const char *path, int *fd);
 // Write atomically: PATH.PID.tmp, fsync, rename over PATH. RQ_ERUNTIME on failure (the message
 // names PATH); RQ_EINPUT when PATH exists and is not a regular file (see rq_check_output).
 int rq_write_atomic(const char *path, const void *data, size_t len);

@@ -14,25 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// A small chat dataset and config: trains in about a second.
-static void write_chat_fixture(const char *dir, int epochs, char *cfg, size_t ncfg) {
-    static const char *q[6] = {"hello", "what time", "who are you", "bye now", "tell a joke", "how much ram"};
-    static const char *a[6] = {"HI.", "NO CLOCK.", "I AM ZED.", "BYE.", "NO JOKES.", "64K."};
-    char data[4200], text[9000];
-    snprintf(data, sizeof data, "%s/chat.txt", dir);
-    FILE *f = fopen(data, "w");
-    assert_non_null(f);
-    for (int i = 0; i < 150; i++) fprintf(f, "%s %d|%s\n", q[i % 6], i / 30, a[i % 6]);
-    fclose(f);
-    snprintf(cfg, ncfg, "%s/chat.json", dir);
-    snprintf(text, sizeof text,
-             "{\"model\": \"chat\", \"data\": \"%s\", \"seed\": 1,\n"
-             " \"net\": {\"q_buckets\": 32, \"k_buckets\": 32, \"context\": 8, \"hidden\": [24, 16], \"weights\": \"2bit\"},\n"
-             " \"train\": {\"epochs\": %d, \"batch\": 32, \"lr\": 0.04, \"evals\": %d}}\n",
-             data, epochs, epochs > 50 ? epochs : 4);
-    rq_test_write(cfg, text);
-}
-
 static void test_stdout_write_errors_are_not_silent(void **state) {
     (void)state;
     char model[4096], tok[4096], valid[4096], dir[4096], cfg[4200];
@@ -41,7 +22,7 @@ static void test_stdout_write_errors_are_not_silent(void **state) {
     snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
     snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("harden_stdout"));
     const char *bin = rq_test_bin();
-    write_chat_fixture(dir, 6, cfg, sizeof cfg);
+    rq_test_chat_fixture(dir, 6, cfg, sizeof cfg);
     char *err;
     int rc = rq_test_run(NULL, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
     if (rc) fail_msg("chat train exit %d: %s", rc, err);
@@ -108,7 +89,7 @@ static void test_second_training_in_one_folder_is_refused(void **state) {
     (void)state;
     char dir[4096], cfg[4200], out[4200], lock[4300];
     snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("harden_lock"));
-    write_chat_fixture(dir, 6, cfg, sizeof cfg);
+    rq_test_chat_fixture(dir, 6, cfg, sizeof cfg);
     snprintf(out, sizeof out, "%s/run", dir);
     assert_int_equal(mkdir(out, 0755), 0);
     snprintf(lock, sizeof lock, "%s/train.lock", out);
@@ -135,7 +116,7 @@ static void test_interrupted_training_exits_130(void **state) {
     (void)state;
     char dir[4096], cfg[4200];
     snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("harden_sigint"));
-    write_chat_fixture(dir, 4000, cfg, sizeof cfg);  // minutes of training: the signal arrives first
+    rq_test_chat_fixture(dir, 4000, cfg, sizeof cfg);  // minutes of training: the signal arrives first
     char *err;
     int rc = rq_test_run(NULL, &err,
                          "%s train %s --out %s/run --quiet & pid=$!; "
@@ -148,12 +129,35 @@ static void test_interrupted_training_exits_130(void **state) {
     assert_int_equal(access(last, R_OK), 0);
 }
 
+// A directory where a file is expected says so; a FIFO with no writer is refused at once instead
+// of blocking generate / data-stats / eval forever.
+static void test_directory_and_fifo_inputs(void **state) {
+    (void)state;
+    char tok[4096], dir[4096], fifo[4200];
+    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("harden_inputs"));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    const char *verbs[3] = {"data-stats %s", "generate %s -z %s -n 4", "eval %s --text %s -z %s"};
+    const char *paths[2] = {dir, fifo};
+    const char *want[2] = {"is a directory", "is a FIFO, not a regular file"};
+    for (int p = 0; p < 2; p++)
+        for (int v = 0; v < 3; v++) {
+            char args[13000], *err;
+            snprintf(args, sizeof args, verbs[v], paths[p], v == 2 ? tok : tok, tok);
+            int rc = rq_test_run(NULL, &err, "timeout 20 %s %s", rq_test_bin(), args);
+            if (rc != 2 || !strstr(err, want[p])) fail_msg("%s: exit %d (want 2, '%s'): %s", args, rc, want[p], err);
+            free(err);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stdout_write_errors_are_not_silent),
         cmocka_unit_test(test_output_onto_a_fifo_or_directory_is_refused),
         cmocka_unit_test(test_second_training_in_one_folder_is_refused),
         cmocka_unit_test(test_interrupted_training_exits_130),
+        cmocka_unit_test(test_directory_and_fifo_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

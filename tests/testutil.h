@@ -8,6 +8,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "base/binio.h"
+#include "model/llama.h"
+
 // Path of a file in the shared data folder (../shared/data, or $RQ_DATA). When it is missing the
 // test is skipped on a developer machine but FAILS under CI (CI=true), so CI never passes by
 // skipping. Returns a static buffer; call again for another path.
@@ -29,5 +32,13 @@ long rq_test_rqf_section(const uint8_t *d, size_t n, const char *tag, uint32_t *
 void rq_test_rqf_fix_crc(uint8_t *d, size_t n);
 // Write bytes to a file (fails the test on error).
 void rq_test_write_bytes(const char *path, const void *data, size_t n);
+
+// A small synthetic chat dataset DIR/chat.txt (6 intents, 150 lines) and a config for it at
+// DIR/chat.json (path in cfg) that trains in about a second: `epochs` epochs.
+void rq_test_chat_fixture(const char *dir, int epochs, char *cfg, size_t ncfg);
+
+// A llama2.c version-1 file of model m, built by hand (header of 256 bytes; norms, embedding,
+// matrices, [wcls]), appended to b.
+void rq_test_llama_v1(const llama_model *m, rq_buf *b);
 
 #endif
