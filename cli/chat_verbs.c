@@ -327,7 +327,7 @@ int verb_chat(int argc, char **argv) {
     if ((rc = rqf_open(&file, pos[0], "chat"))) return rq_report(rc);
     rq_reader r;
     chat_imodel m;
-    if ((rc = rqf_section(&file, "CIMG", &r)) || (rc = chat_image_parse(r.data, r.len, pos[0], &m))) {
+    if ((rc = rqf_section(&file, "CIMG", &r)) || (rc = chat_image_parse_at(r.data, r.len, pos[0], (long)r.origin, &m))) {
         rqf_close(&file);
         return rq_report(rc);
     }

@@ -63,49 +63,51 @@ size_t chat_image_layout(chat_imodel *m, uint8_t *buf, const uint8_t *charset) {
     return n;
 }
 
-int chat_image_parse(const uint8_t *p, size_t n, const char *name, chat_imodel *m) {
+int chat_image_parse_at(const uint8_t *p, size_t n, const char *name, long origin, chat_imodel *m) {
     memset(m, 0, sizeof *m);
-    if (n < 16 || memcmp(p, "RQCI", 4) != 0) return rq_fail_at(RQ_EINPUT, name, 0, "not a chat model image (magic RQCI)");
-    if (get16(p + 4) != 1) return rq_fail_at(RQ_EINPUT, name, 4, "unsupported chat image version %d", get16(p + 4));
+    if (n < 16 || memcmp(p, "RQCI", 4) != 0) return rq_fail_at(RQ_EINPUT, name, origin, "not a chat model image (magic RQCI)");
+    if (get16(p + 4) != 1) return rq_fail_at(RQ_EINPUT, name, origin + 4, "unsupported chat image version %d", get16(p + 4));
     m->mode = p[6], m->n_layers = p[7];
-    if (m->mode != CHAT_W2BIT && m->mode != CHAT_WTERNARY) return rq_fail_at(RQ_EINPUT, name, 6, "bad weight mode %d", m->mode);
+    if (m->mode != CHAT_W2BIT && m->mode != CHAT_WTERNARY) return rq_fail_at(RQ_EINPUT, name, origin + 6, "bad weight mode %d", m->mode);
     int L = m->n_layers;
-    if (L < 1 || L > CHAT_MAX_LAYERS) return rq_fail_at(RQ_EINPUT, name, 7, "bad layer count %d (1..%d)", L, CHAT_MAX_LAYERS);
+    if (L < 1 || L > CHAT_MAX_LAYERS) return rq_fail_at(RQ_EINPUT, name, origin + 7, "bad layer count %d (1..%d)", L, CHAT_MAX_LAYERS);
     m->enc.q_buckets = get16(p + 8), m->enc.k_buckets = get16(p + 10);
     m->enc.context = p[12], m->enc.max_query = p[13], m->max_answer = p[14], m->in_shift = p[15];
-    if (chat_enc_check(&m->enc)) return rq_fail_at(RQ_EINPUT, name, 8, "bad encoder settings (Q %d, K %d, context %d, max_query %d)", m->enc.q_buckets, m->enc.k_buckets, m->enc.context, m->enc.max_query);
-    if (m->in_shift > CHAT_MAX_IN_SHIFT) return rq_fail_at(RQ_EINPUT, name, 15, "input shift %d > %d", m->in_shift, CHAT_MAX_IN_SHIFT);
-    if (n < (size_t)16 + 2 * (L + 1) + L) return rq_fail_at(RQ_EINPUT, name, (long)n, "truncated header");
+    if (chat_enc_check(&m->enc)) return rq_fail_at(RQ_EINPUT, name, origin + 8, "bad encoder settings (Q %d, K %d, context %d, max_query %d)", m->enc.q_buckets, m->enc.k_buckets, m->enc.context, m->enc.max_query);
+    if (m->in_shift > CHAT_MAX_IN_SHIFT) return rq_fail_at(RQ_EINPUT, name, origin + 15, "input shift %d > %d", m->in_shift, CHAT_MAX_IN_SHIFT);
+    if (n < (size_t)16 + 2 * (L + 1) + L) return rq_fail_at(RQ_EINPUT, name, origin + (long)n, "truncated header");
     for (int l = 0; l <= L; l++) {
         m->dims[l] = get16(p + 16 + 2 * l);
         if (m->dims[l] < 1 || m->dims[l] > CHAT_MAX_WIDTH)
-            return rq_fail_at(RQ_EINPUT, name, 16 + 2 * l, "layer width %d out of range 1..%d", m->dims[l], CHAT_MAX_WIDTH);
+            return rq_fail_at(RQ_EINPUT, name, origin + (long)(16 + 2 * l), "layer width %d out of range 1..%d", m->dims[l], CHAT_MAX_WIDTH);
     }
     if (m->dims[0] != m->enc.q_buckets + m->enc.k_buckets)
-        return rq_fail_at(RQ_EINPUT, name, 16, "input width %d != Q + K = %d", m->dims[0], m->enc.q_buckets + m->enc.k_buckets);
-    if (m->dims[L] < 2 || m->dims[L] > 256) return rq_fail_at(RQ_EINPUT, name, 16 + 2 * L, "output width %d out of range 2..256", m->dims[L]);
+        return rq_fail_at(RQ_EINPUT, name, origin + 16, "input width %d != Q + K = %d", m->dims[0], m->enc.q_buckets + m->enc.k_buckets);
+    if (m->dims[L] < 2 || m->dims[L] > 256) return rq_fail_at(RQ_EINPUT, name, origin + (long)(16 + 2 * L), "output width %d out of range 2..256", m->dims[L]);
     for (int l = 0; l < L; l++) {
         m->shift[l] = p[16 + 2 * (L + 1) + l];
-        if (m->shift[l] > CHAT_MAX_SHIFT) return rq_fail_at(RQ_EINPUT, name, 16 + 2 * (L + 1) + l, "shift %d > %d", m->shift[l], CHAT_MAX_SHIFT);
+        if (m->shift[l] > CHAT_MAX_SHIFT) return rq_fail_at(RQ_EINPUT, name, origin + (long)(16 + 2 * (L + 1) + l), "shift %d > %d", m->shift[l], CHAT_MAX_SHIFT);
     }
     size_t need = chat_image_size(L, m->dims);
-    if (n < need) return rq_fail_at(RQ_EINPUT, name, (long)n, "truncated chat image (%zu of %zu bytes)", n, need);
+    if (n < need) return rq_fail_at(RQ_EINPUT, name, origin + (long)n, "truncated chat image (%zu of %zu bytes)", n, need);
     place(m, p);
     for (int k = 0; k < m->dims[L] - 1; k++)
         if (m->charset[k] < 32 || m->charset[k] > 126)
-            return rq_fail_at(RQ_EINPUT, name, (long)(m->charset - p + k), "charset byte 0x%02x is not printable ASCII", m->charset[k]);
+            return rq_fail_at(RQ_EINPUT, name, origin + (long)(m->charset - p + k), "charset byte 0x%02x is not printable ASCII", m->charset[k]);
     for (int l = 0; l < L; l++) {
         int rb = chat_row_bytes(m->dims[l]), pad_bits = 2 * (rb * 4 - m->dims[l]);
         for (int j = 0; j < m->dims[l + 1]; j++) {
             const uint8_t *r = m->w[l] + (size_t)j * rb;
             if (pad_bits && (r[rb - 1] >> (8 - pad_bits)) != 0)
-                return rq_fail_at(RQ_EINPUT, name, (long)(r + rb - 1 - p), "nonzero padding code in layer %d row %d", l, j);
+                return rq_fail_at(RQ_EINPUT, name, origin + (long)(r + rb - 1 - p), "nonzero padding code in layer %d row %d", l, j);
             if (m->mode == CHAT_WTERNARY)
                 for (int k = 0; k < rb; k++)
                     for (int i = 0; i < 4; i++)
                         if (((r[k] >> (2 * i)) & 3) == 2)
-                            return rq_fail_at(RQ_EINPUT, name, (long)(r + k - p), "code -2 in a ternary model (layer %d row %d)", l, j);
+                            return rq_fail_at(RQ_EINPUT, name, origin + (long)(r + k - p), "code -2 in a ternary model (layer %d row %d)", l, j);
         }
     }
     return 0;
 }
+
+int chat_image_parse(const uint8_t *p, size_t n, const char *name, chat_imodel *m) { return chat_image_parse_at(p, n, name, 0, m); }

@@ -82,6 +82,9 @@ size_t chat_image_size(int n_layers, const int *dims);
 // Parse and validate (sizes, ranges, codes, charset). Returns 0 or RQ_EINPUT with a message that
 // names `name` and the byte offset.
 int chat_image_parse(const uint8_t *p, size_t n, const char *name, chat_imodel *m);
+// The same for an image embedded in a file at byte `origin` (a checkpoint's CIMG section): error
+// offsets count from the file's start.
+int chat_image_parse_at(const uint8_t *p, size_t n, const char *name, long origin, chat_imodel *m);
 // Write the header of m (all fields but w, b) into buf (chat_image_size bytes) and point m->w,
 // m->b, m->charset at their places in buf, for the caller to fill. Returns the size.
 size_t chat_image_layout(chat_imodel *m, uint8_t *buf, const uint8_t *charset);

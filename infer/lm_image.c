@@ -119,60 +119,67 @@ static int bad(const char *name, long off, const char *msg, long a, long b) {
 
 // Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4) and a pre-shift p large
 // enough that |acc >> p| < 2^15 for any int8 input (the requantisation's overflow bound).
-static int check_mat(const lm_config *c, const lm_mat *mt, int rows, int cols, int bits, const char *name, const char *what, int l) {
+// Errors name the byte offset in the image of what is wrong (base = the image's first byte; the
+// model's arrays point into it).
+#define AT(ptr) ((long)((const uint8_t *)(const void *)(ptr) - base))
+
+static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const uint8_t *base, const char *name, const char *what, int l) {
     for (int r = 0; r < rows; r++) {
         uint32_t sum = 0;
         if (bits == 4) {
             const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * ((cols + 1) / 2);
             for (int j = 0; j < cols; j++) {
                 int v = (j & 1) ? w[j / 2] >> 4 : w[j / 2] & 15;
-                if (v == 8) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: int4 weight -8 outside [-7, 7]", name, l, what, r);
+                if (v == 8) return rq_fail_at(RQ_EINPUT, name, AT(w + j / 2), "layer %d %s row %d: int4 weight -8 outside [-7, 7]", l, what, r);
                 v = lm_i4(v);
                 sum += (uint32_t)(v < 0 ? -v : v);
             }
         } else {
             const int8_t *w = (const int8_t *)mt->w + (size_t)r * cols;
             for (int j = 0; j < cols; j++) {
-                if (w[j] == -128) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: weight -128 outside [-127, 127]", name, l, what, r);
+                if (w[j] == -128) return rq_fail_at(RQ_EINPUT, name, AT(w + j), "layer %d %s row %d: weight -128 outside [-127, 127]", l, what, r);
                 sum += (uint32_t)(w[j] < 0 ? -w[j] : w[j]);
             }
         }
         if (((127 * sum + 1) >> mt->rq[r].p) >= 32767)
-            return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: pre-shift %d too small for the row's accumulator range", name, l, what, r,
-                           mt->rq[r].p);
+            return rq_fail_at(RQ_EINPUT, name, AT(&mt->rq[r]), "layer %d %s row %d: pre-shift %d too small for the row's accumulator range", l,
+                              what, r, mt->rq[r].p);
     }
-    (void)c;
     return 0;
 }
 
-static int check_i16(const int16_t *v, int n, const char *name, const char *what, int l) {
+static int check_i16(const int16_t *v, int n, const uint8_t *base, const char *name, const char *what, int l) {
     for (int i = 0; i < n; i++)
-        if (v[i] == -32768) return rq_fail(RQ_EINPUT, "%s: layer %d %s[%d]: -32768 outside the contract", name, l, what, i);
+        if (v[i] == -32768) return rq_fail_at(RQ_EINPUT, name, AT(v + i), "layer %d %s[%d]: -32768 outside the contract", l, what, i);
     return 0;
 }
 
-static int check_model(const lm_model *m, const char *name) {
+// The file offset of section i (EMB, ROPE, LYR0.., FNRM, CLS), for errors in a section's scalars.
+// (be: the image's byte order, which the header and section table keep after the conversion.)
+static long sec_at(const uint8_t *base, int be, int i) { return (long)rd32(base + 64 + 12 * i + 4, be); }
+
+static int check_model(const lm_model *m, const uint8_t *base, int be, const char *name) {
     const lm_config *c = &m->c;
     int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), b = c->wbits, rc = 0;
     for (int l = 0; l < c->n_layers && !rc; l++) {
         const lm_layer *L = &m->layers[l];
-        if (!rc) rc = check_mat(c, &L->wq, d, d, b, name, "wq", l);
-        if (!rc) rc = check_mat(c, &L->wk, kvd, d, b, name, "wk", l);
-        if (!rc) rc = check_mat(c, &L->wv, kvd, d, b, name, "wv", l);
-        if (!rc) rc = check_mat(c, &L->wo, d, d, b, name, "wo", l);
-        if (!rc) rc = check_mat(c, &L->w1, h, d, b, name, "w1", l);
-        if (!rc) rc = check_mat(c, &L->w3, h, d, b, name, "w3", l);
-        if (!rc) rc = check_mat(c, &L->w2, d, h, b, name, "w2", l);
-        if (!rc) rc = check_i16(L->att_norm.g, d, name, "att_norm", l);
-        if (!rc) rc = check_i16(L->ffn_norm.g, d, name, "ffn_norm", l);
-        if (!rc) rc = check_i16(L->silu, 256, name, "silu", l);
+        if (!rc) rc = check_mat(&L->wq, d, d, b, base, name, "wq", l);
+        if (!rc) rc = check_mat(&L->wk, kvd, d, b, base, name, "wk", l);
+        if (!rc) rc = check_mat(&L->wv, kvd, d, b, base, name, "wv", l);
+        if (!rc) rc = check_mat(&L->wo, d, d, b, base, name, "wo", l);
+        if (!rc) rc = check_mat(&L->w1, h, d, b, base, name, "w1", l);
+        if (!rc) rc = check_mat(&L->w3, h, d, b, base, name, "w3", l);
+        if (!rc) rc = check_mat(&L->w2, d, h, b, base, name, "w2", l);
+        if (!rc) rc = check_i16(L->att_norm.g, d, base, name, "att_norm", l);
+        if (!rc) rc = check_i16(L->ffn_norm.g, d, base, name, "ffn_norm", l);
+        if (!rc) rc = check_i16(L->silu, 256, base, name, "silu", l);
         if (!rc && (((uint32_t)127 * (32768 + c->seq_len)) >> L->att_out.p) >= 32767)
-            rc = rq_fail(RQ_EINPUT, "%s: layer %d: attention output pre-shift %d too small", name, l, L->att_out.p);
+            rc = rq_fail_at(RQ_EINPUT, name, sec_at(base, be, 2 + l), "layer %d (section LYR%d): attention output pre-shift %d too small", l, l, L->att_out.p);
         if (!rc && (((uint32_t)127 * 32767) >> L->glu.p) >= 32767)
-            rc = rq_fail(RQ_EINPUT, "%s: layer %d: SwiGLU pre-shift %d too small", name, l, L->glu.p);
+            rc = rq_fail_at(RQ_EINPUT, name, sec_at(base, be, 2 + l), "layer %d (section LYR%d): SwiGLU pre-shift %d too small", l, l, L->glu.p);
     }
-    if (!rc) rc = check_mat(c, &m->cls, c->vocab_size, d, 8, name, "classifier", -1);
-    if (!rc) rc = check_i16(m->final_norm.g, d, name, "final_norm", -1);
+    if (!rc) rc = check_mat(&m->cls, c->vocab_size, d, 8, base, name, "classifier", -1);
+    if (!rc) rc = check_i16(m->final_norm.g, d, base, name, "final_norm", -1);
     return rc;
 }
 
@@ -197,7 +204,7 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
     for (int i = 0; i < 10; i++) *hv[i] = (int32_t)rd32(buf + 16 + 4 * i, be);
     c->eps_ss = rd32(buf + 56, be);
     char what[600];
-    snprintf(what, sizeof what, "%s: header", name);
+    snprintf(what, sizeof what, "%s: byte 16: header", name);
     if (lm_config_check(c, what)) return RQ_EINPUT;
     lm_section secs[LM_MAX_LAYERS + 5];
     int ns = lm_image_sections(c, secs);
@@ -246,8 +253,9 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
         if (L->att_norm.k < 0 || L->att_norm.k > 30 || L->ffn_norm.k < 0 || L->ffn_norm.k > 30 || L->att_ck < 0 ||
             L->att_ck > 24 || L->att_cm < 1 || L->att_dlim < 1 ||
             (uint32_t)L->att_dlim > lm_udiv(0x7FFFFFFFu - ((uint32_t)1 << L->att_ck), (uint32_t)L->att_cm) - 1)
-            return rq_fail(RQ_EINPUT, "%s: layer %d: attention or norm parameters outside the contract", name, l);
+            return rq_fail_at(RQ_EINPUT, name, sec_at(buf, be, 2 + l), "layer %d (section LYR%d): attention or norm parameters outside the contract", l, l);
     }
-    if (m->final_norm.k < 0 || m->final_norm.k > 30) return rq_fail(RQ_EINPUT, "%s: final norm shift outside the contract", name);
-    return check_model(m, name);
+    if (m->final_norm.k < 0 || m->final_norm.k > 30)
+        return rq_fail_at(RQ_EINPUT, name, sec_at(buf, be, 2 + c->n_layers), "final norm shift (section FNRM) outside the contract");
+    return check_model(m, buf, be, name);
 }

@@ -359,10 +359,10 @@ typedef struct {
 } tally;
 
 // {IN} {S} {T} {TOK} {D} replaced; arguments split on spaces (no argument here has one).
-static int build_argv(const char *tmpl, const char *in, char **argv, int cap, char *store, size_t nstore) {
-    char line[16384];
+// The joined command line (for messages) is left in `line`.
+static int build_argv(const char *tmpl, const char *in, char **argv, int cap, char *store, size_t nstore, char *line) {
     size_t o = 0;
-    for (const char *p = tmpl; *p && o + 1 < sizeof line;) {
+    for (const char *p = tmpl; *p && o + 1 < 16384;) {
         const char *rep = NULL;
         size_t skip = 0;
         if (!strncmp(p, "{IN}", 4)) rep = in, skip = 4;
@@ -371,7 +371,7 @@ static int build_argv(const char *tmpl, const char *in, char **argv, int cap, ch
         else if (!strncmp(p, "{TOK}", 5)) rep = tok, skip = 5;
         else if (!strncmp(p, "{D}", 3)) rep = data_dir, skip = 3;
         if (rep) {
-            o += (size_t)snprintf(line + o, sizeof line - o, "%s", rep);
+            o += (size_t)snprintf(line + o, 16384 - o, "%s", rep);
             p += skip;
         } else {
             line[o++] = *p++;
@@ -398,9 +398,9 @@ static int run_case(const fuzz_format *f, const char *in, double timeout, tally 
     char cmd[8300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", scratch, scratch);
     if (system(cmd) != 0) fail_msg("cannot reset %s", scratch);
-    char store[16384], errpath[4300];
+    char store[16384], line[16384], errpath[4300];
     char *argv[64];
-    build_argv(f->args, in, argv, 64, store, sizeof store);
+    build_argv(f->args, in, argv, 64, store, sizeof store, line);
     snprintf(errpath, sizeof errpath, "%s.stderr", scratch);
     pid_t pid = fork();
     if (pid == 0) {
@@ -451,7 +451,7 @@ static int run_case(const fuzz_format *f, const char *in, double timeout, tally 
     }
     if (bad) {
         size_t k = strlen(why);
-        snprintf(why + k, nwhy - k, "\n  command: %s %s\n  stderr: %.1500s", rq_test_bin(), store, err);
+        snprintf(why + k, nwhy - k, "\n  command: %s %s\n  stderr: %.1500s", rq_test_bin(), line, err);
     }
     free(err);
     return bad != 0;

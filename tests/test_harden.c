@@ -151,6 +151,35 @@ static void test_directory_and_fifo_inputs(void **state) {
         }
 }
 
+// An error inside a checkpoint's embedded chat image (CIMG) names the byte offset in the file, not
+// in the section.
+static void test_cimg_errors_count_from_the_file_start(void **state) {
+    (void)state;
+    char dir[4096], cfg[4200], ckpt[4300], bad[4300];
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("harden_cimg"));
+    rq_test_chat_fixture(dir, 2, cfg, sizeof cfg);
+    char *err;
+    int rc = rq_test_run(NULL, &err, "%s train %s --out %s/run --quiet", rq_test_bin(), cfg, dir);
+    if (rc) fail_msg("train exit %d: %s", rc, err);
+    free(err);
+    snprintf(ckpt, sizeof ckpt, "%s/run/best.ckpt", dir);
+    uint8_t *d;
+    size_t n;
+    assert_int_equal(rq_read_file(ckpt, &d, &n), 0);
+    long cimg = rq_test_rqf_section(d, n, "CIMG", NULL);
+    assert_true(cimg > 0);
+    d[cimg + 7] = 0;  // layer count 0
+    rq_test_rqf_fix_crc(d, n);
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+    rq_test_write_bytes(bad, d, n);
+    free(d);
+    char want[4400];
+    snprintf(want, sizeof want, "%s: byte %ld: bad layer count 0", bad, cimg + 7);
+    rc = rq_test_run(NULL, &err, "%s chat %s hello", rq_test_bin(), bad);
+    if (rc != 2 || !strstr(err, want)) fail_msg("exit %d (want 2, '%s'): %s", rc, want, err);
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stdout_write_errors_are_not_silent),
@@ -158,6 +187,7 @@ int main(void) {
         cmocka_unit_test(test_second_training_in_one_folder_is_refused),
         cmocka_unit_test(test_interrupted_training_exits_130),
         cmocka_unit_test(test_directory_and_fifo_inputs),
+        cmocka_unit_test(test_cimg_errors_count_from_the_file_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -722,7 +722,7 @@ static int fam_load(rq_family *f, const rqf_file *file) {
     rq_reader ri;
     if ((rc = rqf_section(file, "CIMG", &ri))) return rc;
     chat_imodel m;
-    if ((rc = chat_image_parse(ri.data, ri.len, file->path, &m))) return rc;
+    if ((rc = chat_image_parse_at(ri.data, ri.len, file->path, (long)ri.origin, &m))) return rc;
     for (int l = 0; l <= L; l++)
         if (m.dims[l] != cf->dims[l]) return rq_fail(RQ_EINPUT, "%s: layer %d width %d, the model has %d", file->path, l, m.dims[l], cf->dims[l]);
     if (memcmp(m.charset, cf->chars, (size_t)cf->n_chars) != 0) return rq_fail(RQ_EINPUT, "%s: the checkpoint's alphabet differs from the data's", file->path);
@@ -741,7 +741,7 @@ int chat_family_open(chat_family *cf, const char *path, rq_family *f) {
     if (rc) return rc;
     rq_reader ri;
     chat_imodel m;
-    if ((rc = rqf_section(&file, "CIMG", &ri)) || (rc = chat_image_parse(ri.data, ri.len, path, &m))) {
+    if ((rc = rqf_section(&file, "CIMG", &ri)) || (rc = chat_image_parse_at(ri.data, ri.len, path, (long)ri.origin, &m))) {
         rqf_close(&file);
         return rc;
     }
