@@ -449,6 +449,7 @@ static int run_case(const fuzz_format *f, const char *in, double timeout, tally 
         if (!f->any_exit && rc > 2) bad = snprintf(why, nwhy, "exit code %d", rc);
         else if (!f->any_exit && rc != 0 && !strstr(err, "retroqat: ")) bad = snprintf(why, nwhy, "exit %d without a message", rc);
     }
+    if (getenv("RQ_FUZZ_VERBOSE")) fprintf(stderr, "  %s: %.*s\n", f->name, (int)strcspn(err, "\n"), err);
     if (bad) {
         size_t k = strlen(why);
         snprintf(why + k, nwhy - k, "\n  command: %s %s\n  stderr: %.1500s", rq_test_bin(), line, err);

@@ -180,6 +180,46 @@ static void test_cimg_errors_count_from_the_file_start(void **state) {
     free(err);
 }
 
+// One rule for config paths in both families: relative to the config file's folder, whatever the
+// current directory (the test runs from the repository root, the config lives elsewhere).
+static void test_config_paths_are_relative_to_the_config(void **state) {
+    (void)state;
+    char tok[4096], train[4096], dir[4096], sub[4200], cfg[4300], text[20000];
+    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("harden_cfgpaths"));
+    snprintf(sub, sizeof sub, "%s/cfg", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    uint8_t *d;
+    size_t n;
+    assert_int_equal(rq_read_file(train, &d, &n), 0);
+    snprintf(text, sizeof text, "%s/stories.txt", sub);
+    rq_test_write_bytes(text, d, n < 20000 ? n : 20000);
+    free(d);
+    snprintf(text, sizeof text, "%s/tok.bin", sub);
+    assert_int_equal(symlink(tok, text), 0);
+    snprintf(cfg, sizeof cfg, "%s/llama.json", sub);
+    rq_test_write(cfg, "{\"model\": \"llama\", \"tokenizer\": \"tok.bin\",\n"
+                       " \"arch\": {\"dim\": 16, \"hidden_dim\": 32, \"n_layers\": 1, \"n_heads\": 2, \"n_kv_heads\": 1,\n"
+                       "          \"vocab_size\": 512, \"seq_len\": 32},\n"
+                       " \"data\": {\"train\": \"stories.txt\", \"valid\": \"stories.txt\", \"valid_tokens\": 256},\n"
+                       " \"train\": {\"steps\": 1, \"batch\": 2, \"seq_len\": 32, \"eval_every\": 1}, \"out\": \"../run\"}\n");
+    char *err;
+    int rc = rq_test_run(NULL, &err, "%s train %s --quiet", rq_test_bin(), cfg);
+    if (rc) fail_msg("llama config with relative paths: exit %d: %s", rc, err);
+    free(err);
+    snprintf(text, sizeof text, "%s/run/model.bin", dir);  // "out": "../run" is relative to the config too
+    assert_int_equal(access(text, R_OK), 0);
+    // the chat family: the same rule
+    rq_test_chat_fixture(sub, 2, cfg, sizeof cfg);
+    snprintf(text, sizeof text, "{\"model\": \"chat\", \"data\": \"chat.txt\", \"net\": {\"q_buckets\": 32, \"k_buckets\": 32, \"hidden\": [8]},"
+                                " \"train\": {\"epochs\": 1, \"evals\": 1}}\n");
+    rq_test_write(cfg, text);
+    rc = rq_test_run(NULL, &err, "%s train %s --quiet --out %s/chatrun", rq_test_bin(), cfg, dir);
+    if (rc) fail_msg("chat config with a relative data path: exit %d: %s", rc, err);
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stdout_write_errors_are_not_silent),
@@ -188,6 +228,7 @@ int main(void) {
         cmocka_unit_test(test_interrupted_training_exits_130),
         cmocka_unit_test(test_directory_and_fifo_inputs),
         cmocka_unit_test(test_cimg_errors_count_from_the_file_start),
+        cmocka_unit_test(test_config_paths_are_relative_to_the_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

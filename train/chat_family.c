@@ -99,17 +99,8 @@ int chat_config_load(const char *path, chat_config *c) {
     if (chat_enc_check(&c->enc))
         return rq_fail(RQ_EINPUT, "%s: $.net: q_buckets and k_buckets must be powers of two (got %d, %d)", path, c->enc.q_buckets, c->enc.k_buckets);
     if (c->blend_end < c->blend_start) return rq_fail(RQ_EINPUT, "%s: $.qat.blend_end: must be >= blend_start", path);
-    // A relative data path is relative to the config file.
-    if (c->data[0] && c->data[0] != '/') {
-        const char *slash = strrchr(path, '/');
-        if (slash) {
-            char full[1024];
-            int n = snprintf(full, sizeof full, "%.*s/%s", (int)(slash - path), path, c->data);
-            if (n >= (int)sizeof full) return rq_fail(RQ_EINPUT, "%s: $.data: path too long", path);
-            memcpy(c->data, full, (size_t)n + 1);
-        }
-    }
-    return 0;
+    // A relative data path is relative to the config file's folder (base/config.h).
+    return cfg_resolve_path(path, c->data, sizeof c->data);
 }
 
 // --- query sets ----------------------------------------------------------------------------------
