@@ -3,9 +3,11 @@
 # generator infer/z80/gen_handlers.py and report scripts; the rest: build, tests, targets).
 #   scripts/deps.sh          install what is missing (apt-get update once, first)
 #   scripts/deps.sh --check  exit 0 when everything is present, 1 otherwise
+#   scripts/deps.sh --libfuzzer [--check]  only clang and its runtime, for `make fuzz-libfuzzer`
 set -e
 PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
       gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul"
+if [ "$1" = "--libfuzzer" ]; then PKGS="clang libclang-rt-14-dev"; shift; fi
 
 missing=""
 for p in $PKGS; do
