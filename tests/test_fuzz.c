@@ -3,7 +3,7 @@
 // For each format (one row of FORMATS below) the suite builds a valid seed file once (training a
 // tiny model where the format is a checkpoint), then runs the CLI on
 //   1. every regression input in tests/fuzz/FORMAT/ (inputs that once crashed or hung), and
-//   2. N mutants of the seed (N = $RQ_FUZZ_CASES, default 16: the smoke slice `make test` runs;
+//   2. N mutants of the seed (N = $RQ_FUZZ_CASES, default 16, 6 under SAN=1: the smoke slice of `make test`;
 //      `make fuzz` runs a few hundred per format under the ASan/UBSan build).
 // Mutant i is a pure function of (format, i, $RQ_FUZZ_SEED): the same run finds the same thing.
 // The mutations cycle through
@@ -521,7 +521,11 @@ static void fuzz_one(const fuzz_format *f, int cases, uint64_t seed, double time
 static void test_fuzz(void **state) {
     const fuzz_format *f = *state;
     const char *c = getenv("RQ_FUZZ_CASES"), *s = getenv("RQ_FUZZ_SEED"), *to = getenv("RQ_FUZZ_TIMEOUT");
+#ifdef __SANITIZE_ADDRESS__
+    int cases = c ? atoi(c) : 6;  // make test SAN=1: the sanitizers see every format; make fuzz runs hundreds
+#else
     int cases = c ? atoi(c) : 16;
+#endif
     uint64_t seed = s ? strtoull(s, NULL, 0) : 1;
     double timeout = to ? atof(to) : 60;
     fuzz_one(f, cases, seed, timeout);
