@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdarg.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -126,33 +127,78 @@ int rq_rd_f32s(rq_reader *r, float *dst, size_t n, const char *what) {
 // ---------------------------------------------------------------------------------------------
 // files
 
+// What a non-regular file is, for "refusing to replace" messages.
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+int rq_open_regular(const char *path, int *fd) {
+    *fd = -1;
+    // O_NONBLOCK: opening a FIFO with no writer must not hang; cleared again for the reads.
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == EISDIR) return rq_fail(RQ_EINPUT, "%s: is a directory (expected a file)", path);
+        return rq_fail(RQ_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        const char *kind = file_kind(st.st_mode);
+        close(f);
+        if (dir) return rq_fail(RQ_EINPUT, "%s: is a directory (expected a file)", path);
+        return rq_fail(RQ_EINPUT, "%s: is %s, not a regular file", path, kind);
+    }
+    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK);
+    *fd = f;
+    return 0;
+}
+
 int rq_read_file(const char *path, uint8_t **data, size_t *len) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return rq_fail(RQ_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    int fd, rc = rq_open_regular(path, &fd);
+    if (rc) return rc;
     rq_buf b = {0};
     uint8_t chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) rq_buf_put(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        rq_buf_free(&b);
-        return rq_fail(RQ_EINPUT, "%s: read error", path);
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            rq_buf_free(&b);
+            return rq_fail(RQ_EINPUT, "%s: read error: %s", path, strerror(e));
+        }
+        rq_buf_put(&b, chunk, (size_t)n);
     }
+    close(fd);
     *len = b.len;
     rq_buf_u8(&b, 0);  // NUL terminator for text parsers, not counted in len
     *data = b.data;
     return 0;
 }
 
+int rq_check_output(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return rq_fail(RQ_EINPUT, "%s: is %s: refusing to replace it (give a regular file)", path, file_kind(st.st_mode));
+    return 0;
+}
+
 int rq_write_atomic(const char *path, const void *data, size_t len) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    // Never rename over a device, FIFO or directory: `-o /dev/full` must fail, not replace the node.
+    int rc = rq_check_output(path);
+    if (rc) return rc;
+    // A temp name of this process (PATH.PID.tmp): two writers of one PATH never share a temp file.
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp)
         return rq_fail(RQ_EINPUT, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fd < 0) return rq_fail(RQ_ERUNTIME, "%s: cannot create: %s", path, strerror(errno));
     const uint8_t *p = (const uint8_t *)data;
     size_t left = len;
     while (left > 0) {
@@ -162,20 +208,30 @@ int rq_write_atomic(const char *path, const void *data, size_t len) {
             int e = errno;
             close(fd);
             unlink(tmp);
-            return rq_fail(RQ_ERUNTIME, "%s: write failed: %s", tmp, strerror(e));
+            return rq_fail(RQ_ERUNTIME, "%s: write failed: %s", path, strerror(e));
         }
         p += w;
         left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
         unlink(tmp);
-        return rq_fail(RQ_ERUNTIME, "%s: cannot flush: %s", tmp, strerror(errno));
+        return rq_fail(RQ_ERUNTIME, "%s: write failed: %s", path, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         return rq_fail(RQ_ERUNTIME, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    return 0;
+}
+
+int rq_finish_stdout(void) {
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !bad) bad = 1, e = errno;
+    if (bad) return rq_fail(RQ_ERUNTIME, "standard output: write error%s%s", e ? ": " : "", e ? strerror(e) : "");
     return 0;
 }
 

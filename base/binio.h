@@ -61,9 +61,20 @@ int rq_reader_fail(rq_reader *r, const char *fmt, ...) __attribute__((format(pri
 
 // Whole-file helpers. rq_read_file: returns 0 and a malloc'd buffer (with a NUL after the
 // data, for text), or an error naming the path (missing file is RQ_EINPUT).
+// A directory is "PATH: is a directory", a FIFO/device/socket is refused (RQ_EINPUT) without
+// blocking: readers need the whole, seekable file.
 int rq_read_file(const char *path, uint8_t **data, size_t *len);
-// Write atomically: PATH.tmp, fsync, rename over PATH. RQ_ERUNTIME on failure.
+// Open PATH for reading when it is a regular file (*fd), else RQ_EINPUT as rq_read_file says.
+int rq_open_regular(const char *path, int *fd);
+// Write atomically: PATH.PID.tmp, fsync, rename over PATH. RQ_ERUNTIME on failure (the message
+// names PATH); RQ_EINPUT when PATH exists and is not a regular file (see rq_check_output).
 int rq_write_atomic(const char *path, const void *data, size_t len);
+// RQ_EINPUT ("PATH: is a device: refusing to replace it") when PATH exists and is a directory,
+// device, FIFO or socket; 0 when it is a regular file or absent. For outputs written in place.
+int rq_check_output(const char *path);
+// Flush and close stdout at exit: RQ_ERUNTIME "standard output: write error: ..." when any write
+// to it failed (a full disk, /dev/full, a closed pipe), so no verb's output is lost silently.
+int rq_finish_stdout(void);
 // Create a directory and its missing parents (like mkdir -p). RQ_ERUNTIME on failure.
 int rq_mkdir_p(const char *dir);
 

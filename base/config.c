@@ -133,3 +133,13 @@ int cfg_load(const char *path, const cfg_field *schema) {
     cJSON_Delete(root);
     return rc;
 }
+
+int cfg_resolve_path(const char *cfg_path, char *p, size_t cap) {
+    const char *slash = strrchr(cfg_path, '/');
+    if (!p[0] || p[0] == '/' || strncmp(p, "builtin:", 8) == 0 || !slash) return 0;
+    char full[4096];
+    int n = snprintf(full, sizeof full, "%.*s/%s", (int)(slash - cfg_path), cfg_path, p);
+    if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof full) return rq_fail(RQ_EINPUT, "%s: path too long: %s", cfg_path, p);
+    memcpy(p, full, (size_t)n + 1);
+    return 0;
+}

@@ -39,5 +39,10 @@ int cfg_parse_text(const char *text, const char *path, cJSON **root);
 int cfg_apply(const cJSON *obj, const char *path, const cfg_field *schema);
 // Convenience: parse + apply.
 int cfg_load(const char *path, const cfg_field *schema);
+// The one rule for paths inside a config file (both families): a relative path is relative to
+// the folder of the config file, as in most tools, so a config works from any directory; absolute
+// paths and "builtin:..." names are kept. Paths given on the command line stay relative to the
+// current directory. Rewrites p in place (cap bytes); RQ_EINPUT when the result does not fit.
+int cfg_resolve_path(const char *cfg_path, char *p, size_t cap);
 
 #endif

@@ -49,7 +49,7 @@ const char *rq_last_error(void) { return last_error; }
 void rq_clear_error(void) { last_error[0] = 0; }
 
 int rq_report(int code) {
-    if (code != RQ_OK) fprintf(stderr, "retroqat: %s\n", last_error[0] ? last_error : "failed");
+    if (code != RQ_OK && code != RQ_EINTR) fprintf(stderr, "retroqat: %s\n", last_error[0] ? last_error : "failed");
     return code;
 }
 

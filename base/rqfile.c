@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/crc32.h"
 #include "base/err.h"
@@ -152,11 +153,14 @@ void rqf_close(rqf_file *f) {
 }
 
 int rqf_sniff(const char *path, char kind[9]) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
+    int fd;
+    if (rq_open_regular(path, &fd)) {  // not a readable regular file: let the loader say why
+        rq_clear_error();
+        return 0;
+    }
     uint8_t h[12];
-    int ok = fread(h, 1, 12, fp) == 12 && memcmp(h, RQF_MAGIC, 4) == 0;
-    fclose(fp);
+    int ok = read(fd, h, 12) == 12 && memcmp(h, RQF_MAGIC, 4) == 0;
+    close(fd);
     if (ok && kind) {
         memcpy(kind, h + 4, 8);
         kind[8] = 0;

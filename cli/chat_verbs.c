@@ -207,6 +207,7 @@ int chat_train_main(int argc, char **argv) {
         fprintf(stderr, " (%s), %ld steps of %d, eval every %ld\n", c.weights, t.steps, c.batch, t.eval_every);
     }
     rc = trainer_run(&f, &t);
+    if (!rc && rq_interrupted) rc = RQ_EINTR;  // saved; exit 130 so a script sees it did not finish
     if (rc) {
         chat_family_free(&cf);
         return rq_report(rc);
@@ -327,7 +328,7 @@ int verb_chat(int argc, char **argv) {
     if ((rc = rqf_open(&file, pos[0], "chat"))) return rq_report(rc);
     rq_reader r;
     chat_imodel m;
-    if ((rc = rqf_section(&file, "CIMG", &r)) || (rc = chat_image_parse(r.data, r.len, pos[0], &m))) {
+    if ((rc = rqf_section(&file, "CIMG", &r)) || (rc = chat_image_parse_at(r.data, r.len, pos[0], (long)r.origin, &m))) {
         rqf_close(&file);
         return rq_report(rc);
     }

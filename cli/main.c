@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/binio.h"
 #include "base/config.h"
 #include "base/err.h"
 #include "base/rqfile.h"
@@ -129,16 +130,22 @@ static int verb_eval(int argc, char **argv) {
     return lm_eval_main(argc, argv);
 }
 
+// A verb's exit code, or 1 when its output to stdout was lost (full disk, /dev/full, closed pipe).
+static int finish(int rc) {
+    int wrc = rq_finish_stdout();
+    return wrc && !rc ? rq_report(wrc) : rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_usage(stderr);
         return RQ_EINPUT;
     }
     const char *v = argv[1];
-    if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0) return verb_help(0, NULL);
-    if (strcmp(v, "--version") == 0) return verb_version(0, NULL);
+    if (strcmp(v, "--help") == 0 || strcmp(v, "-h") == 0) return finish(verb_help(0, NULL));
+    if (strcmp(v, "--version") == 0) return finish(verb_version(0, NULL));
     for (int i = 0; i < N_VERBS; i++)
-        if (strcmp(VERBS[i].name, v) == 0) return VERBS[i].fn(argc - 2, argv + 2);
+        if (strcmp(VERBS[i].name, v) == 0) return finish(VERBS[i].fn(argc - 2, argv + 2));
     fprintf(stderr, "retroqat: unknown verb '%s'\n", v);
     print_usage(stderr);
     return RQ_EINPUT;

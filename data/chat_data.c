@@ -46,11 +46,13 @@ int chat_data_parse(const char *text, size_t len, const char *path, const chat_d
     memset(d, 0, sizeof *d);
     int cap = 0;
     const char *p = text, *end = text + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;  // a UTF-8 byte order mark is not part of line 1
     for (long line = 1; p < end; line++) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) eol = end;
+        // Lines end in LF, CR LF or a lone CR (old Mac files): all three count as one line end.
+        const char *eol = p;
+        while (eol < end && *eol != '\n' && *eol != '\r') eol++;
         const char *a = p, *b = eol;
-        p = eol < end ? eol + 1 : end;
+        p = eol < end ? eol + 1 + (*eol == '\r' && eol + 1 < end && eol[1] == '\n') : end;
         trim(&a, &b);
         if (a == b || *a == '#') continue;
         const char *bar = memchr(a, '|', (size_t)(b - a));

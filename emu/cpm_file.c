@@ -7,7 +7,9 @@
 // The sequential position is s2*4096 + ex*128 + cr; random functions use r0 + 256*r1.
 //
 // Host mapping: every drive is the one host directory; a host file is visible when its name is
-// a valid 8.3 CP/M name, matched case-insensitively (new files are created upper-case). Nothing
+// a valid 8.3 CP/M name, matched case-insensitively (new files are created upper-case), and the
+// folder is a jail: every host open and stat goes through emu/cpm_hostpath.h (8.3 characters
+// only, opened below the folder's descriptor, no symbolic links, regular files only). Nothing
 // is kept open between calls: each record read/write opens the host file by name, so FCBs can
 // be copied and moved as freely as on a real machine. Reading the last, partial record pads it
 // with 1Ah (^Z); writing always writes whole records, as CP/M does.
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "emu/cpm_hostpath.h"
 #include "emu/cpm_int.h"
 
 #define REC 128
@@ -38,7 +41,7 @@ static int host_to_fcb(const char *name, uint8_t out[11]) {
             field = 1, len = 0;
             continue;
         }
-        if (c <= ' ' || c >= 0x7F || strchr("<>,;:=?*[]|/\\\"", c)) return 0;
+        if (!cpm_name_char_ok(c)) return 0;
         if (len >= (field ? 3 : 8)) return 0;
         out[(field ? 8 : 0) + len++] = (uint8_t)(c >= 'a' && c <= 'z' ? c - 32 : c);
     }
@@ -60,16 +63,6 @@ static int pat_match(const uint8_t pat[11], const uint8_t name[11]) {
     for (int i = 0; i < 11; i++)
         if (pat[i] != '?' && pat[i] != name[i]) return 0;
     return 1;
-}
-
-static void fcb_to_host(const uint8_t pat[11], char *out) {
-    int n = 0;
-    for (int i = 0; i < 8 && pat[i] != ' '; i++) out[n++] = (char)pat[i];
-    if (pat[8] != ' ') {
-        out[n++] = '.';
-        for (int i = 8; i < 11 && pat[i] != ' '; i++) out[n++] = (char)pat[i];
-    }
-    out[n] = 0;
 }
 
 typedef struct {
@@ -100,7 +93,7 @@ static int list_matches(cpm_machine *m, const uint8_t pat[11], entry **out) {
         char path[4096];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", m->dir, de->d_name);
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (cpm_host_stat(m->dir, path, &sb) != 0) continue;  // regular files only, never a link
         if (n == cap) v = rq_realloc(v, sizeof *v * (size_t)(cap = cap ? 2 * cap : 16));
         e.name = rq_strdup(de->d_name);
         v[n++] = e;
@@ -128,9 +121,9 @@ static int find_file(cpm_machine *m, const uint8_t *fcb, char *path, size_t cap)
     return 1;
 }
 
-static long file_records(const char *path) {
+static long file_records(cpm_machine *m, const char *path) {
     struct stat sb;
-    if (stat(path, &sb) != 0) return -1;
+    if (cpm_host_stat(m->dir, path, &sb) != 0) return -1;
     return (long)((sb.st_size + REC - 1) / REC);
 }
 
@@ -148,7 +141,7 @@ static void set_pos(uint8_t *f, long rec, long nrec) {
 // Read record `rec` into the DMA buffer: 0 ok, 1 beyond the end of the file.
 static uint8_t read_record(cpm_machine *m, const char *path, long rec) {
     uint8_t buf[REC];
-    int fd = open(path, O_RDONLY);
+    int fd = cpm_host_open(m->dir, path, O_RDONLY, 0);
     if (fd < 0) {
         cpm_fail(m, "cannot open %s: %s", path, strerror(errno));
         return 0xFF;
@@ -176,7 +169,7 @@ static uint8_t read_record(cpm_machine *m, const char *path, long rec) {
 static uint8_t write_record(cpm_machine *m, const char *path, long rec) {
     uint8_t buf[REC];
     for (int i = 0; i < REC; i++) buf[i] = m->mem[(uint16_t)(m->dma + i)];
-    int fd = open(path, O_WRONLY);
+    int fd = cpm_host_open(m->dir, path, O_WRONLY, 0);
     if (fd < 0) {
         cpm_fail(m, "cannot write %s: %s", path, strerror(errno));
         return 0xFF;
@@ -204,7 +197,7 @@ static uint8_t search_next(cpm_machine *m) {
     const char *name = m->found[m->ifound++];
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", m->dir, name);
-    long nrec = file_records(path);
+    long nrec = file_records(m, path);
     if (nrec < 0) nrec = 0;
     uint8_t d[32] = {0};
     d[0] = m->user;
@@ -232,7 +225,7 @@ uint8_t file_call(cpm_machine *m, int fn, uint16_t at) {
     switch (fn) {
     case 15: {  // open: 0 found (ex kept; s2 and cr reset as programs expect), FFh not found
         if ((found = find_file(m, f, path, sizeof path)) <= 0) return 0xFF;
-        long nrec = file_records(path);
+        long nrec = file_records(m, path);
         long rec = (long)(f[12] & 0x1F) * 128;
         if (rec > 0 && rec >= nrec) return 0xFF;  // that extent does not exist
         set_pos(f, rec, nrec);
@@ -269,7 +262,7 @@ uint8_t file_call(cpm_machine *m, int fn, uint16_t at) {
     }
     case 20: {  // read sequential: 0 ok, 1 end of file
         if ((found = find_file(m, f, path, sizeof path)) <= 0) return found < 0 ? 0xFF : 1;
-        long rec = seq_pos(f), nrec = file_records(path);
+        long rec = seq_pos(f), nrec = file_records(m, path);
         if (rec >= nrec) return 1;
         uint8_t r = read_record(m, path, rec);
         if (r == 0) set_pos(f, rec + 1, nrec);
@@ -279,18 +272,18 @@ uint8_t file_call(cpm_machine *m, int fn, uint16_t at) {
         if ((found = find_file(m, f, path, sizeof path)) <= 0) return found < 0 ? 0xFF : 1;
         long rec = seq_pos(f);
         uint8_t r = write_record(m, path, rec);
-        if (r == 0) set_pos(f, rec + 1, file_records(path));
+        if (r == 0) set_pos(f, rec + 1, file_records(m, path));
         return r;
     }
     case 22: {  // make: create (an existing file of that name is truncated), FFh for wildcards
         if (has_wild(pat)) return 0xFF;
         if ((found = find_file(m, f, path, sizeof path)) < 0) return 0xFF;
         if (!found) {
-            char name[16];
-            fcb_to_host(pat, name);
+            char name[13];
+            if (!cpm_fcb_host_name(pat, name)) return 0xFF;  // not 8.3 ("../VICTI"): no host file
             snprintf(path, sizeof path, "%s/%s", m->dir, name);
         }
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = cpm_host_open(m->dir, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0) {
             cpm_fail(m, "cannot create %s: %s", path, strerror(errno));
             return 0xFF;
@@ -305,20 +298,20 @@ uint8_t file_call(cpm_machine *m, int fn, uint16_t at) {
         if (f[35] != 0) return 6;
         long rec = f[33] | (long)f[34] << 8;
         if ((found = find_file(m, f, path, sizeof path)) <= 0) return found < 0 ? 0xFF : (fn == 33 ? 1 : 5);
-        long nrec = file_records(path);
+        long nrec = file_records(m, path);
         uint8_t r;
         if (fn == 33) {
             r = rec >= nrec ? 1 : read_record(m, path, rec);
         } else {
             r = write_record(m, path, rec);
-            nrec = file_records(path);
+            nrec = file_records(m, path);
         }
         set_pos(f, rec, nrec);  // the record is not advanced: a sequential read rereads it
         return r;
     }
     case 35: {  // file size in records into r0..r2
         if ((found = find_file(m, f, path, sizeof path)) <= 0) return 0xFF;
-        long nrec = file_records(path);
+        long nrec = file_records(m, path);
         f[33] = (uint8_t)nrec, f[34] = (uint8_t)(nrec >> 8), f[35] = (uint8_t)(nrec >> 16);
         return 0;
     }

@@ -108,3 +108,4 @@ int chat_image_check(const uint8_t *p, size_t n, chat_imodel *m, infer_err *e) {
     }
     return 0;
 }
+

@@ -20,8 +20,10 @@ static void config_fields(const llama_config *c, int v[7]) {
     v[4] = c->n_kv_heads, v[5] = c->vocab_size, v[6] = c->seq_len;
 }
 
-// Bounds that keep every size computation far from overflow and the cache files in uint16.
-static const int FIELD_MAX[7] = {1 << 16, 1 << 20, 1 << 10, 1 << 12, 1 << 12, 1 << 16, 1 << 20};
+// Bounds that keep every size computation far from overflow and the cache files in uint16, the
+// same for version 0 and 1 (docs/llama-format.md lists them): dim, vocab_size and seq_len up to
+// 65,536, hidden_dim up to 1,048,576, n_layers up to 1,024, heads up to 4,096.
+static const int FIELD_MAX[7] = {1 << 16, 1 << 20, 1 << 10, 1 << 12, 1 << 12, 1 << 16, 1 << 16};
 
 // base: byte offset of the first header field in the file (-1: not from a file).
 static int check_fields(const llama_config *c, const char *file, long base) {

@@ -15,6 +15,9 @@
 int rq_fail_infer(const char *name, const infer_err *e);
 // chat_image_check + the message.
 int chat_image_parse(const uint8_t *p, size_t n, const char *name, chat_imodel *m);
+// The same for an image embedded in a file at byte `origin` (a checkpoint's CIMG section): the
+// message's offset counts from the file's start.
+int chat_image_parse_at(const uint8_t *p, size_t n, const char *name, long origin, chat_imodel *m);
 // lm_image_load + the message.
 int lm_image_open(uint8_t *buf, size_t len, const char *name, lm_model *m);
 

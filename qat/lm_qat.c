@@ -226,8 +226,9 @@ static int get_lqat(const rqf_file *file, int n_layers, lmq_stats *st, int *wbit
     }
     for (uint32_t i = 0; i < np; i++)
         if (!(st->clip[i] >= 0) || !isfinite(st->clip[i])) {
+            double bad = st->clip[i];  // read before the stats are freed
             lmq_stats_free(st);
-            return rq_fail(RQ_EINPUT, "%s: LQAT: clip %u is %g", file->path, i, st->clip[i]);
+            return rq_fail(RQ_EINPUT, "%s: LQAT: clip %u is %g (a clip is finite and >= 0)", file->path, i, bad);
         }
     return 0;
 }

@@ -6,11 +6,13 @@
 #   scripts/deps.sh --check    exit 0 when everything is present, 1 otherwise
 #   scripts/deps.sh --browser  also the browser the report's rendering test uses (chromium; only
 #                              .ci/run and that test need it, not make demo / make test)
+#   scripts/deps.sh --libfuzzer [--check]  only clang and its runtime, for `make fuzz-libfuzzer`
 set -e
 PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
       gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul libxml2-utils"
 BROWSER_PKGS="chromium"
 [ "$1" = "--browser" ] && PKGS="$PKGS $BROWSER_PKGS"
+if [ "$1" = "--libfuzzer" ]; then PKGS="clang libclang-rt-14-dev"; shift; fi
 
 missing=""
 for p in $PKGS; do

@@ -94,6 +94,30 @@ static void test_parser_folds_trims_and_skips(void **state) {
     chat_data_free(&d);
 }
 
+// A UTF-8 BOM is not part of line 1; LF, CR LF and lone-CR line ends all give the same pairs and
+// line numbers (an error on line 3 is on line 3 in each).
+static void test_parser_bom_and_line_ends(void **state) {
+    (void)state;
+    const char *texts[4] = {"hello|HI\n# c\nbye|BYE\n", "\xEF\xBB\xBFhello|HI\n# c\nbye|BYE\n", "hello|HI\r\n# c\r\nbye|BYE\r\n",
+                            "\xEF\xBB\xBFhello|HI\r# c\rbye|BYE\r"};
+    for (int i = 0; i < 4; i++) {
+        chat_dataset d;
+        if (parse(texts[i], 0, &d)) fail_msg("text %d: %s", i, rq_last_error());
+        assert_int_equal(d.n, 2);
+        assert_string_equal(d.pairs[0].q, "hello");
+        assert_string_equal(d.pairs[0].r, "HI");
+        assert_int_equal(d.pairs[1].line, 3);
+        assert_string_equal(d.pairs[1].r, "BYE");
+        chat_data_free(&d);
+    }
+    const char *bad[3] = {"a|B\nb|C\nno bar\n", "a|B\r\nb|C\r\nno bar\r\n", "a|B\rb|C\rno bar\r"};
+    for (int i = 0; i < 3; i++) {
+        chat_dataset d;
+        assert_int_equal(parse(bad[i], 0, &d), RQ_EINPUT);
+        assert_string_equal(rq_last_error(), "t.txt:3: expected 'query|response' (no '|')");
+    }
+}
+
 static void test_parser_errors_name_file_and_line(void **state) {
     (void)state;
     chat_dataset d;
@@ -208,6 +232,7 @@ int main(void) {
         cmocka_unit_test(test_hash_known_answers),
         cmocka_unit_test(test_context_known_answers),
         cmocka_unit_test(test_parser_folds_trims_and_skips),
+        cmocka_unit_test(test_parser_bom_and_line_ends),
         cmocka_unit_test(test_parser_errors_name_file_and_line),
         cmocka_unit_test(test_stats_by_hand),
         cmocka_unit_test(test_split_is_seeded_disjoint_and_complete),

@@ -99,42 +99,22 @@ static void test_v0_round_trip(void **state) {
     llama_free(&m);
 }
 
-// Build a version-1 file by hand from a model (order: norms, embedding, matrices, [wcls]).
-static void build_v1(const llama_model *m, rq_buf *b) {
-    const llama_config *c = &m->config;
-    rq_buf_u32(b, 0x616b3432u);
-    rq_buf_i32(b, 1);
-    int v[7] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len};
-    for (int i = 0; i < 7; i++) rq_buf_i32(b, v[i]);
-    rq_buf_u8(b, (uint8_t)c->shared_classifier);
-    rq_buf_zeros(b, 256 - b->len);
-    size_t d = c->dim, h = c->hidden_dim, L = c->n_layers, V = c->vocab_size, kv = llama_kv_dim(c);
-    const llama_weights *w = &m->w;
-    rq_buf_f32s(b, w->rms_att, L * d);
-    rq_buf_f32s(b, w->rms_ffn, L * d);
-    rq_buf_f32s(b, w->rms_final, d);
-    rq_buf_f32s(b, w->token_embedding, V * d);
-    rq_buf_f32s(b, w->wq, L * d * d);
-    rq_buf_f32s(b, w->wk, L * kv * d);
-    rq_buf_f32s(b, w->wv, L * kv * d);
-    rq_buf_f32s(b, w->wo, L * d * d);
-    rq_buf_f32s(b, w->w1, L * h * d);
-    rq_buf_f32s(b, w->w2, L * d * h);
-    rq_buf_f32s(b, w->w3, L * h * d);
-    if (!c->shared_classifier) rq_buf_f32s(b, w->wcls, V * d);
-}
-
 static void test_v1_reads_same_weights(void **state) {
     (void)state;
     for (int shared = 0; shared < 2; shared++) {
         llama_model m, r;
         random_model(&m, shared, 1);
         rq_buf b = {0};
-        build_v1(&m, &b);
+        rq_test_llama_v1(&m, &b);
         assert_int_equal(llama_load_mem(&r, b.data, b.len, "v1.bin"), 0);
         assert_memory_equal(&r.config, &m.config, sizeof m.config);
         assert_memory_equal(r.params, m.params, m.n_params * sizeof(float));
         llama_free(&r);
+        // the v1 header has the v0 limits: seq_len above 65,536 is refused at its offset (32)
+        rq_wr_u32le(b.data + 32, 65537);
+        assert_int_equal(llama_load_mem(&r, b.data, b.len, "v1.bin"), RQ_EINPUT);
+        assert_non_null(strstr(rq_last_error(), "v1.bin: byte 32: seq_len = 65537 is out of range [1, 65536]"));
+        rq_wr_u32le(b.data + 32, (uint32_t)m.config.seq_len);
         // version 2 (Q8_0) is refused by name
         rq_wr_u32le(b.data + 4, 2);
         assert_int_equal(llama_load_mem(&r, b.data, b.len, "v2.bin"), RQ_EINPUT);
@@ -175,6 +155,7 @@ static void test_broken_files(void **state) {
         {4, 0, "byte 16: n_kv_heads = 0"},
         {5, 0, "byte 20: vocab_size = 0"},
         {6, -1, "byte 24: seq_len = -1"},
+        {6, 65537, "byte 24: seq_len = 65537 is out of range [1, 65536]"},  // one limit, as documented
         {3, 16, "head size dim/n_heads is odd"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

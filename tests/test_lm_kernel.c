@@ -207,6 +207,7 @@ static void expect_load_error(uint8_t *img, size_t len, const char *needle) {
     assert_int_equal(rc, RQ_EINPUT);
     if (!strstr(rq_last_error(), needle)) fail_msg("error '%s' does not mention '%s'", rq_last_error(), needle);
     if (!strstr(rq_last_error(), "bad.rqm")) fail_msg("error '%s' does not name the file", rq_last_error());
+    if (!strstr(rq_last_error(), "bad.rqm: byte ")) fail_msg("error '%s' does not name the byte offset (FILE: byte N)", rq_last_error());
 }
 
 // Corrupt images are rejected with a message naming the problem (never a crash).
@@ -243,7 +244,7 @@ static void test_image_corrupt(void **state) {
     // header dims that do not fit together (CRC fixed so the check behind it is reached)
     rq_wr_u32le(img + 16 + 12, 3);  // n_heads = 3 does not divide dim 32
     fix_crc(img, n);
-    expect_load_error(img, n, "heads");
+    expect_load_error(img, n, "bad.rqm: byte 16: header: heads");
     rq_wr_u32le(img + 16 + 12, 4);
     rq_wr_u32le(img + 16 + 8, 3);  // 3 layers: the section table no longer matches
     fix_crc(img, n);
@@ -262,14 +263,17 @@ static void test_image_corrupt(void **state) {
     // a weight outside [-127, 127] (the embedding is the shared classifier)
     img[emb_off + 5] = 0x80;
     fix_crc(img, n);
-    expect_load_error(img, n, "-128");
+    char want[64];
+    snprintf(want, sizeof want, "byte %u: layer -1 classifier row 0: weight -128", emb_off + 5);  // at the weight itself
+    expect_load_error(img, n, want);
     memcpy(img, b.data, n);
     // a pre-shift too small for a row's accumulator range: wq_rq of layer 0 (after att_norm g and k, and wq)
     uint32_t lyr = rq_rd_u32le(img + 64 + 2 * 12 + 4);
     size_t d = f.config.dim, g_bytes = (2 * d + 3) & ~(size_t)3;
     img[lyr + g_bytes + 4 + d * d + 2] = 0;  // p of row 0
     fix_crc(img, n);
-    expect_load_error(img, n, "pre-shift");
+    snprintf(want, sizeof want, "byte %zu: layer 0 wq row 0: pre-shift", lyr + g_bytes + 4 + d * d);  // at the row's lm_rq
+    expect_load_error(img, n, want);
     memcpy(img, b.data, n);
     lm_model ok;
     assert_int_equal(lm_image_open(img, n, "good.rqm", &ok), 0);

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/binio.h"
+#include "base/endian.h"
 #include "base/err.h"
 #include "data/tokenizer.h"
 #include "qat/lm_intgen.h"
@@ -140,6 +141,37 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err), free(gen);
     tokenizer_free(&tk);
     lmq_free(&q);
+
+    // A checkpoint whose LQAT clip is negative or NaN (CRC recomputed, so the parser behind the
+    // checksum sees it) is an input error naming the clip in export, generate and eval, not a crash.
+    size_t nck;
+    snprintf(p0, sizeof p0, "%s/run0/best.ckpt", dir);
+    uint8_t *ck = (uint8_t *)slurp(p0, &nck);
+    uint32_t lqat_len;
+    long lqat = rq_test_rqf_section(ck, nck, "LQAT", &lqat_len);
+    assert_true(lqat > 0 && lqat_len > 12);
+    const uint32_t bad_clip[2] = {0xbf800000u /* -1.0f */, 0x7fc00000u /* NaN */};
+    for (int k = 0; k < 2; k++) {
+        uint32_t good = rq_rd_u32le(ck + lqat + 8 + 4 * k);
+        rq_wr_u32le(ck + lqat + 8 + 4 * k, bad_clip[k]);  // clip k (after u32 wbits, u32 count)
+        rq_test_rqf_fix_crc(ck, nck);
+        snprintf(p1, sizeof p1, "%s/badclip%d.ckpt", dir, k);
+        rq_test_write_bytes(p1, ck, nck);
+        char want[64];
+        snprintf(want, sizeof want, "LQAT: clip %d is", k);
+        const char *verbs[3] = {"export %s --target host -o %s.rqm", "generate %s -z %s -n 4", "eval %s --text %s -z %s --max-tokens 64"};
+        for (int v = 0; v < 3; v++) {
+            char cmd[20000];
+            if (v == 0) snprintf(cmd, sizeof cmd, verbs[0], p1, p1);
+            else if (v == 1) snprintf(cmd, sizeof cmd, verbs[1], p1, tok);
+            else snprintf(cmd, sizeof cmd, verbs[2], p1, valid, tok);
+            int rc = rq_test_run(&out, &err, "%s %s", bin, cmd);
+            if (rc != 2 || !strstr(err, want)) fail_msg("%s: exit %d (want 2, '%s'): %s", cmd, rc, want, err);
+            free(out), free(err);
+        }
+        rq_wr_u32le(ck + lqat + 8 + 4 * k, good);
+    }
+    free(ck);
 
     // a config error names the key
     snprintf(text, sizeof text, "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\", \"qat\": {\"wbits\": 6}}\n", model, tok);

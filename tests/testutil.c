@@ -7,6 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/binio.h"
+#include "base/crc32.h"
+#include "base/endian.h"
+#include "model/llama.h"
+
 const char *rq_test_data(const char *rel) {
     static char path[4096];
     const char *dir = getenv("RQ_DATA");
@@ -83,4 +88,67 @@ char *rq_test_slurp(FILE *f) {
     char *s = calloc(1, (size_t)n + 1);
     if (n > 0 && fread(s, 1, (size_t)n, f) != (size_t)n) fail_msg("cannot read back a temporary file");
     return s;
+}
+
+long rq_test_rqf_section(const uint8_t *d, size_t n, const char *tag, uint32_t *len) {
+    if (n < 24 || memcmp(d, "RQF1", 4) != 0) return -1;
+    uint32_t ns = rq_rd_u32le(d + 16);
+    for (uint32_t i = 0; i < ns && 20 + 12 * (size_t)(i + 1) <= n; i++) {
+        const uint8_t *e = d + 20 + 12 * i;
+        if (memcmp(e, tag, 4) != 0) continue;
+        if (len) *len = rq_rd_u32le(e + 8);
+        return (long)rq_rd_u32le(e + 4);
+    }
+    return -1;
+}
+
+void rq_test_rqf_fix_crc(uint8_t *d, size_t n) {
+    if (n >= 4) rq_wr_u32le(d + n - 4, crc32_update(0, d, n - 4));
+}
+
+void rq_test_write_bytes(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) fail_msg("cannot write %s", path);
+}
+
+void rq_test_chat_fixture(const char *dir, int epochs, char *cfg, size_t ncfg) {
+    static const char *q[6] = {"hello", "what time", "who are you", "bye now", "tell a joke", "how much ram"};
+    static const char *a[6] = {"HI.", "NO CLOCK.", "I AM ZED.", "BYE.", "NO JOKES.", "64K."};
+    char data[4200], text[9000];
+    snprintf(data, sizeof data, "%s/chat.txt", dir);
+    FILE *f = fopen(data, "w");
+    if (!f) fail_msg("cannot write %s", data);
+    for (int i = 0; i < 150; i++) fprintf(f, "%s %d|%s\n", q[i % 6], i / 30, a[i % 6]);
+    fclose(f);
+    snprintf(cfg, ncfg, "%s/chat.json", dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"chat\", \"data\": \"%s\", \"seed\": 1,\n"
+             " \"net\": {\"q_buckets\": 32, \"k_buckets\": 32, \"context\": 8, \"hidden\": [24, 16], \"weights\": \"2bit\"},\n"
+             " \"train\": {\"epochs\": %d, \"batch\": 32, \"lr\": 0.04, \"evals\": %d}}\n",
+             data, epochs, epochs > 50 ? epochs : 4);
+    rq_test_write(cfg, text);
+}
+
+void rq_test_llama_v1(const llama_model *m, rq_buf *b) {
+    const llama_config *c = &m->config;
+    rq_buf_u32(b, 0x616b3432u);
+    rq_buf_i32(b, 1);
+    int v[7] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len};
+    for (int i = 0; i < 7; i++) rq_buf_i32(b, v[i]);
+    rq_buf_u8(b, (uint8_t)c->shared_classifier);
+    rq_buf_zeros(b, 256 - b->len);
+    size_t d = c->dim, h = c->hidden_dim, L = c->n_layers, V = c->vocab_size, kv = llama_kv_dim(c);
+    const llama_weights *w = &m->w;
+    rq_buf_f32s(b, w->rms_att, L * d);
+    rq_buf_f32s(b, w->rms_ffn, L * d);
+    rq_buf_f32s(b, w->rms_final, d);
+    rq_buf_f32s(b, w->token_embedding, V * d);
+    rq_buf_f32s(b, w->wq, L * d * d);
+    rq_buf_f32s(b, w->wk, L * kv * d);
+    rq_buf_f32s(b, w->wv, L * kv * d);
+    rq_buf_f32s(b, w->wo, L * d * d);
+    rq_buf_f32s(b, w->w1, L * h * d);
+    rq_buf_f32s(b, w->w2, L * d * h);
+    rq_buf_f32s(b, w->w3, L * h * d);
+    if (!c->shared_classifier) rq_buf_f32s(b, w->wcls, V * d);
 }

@@ -101,17 +101,8 @@ int chat_config_load(const char *path, chat_config *c) {
     if (chat_enc_check(&c->enc))
         return rq_fail(RQ_EINPUT, "%s: $.net: q_buckets and k_buckets must be powers of two (got %d, %d)", path, c->enc.q_buckets, c->enc.k_buckets);
     if (c->blend_end < c->blend_start) return rq_fail(RQ_EINPUT, "%s: $.qat.blend_end: must be >= blend_start", path);
-    // A relative data path is relative to the config file.
-    if (c->data[0] && c->data[0] != '/') {
-        const char *slash = strrchr(path, '/');
-        if (slash) {
-            char full[1024];
-            int n = snprintf(full, sizeof full, "%.*s/%s", (int)(slash - path), path, c->data);
-            if (n >= (int)sizeof full) return rq_fail(RQ_EINPUT, "%s: $.data: path too long", path);
-            memcpy(c->data, full, (size_t)n + 1);
-        }
-    }
-    return 0;
+    // A relative data path is relative to the config file's folder (base/config.h).
+    return cfg_resolve_path(path, c->data, sizeof c->data);
 }
 
 // --- query sets ----------------------------------------------------------------------------------
@@ -747,7 +738,7 @@ static int fam_load(rq_family *f, const rqf_file *file) {
     rq_reader ri;
     if ((rc = rqf_section(file, "CIMG", &ri))) return rc;
     chat_imodel m;
-    if ((rc = chat_image_parse(ri.data, ri.len, file->path, &m))) return rc;
+    if ((rc = chat_image_parse_at(ri.data, ri.len, file->path, (long)ri.origin, &m))) return rc;
     for (int l = 0; l <= L; l++)
         if (m.dims[l] != cf->dims[l]) return rq_fail(RQ_EINPUT, "%s: layer %d width %d, the model has %d", file->path, l, m.dims[l], cf->dims[l]);
     if (memcmp(m.charset, cf->chars, (size_t)cf->n_chars) != 0) return rq_fail(RQ_EINPUT, "%s: the checkpoint's alphabet differs from the data's", file->path);
@@ -766,7 +757,7 @@ int chat_family_open(chat_family *cf, const char *path, rq_family *f) {
     if (rc) return rc;
     rq_reader ri;
     chat_imodel m;
-    if ((rc = rqf_section(&file, "CIMG", &ri)) || (rc = chat_image_parse(ri.data, ri.len, path, &m))) {
+    if ((rc = rqf_section(&file, "CIMG", &ri)) || (rc = chat_image_parse_at(ri.data, ri.len, path, (long)ri.origin, &m))) {
         rqf_close(&file);
         return rc;
     }

@@ -55,7 +55,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         c->steps = 200, c->batch = 8, c->warmup = 10, c->eval_every = 50, c->lr = 1e-4f, c->weight_decay = 0.0f;
         c->valid_tokens = 16384;
     }
-    snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
+    c->out[0] = 0;  // the default (below) is relative to the current directory, a configured one is not
     const cfg_field arch[] = {
         {"dim", CFG_INT, &c->arch.dim, 1, 65536, 0, NULL, NULL},
         {"hidden_dim", CFG_INT, &c->arch.hidden_dim, 1, 1 << 20, 0, NULL, NULL},
@@ -113,6 +113,13 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     rc = cfg_apply(json, path, root);
     cJSON_Delete(json);
     if (rc) return rc;
+    // Paths in the config are relative to the config file's folder (base/config.h); the
+    // command line's --init/--data/--valid/--out, applied later, to the current directory.
+    char *paths[5] = {c->init, c->tokenizer, c->train_path, c->valid_path, c->out};
+    size_t caps[5] = {sizeof c->init, sizeof c->tokenizer, sizeof c->train_path, sizeof c->valid_path, sizeof c->out};
+    for (int i = 0; i < 5; i++)
+        if ((rc = cfg_resolve_path(path, paths[i], caps[i]))) return rc;
+    if (!c->out[0]) snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
     if (c->qat && c->q.wbits != 8 && c->q.wbits != 4) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8 or 4, not %d", path, c->q.wbits);
     return 0;
 }
@@ -403,6 +410,10 @@ int llama_family_train_main(int argc, char **argv) {
     tc.opt.warmup_steps = c->warmup;
     tc.opt.min_lr_frac = c->min_lr_frac;
     if ((rc = trainer_run(&f, &tc))) goto done;
+    if (rq_interrupted) {  // saved last.ckpt; exit 130 so a script sees the run did not finish
+        rc = RQ_EINTR;
+        goto done;
+    }
 
     // Export the best checkpoint: QAT as the integer image, float as a llama2.c file.
     char best[1200], dst[1200];

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/dirlock.h"
 #include "base/err.h"
 #include "base/progress.h"
 #include "train/run_info.h"
@@ -128,12 +129,13 @@ done:
     return rc;
 }
 
-static void write_jsonl(FILE *fp, cJSON *obj) {
-    if (!fp) return;
+// One metrics line; RQ_ERUNTIME naming the file when it cannot be written (a full disk).
+static int write_jsonl(FILE *fp, cJSON *obj, const char *path) {
+    if (!fp) return 0;
     char *s = cJSON_PrintUnformatted(obj);
-    fprintf(fp, "%s\n", s);
-    fflush(fp);
+    int bad = fprintf(fp, "%s\n", s) < 0 || fflush(fp) != 0;
     cJSON_free(s);
+    return bad ? rq_fail(RQ_ERUNTIME, "%s: write failed: %s", path, strerror(errno)) : 0;
 }
 
 // Copy every number/string of src into dst (train stats into the metrics line).
@@ -142,8 +144,9 @@ static void merge_into(cJSON *dst, const cJSON *src) {
 }
 
 int trainer_run(rq_family *f, const trainer_cfg *c) {
-    int rc = rq_mkdir_p(c->out_dir);
+    int rc = rq_mkdir_p(c->out_dir), lock;
     if (rc) return rc;
+    if ((rc = rq_dir_lock(c->out_dir, &lock))) return rc;  // one training per folder
     char last_path[4200], best_path[4200], metrics_path[4200];
     snprintf(last_path, sizeof last_path, "%s/last.ckpt", c->out_dir);
     snprintf(best_path, sizeof best_path, "%s/best.ckpt", c->out_dir);
@@ -158,16 +161,19 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
     if (c->resume) {
         if (access(last_path, R_OK) != 0) {
             adamw_free(&opt);
+            rq_dir_unlock(lock);
             return rq_fail(RQ_EINPUT, "%s: nothing to resume (no checkpoint there)", last_path);
         }
         if ((rc = load_resume(f, c, &opt, &st, last_path))) {
             adamw_free(&opt);
+            rq_dir_unlock(lock);
             return rc;
         }
     }
     FILE *metrics = fopen(metrics_path, c->resume ? "a" : "w");
     if (!metrics) {
         adamw_free(&opt);
+        rq_dir_unlock(lock);
         return rq_fail(RQ_ERUNTIME, "%s: cannot open: %s", metrics_path, strerror(errno));
     }
 
@@ -205,7 +211,7 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
             cJSON_AddNumberToObject(line, "lr", lr);
             cJSON_AddNumberToObject(line, "grad_norm", gnorm);
             merge_into(line, stats);
-            write_jsonl(metrics, line);
+            rc = write_jsonl(metrics, line, metrics_path);
             cJSON_Delete(line);
         }
         if (pg.tty) {
@@ -217,6 +223,7 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
             rq_progress_draw(&pg, st.next_step, per_step, extra);
         }
         cJSON_Delete(stats);
+        if (rc) break;
 
         if (st.next_step % c->eval_every == 0 || st.next_step == c->steps) {
             cJSON *ev = cJSON_CreateObject();
@@ -236,7 +243,7 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
                 st.best = score;
                 st.best_step = st.next_step;
             }
-            write_jsonl(metrics, ev);
+            rc = write_jsonl(metrics, ev, metrics_path);
             if (!c->quiet) {
                 char *s = cJSON_PrintUnformatted(ev);
                 rq_progress_clear(&pg);
@@ -244,6 +251,7 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
                 cJSON_free(s);
             }
             cJSON_Delete(ev);
+            if (rc) break;
             if (improved && (rc = save_ckpt(f, c, &opt, &st, best_path))) break;
             if ((rc = save_ckpt(f, c, &opt, &st, last_path))) break;
         }
@@ -259,7 +267,8 @@ int trainer_run(rq_family *f, const trainer_cfg *c) {
     if (!rc && !c->quiet)
         fprintf(stderr, "see the training: retroqat report %s -o %s/report.html\n", c->out_dir, c->out_dir);
     signal(SIGINT, old_handler);
-    fclose(metrics);
+    if (fclose(metrics) != 0 && !rc) rc = rq_fail(RQ_ERUNTIME, "%s: write failed: %s", metrics_path, strerror(errno));
     adamw_free(&opt);
+    rq_dir_unlock(lock);
     return rc;
 }

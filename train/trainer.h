@@ -5,7 +5,8 @@
 // The trainer owns everything else: AdamW + schedule + clipping, the step loop, periodic
 // evaluation, metrics.jsonl, last.ckpt / best.ckpt (atomic), run.json (what reproduces the run:
 // train/run_info.h), the progress line with ETA on a terminal (base/progress.h), Ctrl-C (save
-// last.ckpt and exit 0), and --resume. Every evaluation line also gets "wall_s" (seconds since
+// last.ckpt; the CLI then exits 130), --resume, and the lock that keeps a second training out of
+// the same folder (base/dirlock.h). Every evaluation line also gets "wall_s" (seconds since
 // this process started training) and "<unit>_per_s" (the steps' throughput, evaluations
 // excluded): timing, never part of a checkpoint.
 //
@@ -64,7 +65,8 @@ typedef struct {
 } trainer_cfg;
 
 void trainer_cfg_defaults(trainer_cfg *c);
-// Run the loop. Returns 0 (also after Ctrl-C, with last.ckpt saved), or an error code.
+// Run the loop. Returns 0 (also after Ctrl-C, with last.ckpt saved: check rq_interrupted), or an
+// error code (RQ_ERUNTIME when another training holds out_dir's lock).
 int trainer_run(rq_family *f, const trainer_cfg *c);
 
 // Copy the parameters stored by trainer_run (section "PARM") into f->params; the family must
