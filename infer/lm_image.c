@@ -21,15 +21,29 @@ int lm_config_check(const lm_config *c, const char *what) {
     if (c->n_layers > LM_MAX_LAYERS) return rq_fail(RQ_EINPUT, "%s: %d layers (at most %d)", what, c->n_layers, LM_MAX_LAYERS);
     if (c->vocab_size > 32767) return rq_fail(RQ_EINPUT, "%s: vocab %d (at most 32767)", what, c->vocab_size);
     if (c->seq_len > 65535) return rq_fail(RQ_EINPUT, "%s: seq_len %d (at most 65535)", what, c->seq_len);
-    if (c->wbits != 8 && c->wbits != 4) return rq_fail(RQ_EINPUT, "%s: weight bits %d (8 or 4)", what, c->wbits);
+    for (int k = 0; k < LM_NMAT; k++)
+        if (c->mbits[k] != 8 && c->mbits[k] != 4 && c->mbits[k] != 2)
+            return rq_fail(RQ_EINPUT, "%s: weight bits %d of matrix %d (8, 4 or 2)", what, c->mbits[k], k);
+    if (c->wbits != lm_uniform_bits(c)) return rq_fail(RQ_EINPUT, "%s: weight bits %d do not match the matrices' bits", what, c->wbits);
     if (c->logit_frac < 0 || c->logit_frac > 16) return rq_fail(RQ_EINPUT, "%s: logit_frac %d (0..16)", what, c->logit_frac);
     if (c->shared_classifier != 0 && c->shared_classifier != 1) return rq_fail(RQ_EINPUT, "%s: shared_classifier must be 0 or 1", what);
     if (c->eps_ss > (1u << 30)) return rq_fail(RQ_EINPUT, "%s: eps_ss %u above 2^30", what, c->eps_ss);
     return 0;
 }
 
-static uint32_t mat_bytes(const lm_config *c, int rows, int cols) {
-    return c->wbits == 4 ? (uint32_t)rows * ((cols + 1) / 2) : (uint32_t)rows * cols;
+uint32_t lm_bits_word(const lm_config *c) {
+    uint32_t w = 0;
+    for (int k = 0; k < LM_NMAT; k++) w |= (uint32_t)c->mbits[k] << (4 * k);
+    return w;
+}
+
+void lm_set_bits_word(lm_config *c, uint32_t word) {
+    for (int k = 0; k < LM_NMAT; k++) c->mbits[k] = (uint8_t)((word >> (4 * k)) & 15);
+    c->wbits = lm_uniform_bits(c);
+}
+
+static uint32_t mat_bytes(const lm_config *c, int which, int rows, int cols) {
+    return (uint32_t)rows * (uint32_t)lm_row_bytes(c->mbits[which], cols);
 }
 
 #define ARR(k, n, member) (f[nf++] = (lm_field){k, (uint32_t)(n), (const void **)&(member), NULL})
@@ -47,18 +61,18 @@ int lm_image_fields(lm_model *m, int i, lm_field *f) {
         lm_layer *L = &m->layers[i - 2];
         ARR(LM_I16, d, L->att_norm.g);
         VAL(LM_I32, L->att_norm.k);
-        ARR(LM_I8, mat_bytes(c, d, d), L->wq.w), ARR(LM_RQ, d, L->wq.rq);
-        ARR(LM_I8, mat_bytes(c, kvd, d), L->wk.w), ARR(LM_RQ, kvd, L->wk.rq);
-        ARR(LM_I8, mat_bytes(c, kvd, d), L->wv.w), ARR(LM_RQ, kvd, L->wv.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WQ, d, d), L->wq.w), ARR(LM_RQ, d, L->wq.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WK, kvd, d), L->wk.w), ARR(LM_RQ, kvd, L->wk.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WV, kvd, d), L->wv.w), ARR(LM_RQ, kvd, L->wv.rq);
         VAL(LM_I32, L->att_cm), VAL(LM_I32, L->att_ck), VAL(LM_I32, L->att_dlim), VAL(LM_RQ, L->att_out);
-        ARR(LM_I8, mat_bytes(c, d, d), L->wo.w), ARR(LM_RQ, d, L->wo.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WO, d, d), L->wo.w), ARR(LM_RQ, d, L->wo.rq);
         ARR(LM_I16, d, L->ffn_norm.g);
         VAL(LM_I32, L->ffn_norm.k);
-        ARR(LM_I8, mat_bytes(c, h, d), L->w1.w), ARR(LM_RQ, h, L->w1.rq);
-        ARR(LM_I8, mat_bytes(c, h, d), L->w3.w), ARR(LM_RQ, h, L->w3.rq);
+        ARR(LM_I8, mat_bytes(c, LM_W1, h, d), L->w1.w), ARR(LM_RQ, h, L->w1.rq);
+        ARR(LM_I8, mat_bytes(c, LM_W3, h, d), L->w3.w), ARR(LM_RQ, h, L->w3.rq);
         ARR(LM_I16, 256, L->silu);
         VAL(LM_RQ, L->glu);
-        ARR(LM_I8, mat_bytes(c, d, h), L->w2.w), ARR(LM_RQ, d, L->w2.rq);
+        ARR(LM_I8, mat_bytes(c, LM_W2, d, h), L->w2.w), ARR(LM_RQ, d, L->w2.rq);
     } else if (i == 2 + c->n_layers) {  // FNRM: final norm and the classifier's row requantisations
         ARR(LM_I16, d, m->final_norm.g);
         VAL(LM_I32, m->final_norm.k);
@@ -117,17 +131,26 @@ static int bad(const char *name, long off, const char *msg, long a, long b) {
     return rq_fail_at(RQ_EINPUT, name, off, msg, a, b);
 }
 
-// Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4) and a pre-shift p large
-// enough that |acc >> p| < 2^15 for any int8 input (the requantisation's overflow bound).
-static int check_mat(const lm_config *c, const lm_mat *mt, int rows, int cols, int bits, const char *name, const char *what, int l) {
+// Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4, 2-bit codes with zero
+// padding codes) and a pre-shift p large enough that |acc >> p| < 2^15 for any int8 input (the
+// requantisation's overflow bound).
+static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const char *name, const char *what, int l) {
+    int stride = lm_row_bytes(bits, cols);
     for (int r = 0; r < rows; r++) {
         uint32_t sum = 0;
         if (bits == 4) {
-            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * ((cols + 1) / 2);
+            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * stride;
             for (int j = 0; j < cols; j++) {
                 int v = (j & 1) ? w[j / 2] >> 4 : w[j / 2] & 15;
                 if (v == 8) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: int4 weight -8 outside [-7, 7]", name, l, what, r);
                 v = lm_i4(v);
+                sum += (uint32_t)(v < 0 ? -v : v);
+            }
+        } else if (bits == 2) {
+            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * stride;
+            for (int j = 0; j < 4 * stride; j++) {
+                int v = lm_i2((w[j / 4] >> (2 * (j & 3))) & 3);
+                if (j >= cols && v) return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: non-zero padding code after the row's %d weights", name, l, what, r, cols);
                 sum += (uint32_t)(v < 0 ? -v : v);
             }
         } else {
@@ -141,7 +164,6 @@ static int check_mat(const lm_config *c, const lm_mat *mt, int rows, int cols, i
             return rq_fail(RQ_EINPUT, "%s: layer %d %s row %d: pre-shift %d too small for the row's accumulator range", name, l, what, r,
                            mt->rq[r].p);
     }
-    (void)c;
     return 0;
 }
 
@@ -153,16 +175,17 @@ static int check_i16(const int16_t *v, int n, const char *name, const char *what
 
 static int check_model(const lm_model *m, const char *name) {
     const lm_config *c = &m->c;
-    int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), b = c->wbits, rc = 0;
+    int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), rc = 0;
+    const uint8_t *b = c->mbits;
     for (int l = 0; l < c->n_layers && !rc; l++) {
         const lm_layer *L = &m->layers[l];
-        if (!rc) rc = check_mat(c, &L->wq, d, d, b, name, "wq", l);
-        if (!rc) rc = check_mat(c, &L->wk, kvd, d, b, name, "wk", l);
-        if (!rc) rc = check_mat(c, &L->wv, kvd, d, b, name, "wv", l);
-        if (!rc) rc = check_mat(c, &L->wo, d, d, b, name, "wo", l);
-        if (!rc) rc = check_mat(c, &L->w1, h, d, b, name, "w1", l);
-        if (!rc) rc = check_mat(c, &L->w3, h, d, b, name, "w3", l);
-        if (!rc) rc = check_mat(c, &L->w2, d, h, b, name, "w2", l);
+        if (!rc) rc = check_mat(&L->wq, d, d, b[LM_WQ], name, "wq", l);
+        if (!rc) rc = check_mat(&L->wk, kvd, d, b[LM_WK], name, "wk", l);
+        if (!rc) rc = check_mat(&L->wv, kvd, d, b[LM_WV], name, "wv", l);
+        if (!rc) rc = check_mat(&L->wo, d, d, b[LM_WO], name, "wo", l);
+        if (!rc) rc = check_mat(&L->w1, h, d, b[LM_W1], name, "w1", l);
+        if (!rc) rc = check_mat(&L->w3, h, d, b[LM_W3], name, "w3", l);
+        if (!rc) rc = check_mat(&L->w2, d, h, b[LM_W2], name, "w2", l);
         if (!rc) rc = check_i16(L->att_norm.g, d, name, "att_norm", l);
         if (!rc) rc = check_i16(L->ffn_norm.g, d, name, "ffn_norm", l);
         if (!rc) rc = check_i16(L->silu, 256, name, "silu", l);
@@ -171,7 +194,7 @@ static int check_model(const lm_model *m, const char *name) {
         if (!rc && (((uint32_t)127 * 32767) >> L->glu.p) >= 32767)
             rc = rq_fail(RQ_EINPUT, "%s: layer %d: SwiGLU pre-shift %d too small", name, l, L->glu.p);
     }
-    if (!rc) rc = check_mat(c, &m->cls, c->vocab_size, d, 8, name, "classifier", -1);
+    if (!rc) rc = check_mat(&m->cls, c->vocab_size, d, 8, name, "classifier", -1);
     if (!rc) rc = check_i16(m->final_norm.g, d, name, "final_norm", -1);
     return rc;
 }
@@ -185,7 +208,9 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
     if (buf[5] == 1)  // same layout, but its attention constants assume the int8 k cache of version 1
         return bad(name, 5, "image version %ld has the old int8 key cache; this build reads version %ld: export the model again", buf[5],
                    LM_IMAGE_VERSION);
-    if (buf[5] != LM_IMAGE_VERSION) return bad(name, 5, "unsupported image version %ld (this build reads %ld)", buf[5], LM_IMAGE_VERSION);
+    if (buf[5] != LM_IMAGE_VERSION && buf[5] != 2)
+        return bad(name, 5, "unsupported image version %ld (this build reads 2 and %ld)", buf[5], LM_IMAGE_VERSION);
+    int version = buf[5];
     uint32_t hbytes = be ? rq_rd_u16be(buf + 6) : rq_rd_u16le(buf + 6);
     uint32_t total = rd32(buf + 8, be), crc = rd32(buf + 12, be);
     if (total != len) return bad(name, 8, "image size field says %ld bytes, the file has %ld", (long)total, (long)len);
@@ -196,6 +221,13 @@ int lm_image_load(uint8_t *buf, size_t len, const char *name, lm_model *m) {
                      &c->shared_classifier, &c->wbits, &c->logit_frac};
     for (int i = 0; i < 10; i++) *hv[i] = (int32_t)rd32(buf + 16 + 4 * i, be);
     c->eps_ss = rd32(buf + 56, be);
+    // offset 48: version 2 has one weight width (8 or 4) for every layer matrix, version 3 the
+    // bits word (a nibble per matrix, lm_bits_word)
+    uint32_t bits = (uint32_t)c->wbits;
+    if (version == 2 && bits != 8 && bits != 4) return bad(name, 48, "version 2 image with weight bits %ld (8 or 4)%.0ld", (long)bits, 0);
+    if (version == 2) bits *= 0x1111111u;
+    if (bits >> (4 * LM_NMAT)) return bad(name, 48, "weight bits word %08lx has bits above the %ld matrices' nibbles", (long)bits, LM_NMAT);
+    lm_set_bits_word(c, bits);
     char what[600];
     snprintf(what, sizeof what, "%s: header", name);
     if (lm_config_check(c, what)) return RQ_EINPUT;

@@ -152,7 +152,7 @@ int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int win
     lmq_stats st;
     int rc = lmq_calibrate_default(f, NULL, 0, &st);
     if (rc) goto out;
-    lmq_opts o8 = {8, 10}, o4 = {4, 10};
+    lmq_opts o8 = {8, 10, NULL}, o4 = {4, 10, NULL};
     if ((rc = lmq_quantize(f, &st, &o8, &q8)) == 0 && (rc = lmq_quantize(f, &st, &o4, &q4)) != 0) lmq_free(&q8);
     lmq_stats_free(&st);
     if (rc) goto out;

@@ -86,7 +86,7 @@ static int calibrate(const lm_qat *s, lmq_stats *st) {
 }
 
 static int quantize_now(const lm_qat *s, lm_model *q) {
-    lmq_opts o = {s->cfg.wbits, 10};
+    lmq_opts o = {s->cfg.wbits, 10, NULL};
     return lmq_quantize(s->m, &s->stats, &o, q);
 }
 
@@ -250,7 +250,7 @@ int lm_qat_load(const char *path, lm_model *q) {
     int wbits;
     int rc = load_checkpoint(path, &m, &st, &wbits);
     if (rc) return rc;
-    lmq_opts o = {wbits, 10};
+    lmq_opts o = {wbits, 10, NULL};
     rc = lmq_quantize(&m, &st, &o, q);
     llama_free(&m);
     lmq_stats_free(&st);

@@ -173,7 +173,7 @@ static void test_fake_quant_weights_are_the_kernels(void **state) {
         for (size_t i = 0; i < f.n_params; i++) changed += fq.params[i] != f.params[i];
         assert_true(changed > f.n_params / 2);  // it did quantise
         lm_model a, b;
-        lmq_opts o = {bits, 10};
+        lmq_opts o = {bits, 10, NULL};
         assert_int_equal(lmq_quantize(&f, &st, &o, &a), 0);
         assert_int_equal(lmq_quantize(&fq, &st, &o, &b), 0);
         const lm_config *c = &a.c;
