@@ -22,7 +22,7 @@
 #include "train/llama_family.h"
 
 static const char EXPORT_USAGE[] =
-    "usage: retroqat export MODEL --target host -o OUT.rqm [--endian little|big] [--wbits 8|4]\n"
+    "usage: retroqat export MODEL --target host -o OUT.rqm [--endian little|big] [--wbits 8|4|2]\n"
     "                       [--calib TEXT -z TOKENIZER]\n"
     "Quantise a llama2.c .bin (or llama checkpoint) into an integer model image for the host\n"
     "runtime and the retro targets (docs/lm-contract.md). A QAT checkpoint (retroqat train with\n"
@@ -31,7 +31,8 @@ static const char EXPORT_USAGE[] =
     "the first 4096 tokens of TEXT.\n"
     "  -o, --out PATH       the image to write\n"
     "  --endian E           byte order of the image: little (default) or big\n"
-    "  --wbits N            8 (default) or 4: layer weight bits (embedding/classifier stay int8)\n"
+    "  --wbits N            8 (default), 4 or 2 ({-2,-1,0,+1}): layer weight bits (embedding and\n"
+    "                       classifier stay int8); 2-bit images are version 3\n"
     "  --calib TEXT         calibrate on this text file instead (needs -z)\n"
     "  -z, --tokenizer P    llama2.c tokenizer .bin (for --calib)\n"
     "  --json               print a JSON summary\n";
@@ -62,7 +63,7 @@ int lm_export_main(int argc, char **argv) {
     if (strcmp(endian, "little") == 0) be = 0;
     else if (strcmp(endian, "big") == 0) be = 1;
     else return rq_report(rq_fail(RQ_EINPUT, "--endian must be little or big, not '%s'", endian));
-    if (wbits != 8 && wbits != 4) return rq_report(rq_fail(RQ_EINPUT, "--wbits must be 8 or 4, not %d", wbits));
+    if (wbits != 8 && wbits != 4 && wbits != 2) return rq_report(rq_fail(RQ_EINPUT, "--wbits must be 8, 4 or 2, not %d", wbits));
     if (calib && !tokp) return rq_report(rq_fail(RQ_EINPUT, "--calib needs -z TOKENIZER"));
 
     char kind[9] = {0};

@@ -18,6 +18,7 @@
 #include "data/tokenizer.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_qat.h"
+#include "qat/lm_quant.h"
 
 static char *slurp(const char *path, size_t *len) {
     uint8_t *d;
@@ -199,9 +200,88 @@ static void test_fake_quant_weights_are_the_kernels(void **state) {
     llama_free(&f), llama_free(&fq), llama_free(&fq2);
 }
 
+// Weight code j of row r of a packed kernel matrix at bits.
+static int kernel_code(const lm_mat *m, int bits, int cols, int r, int j) {
+    const uint8_t *row = (const uint8_t *)m->w + (size_t)r * lm_row_bytes(bits, cols);
+    if (bits == 8) return ((const int8_t *)row)[j];
+    if (bits == 4) return lm_i4((row[j / 2] >> (4 * (j & 1))) & 15);
+    return lm_i2((row[j / 4] >> (2 * (j & 3))) & 3);
+}
+
+// With given (learned) per-row steps, at every width and mixed: each weight of the float model QAT
+// runs forward on is exactly the kernel's integer code times the row's step, and the row
+// requantisation folds that step (m 2^-(p+k) = s_r s_x M within the rounding of m).
+static void test_learned_steps_are_the_kernels(void **state) {
+    (void)state;
+    llama_model f, fq;
+    if (llama_load(&f, rq_test_data("llama2c/stories260K.bin"))) fail_msg("%s", rq_last_error());
+    assert_int_equal(llama_build(&fq, &f.config), 0);
+    lmq_stats st;
+    assert_int_equal(lmq_calibrate_default(&f, NULL, 0, &st), 0);
+    const llama_config *fc = &f.config;
+    size_t ns = lmq_scale_count(fc);
+    float *scale = malloc(ns * sizeof(float));
+    const lmq_wspec specs[] = {lmq_wspec_uniform(8), lmq_wspec_uniform(4), lmq_wspec_uniform(2), {{8, 8, 8, 8, 2, 2, 2}, 1, NULL},
+                               {{8, 4, 2, 4, 4, 2, 8}, 0, NULL}};
+    for (int v = 0; v < 5; v++) {
+        lmq_wspec ws = specs[v];
+        // the search's steps, then moved as LSQ would (up to +-20%, negative kept)
+        for (int k = 0; k < LM_NMAT; k++) {
+            int rows, cols, lo, hi;
+            lmq_mat_shape(fc, k, &rows, &cols);
+            lmq_grid(ws.mbits[k], ws.ternary, &lo, &hi);
+            int8_t *q = malloc((size_t)fc->n_layers * rows * cols);
+            float *sk = scale + lmq_scale_offset(fc, k);
+            lmq_quantize_rows_grid(lmq_mat_weights(&f.w, k), fc->n_layers * rows, cols, lo, hi, q, sk);
+            for (int r = 0; r < fc->n_layers * rows; r++) sk[r] *= 0.8f + 0.4f * (float)((r * 37 + k * 11) % 97) / 96;
+            free(q);
+        }
+        ws.scale = scale;
+        lmq_fake_quant_spec(&f, &fq, &ws);
+        lm_model a;
+        lmq_opts o = {0, 10, &ws};
+        assert_int_equal(lmq_quantize(&f, &st, &o, &a), 0);
+        assert_memory_equal(a.c.mbits, ws.mbits, LM_NMAT);
+        long neg = 0, minus2 = 0;
+        for (int k = 0; k < LM_NMAT; k++) {
+            int rows, cols, lo, hi;
+            lmq_mat_shape(fc, k, &rows, &cols);
+            lmq_grid(ws.mbits[k], ws.ternary, &lo, &hi);
+            const float *wf = lmq_mat_weights(&fq.w, k), *sk = scale + lmq_scale_offset(fc, k);
+            for (int l = 0; l < fc->n_layers; l++) {
+                const lm_layer *L = &a.layers[l];
+                const lm_mat *mk[LM_NMAT] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3};
+                for (int r = 0; r < rows; r++) {
+                    float s = sk[(size_t)l * rows + r];
+                    neg += s < 0;
+                    for (int j = 0; j < cols; j++) {
+                        int code = kernel_code(mk[k], ws.mbits[k], cols, r, j);
+                        assert_true(code >= lo && code <= hi);  // ternary: never -2
+                        minus2 += code == -2;
+                        float want = code * s;
+                        if (wf[((size_t)l * rows + r) * cols + j] != want)
+                            fail_msg("spec %d matrix %d layer %d row %d col %d: fake %g, kernel %d x %g", v, k, l, r, j,
+                                     wf[((size_t)l * rows + r) * cols + j], code, s);
+                    }
+                    double M = ldexp(mk[k]->rq[r].m, -(mk[k]->rq[r].p + mk[k]->rq[r].k));
+                    assert_true((M < 0) == (s < 0));  // a negative step is a negative multiplier
+                }
+            }
+        }
+        int has_asym2 = 0;
+        for (int k = 0; k < LM_NMAT; k++) has_asym2 |= ws.mbits[k] == 2 && !ws.ternary;
+        if (has_asym2) assert_true(neg > 0 && minus2 > 0);  // both signs of the {-2,-1,0,+1} grid are in use
+        lmq_free(&a);
+    }
+    free(scale);
+    lmq_stats_free(&st);
+    llama_free(&f), llama_free(&fq);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
+        cmocka_unit_test(test_learned_steps_are_the_kernels),
         cmocka_unit_test(test_qat_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
