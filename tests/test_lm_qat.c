@@ -42,6 +42,47 @@ static double best_int_loss(const char *metrics) {
     return best;
 }
 
+static void assert_same_file(const char *a, const char *b) {
+    size_t n0, n1;
+    char *c0 = slurp(a, &n0), *c1 = slurp(b, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(c0, c1, n0);
+    free(c0), free(c1);
+}
+
+// `run` (greedy, 300 tokens) on the image == the in-process integer pass of the checkpoint.
+static void assert_run_matches(const char *bin, const char *ckpt, const char *image, const char *tok) {
+    lm_model q;
+    if (lm_qat_load(ckpt, &q)) fail_msg("%s", rq_last_error());
+    tokenizer tk;
+    assert_int_equal(tokenizer_load(&tk, tok, 512), 0);
+    char *gen = NULL, *out, *err;
+    size_t glen = 0;
+    FILE *mf = open_memstream(&gen, &glen);
+    lm_intgen_cfg g = {"Once upon a time", 300, 0, 32768, 1};
+    assert_true(lm_int_generate(&q, &tk, &g, mf, NULL, NULL) > 100);
+    fclose(mf);
+    assert_int_equal(rq_test_run(&out, &err, "%s run %s -z %s -t 0 -n 300 -i 'Once upon a time'", bin, image, tok), 0);
+    assert_string_equal(out, gen);
+    free(out), free(err), free(gen);
+    tokenizer_free(&tk);
+    lmq_free(&q);
+}
+
+// eval's int_loss of an integer model (image or checkpoint) on the first 513 tokens, windows of 64.
+static double eval_int_loss(const char *bin, const char *model, const char *valid, const char *tok, const char *qat, const char *flags) {
+    char *out, *err;
+    assert_int_equal(rq_test_run(&out, &err, "%s eval %s --text %s -z %s --window 64 --max-tokens 513 --qat %s %s --json", bin, model, valid,
+                                 tok, qat, flags), 0);
+    cJSON *o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "int_model")->valuestring, "qat");
+    double il = cJSON_GetObjectItemCaseSensitive(o, "int_loss")->valuedouble;
+    cJSON_Delete(o);
+    free(out), free(err);
+    return il;
+}
+
 static void test_qat_end_to_end(void **state) {
     (void)state;
     char model[4096], tok[4096], train[4096], valid[4096];
@@ -74,23 +115,16 @@ static void test_qat_end_to_end(void **state) {
         free(out), free(err);
     }
     char p0[8400], p1[8400];
-    size_t n0, n1;
     snprintf(p0, sizeof p0, "%s/run0/last.ckpt", dir);
     snprintf(p1, sizeof p1, "%s/run1/last.ckpt", dir);
-    char *c0 = slurp(p0, &n0), *c1 = slurp(p1, &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(c0, c1, n0);  // determinism, and "llama-int8" is "llama" + "qat"
-    free(c0), free(c1);
+    assert_same_file(p0, p1);  // determinism, and "llama-int8" is "llama" + "qat"
 
     // the image written by training == export of best.ckpt
     assert_int_equal(rq_test_run(&out, &err, "%s export %s/run0/best.ckpt --target host -o %s/exp.rqm", bin, dir, dir), 0);
     free(out), free(err);
     snprintf(p0, sizeof p0, "%s/run0/model.rqm", dir);
     snprintf(p1, sizeof p1, "%s/exp.rqm", dir);
-    c0 = slurp(p0, &n0), c1 = slurp(p1, &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(c0, c1, n0);
-    free(c0), free(c1);
+    assert_same_file(p0, p1);
 
     // the trainer's integer validation loss == eval's integer loss of the image on the same windows
     snprintf(p0, sizeof p0, "%s/run0/metrics.jsonl", dir);
@@ -125,22 +159,9 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err);
 
     // run on the image == the in-process integer pass of the checkpoint
-    lm_model q;
     snprintf(p0, sizeof p0, "%s/run0/best.ckpt", dir);
-    if (lm_qat_load(p0, &q)) fail_msg("%s", rq_last_error());
-    tokenizer tk;
-    assert_int_equal(tokenizer_load(&tk, tok, 512), 0);
-    char *gen = NULL;
-    size_t glen = 0;
-    FILE *mf = open_memstream(&gen, &glen);
-    lm_intgen_cfg g = {"Once upon a time", 300, 0, 32768, 1};
-    assert_true(lm_int_generate(&q, &tk, &g, mf, NULL, NULL) > 100);
-    fclose(mf);
-    assert_int_equal(rq_test_run(&out, &err, "%s run %s/run0/model.rqm -z %s -t 0 -n 300 -i 'Once upon a time'", bin, dir, tok), 0);
-    assert_string_equal(out, gen);
-    free(out), free(err), free(gen);
-    tokenizer_free(&tk);
-    lmq_free(&q);
+    snprintf(p1, sizeof p1, "%s/run0/model.rqm", dir);
+    assert_run_matches(bin, p0, p1, tok);
 
     // a config error names the key
     snprintf(text, sizeof text, "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\", \"qat\": {\"wbits\": 6}}\n", model, tok);
@@ -152,6 +173,66 @@ static void test_qat_end_to_end(void **state) {
     rq_test_write(cfg, text);
     assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
     assert_non_null(strstr(err, "$.qat: missing"));  // "llama-int8" asks for the qat section
+    free(out), free(err);
+}
+
+// Learned steps with mixed precision (int8 wq, int4 wk, 2-bit everywhere else): the trainer's
+// validation integer loss is eval's on the image it wrote (a version 3 image), export of the
+// checkpoint writes the same bytes, `run` on it equals the in-process integer pass, the steps
+// moved, and --resume reads them back.
+static void test_qat_lsq_mixed(void **state) {
+    (void)state;
+    char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
+    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
+    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
+    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat_lsq"));
+    const char *bin = rq_test_bin();
+    char cfg[4600], text[18000], p0[8400], p1[8400];
+    char *out, *err;
+    snprintf(cfg, sizeof cfg, "%s/lsq.json", dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"llama\", \"init\": \"%s\", \"tokenizer\": \"%s\",\n"
+             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 513},\n"
+             " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 1e-3, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
+             " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024}}\n",
+             model, tok, train, valid);
+    rq_test_write(cfg, text);
+    int rc = rq_test_run(&out, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
+    if (rc) fail_msg("train exit %d: %s", rc, err);
+    free(out), free(err);
+    snprintf(p0, sizeof p0, "%s/run/model.rqm", dir);
+    size_t n;
+    char *img = slurp(p0, &n);
+    assert_int_equal(img[5], 3);
+    assert_int_equal(rq_rd_u32le((const uint8_t *)img + 48), 0x2222248u);
+    free(img);
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s/run/best.ckpt --target host -o %s/exp.rqm", bin, dir, dir), 0);
+    free(out), free(err);
+    snprintf(p1, sizeof p1, "%s/exp.rqm", dir);
+    assert_same_file(p0, p1);
+    snprintf(p1, sizeof p1, "%s/run/metrics.jsonl", dir);
+    double trained = best_int_loss(p1);
+    double il = eval_int_loss(bin, model, valid, tok, p0, "--no-ptq");
+    printf("QAT 2-bit mixed, learned steps (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
+    assert_true(fabs(il - trained) < 1e-6);
+    snprintf(p1, sizeof p1, "%s/run/best.ckpt", dir);
+    assert_run_matches(bin, p1, p0, tok);
+    // the learned steps moved away from the search's: the checkpoint's 2-bit codes are not those
+    // the search gives its own float weights
+    llama_model fm;
+    if (lm_qat_load_float(p1, &fm)) fail_msg("%s", rq_last_error());
+    lm_model a, b;
+    assert_int_equal(lm_qat_load(p1, &a), 0);
+    lmq_wspec ws = {{8, 4, 2, 2, 2, 2, 2}, 0, NULL};
+    assert_int_equal(lmq_ptq_spec(&fm, NULL, 0, &ws, &b), 0);
+    assert_true(memcmp(a.layers[0].w1.w, b.layers[0].w1.w, (size_t)fm.config.hidden_dim * lm_row_bytes(2, fm.config.dim)) != 0);
+    lmq_free(&a), lmq_free(&b);
+    llama_free(&fm);
+    // resume reads the steps back (LQSC; the run is already complete, so nothing changes)
+    rc = rq_test_run(&out, &err, "%s train %s --out %s/run --resume --quiet", bin, cfg, dir);
+    if (rc) fail_msg("resume exit %d: %s", rc, err);
     free(out), free(err);
 }
 
@@ -283,6 +364,7 @@ int main(void) {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
         cmocka_unit_test(test_learned_steps_are_the_kernels),
         cmocka_unit_test(test_qat_end_to_end),
+        cmocka_unit_test(test_qat_lsq_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
