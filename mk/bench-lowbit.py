@@ -3,7 +3,7 @@
 
 usage: bench-lowbit.py BIN DATA_DIR OUT_DIR LONG_STEPS [--json]
 
-Trains examples/stories/int8.json, int4.json and int2.json as they are (the same steps, batch,
+Trains examples/stories/int8.json, int4.json, int2.json and int2-ffn.json as they are (the same steps, batch,
 data and seed: the equal-steps table), then int4.json and int2.json again with --steps LONG_STEPS
 (0 skips them), and scores every best.ckpt with `retroqat eval stories260K.bin --text valid.txt
 --qat CKPT --no-ptq` on the whole file (289,387 tokens, windows of 512), plus one eval of the PTQ
@@ -44,7 +44,7 @@ def evaluate(extra):
 
 
 def train_row(name, cfg, steps):
-    d = f"{out}/{name}"
+    d = f"{out}/{name.split(',')[0].replace(' ', '-')}"
     args = [binp, "train", cfg, "--init", model, "--data", train, "--valid", valid, "--out", d, "--quiet"]
     if steps:
         args += ["--steps", str(steps)]
@@ -69,7 +69,8 @@ for bits, key in ((8, "ptq_loss"), (4, "int4_ptq_loss"), (2, "int2_ptq_loss")):
     agree = {8: "top1_agree", 4: "int4_top1_agree", 2: "int2_top1_agree"}[bits]
     rows.append({"row": f"int{bits} PTQ (stories260K)", "steps": 0, "int_loss": ptq[key], "int_top1_agree": ptq[agree],
                  "tokens": ptq["tokens"], "float_loss": ptq["float_loss"]})
-plan = [("int8", "examples/stories/int8.json", 0), ("int4", "examples/stories/int4.json", 0), ("int2", "examples/stories/int2.json", 0)]
+plan = [("int8", "examples/stories/int8.json", 0), ("int4", "examples/stories/int4.json", 0), ("int2", "examples/stories/int2.json", 0),
+        ("int2 FFN, int8 attention", "examples/stories/int2-ffn.json", 0)]
 if long_steps:
     plan += [(f"int4-{long_steps}", "examples/stories/int4.json", long_steps), (f"int2-{long_steps}", "examples/stories/int2.json", long_steps)]
 for name, cfg, steps in plan:
