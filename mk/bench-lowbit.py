@@ -8,7 +8,7 @@ data and seed: the equal-steps table), then int4.json and int2.json again with -
 (0 skips them), and scores every best.ckpt with `retroqat eval stories260K.bin --text valid.txt
 --qat CKPT --no-ptq` on the whole file (289,387 tokens, windows of 512), plus one eval of the PTQ
 models of stories260K itself. Prints the table (int_loss, x the int8 QAT row, steps, wall time
-of the training run, CPU time of its steps) and writes OUT_DIR/results.jsonl; --json prints
+of the training run, its evaluations included) and writes OUT_DIR/results.jsonl; --json prints
 the rows as JSON lines instead of the table.
 """
 import json
@@ -58,7 +58,7 @@ def train_row(name, cfg, steps):
     log(f"scoring {name} on {valid}")
     o = evaluate(["--qat", f"{d}/best.ckpt", "--no-ptq"])
     return {"row": name, "config": cfg, "steps": last["step"], "best_step": best["step"], "train_wall_s": round(wall, 1),
-            "train_cpu_s": round(last.get("train_cpu_s", float("nan")), 1), "int_loss": o["int_loss"],
+            "int_loss": o["int_loss"],
             "int_top1_agree": o["int_top1_agree"], "qat_float_loss": o.get("qat_float_loss"), "tokens": o["tokens"]}
 
 
@@ -86,9 +86,8 @@ if as_json:
     sys.exit(0)
 print(f"bench-lowbit: retroqat eval on the whole {os.path.basename(valid)} ({rows[0]['tokens']} tokens, windows of 512); "
       f"stories260K float loss {rows[0]['float_loss']:.4f}")
-print(f"{'row':<26} {'steps':>6} {'best':>5} {'int_loss':>9} {'x int8 QAT':>10} {'top1 agree':>10} {'own float':>9} {'wall s':>7} {'step CPU s':>10}")
+print(f"{'row':<26} {'steps':>6} {'best':>5} {'int_loss':>9} {'x int8 QAT':>10} {'top1 agree':>10} {'own float':>9} {'wall s':>7}")
 for r in rows:
     fl = r.get("qat_float_loss")
     print(f"{r['row']:<26} {r['steps']:>6} {r.get('best_step', ''):>5} {r['int_loss']:>9.4f} {r['x_int8_qat']:>10.4f} "
-          f"{r['int_top1_agree']:>10.4f} {fl if fl is not None else float('nan'):>9.4f} {r.get('train_wall_s', float('nan')):>7.1f} "
-          f"{r.get('train_cpu_s', float('nan')):>10.1f}")
+          f"{r['int_top1_agree']:>10.4f} {fl if fl is not None else float('nan'):>9.4f} {r.get('train_wall_s', float('nan')):>7.1f}")
