@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
     int n = f.config.seq_len < 512 ? f.config.seq_len : 512, reps = 9;
     lm_model q8, q4;
     lmq_stats st;
-    lmq_opts o8 = {8, 10}, o4 = {4, 10};
+    lmq_opts o8 = {8, 10, NULL}, o4 = {4, 10, NULL};
     if (lmq_calibrate_default(&f, NULL, 0, &st) || lmq_quantize(&f, &st, &o8, &q8) || lmq_quantize(&f, &st, &o4, &q4))
         return rq_report(RQ_EINPUT);
     lmq_stats_free(&st);

@@ -252,7 +252,7 @@ int main(int argc, char **argv) {
     // the exporter's default calibration, and the kernel models lmq_ptq builds from it
     lmq_stats st;
     lm_model k8, k4;
-    lmq_opts o8 = {8, 10}, o4 = {4, 10};
+    lmq_opts o8 = {8, 10, NULL}, o4 = {4, 10, NULL};
     if ((rc = lmq_calibrate_default(&f, NULL, 0, &st)) || (rc = lmq_quantize(&f, &st, &o8, &k8)) ||
         (rc = lmq_quantize(&f, &st, &o4, &k4)))
         return rq_report(rc);

@@ -84,7 +84,7 @@ int verb_generate(int argc, char **argv) {
 // ---- eval ------------------------------------------------------------------------------------
 
 static const char EVAL_USAGE[] =
-    "usage: retroqat eval MODEL --text FILE -z TOKENIZER [--window N] [--max-tokens N] [--float-only] [--qat PATH] [--json]\n"
+    "usage: retroqat eval MODEL --text FILE -z TOKENIZER [--window N] [--max-tokens N] [--float-only] [--qat PATH [--no-ptq]] [--json]\n"
     "Mean cross-entropy (nats/token) of a llama2.c .bin or llama checkpoint on a text file.\n"
     "The text is split into documents (at <|endoftext|>, else at blank lines), each encoded with\n"
     "BOS; the concatenated stream is cut into windows of N+1 tokens overlapping by one (N = the\n"
@@ -95,13 +95,14 @@ static const char EVAL_USAGE[] =
     "  --window N         context window (default seq_len)\n"
     "  --max-tokens N     score only the first N tokens of the stream (0 = all)\n"
     "  --float-only       skip the integer columns (qat/lm_eval.h: ptq_loss, int_loss, top1_agree\n"
-    "                     and the int4 ones, from the integer kernel on the same windows)\n"
+    "                     and the int4 / int2 ones, from the integer kernel on the same windows)\n"
     "  --qat PATH         int_loss from this integer model (a QAT checkpoint or a .rqm image)\n"
+    "  --no-ptq           with --qat (or a QAT checkpoint): skip the PTQ columns\n"
     "  --json             print one JSON object\n";
 
 int lm_eval_main(int argc, char **argv) {
     const char *tokpath = NULL, *text = NULL;
-    int window = 0, json = 0, float_only = 0;
+    int window = 0, json = 0, float_only = 0, no_ptq = 0;
     const char *qat_path = NULL;
     long max_tokens = 0;
     const rq_arg opts[] = {
@@ -112,6 +113,7 @@ int lm_eval_main(int argc, char **argv) {
         {"--json", NULL, ARG_FLAG, &json, NULL},
         {"--float-only", NULL, ARG_FLAG, &float_only, NULL},
         {"--qat", NULL, ARG_STR, &qat_path, NULL},
+        {"--no-ptq", NULL, ARG_FLAG, &no_ptq, NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     const char *pos[1];
@@ -144,7 +146,7 @@ int lm_eval_main(int argc, char **argv) {
     double loss = lm_mean_ce(llama_window_fn, &wc, m.config.vocab_size, ts.tokens, n, window, &targets, 1);
     llama_window_free(&wc);
     lmq_eval_result ir;  // the integer columns (issue 6)
-    if (!float_only && (rc = lmq_eval_ptq(&m, ts.tokens, n, window, isatty(2), qat_path, &ir))) {
+    if (!float_only && (rc = lmq_eval_ptq(&m, ts.tokens, n, window, isatty(2), qat_path, no_ptq, &ir))) {
         token_stream_free(&ts);
         tokenizer_free(&tok);
         llama_free(&m);

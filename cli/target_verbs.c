@@ -84,7 +84,7 @@ static const char EXPORT_HEAD[] =
     "  --target T          the target\n"
     "  -o, --out PATH      the file or folder to write (the target says which)\n"
     "  -z, --tokenizer P   llama2.c tokenizer .bin (targets that print text; --calib)\n"
-    "  --wbits N           PTQ of a float model: 8 (default) or 4 layer weight bits\n"
+    "  --wbits N           PTQ of a float model: 8 (default), 4 or 2 layer weight bits\n"
     "  --calib TEXT        PTQ: calibrate on this text file (needs -z)\n"
     "  --json              print the export summary as JSON\n";
 

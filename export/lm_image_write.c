@@ -29,13 +29,16 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
     uint32_t hbytes = 64 + 12 * (uint32_t)ns;
     rq_buf_put(&b, "RQLM", 4);
     rq_buf_u8(&b, (uint8_t)big_endian);
-    rq_buf_u8(&b, LM_IMAGE_VERSION);
+    // One width of 8 or 4 bits for every layer matrix is a version 2 image (what readers built
+    // before 2-bit weights load); 2-bit or mixed widths need version 3 and its bits word.
+    const lm_config *c = &m->c;
+    int v2 = c->wbits == 8 || c->wbits == 4;
+    rq_buf_u8(&b, v2 ? 2 : LM_IMAGE_VERSION);
     rq_buf_u16(&b, (uint16_t)hbytes);
     rq_buf_u32(&b, 0);  // total, patched below
     rq_buf_u32(&b, 0);  // CRC, patched below
-    const lm_config *c = &m->c;
     int32_t hv[] = {c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->vocab_size, c->seq_len,
-                    c->shared_classifier, c->wbits, c->logit_frac};
+                    c->shared_classifier, v2 ? c->wbits : (int32_t)lm_bits_word(c), c->logit_frac};
     for (int i = 0; i < 10; i++) rq_buf_i32(&b, hv[i]);
     rq_buf_u32(&b, c->eps_ss);
     rq_buf_u32(&b, (uint32_t)ns);

@@ -21,7 +21,10 @@ int lm_config_check(const lm_config *c, infer_err *e) {
     if (c->n_layers > LM_MAX_LAYERS) return infer_fail(e, 24, "header: %ld layers (at most %ld)", c->n_layers, LM_MAX_LAYERS, 0, 0);
     if (c->vocab_size > 32767) return infer_fail(e, 36, "header: vocab %ld (at most 32767)", c->vocab_size, 0, 0, 0);
     if (c->seq_len > 65535) return infer_fail(e, 40, "header: seq_len %ld (at most 65535)", c->seq_len, 0, 0, 0);
-    if (c->wbits != 8 && c->wbits != 4) return infer_fail(e, 48, "header: weight bits %ld (8 or 4)", c->wbits, 0, 0, 0);
+    for (int k = 0; k < LM_NMAT; k++)
+        if (c->mbits[k] != 8 && c->mbits[k] != 4 && c->mbits[k] != 2)
+            return infer_fail(e, 48, "header: weight bits %ld of matrix %ld (8, 4 or 2)", c->mbits[k], k, 0, 0);
+    if (c->wbits != lm_uniform_bits(c)) return infer_fail(e, 48, "header: weight bits %ld do not match the matrices' bits", c->wbits, 0, 0, 0);
     if (c->logit_frac < 0 || c->logit_frac > 16) return infer_fail(e, 52, "header: logit_frac %ld (0..16)", c->logit_frac, 0, 0, 0);
     if (c->shared_classifier != 0 && c->shared_classifier != 1)
         return infer_fail(e, 44, "header: shared_classifier must be 0 or 1", 0, 0, 0, 0);
@@ -29,8 +32,19 @@ int lm_config_check(const lm_config *c, infer_err *e) {
     return 0;
 }
 
-static uint32_t mat_bytes(const lm_config *c, int rows, int cols) {
-    return c->wbits == 4 ? (uint32_t)rows * ((cols + 1) / 2) : (uint32_t)rows * cols;
+uint32_t lm_bits_word(const lm_config *c) {
+    uint32_t w = 0;
+    for (int k = 0; k < LM_NMAT; k++) w |= (uint32_t)c->mbits[k] << (4 * k);
+    return w;
+}
+
+void lm_set_bits_word(lm_config *c, uint32_t word) {
+    for (int k = 0; k < LM_NMAT; k++) c->mbits[k] = (uint8_t)((word >> (4 * k)) & 15);
+    c->wbits = lm_uniform_bits(c);
+}
+
+static uint32_t mat_bytes(const lm_config *c, int which, int rows, int cols) {
+    return (uint32_t)rows * (uint32_t)lm_row_bytes(c->mbits[which], cols);
 }
 
 #define ARR(k, n, member) (f[nf++] = (lm_field){k, (uint32_t)(n), (const void **)&(member), NULL})
@@ -48,18 +62,18 @@ int lm_image_fields(lm_model *m, int i, lm_field *f) {
         lm_layer *L = &m->layers[i - 2];
         ARR(LM_I16, d, L->att_norm.g);
         VAL(LM_I32, L->att_norm.k);
-        ARR(LM_I8, mat_bytes(c, d, d), L->wq.w), ARR(LM_RQ, d, L->wq.rq);
-        ARR(LM_I8, mat_bytes(c, kvd, d), L->wk.w), ARR(LM_RQ, kvd, L->wk.rq);
-        ARR(LM_I8, mat_bytes(c, kvd, d), L->wv.w), ARR(LM_RQ, kvd, L->wv.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WQ, d, d), L->wq.w), ARR(LM_RQ, d, L->wq.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WK, kvd, d), L->wk.w), ARR(LM_RQ, kvd, L->wk.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WV, kvd, d), L->wv.w), ARR(LM_RQ, kvd, L->wv.rq);
         VAL(LM_I32, L->att_cm), VAL(LM_I32, L->att_ck), VAL(LM_I32, L->att_dlim), VAL(LM_RQ, L->att_out);
-        ARR(LM_I8, mat_bytes(c, d, d), L->wo.w), ARR(LM_RQ, d, L->wo.rq);
+        ARR(LM_I8, mat_bytes(c, LM_WO, d, d), L->wo.w), ARR(LM_RQ, d, L->wo.rq);
         ARR(LM_I16, d, L->ffn_norm.g);
         VAL(LM_I32, L->ffn_norm.k);
-        ARR(LM_I8, mat_bytes(c, h, d), L->w1.w), ARR(LM_RQ, h, L->w1.rq);
-        ARR(LM_I8, mat_bytes(c, h, d), L->w3.w), ARR(LM_RQ, h, L->w3.rq);
+        ARR(LM_I8, mat_bytes(c, LM_W1, h, d), L->w1.w), ARR(LM_RQ, h, L->w1.rq);
+        ARR(LM_I8, mat_bytes(c, LM_W3, h, d), L->w3.w), ARR(LM_RQ, h, L->w3.rq);
         ARR(LM_I16, 256, L->silu);
         VAL(LM_RQ, L->glu);
-        ARR(LM_I8, mat_bytes(c, d, h), L->w2.w), ARR(LM_RQ, d, L->w2.rq);
+        ARR(LM_I8, mat_bytes(c, LM_W2, d, h), L->w2.w), ARR(LM_RQ, d, L->w2.rq);
     } else if (i == 2 + c->n_layers) {  // FNRM: final norm and the classifier's row requantisations
         ARR(LM_I16, d, m->final_norm.g);
         VAL(LM_I32, m->final_norm.k);
@@ -117,17 +131,27 @@ static void swap_field(uint8_t *p, const lm_field *f) {
 // Offset of p in the image that starts at base (for messages).
 static long at(const void *p, const uint8_t *base) { return (long)((const uint8_t *)p - base); }
 
-// Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4) and a pre-shift p large
-// enough that |acc >> p| < 2^15 for any int8 input (the requantisation's overflow bound).
+// Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4, 2-bit codes with zero
+// padding codes) and a pre-shift p large enough that |acc >> p| < 2^15 for any int8 input (the
+// requantisation's overflow bound).
 static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const char *what, int l, const uint8_t *base, infer_err *e) {
+    int stride = lm_row_bytes(bits, cols);
     for (int r = 0; r < rows; r++) {
         uint32_t sum = 0;
         if (bits == 4) {
-            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * ((cols + 1) / 2);
+            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * stride;
             for (int j = 0; j < cols; j++) {
                 int v = (j & 1) ? w[j / 2] >> 4 : w[j / 2] & 15;
                 if (v == 8) return infer_fail_s(e, at(w + j / 2, base), "layer %ld %s row %ld: int4 weight -8 outside [-7, 7]", what, l, r, 0);
                 v = lm_i4(v);
+                sum += (uint32_t)(v < 0 ? -v : v);
+            }
+        } else if (bits == 2) {
+            const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * stride;
+            for (int j = 0; j < 4 * stride; j++) {
+                int v = lm_i2((w[j / 4] >> (2 * (j & 3))) & 3);
+                if (j >= cols && v)
+                    return infer_fail_s(e, at(w + j / 4, base), "layer %ld %s row %ld: non-zero padding code after the row's %ld weights", what, l, r, cols);
                 sum += (uint32_t)(v < 0 ? -v : v);
             }
         } else {
@@ -152,16 +176,17 @@ static int check_i16(const int16_t *v, int n, const char *what, int l, const uin
 
 static int check_model(const lm_model *m, const uint8_t *base, infer_err *e) {
     const lm_config *c = &m->c;
-    int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), b = c->wbits, rc = 0;
+    int d = c->dim, h = c->hidden_dim, kvd = lm_kv_dim(c), rc = 0;
+    const uint8_t *b = c->mbits;
     for (int l = 0; l < c->n_layers && !rc; l++) {
         const lm_layer *L = &m->layers[l];
-        if (!rc) rc = check_mat(&L->wq, d, d, b, "wq", l, base, e);
-        if (!rc) rc = check_mat(&L->wk, kvd, d, b, "wk", l, base, e);
-        if (!rc) rc = check_mat(&L->wv, kvd, d, b, "wv", l, base, e);
-        if (!rc) rc = check_mat(&L->wo, d, d, b, "wo", l, base, e);
-        if (!rc) rc = check_mat(&L->w1, h, d, b, "w1", l, base, e);
-        if (!rc) rc = check_mat(&L->w3, h, d, b, "w3", l, base, e);
-        if (!rc) rc = check_mat(&L->w2, d, h, b, "w2", l, base, e);
+        if (!rc) rc = check_mat(&L->wq, d, d, b[LM_WQ], "wq", l, base, e);
+        if (!rc) rc = check_mat(&L->wk, kvd, d, b[LM_WK], "wk", l, base, e);
+        if (!rc) rc = check_mat(&L->wv, kvd, d, b[LM_WV], "wv", l, base, e);
+        if (!rc) rc = check_mat(&L->wo, d, d, b[LM_WO], "wo", l, base, e);
+        if (!rc) rc = check_mat(&L->w1, h, d, b[LM_W1], "w1", l, base, e);
+        if (!rc) rc = check_mat(&L->w3, h, d, b[LM_W3], "w3", l, base, e);
+        if (!rc) rc = check_mat(&L->w2, d, h, b[LM_W2], "w2", l, base, e);
         if (!rc) rc = check_i16(L->att_norm.g, d, "att_norm", l, base, e);
         if (!rc) rc = check_i16(L->ffn_norm.g, d, "ffn_norm", l, base, e);
         if (!rc) rc = check_i16(L->silu, 256, "silu", l, base, e);
@@ -184,7 +209,9 @@ int lm_image_load(uint8_t *buf, size_t len, lm_model *m, infer_err *e) {
     if (buf[5] == 1)  // same layout, but its attention constants assume the int8 k cache of version 1
         return infer_fail(e, 5, "image version %ld has the old int8 key cache; this build reads version %ld: export the model again", buf[5],
                           LM_IMAGE_VERSION, 0, 0);
-    if (buf[5] != LM_IMAGE_VERSION) return infer_fail(e, 5, "unsupported image version %ld (this build reads %ld)", buf[5], LM_IMAGE_VERSION, 0, 0);
+    if (buf[5] != LM_IMAGE_VERSION && buf[5] != 2)
+        return infer_fail(e, 5, "unsupported image version %ld (this build reads 2 and %ld)", buf[5], LM_IMAGE_VERSION, 0, 0);
+    int version = buf[5];
     uint32_t hbytes = be ? rq_rd_u16be(buf + 6) : rq_rd_u16le(buf + 6);
     uint32_t total = rd32(buf + 8, be), crc = rd32(buf + 12, be);
     if (total != len) return infer_fail(e, 8, "image size field says %ld bytes, the file has %ld", (long)total, (long)len, 0, 0);
@@ -195,6 +222,14 @@ int lm_image_load(uint8_t *buf, size_t len, lm_model *m, infer_err *e) {
                      &c->shared_classifier, &c->wbits, &c->logit_frac};
     for (int i = 0; i < 10; i++) *hv[i] = (int32_t)rd32(buf + 16 + 4 * i, be);
     c->eps_ss = rd32(buf + 56, be);
+    // offset 48: version 2 has one weight width (8 or 4) for every layer matrix, version 3 the
+    // bits word (a nibble per matrix, lm_bits_word)
+    uint32_t bits = (uint32_t)c->wbits;
+    if (version == 2 && bits != 8 && bits != 4) return infer_fail(e, 48, "version 2 image with weight bits %ld (8 or 4)", (long)bits, 0, 0, 0);
+    if (version == 2) bits *= 0x1111111u;
+    if (bits >> (4 * LM_NMAT))
+        return infer_fail(e, 48, "weight bits word %x has bits above the %ld matrices' nibbles", (long)bits, LM_NMAT, 0, 0);
+    lm_set_bits_word(c, bits);
     if (lm_config_check(c, e)) return INFER_EBAD;
     lm_section secs[LM_MAX_LAYERS + 5];
     int ns = lm_image_sections(c, secs);

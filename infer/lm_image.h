@@ -2,12 +2,14 @@
 //
 //   0   char[4]  "RQLM"
 //   4   u8       byte order of everything below: 0 little-endian, 1 big-endian
-//   5   u8       version (2: int16 k cache, att_cm for scores in units s_q/16 * s_k/16)
+//   5   u8       version (3: per-matrix weight bits, 2-bit weights; 2: one width 8 or 4, still read)
 //   6   u16      header bytes (LM_IMAGE_HEADER = 64 + 12 * n_sections)
 //   8   u32      total bytes of the image
 //   12  u32      CRC-32 (zlib) of bytes [16, total)
 //   16  11 x u32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
-//                shared_classifier, wbits, logit_frac, eps_ss
+//                shared_classifier, weight bits, logit_frac, eps_ss (weight bits: version 3 the
+//                bits word, nibble k = bits 8/4/2 of matrix k (wq wk wv wo w1 w2 w3); version 2 8
+//                or 4 for all)
 //   60  u32      n_sections = n_layers + 3 (+ 1 for an unshared classifier)
 //   64  n_sections x {u32 tag, u32 offset, u32 bytes}: "EMB ", "ROPE", "LYR0".."LYRn" (tag
 //       "LYR" + layer byte), "FNRM", "CLS " (unshared only); offsets 4-byte aligned, in order,
@@ -25,7 +27,8 @@
 #include "infer/lm_kernel.h"
 
 #define LM_IMAGE_MAGIC "RQLM"
-#define LM_IMAGE_VERSION 2  // version 1 (int8 k cache) images are rejected: re-export them
+#define LM_IMAGE_VERSION 3  // version 2 (one weight width, 8 or 4) still loads and is what the writer
+                            // makes for such models; version 1 (int8 k cache) is rejected: re-export
 
 // The sections of an image for config c, in file order.
 typedef struct {
@@ -52,10 +55,14 @@ static inline uint32_t lm_field_bytes(const lm_field *f) {
     return f->count * size[f->kind];
 }
 
+// The bits word of a config (nibble k = mbits[k]); set mbits and wbits from a bits word.
+uint32_t lm_bits_word(const lm_config *c);
+void lm_set_bits_word(lm_config *c, uint32_t word);
+
 // Check a configuration against the contract: positive dims, heads divide dim, kv heads divide
-// heads, even head size, wbits 4 or 8, n_layers <= LM_MAX_LAYERS, vocab <= 32767,
-// seq_len <= 65535, logit_frac <= 16. INFER_EBAD with *e filled (e may be NULL) on failure; the
-// offsets name the header field.
+// heads, even head size, every matrix's bits 8, 4 or 2 and wbits = lm_uniform_bits, n_layers <=
+// LM_MAX_LAYERS, vocab <= 32767, seq_len <= 65535, logit_frac <= 16. INFER_EBAD with *e filled (e
+// may be NULL) on failure; the offsets name the header field.
 int lm_config_check(const lm_config *c, infer_err *e);
 
 // Parse and verify an image held in buf (len bytes, 4-byte aligned, modified in place), and point

@@ -32,9 +32,9 @@ void lm_state_init(lm_state *s, const lm_config *c, void *mem) {
 #undef TAKE
 }
 
-static void matvec(const lm_config *c, int32_t *acc, const lm_mat *w, const int8_t *x, int rows, int cols) {
-    if (c->wbits == 4) lm_matvec_i4(acc, (const uint8_t *)w->w, x, rows, cols);
-    else lm_matvec_i8(acc, (const int8_t *)w->w, x, rows, cols);
+// acc = W x for layer matrix `which` (LM_WQ ... LM_W3) at its weight bits.
+static void matvec(const lm_config *c, int which, int32_t *acc, const lm_mat *w, const int8_t *x, int rows, int cols) {
+    lm_matvec(c->mbits[which], acc, w->w, x, rows, cols);
 }
 
 // One query head over positions 0..pos: scores (int32 dot products of int16 q and int16 k,
@@ -76,13 +76,13 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
 
         // attention block: xq = int8(rmsnorm(x)); q, k rotated in int16 (k into the cache); v int8 into the cache
         lm_rmsnorm_q8(s->xq, s->x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
-        matvec(c, s->acc, &L->wq, s->xq, dim, dim);
+        matvec(c, LM_WQ, s->acc, &L->wq, s->xq, dim, dim);
         lm_requant_i16(s->qk16, s->acc, L->wq.rq, dim, 2047);
         lm_rope_q12(s->q, s->qk16, dim, hs, pos, m->rope_theta);
-        matvec(c, s->acc, &L->wk, s->xq, kvd, dim);
+        matvec(c, LM_WK, s->acc, &L->wk, s->xq, kvd, dim);
         lm_requant_i16(s->qk16, s->acc, L->wk.rq, kvd, 2047);
         lm_rope_q12(kc, s->qk16, kvd, hs, pos, m->rope_theta);
-        matvec(c, s->acc, &L->wv, s->xq, kvd, dim);
+        matvec(c, LM_WV, s->acc, &L->wv, s->xq, kvd, dim);
         lm_requant_i8(vc, s->acc, L->wv.rq, kvd);
 
         const int16_t *kbase = s->kcache + (long)l * c->seq_len * kvd;
@@ -93,17 +93,17 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
             if (hs == 8) attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, 8);  // constant: unrolled
             else attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, hs);
         }
-        matvec(c, s->acc, &L->wo, s->xq, dim, dim);
+        matvec(c, LM_WO, s->acc, &L->wo, s->xq, dim, dim);
         lm_requant_add(s->x, s->acc, L->wo.rq, dim);
 
         // feed-forward block: h = silu(w1 xq) * (w3 xq), both int8, product requantised to int8
         lm_rmsnorm_q8(s->xq, s->x, L->ffn_norm.g, L->ffn_norm.k, dim, c->eps_ss);
-        matvec(c, s->acc, &L->w1, s->xq, hid, dim);
+        matvec(c, LM_W1, s->acc, &L->w1, s->xq, hid, dim);
         lm_requant_i8(s->h1, s->acc, L->w1.rq, hid);
-        matvec(c, s->acc, &L->w3, s->xq, hid, dim);
+        matvec(c, LM_W3, s->acc, &L->w3, s->xq, hid, dim);
         lm_requant_i8(s->h3, s->acc, L->w3.rq, hid);
         for (int i = 0; i < hid; i++) s->xq[i] = lm_sat8(lm_requant((int32_t)L->silu[s->h1[i] + 128] * s->h3[i], L->glu));
-        matvec(c, s->acc, &L->w2, s->xq, dim, hid);
+        matvec(c, LM_W2, s->acc, &L->w2, s->xq, dim, hid);
         lm_requant_add(s->x, s->acc, L->w2.rq, dim);
     }
 

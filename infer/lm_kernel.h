@@ -4,7 +4,8 @@
 // integer:
 //   residual stream  int32 Q16 (real value = x / 65536)
 //   matmul inputs    int8 with a static per-tensor scale (RMSNorm outputs, attention output,
-//                    SwiGLU output), weights int8 (or int4) with one scale per output row
+//                    SwiGLU output), weights int8, int4 or 2-bit (per matrix) with one scale
+//                    per output row
 //   q                int16 in units s_q/16 (|q| <= 2047) before and after RoPE
 //   k                int16 in units s_k/16 before and after RoPE (|k| <= 2047; the cache)
 //   v                int8 (the cache); attention probabilities Q15; logits int32 Q(logit_frac) nats
@@ -26,19 +27,32 @@
 #define LM_MAX_HEAD 256  // largest head size: attention keeps one head's q and sums in local arrays
 #endif               // (2 x 4 x LM_MAX_HEAD bytes of stack; a target build may define it smaller)
 
+// The seven matrices of a layer, in the order of their weight-bit nibbles (lm_config.mbits, the
+// image's bits word).
+enum { LM_WQ, LM_WK, LM_WV, LM_WO, LM_W1, LM_W2, LM_W3, LM_NMAT };
+
 typedef struct {
     int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
     int32_t shared_classifier;  // 1: the classifier is the embedding matrix (and its row scales)
-    int32_t wbits;              // 8 or 4: the layer matrices (embedding/classifier are always int8)
+    int32_t wbits;              // 8, 4 or 2 when every layer matrix has that many bits, 0 when mixed
     int32_t logit_frac;         // logits are Q(logit_frac) nats
     uint32_t eps_ss;            // round(dim * 1e-5 * 2^32): RMSNorm epsilon in the Q16^2 domain
+    uint8_t mbits[LM_NMAT];     // weight bits (8, 4 or 2) of wq wk wv wo w1 w2 w3, the same in every
+                                // layer (embedding/classifier are always int8)
 } lm_config;
 
+// One width for every layer matrix, or 0 when they differ.
+static inline int32_t lm_uniform_bits(const lm_config *c) {
+    int k;
+    for (k = 1; k < LM_NMAT; k++)
+        if (c->mbits[k] != c->mbits[0]) return 0;
+    return c->mbits[0];
+}
 static inline int lm_head_size(const lm_config *c) { return c->dim / c->n_heads; }
 static inline int lm_kv_dim(const lm_config *c) { return c->dim / c->n_heads * c->n_kv_heads; }
 
-// A weight matrix [rows][cols]: int8 row-major, or int4 two per byte with rows of (cols+1)/2
-// bytes; one requantisation per row.
+// A weight matrix [rows][cols]: int8 row-major, int4 two per byte with rows of (cols+1)/2 bytes,
+// or 2-bit four per byte with rows of (cols+3)/4 bytes (lm_row_bytes); one requantisation per row.
 typedef struct {
     const void *w;
     const lm_rq *rq;

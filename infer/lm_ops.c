@@ -71,6 +71,33 @@ void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int
     }
 }
 
+void lm_matvec_i2(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols) {
+    // A code c holds the weight (c ^ 2) - 2: as for int4, the inner loop multiplies the unsigned
+    // codes (c ^ 2) in 0..3 and the correction -2 sum_j x_j is one sum per call. A partial last
+    // byte is unpacked element by element.
+    int stride = (cols + 3) / 4, quads = cols / 4;
+    int32_t sx = 0;
+    for (int j = 0; j < 4 * quads; j++) sx += x[j];
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *wr = w + (long)r * stride;
+        const int8_t *xj = x;
+        int32_t a = 0;
+        for (int k = 0; k < quads; k++, xj += 4) {
+            int b = wr[k] ^ 0xAA;  // every code c -> c ^ 2
+            a += (b & 3) * xj[0] + ((b >> 2) & 3) * xj[1] + ((b >> 4) & 3) * xj[2] + (b >> 6) * xj[3];
+        }
+        a -= 2 * sx;
+        for (int j = 4 * quads; j < cols; j++) a += lm_i2((wr[quads] >> (2 * (j & 3))) & 3) * x[j];
+        acc[r] = a;
+    }
+}
+
+void lm_matvec(int bits, int32_t *acc, const void *w, const int8_t *x, int rows, int cols) {
+    if (bits == 4) lm_matvec_i4(acc, (const uint8_t *)w, x, rows, cols);
+    else if (bits == 2) lm_matvec_i2(acc, (const uint8_t *)w, x, rows, cols);
+    else lm_matvec_i8(acc, (const int8_t *)w, x, rows, cols);
+}
+
 void lm_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n) {
     for (int r = 0; r < n; r++) y[r] = lm_sat8(lm_requant(acc[r], rq[r]));
 }

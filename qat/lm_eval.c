@@ -15,7 +15,7 @@
 #include "qat/lm_qat.h"
 #include "qat/lm_quant.h"
 
-enum { M_FLOAT, M_PTQ8, M_PTQ4, M_QAT, M_N, M_QATF = M_N, M_NL };  // M_QATF: the QAT float master
+enum { M_FLOAT, M_PTQ8, M_PTQ4, M_PTQ2, M_QAT, M_N, M_QATF = M_N, M_NL };  // M_QATF: the QAT float master
 
 typedef struct {
     double loss[M_NL];
@@ -89,12 +89,12 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const llama_model *qat_float,
-             const uint16_t *tokens, size_t n, int window, int threads, int progress, lmq_eval_result *out) {
+int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *ptq2, const lm_model *qat,
+             const llama_model *qat_float, const uint16_t *tokens, size_t n, int window, int threads, int progress, lmq_eval_result *out) {
     memset(out, 0, sizeof *out);
     if (n < 2) return rq_fail(RQ_EINPUT, "eval: fewer than 2 tokens");
     if (window < 1 || window > f->config.seq_len) window = f->config.seq_len;
-    eval_job j = {.f = f, .qf = qat_float, .q = {NULL, ptq8, ptq4, qat}, .tokens = tokens, .n = n, .window = window};
+    eval_job j = {.f = f, .qf = qat_float, .q = {NULL, ptq8, ptq4, ptq2, qat}, .tokens = tokens, .n = n, .window = window};
     j.n_windows = (int)((n - 2) / window + 1);
     rq_progress pg;
     rq_progress_start(&pg, "eval: window", j.n_windows, !progress);
@@ -120,20 +120,22 @@ int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, c
     double c = (double)tot.count;
     out->tokens = (size_t)tot.count;
     out->float_loss = tot.loss[M_FLOAT] / c;
-    out->ptq_loss = tot.loss[M_PTQ8] / c;
-    out->top1_agree = tot.agree[M_PTQ8] / c;
+    out->ptq_loss = ptq8 ? tot.loss[M_PTQ8] / c : NAN;
+    out->top1_agree = ptq8 ? tot.agree[M_PTQ8] / c : NAN;
     int qk = qat ? M_QAT : M_PTQ8;
     out->int_loss = tot.loss[qk] / c;
     out->int_top1_agree = tot.agree[qk] / c;
     out->qat_float_loss = qat_float ? tot.loss[M_QATF] / c : NAN;
     out->ptq4_loss = ptq4 ? tot.loss[M_PTQ4] / c : NAN;
     out->ptq4_top1_agree = ptq4 ? tot.agree[M_PTQ4] / c : NAN;
+    out->ptq2_loss = ptq2 ? tot.loss[M_PTQ2] / c : NAN;
+    out->ptq2_top1_agree = ptq2 ? tot.agree[M_PTQ2] / c : NAN;
     return 0;
 }
 
-int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path,
+int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path, int no_ptq,
                  lmq_eval_result *r) {
-    lm_model q8, q4, qq;
+    lm_model q8, q4, q2, qq;
     llama_model qfm;
     uint8_t *img = NULL;
     int have_q = 0, have_qf = 0;
@@ -154,19 +156,22 @@ int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int win
         }
         have_q = 1;
     }
-    lmq_stats st;
-    int rc = lmq_calibrate_default(f, NULL, 0, &st);
-    if (rc) goto out;
-    lmq_opts o8 = {8, 10}, o4 = {4, 10};
-    if ((rc = lmq_quantize(f, &st, &o8, &q8)) == 0 && (rc = lmq_quantize(f, &st, &o4, &q4)) != 0) lmq_free(&q8);
-    lmq_stats_free(&st);
-    if (rc) goto out;
+    int rc = 0, ptq = !(no_ptq && have_q);  // --no-ptq: only the given model's columns
+    if (ptq) {
+        lmq_stats st;
+        if ((rc = lmq_calibrate_default(f, NULL, 0, &st))) goto out;
+        lmq_opts o8 = {8, 10, NULL}, o4 = {4, 10, NULL}, o2 = {2, 10, NULL};
+        if ((rc = lmq_quantize(f, &st, &o8, &q8)) == 0 && (rc = lmq_quantize(f, &st, &o4, &q4)) != 0) lmq_free(&q8);
+        if (!rc && (rc = lmq_quantize(f, &st, &o2, &q2)) != 0) lmq_free(&q8), lmq_free(&q4);
+        lmq_stats_free(&st);
+        if (rc) goto out;
+    }
     const char *th = getenv("RQ_THREADS");
     int threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    rc = lmq_eval(f, &q8, &q4, have_q ? &qq : NULL, have_qf ? &qfm : NULL, tokens, n, window, threads, progress, r);
+    rc = lmq_eval(f, ptq ? &q8 : NULL, ptq ? &q4 : NULL, ptq ? &q2 : NULL, have_q ? &qq : NULL, have_qf ? &qfm : NULL, tokens, n, window,
+                  threads, progress, r);
     r->int_from_qat = have_q;
-    lmq_free(&q8);
-    lmq_free(&q4);
+    if (ptq) lmq_free(&q8), lmq_free(&q4), lmq_free(&q2);
 out:
     if (have_qf) llama_free(&qfm);
     if (have_q) {
@@ -177,24 +182,31 @@ out:
 }
 
 void lmq_eval_json(cJSON *o, const lmq_eval_result *r) {
-    cJSON_AddNumberToObject(o, "ptq_loss", r->ptq_loss);
+    if (!isnan(r->ptq_loss)) cJSON_AddNumberToObject(o, "ptq_loss", r->ptq_loss);
     cJSON_AddNumberToObject(o, "int_loss", r->int_loss);
-    cJSON_AddNumberToObject(o, "top1_agree", r->top1_agree);
+    if (!isnan(r->top1_agree)) cJSON_AddNumberToObject(o, "top1_agree", r->top1_agree);
     cJSON_AddStringToObject(o, "int_model", r->int_from_qat ? "qat" : "ptq");  // without --qat, int = ptq
     cJSON_AddNumberToObject(o, "int_top1_agree", r->int_top1_agree);
     cJSON_AddNumberToObject(o, "int_float_loss", r->float_loss);  // float loss on the same per-token path
     if (!isnan(r->qat_float_loss)) cJSON_AddNumberToObject(o, "qat_float_loss", r->qat_float_loss);
+    if (isnan(r->ptq4_loss)) return;
     cJSON_AddNumberToObject(o, "int4_ptq_loss", r->ptq4_loss);
     cJSON_AddNumberToObject(o, "int4_top1_agree", r->ptq4_top1_agree);
+    cJSON_AddNumberToObject(o, "int2_ptq_loss", r->ptq2_loss);
+    cJSON_AddNumberToObject(o, "int2_top1_agree", r->ptq2_top1_agree);
 }
 
 void lmq_eval_print(FILE *f, const lmq_eval_result *r) {
-    fprintf(f, "int8 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq_loss, r->ptq_loss / r->float_loss,
-            r->top1_agree);
-    fprintf(f, "int8 %s loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->int_from_qat ? "QAT" : "(= PTQ)", r->int_loss,
+    if (!isnan(r->ptq_loss))
+        fprintf(f, "int8 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq_loss, r->ptq_loss / r->float_loss,
+                r->top1_agree);
+    fprintf(f, "integer %s loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->int_from_qat ? "QAT" : "(= int8 PTQ)", r->int_loss,
             r->int_loss / r->float_loss, r->int_top1_agree);
     if (!isnan(r->qat_float_loss))
         fprintf(f, "QAT checkpoint's float weights: loss %.4f (its integer model x%.4f)\n", r->qat_float_loss, r->int_loss / r->qat_float_loss);
+    if (isnan(r->ptq4_loss)) return;
     fprintf(f, "int4 PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq4_loss, r->ptq4_loss / r->float_loss,
             r->ptq4_top1_agree);
+    fprintf(f, "2-bit PTQ loss %.4f (x%.4f of float), top-1 agreement with float %.4f\n", r->ptq2_loss, r->ptq2_loss / r->float_loss,
+            r->ptq2_top1_agree);
 }

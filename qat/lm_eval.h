@@ -23,20 +23,24 @@ typedef struct {
     double int_top1_agree;
     double ptq4_loss;     // int4 weights, calibration only
     double ptq4_top1_agree;
+    double ptq2_loss;     // 2-bit {-2, -1, 0, +1} weights, calibration only
+    double ptq2_top1_agree;
     int int_from_qat;     // 1: int_loss is from the given QAT model
     double qat_float_loss;  // the QAT checkpoint's own float weights (NAN unless a checkpoint is given)
 } lmq_eval_result;
 
-// ptq8 / ptq4 / qat: integer models to score (ptq4 or qat may be NULL); qat_float: the float
+// ptq8 / ptq4 / ptq2 / qat: integer models to score (any may be NULL; without ptq8 the PTQ
+// columns are NAN); qat_float: the float
 // weights the QAT run ended with (or NULL). threads >= 1 splits the windows (the result does not
 // depend on it). progress: print a progress line to stderr.
-int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *qat, const llama_model *qat_float,
-             const uint16_t *tokens, size_t n, int window, int threads, int progress, lmq_eval_result *r);
+int lmq_eval(const llama_model *f, const lm_model *ptq8, const lm_model *ptq4, const lm_model *ptq2, const lm_model *qat,
+             const llama_model *qat_float, const uint16_t *tokens, size_t n, int window, int threads, int progress, lmq_eval_result *r);
 
-// The eval verb's integer part: PTQ of f at int8 and int4 with the default calibration, then
-// lmq_eval over the same tokens and windows as the float loss. qat_path (or NULL): the integer
-// model after QAT for int_loss, a QAT checkpoint (qat/lm_qat.h) or a model image (.rqm).
-int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path,
+// The eval verb's integer part: PTQ of f at int8, int4 and 2-bit with the default calibration,
+// then lmq_eval over the same tokens and windows as the float loss. qat_path (or NULL): the
+// integer model after QAT for int_loss, a QAT checkpoint (qat/lm_qat.h) or a model image (.rqm);
+// no_ptq (with a qat_path): skip the PTQ models (their columns are NAN and left out).
+int lmq_eval_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int window, int progress, const char *qat_path, int no_ptq,
                  lmq_eval_result *r);
 
 // Cross-entropy of integer logits l[V] in Q(frac) against target, in double (lm_row_ce for the

@@ -21,7 +21,48 @@ struct lm_qat {
     size_t n_calib;
     int B, T, threads;
     float *probs;          // [B * T * vocab]: the integer pass's output in evaluations
+    lmq_wspec ws;          // the layer matrices' bits and grid; ws.scale = scale with "lsq"
+    float *scale, *am, *av;  // [n_scale] learned per-row steps and their Adam moments (lsq)
+    size_t n_scale;
+    uint32_t t;            // Adam updates so far
 };
+
+// The weight spec of a config: every matrix at wbits unless matrix_bits says otherwise.
+static lmq_wspec cfg_wspec(const lm_qat_cfg *c) {
+    lmq_wspec ws = lmq_wspec_uniform(c->wbits);
+    for (int k = 0; k < LM_NMAT; k++)
+        if (c->mbits[k]) ws.mbits[k] = c->mbits[k];
+    ws.ternary = c->ternary;
+    return ws;
+}
+
+// LQAT's weight-bits field: 8 or 4 for one such width (what checkpoints before mixed precision
+// hold), else a nibble per matrix kind, 3 for a ternary 2-bit matrix.
+static uint32_t bits_code(const lmq_wspec *ws) {
+    int uni = 1;
+    for (int k = 1; k < LM_NMAT; k++) uni &= ws->mbits[k] == ws->mbits[0];
+    if (uni && (ws->mbits[0] == 8 || ws->mbits[0] == 4)) return ws->mbits[0];
+    uint32_t w = 0;
+    for (int k = 0; k < LM_NMAT; k++) w |= (uint32_t)(ws->mbits[k] == 2 && ws->ternary ? 3 : ws->mbits[k]) << (4 * k);
+    return w;
+}
+
+static int bits_decode(uint32_t code, lmq_wspec *ws) {
+    if (code == 8 || code == 4) {
+        *ws = lmq_wspec_uniform((int)code);
+        return 0;
+    }
+    memset(ws, 0, sizeof *ws);
+    int two = 0, three = 0;
+    for (int k = 0; k < LM_NMAT; k++) {
+        int b = (code >> (4 * k)) & 15;
+        if (b != 8 && b != 4 && b != 2 && b != 3) return -1;
+        two |= b == 2, three |= b == 3;
+        ws->mbits[k] = (uint8_t)(b == 3 ? 2 : b);
+    }
+    ws->ternary = three;
+    return code >> (4 * LM_NMAT) || (two && three) ? -1 : 0;
+}
 
 // Integer logits of B sequences of T tokens (positions 0..T-1 each), turned into probabilities in
 // place of the float ones; per-token cross-entropy of the integer model into losses (if targets).
@@ -86,8 +127,21 @@ static int calibrate(const lm_qat *s, lmq_stats *st) {
 }
 
 static int quantize_now(const lm_qat *s, lm_model *q) {
-    lmq_opts o = {s->cfg.wbits, 10};
+    lmq_opts o = {0, 10, &s->ws};
     return lmq_quantize(s->m, &s->stats, &o, q);
+}
+
+// LSQ's starting steps: the search's, so that step 0 is the PTQ model.
+static void init_scales(lm_qat *s) {
+    const llama_config *c = &s->m->config;
+    for (int k = 0; k < LM_NMAT; k++) {
+        int rows, cols, lo, hi;
+        lmq_mat_shape(c, k, &rows, &cols);
+        lmq_grid(s->ws.mbits[k], s->ws.ternary, &lo, &hi);
+        int8_t *q = rq_malloc((size_t)c->n_layers * rows * cols);
+        lmq_quantize_rows_grid(lmq_mat_weights(&s->m->w, k), c->n_layers * rows, cols, lo, hi, q, s->scale + lmq_scale_offset(c, k));
+        free(q);
+    }
 }
 
 static size_t n_clips(int n_layers) { return (size_t)n_layers * LMQ_NPOINT + 1; }
@@ -102,6 +156,15 @@ int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const ui
     const char *th = getenv("RQ_THREADS");
     s->threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     s->probs = rq_malloc((size_t)batch * seq_len * m->config.vocab_size * sizeof(float));
+    s->ws = cfg_wspec(c);
+    if (c->lsq) {
+        s->n_scale = lmq_scale_count(&m->config);
+        s->scale = rq_calloc(s->n_scale, sizeof(float));
+        s->am = rq_calloc(s->n_scale, sizeof(float));
+        s->av = rq_calloc(s->n_scale, sizeof(float));
+        init_scales(s);
+        s->ws.scale = s->scale;
+    }
     int rc = calibrate(s, &s->stats);
     if (!rc && c->fake_quant_weights) rc = llama_build(&s->mq, &m->config);
     if (!rc && c->distill > 0 && !(rc = llama_build(&s->teacher, &m->config))) {
@@ -123,6 +186,7 @@ void lm_qat_free(lm_qat *s) {
     llama_free(&s->mq);
     lmq_stats_free(&s->stats);
     free(s->probs);
+    free(s->scale), free(s->am), free(s->av);
     free(s);
 }
 
@@ -152,7 +216,7 @@ static double distill(lm_qat *s, llama_train *st, const int *in, const int *tg) 
 double lm_qat_step(lm_qat *s, llama_train *st, const int *in, const int *tg, llama_weights *g, double *float_loss, double *kd) {
     // float forward (activations for the backward), then the integer forward replaces the output
     const llama_model *fm = s->m;
-    if (s->cfg.fake_quant_weights) lmq_fake_quant_weights(s->m, &s->mq, s->cfg.wbits), fm = &s->mq;
+    if (s->cfg.fake_quant_weights) lmq_fake_quant_spec(s->m, &s->mq, &s->ws), fm = &s->mq;
     *float_loss = llama_train_forward(st, fm, in, tg, s->T);
     lm_model q;
     double il = NAN;
@@ -163,6 +227,41 @@ double lm_qat_step(lm_qat *s, llama_train *st, const int *in, const int *tg, lla
     *kd = s->cfg.distill > 0 && !isnan(il) ? distill(s, st, in, tg) : NAN;
     llama_train_backward(st, fm, g);
     return il;
+}
+
+void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
+    if (!s->cfg.lsq) return;
+    const llama_config *c = &s->m->config;
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-12f;
+    s->t++;
+    double c1 = 1 - pow(b1, s->t), c2 = 1 - pow(b2, s->t);
+    for (int k = 0; k < LM_NMAT; k++) {
+        int rows, cols, lo, hi;
+        lmq_mat_shape(c, k, &rows, &cols);
+        lmq_grid(s->ws.mbits[k], s->ws.ternary, &lo, &hi);
+        const float *w = lmq_mat_weights(&s->m->w, k);
+        float *gw = lmq_mat_weights(g, k);
+        size_t off = lmq_scale_offset(c, k);
+        for (long r = 0; r < (long)c->n_layers * rows; r++) {
+            float sc = s->scale[off + r];
+            const float *wr = w + (size_t)r * cols;
+            float *gr = gw + (size_t)r * cols;
+            double ds = 0;
+            for (int j = 0; j < cols; j++) {
+                float v = wr[j] / sc;
+                long q = lroundf(v);
+                if (q > hi || q < lo) ds += (double)gr[j] * (q > hi ? hi : lo), gr[j] = 0;  // clipped: no weight gradient
+                else ds += (double)gr[j] * (q - v);
+            }
+            // Adam on log|s|: d/dlog|s| = s dL/ds
+            float gl = (float)(ds * sc);
+            float *m = s->am + off + r, *v = s->av + off + r;
+            *m = b1 * *m + (1 - b1) * gl;
+            *v = b2 * *v + (1 - b2) * gl * gl;
+            double upd = s->cfg.scale_lr * (*m / c1) / (sqrt(*v / c2) + eps);
+            s->scale[off + r] = (float)(sc * exp(-upd));
+        }
+    }
 }
 
 int lm_qat_int_model(lm_qat *s, lm_model *qm) {
@@ -204,20 +303,34 @@ const float *lm_qat_clips(const lm_qat *s, int *n) {
 void lm_qat_save(const lm_qat *s, rqf_writer *w) {
     rq_buf *b = rqf_section_begin(w, "LQAT");
     int np = (int)n_clips(s->stats.n_layers);
-    rq_buf_u32(b, (uint32_t)s->cfg.wbits);
+    rq_buf_u32(b, bits_code(&s->ws));
     rq_buf_u32(b, (uint32_t)np);
     rq_buf_f32s(b, s->stats.clip, np);
+    if (s->cfg.lsq) {
+        b = rqf_section_begin(w, "LQSC");
+        rq_buf_u32(b, (uint32_t)s->n_scale);
+        rq_buf_f32s(b, s->scale, s->n_scale);
+        rq_buf_f32s(b, s->am, s->n_scale);
+        rq_buf_f32s(b, s->av, s->n_scale);
+        rq_buf_u32(b, s->t);
+    }
 }
 
-// Read LQAT for a model of n_layers: weight bits and clips (st initialised here).
-static int get_lqat(const rqf_file *file, int n_layers, lmq_stats *st, int *wbits) {
+static int has_section(const rqf_file *f, const char *tag) {
+    for (int i = 0; i < f->n; i++)
+        if (memcmp(f->sec[i].tag, tag, 4) == 0) return 1;
+    return 0;
+}
+
+// Read LQAT for a model of n_layers: weight spec and clips (st initialised here).
+static int get_lqat(const rqf_file *file, int n_layers, lmq_stats *st, lmq_wspec *ws) {
     rq_reader r;
     int rc = rqf_section(file, "LQAT", &r);
     if (rc) return rc;
-    *wbits = (int)rq_rd_u32(&r, "weight bits");
+    uint32_t code = rq_rd_u32(&r, "weight bits");
     uint32_t np = rq_rd_u32(&r, "clip count");
     if (r.err) return r.err;
-    if (*wbits != 8 && *wbits != 4) return rq_fail(RQ_EINPUT, "%s: LQAT: weight bits %d", file->path, *wbits);
+    if (bits_decode(code, ws)) return rq_fail(RQ_EINPUT, "%s: LQAT: weight bits %#x (8, 4, or a nibble 8/4/2/3 per matrix)", file->path, code);
     if (np != n_clips(n_layers)) return rq_fail(RQ_EINPUT, "%s: LQAT: %u clips for %d layers", file->path, np, n_layers);
     lmq_stats_init(st, n_layers);
     if ((rc = rq_rd_f32s(&r, st->clip, np, "clips"))) {
@@ -233,45 +346,96 @@ static int get_lqat(const rqf_file *file, int n_layers, lmq_stats *st, int *wbit
     return 0;
 }
 
+// Read LQSC (learned steps) when the checkpoint has it: scale[n] (and the Adam state when am is
+// not NULL). Returns 1 when read, 0 when absent, < 0... an error code when malformed.
+static int get_lqsc(const rqf_file *file, size_t n, float *scale, float *am, float *av, uint32_t *t) {
+    if (!has_section(file, "LQSC")) return 0;
+    rq_reader r;
+    int rc = rqf_section(file, "LQSC", &r);
+    if (rc) return -rc;
+    uint32_t cnt = rq_rd_u32(&r, "step count");
+    if (r.err) return -r.err;
+    if (cnt != n) return -rq_fail(RQ_EINPUT, "%s: LQSC: %u steps, the model has %zu weight rows", file->path, cnt, n);
+    float *tmp = am ? NULL : rq_malloc(2 * n * sizeof(float));
+    if ((rc = rq_rd_f32s(&r, scale, n, "steps")) || (rc = rq_rd_f32s(&r, am ? am : tmp, n, "Adam m")) ||
+        (rc = rq_rd_f32s(&r, av ? av : tmp + n, n, "Adam v"))) {
+        free(tmp);
+        return -rc;
+    }
+    free(tmp);
+    uint32_t tt = rq_rd_u32(&r, "updates");
+    if (r.err) return -r.err;
+    if (t) *t = tt;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(scale[i]) || scale[i] == 0) return -rq_fail(RQ_EINPUT, "%s: LQSC: step %zu is %g", file->path, i, scale[i]);
+    return 1;
+}
+
 int lm_qat_resume(lm_qat *s, const rqf_file *file) {
     lmq_stats st;
-    int wbits, n_layers = s->m->config.n_layers;
-    int rc = get_lqat(file, n_layers, &st, &wbits);
+    lmq_wspec ws;
+    int n_layers = s->m->config.n_layers;
+    int rc = get_lqat(file, n_layers, &st, &ws);
     if (rc) return rc;
-    if (wbits != s->cfg.wbits)
-        rc = rq_fail(RQ_EINPUT, "%s: the checkpoint has int%d weights, this config's $.qat.wbits is %d", file->path, wbits, s->cfg.wbits);
-    else memcpy(s->stats.clip, st.clip, n_clips(n_layers) * sizeof(float));  // resume with the run's clips
+    if (bits_code(&ws) != bits_code(&s->ws)) {
+        rc = rq_fail(RQ_EINPUT, "%s: the checkpoint's weight bits (%#x) differ from this config's $.qat (%#x)", file->path, bits_code(&ws),
+                     bits_code(&s->ws));
+    } else {
+        memcpy(s->stats.clip, st.clip, n_clips(n_layers) * sizeof(float));  // resume with the run's clips
+        if (s->cfg.lsq) {
+            int got = get_lqsc(file, s->n_scale, s->scale, s->am, s->av, &s->t);
+            if (got < 0) rc = -got;
+            else if (got == 0) rc = rq_fail(RQ_EINPUT, "%s: no LQSC section: the checkpoint was not trained with $.qat.lsq", file->path);
+        }
+    }
     lmq_stats_free(&st);
     return rc;
 }
 
-// Read a QAT checkpoint: its float master weights into m, and (when st is not NULL) the clips and
-// weight bits it was trained with.
-static int load_checkpoint(const char *path, llama_model *m, lmq_stats *st, int *wbits) {
+// Read a QAT checkpoint: its float master weights into m, and (when st is not NULL) the clips,
+// the weight spec it was trained with and its learned steps (*scale, NULL when it has none; free).
+static int load_checkpoint(const char *path, llama_model *m, lmq_stats *st, lmq_wspec *ws, float **scale) {
     rqf_file file;
     int rc = rqf_open(&file, path, LM_QAT_KIND);
     if (rc) return rc;
     lmq_stats stats;
-    int bits;
+    lmq_wspec spec;
     if ((rc = llama_ckpt_read_model(&file, m)) == 0) {
-        if ((rc = get_lqat(&file, m->config.n_layers, &stats, &bits))) llama_free(m);
-        else if (st) *st = stats, *wbits = bits;
-        else lmq_stats_free(&stats);
+        if ((rc = get_lqat(&file, m->config.n_layers, &stats, &spec))) {
+            llama_free(m);
+        } else if (st) {
+            size_t n = lmq_scale_count(&m->config);
+            float *sc = rq_malloc(n * sizeof(float));
+            int got = get_lqsc(&file, n, sc, NULL, NULL, NULL);
+            if (got <= 0) free(sc), sc = NULL;
+            if (got < 0) {
+                rc = -got;
+                lmq_stats_free(&stats);
+                llama_free(m);
+            } else {
+                *st = stats, *ws = spec, *scale = sc;
+            }
+        } else {
+            lmq_stats_free(&stats);
+        }
     }
     rqf_close(&file);
     return rc;
 }
 
-int lm_qat_load_float(const char *path, llama_model *m) { return load_checkpoint(path, m, NULL, NULL); }
+int lm_qat_load_float(const char *path, llama_model *m) { return load_checkpoint(path, m, NULL, NULL, NULL); }
 
 int lm_qat_load(const char *path, lm_model *q) {
     llama_model m;
     lmq_stats st;
-    int wbits;
-    int rc = load_checkpoint(path, &m, &st, &wbits);
+    lmq_wspec ws;
+    float *scale;
+    int rc = load_checkpoint(path, &m, &st, &ws, &scale);
     if (rc) return rc;
-    lmq_opts o = {wbits, 10};
+    ws.scale = scale;
+    lmq_opts o = {0, 10, &ws};
     rc = lmq_quantize(&m, &st, &o, q);
+    free(scale);
     llama_free(&m);
     lmq_stats_free(&st);
     return rc;

@@ -18,7 +18,17 @@
 // "llama" that requires one). The section, with its defaults:
 //     "qat": {"wbits": 8, "calib_tokens": 0, "recalibrate": true, "distill": 0,
 //             "fake_quant_weights": true}
-// wbits: 8 or 4 bits per layer weight (the embedding and classifier stay int8).
+// wbits: 8, 4 or 2 bits per layer weight (the embedding and classifier stay int8); "matrix_bits":
+// {"wq": 8, "wk": 8, "wv": 8, "wo": 8, "w1": 2, "w2": 2, "w3": 2} overrides it per matrix kind
+// (mixed precision, image version 3). "ternary": true puts 2-bit matrices on {-1, 0, +1}
+// instead of {-2, -1, 0, +1}.
+// "lsq": true learns every layer matrix's per-row step s_r (learned step size quantisation,
+// Esser et al. 2019): the steps start from the search (so step 0 is still the PTQ model), the
+// forward uses w_hat = s_r clamp(round(w / s_r), lo, hi), the weight gradient passes straight
+// through inside the grid and is zero where w / s_r rounds outside it, and
+//     dL/ds_r = sum_j dL/dw_hat_j (q_j - w_j / s_r)   inside,   dL/ds_r += dL/dw_hat_j q_j   clipped;
+// Adam (step "scale_lr", default 1e-3) updates log|s_r| once per step. The steps are folded into
+// the row requantisations at export exactly like searched ones (checkpoint section LQSC).
 // calib_tokens: 0 calibrates the static clips as `retroqat export` does (sequences sampled from
 // the model itself, qat/lm_quant.h), so step 0 is exactly the post-training-quantised model; n > 0
 // uses the first n training tokens instead. recalibrate: refresh the clips on the current weights
@@ -32,8 +42,11 @@
 // argmax is the float master's), "clips" (the activation clips in use: per point name an array
 // over layers, and "final_norm") and the selection score -valid_int_loss.
 // Outputs in "out": last.ckpt / best.ckpt of RQF kind "llamaq" (the trainer's sections, LCFG
-// (model/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips), and
-// model.rqm: the integer image of best.ckpt.
+// (model/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips; the
+// weight bits are 8 or 4 for one such width, else a nibble per matrix kind as in the image's bits
+// word with 3 for a ternary 2-bit matrix; with "lsq" also LQSC = u32 count, count x f32 steps,
+// count x f32 Adam m, count x f32 Adam v, u32 updates), and model.rqm: the integer image of
+// best.ckpt.
 //
 // The family drives the state below: lm_qat_new once the float model and the training text are
 // loaded, lm_qat_step on every batch, lm_qat_int_model + lm_qat_int_loss in evaluations,
@@ -55,6 +68,10 @@
 typedef struct {
     int wbits, calib_tokens, recalibrate, fake_quant_weights;
     float distill;
+    uint8_t mbits[LM_NMAT];  // per-matrix bits (wq wk wv wo w1 w2 w3); 0 entries take wbits
+    int ternary;             // 2-bit matrices on {-1, 0, +1}
+    int lsq;                 // learned per-row weight steps (LSQ) instead of the per-step search
+    float scale_lr;          // Adam step size of the learned steps' logarithms
 } lm_qat_cfg;
 
 typedef struct lm_qat lm_qat;
@@ -86,7 +103,12 @@ long lm_qat_top1_agree(const lm_qat *q, const float *probs, int rows);
 // The current static activation clips (*n = n_layers x LMQ_NPOINT + 1, lm_quant.h's order).
 const float *lm_qat_clips(const lm_qat *q, int *n);
 
-// Checkpoint section LQAT: write it; on --resume, read it back (the weight bits must match) and
+// LSQ: turn the step's weight gradient g (at the fake-quantised weights, averaged over the
+// micro-batches) into the learned steps' update, and zero g where the weights clip. No-op
+// without "lsq".
+void lm_qat_update_scales(lm_qat *q, llama_weights *g);
+
+// Checkpoint section LQAT (and LQSC with "lsq"): write it; on --resume, read it back (the weight bits must match) and
 // continue with the run's clips.
 void lm_qat_save(const lm_qat *q, rqf_writer *w);
 int lm_qat_resume(lm_qat *q, const rqf_file *file);

@@ -127,60 +127,114 @@ void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed,
 
 // ---- quantisation ---------------------------------------------------------------------------
 
-void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale) {
+void lmq_grid(int bits, int ternary, int *lo, int *hi) {
+    *hi = bits == 8 ? 127 : bits == 4 ? 7 : 1;
+    *lo = bits == 2 && !ternary ? -2 : -*hi;
+}
+
+lmq_wspec lmq_wspec_uniform(int wbits) {
+    lmq_wspec ws;
+    memset(&ws, 0, sizeof ws);
+    memset(ws.mbits, wbits, sizeof ws.mbits);
+    return ws;
+}
+
+void lmq_mat_shape(const llama_config *c, int k, int *rows, int *cols) {
+    int dim = c->dim, hid = c->hidden_dim, kvd = llama_kv_dim(c);
+    static const char kind[LM_NMAT] = {'d', 'k', 'k', 'd', 'h', 'd', 'h'};  // rows: wq wk wv wo w1 w2 w3
+    *rows = kind[k] == 'd' ? dim : kind[k] == 'k' ? kvd : hid;
+    *cols = k == LM_W2 ? hid : dim;
+}
+
+size_t lmq_scale_offset(const llama_config *c, int k) {
+    size_t off = 0;
+    for (int i = 0; i < k; i++) {
+        int r, cl;
+        lmq_mat_shape(c, i, &r, &cl);
+        off += (size_t)c->n_layers * r;
+    }
+    return off;
+}
+
+size_t lmq_scale_count(const llama_config *c) { return lmq_scale_offset(c, LM_NMAT); }
+
+float *lmq_mat_weights(const llama_weights *w, int k) {
+    float *m[LM_NMAT] = {w->wq, w->wk, w->wv, w->wo, w->w1, w->w2, w->w3};
+    return m[k];
+}
+
+void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int8_t *q) {
+    for (int j = 0; j < cols; j++) {
+        long v = lroundf(w[j] / s);
+        q[j] = (int8_t)(v > hi ? hi : v < lo ? lo : v);
+    }
+}
+
+void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, int8_t *q, float *scale) {
+    int qd = hi > -lo ? hi : -lo, low = hi <= 1;  // low: a 2-bit grid
+    if (low) qd = 1;
     for (int r = 0; r < rows; r++) {
         const float *wr = w + (size_t)r * cols;
         float mx = 0;
         for (int j = 0; j < cols; j++) mx = fmaxf(mx, fabsf(wr[j]));
-        // the clip max * f, f = 1, 63/64, ..., 32/64, with the least squared rounding + clipping error
-        float s = mx > 0 ? mx / qmax : 1.0f;
+        // the clip max * f, f = 1, 63/64, ..., 32/64 (2-bit: down to 8/64), with the least squared
+        // rounding + clipping error; the first minimum wins
+        float s = mx > 0 ? mx / qd : 1.0f;
         double best = INFINITY;
-        for (int fi = 64; fi >= 32 && mx > 0; fi--) {
-            float sc = mx * fi / 64 / qmax;
-            double err = 0;
-            for (int j = 0; j < cols; j++) {
-                long v = lroundf(wr[j] / sc);
-                v = v > qmax ? qmax : v < -qmax ? -qmax : v;
-                double d = wr[j] - (double)v * sc;
-                err += d * d;
+        for (int sign = 1; sign >= -1 && mx > 0; sign -= 2) {
+            if (sign < 0 && lo == -hi) break;
+            for (int fi = 64; fi >= (low ? 8 : 32); fi--) {
+                float sc = sign * (mx * fi / 64 / qd);
+                double err = 0;
+                for (int j = 0; j < cols; j++) {
+                    long v = lroundf(wr[j] / sc);
+                    v = v > hi ? hi : v < lo ? lo : v;
+                    double d = wr[j] - (double)v * sc;
+                    err += d * d;
+                }
+                if (err < best) best = err, s = sc;
             }
-            if (err < best) best = err, s = sc;
         }
         scale[r] = s;
-        for (int j = 0; j < cols; j++) {
-            long v = lroundf(wr[j] / s);
-            q[(size_t)r * cols + j] = (int8_t)(v > qmax ? qmax : v < -qmax ? -qmax : v);
-        }
+        lmq_quant_row(wr, cols, s, lo, hi, q + (size_t)r * cols);
     }
 }
 
-// Quantise each row of w [rows][cols] in place to its dequantised value q * s.
-static void fake_quant_rows(float *w, int rows, int cols, int qmax) {
+void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale) {
+    lmq_quantize_rows_grid(w, rows, cols, -qmax, qmax, q, scale);
+}
+
+// Quantise each row of w [rows][cols] in place to its dequantised value q * s, on the grid
+// [lo, hi] with the steps s (rows of them) or, when s is NULL, the search's.
+static void fake_quant_rows(float *w, int rows, int cols, int lo, int hi, const float *s) {
     int8_t *q = rq_malloc((size_t)cols);
     for (int r = 0; r < rows; r++) {
-        float *wr = w + (size_t)r * cols, s;
-        lmq_quantize_rows(wr, 1, cols, qmax, q, &s);
-        for (int j = 0; j < cols; j++) wr[j] = q[j] * s;
+        float *wr = w + (size_t)r * cols, sc;
+        if (s) sc = s[r], lmq_quant_row(wr, cols, sc, lo, hi, q);
+        else lmq_quantize_rows_grid(wr, 1, cols, lo, hi, q, &sc);
+        for (int j = 0; j < cols; j++) wr[j] = q[j] * sc;
     }
     free(q);
 }
 
-void lmq_fake_quant_weights(const llama_model *src, llama_model *dst, int wbits) {
+void lmq_fake_quant_spec(const llama_model *src, llama_model *dst, const lmq_wspec *ws) {
     const llama_config *c = &src->config;
     memcpy(dst->params, src->params, src->n_params * sizeof(float));
     llama_weights *w = &dst->w;
-    long L = c->n_layers, dim = c->dim, hid = c->hidden_dim, kvd = llama_kv_dim(c);
-    int qm = wbits == 4 ? 7 : 127;
     // per-row quantisation: a layer's stacked [L * rows][cols] matrix is just more rows
-    fake_quant_rows(w->wq, (int)(L * dim), (int)dim, qm);
-    fake_quant_rows(w->wk, (int)(L * kvd), (int)dim, qm);
-    fake_quant_rows(w->wv, (int)(L * kvd), (int)dim, qm);
-    fake_quant_rows(w->wo, (int)(L * dim), (int)dim, qm);
-    fake_quant_rows(w->w1, (int)(L * hid), (int)dim, qm);
-    fake_quant_rows(w->w2, (int)(L * dim), (int)hid, qm);
-    fake_quant_rows(w->w3, (int)(L * hid), (int)dim, qm);
-    fake_quant_rows(w->token_embedding, c->vocab_size, (int)dim, 127);
-    if (!c->shared_classifier) fake_quant_rows(w->wcls, c->vocab_size, (int)dim, 127);
+    for (int k = 0; k < LM_NMAT; k++) {
+        int rows, cols, lo, hi;
+        lmq_mat_shape(c, k, &rows, &cols);
+        lmq_grid(ws->mbits[k], ws->ternary, &lo, &hi);
+        fake_quant_rows(lmq_mat_weights(w, k), c->n_layers * rows, cols, lo, hi, ws->scale ? ws->scale + lmq_scale_offset(c, k) : NULL);
+    }
+    fake_quant_rows(w->token_embedding, c->vocab_size, c->dim, -127, 127, NULL);
+    if (!c->shared_classifier) fake_quant_rows(w->wcls, c->vocab_size, c->dim, -127, 127, NULL);
+}
+
+void lmq_fake_quant_weights(const llama_model *src, llama_model *dst, int wbits) {
+    lmq_wspec ws = lmq_wspec_uniform(wbits);
+    lmq_fake_quant_spec(src, dst, &ws);
 }
 
 int lmq_make_rq(double M, double bound, lm_rq *rq) {
@@ -205,14 +259,21 @@ static void *own(lm_model *m, size_t bytes) {
     return rq_calloc(1, bytes ? bytes : 1);
 }
 
-// Quantise a [rows][cols] matrix per row for the kernel (int8, or int4 packed) and build each
-// row's requantisation for multiplier out_mul (real output units per real value) given the
-// input scale sx.
-static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int cols, int bits, double sx, double out_mul) {
-    int qmax = bits == 4 ? 7 : 127;
+// Quantise a [rows][cols] matrix per row for the kernel (int8, int4 or 2-bit packed, lm_row_bytes)
+// on the grid of bits (ternary: without -2), with the steps s[rows] (or the search's when NULL),
+// and build each row's requantisation for multiplier out_mul (real output units per real value)
+// given the input scale sx.
+static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int cols, int bits, int ternary, const float *s, double sx,
+                     double out_mul) {
+    int lo, hi;
+    lmq_grid(bits, ternary, &lo, &hi);
     int8_t *q = rq_malloc((size_t)rows * cols);
     float *sc = rq_malloc(rows * sizeof(float));
-    lmq_quantize_rows(w, rows, cols, qmax, q, sc);
+    if (s) {
+        for (int r = 0; r < rows; r++) sc[r] = s[r], lmq_quant_row(w + (size_t)r * cols, cols, s[r], lo, hi, q + (size_t)r * cols);
+    } else {
+        lmq_quantize_rows_grid(w, rows, cols, lo, hi, q, sc);
+    }
     lm_rq *rq = own(m, rows * sizeof(lm_rq));
     int rc = 0;
     for (int r = 0; r < rows && !rc; r++) {
@@ -220,11 +281,12 @@ static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int col
         for (int j = 0; j < cols; j++) sabs += abs(q[(size_t)r * cols + j]);
         rc = lmq_make_rq(sc[r] * sx * out_mul, 127.0 * sabs + 1, &rq[r]);
     }
-    if (bits == 4) {
-        int stride = (cols + 1) / 2;
+    if (bits != 8) {  // pack: element j in bits (j mod per) * bits of byte j / per, per = 8 / bits
+        int stride = lm_row_bytes(bits, cols), per = 8 / bits, mask = (1 << bits) - 1;
         uint8_t *pk = own(m, (size_t)rows * stride);
         for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j++) pk[(size_t)r * stride + j / 2] |= (uint8_t)((q[(size_t)r * cols + j] & 15) << (4 * (j & 1)));
+            for (int j = 0; j < cols; j++)
+                pk[(size_t)r * stride + j / per] |= (uint8_t)((q[(size_t)r * cols + j] & mask) << (bits * (j % per)));
         mat->w = pk;
         free(q);
     } else {
@@ -258,12 +320,17 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
     memset(out, 0, sizeof *out);
     if (fc->n_layers > LM_MAX_LAYERS) return rq_fail(RQ_EINPUT, "%d layers: the integer kernel supports at most %d", fc->n_layers, LM_MAX_LAYERS);
     if (fc->vocab_size > 32767) return rq_fail(RQ_EINPUT, "vocab %d: the integer sampler supports at most 32767", fc->vocab_size);
-    if (o->wbits != 8 && o->wbits != 4) return rq_fail(RQ_EINPUT, "weight bits must be 8 or 4, not %d", o->wbits);
+    lmq_wspec uni = lmq_wspec_uniform(o->wbits);
+    const lmq_wspec *ws = o->ws ? o->ws : &uni;
+    for (int k = 0; k < LM_NMAT; k++)
+        if (ws->mbits[k] != 8 && ws->mbits[k] != 4 && ws->mbits[k] != 2)
+            return rq_fail(RQ_EINPUT, "weight bits must be 8, 4 or 2, not %d", ws->mbits[k]);
     lm_config *c = &out->c;
     c->dim = fc->dim, c->hidden_dim = fc->hidden_dim, c->n_layers = fc->n_layers, c->n_heads = fc->n_heads;
     c->n_kv_heads = fc->n_kv_heads, c->vocab_size = fc->vocab_size, c->seq_len = fc->seq_len;
     c->shared_classifier = fc->shared_classifier;
-    c->wbits = o->wbits;
+    memcpy(c->mbits, ws->mbits, sizeof c->mbits);
+    c->wbits = lm_uniform_bits(c);
     c->logit_frac = o->logit_frac ? o->logit_frac : 10;
     c->eps_ss = (uint32_t)llround(fc->dim * 1e-5 * 4294967296.0);
     int dim = c->dim, hid = c->hidden_dim, kvd = lm_kv_dim(c), hs = lm_head_size(c), V = c->vocab_size;
@@ -290,11 +357,14 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         double sxa = act_scale(a[LMQ_XATT]), sq = act_scale(a[LMQ_Q]), sk = act_scale(a[LMQ_K]), sv = act_scale(a[LMQ_V]);
         double so = act_scale(a[LMQ_O]), sxf = act_scale(a[LMQ_XFFN]), s1 = act_scale(a[LMQ_H1]);
         double s3 = act_scale(a[LMQ_H3]), sg = act_scale(a[LMQ_G]);
-        int b = c->wbits;
+        // quant_mat of layer matrix k: its bits, grid and (learned) steps
+#define QM(k, mat, wsrc, rows, cols, sx, mul)                                                                                  \
+    quant_mat(out, &L->mat, wsrc + (size_t)l * (rows) * (cols), rows, cols, ws->mbits[k], ws->ternary,                          \
+              ws->scale ? ws->scale + lmq_scale_offset(fc, k) + (size_t)l * (rows) : NULL, sx, mul)
         quant_norm(out, &L->att_norm, w->rms_att + (size_t)l * dim, dim, sxa);
-        if (!rc) rc = quant_mat(out, &L->wq, w->wq + (size_t)l * dim * dim, dim, dim, b, sxa, 16.0 / sq);
-        if (!rc) rc = quant_mat(out, &L->wk, w->wk + (size_t)l * kvd * dim, kvd, dim, b, sxa, 16.0 / sk);
-        if (!rc) rc = quant_mat(out, &L->wv, w->wv + (size_t)l * kvd * dim, kvd, dim, b, sxa, 1.0 / sv);
+        if (!rc) rc = QM(LM_WQ, wq, w->wq, dim, dim, sxa, 16.0 / sq);
+        if (!rc) rc = QM(LM_WK, wk, w->wk, kvd, dim, sxa, 16.0 / sk);
+        if (!rc) rc = QM(LM_WV, wv, w->wv, kvd, dim, sxa, 1.0 / sv);
         // scores: one unit = (sq/16) (sk/16) / sqrt(hs) nats -> Q8 log2: cm / 2^ck = unit * log2(e) * 256
         double unit = sq / 16 * sk / 16 / sqrt(hs) * M_LOG2E * 256;
         int ck = 0;
@@ -304,10 +374,10 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         L->att_ck = ck;
         L->att_dlim = (int32_t)floor(17.0 * 256 * ldexp(1, ck) / L->att_cm) + 1;
         if (!rc) rc = lmq_make_rq(sv / 32768.0 / so, 127.0 * (32768 + c->seq_len), &L->att_out);
-        if (!rc) rc = quant_mat(out, &L->wo, w->wo + (size_t)l * dim * dim, dim, dim, b, so, 65536.0);
+        if (!rc) rc = QM(LM_WO, wo, w->wo, dim, dim, so, 65536.0);
         quant_norm(out, &L->ffn_norm, w->rms_ffn + (size_t)l * dim, dim, sxf);
-        if (!rc) rc = quant_mat(out, &L->w1, w->w1 + (size_t)l * hid * dim, hid, dim, b, sxf, 1.0 / s1);
-        if (!rc) rc = quant_mat(out, &L->w3, w->w3 + (size_t)l * hid * dim, hid, dim, b, sxf, 1.0 / s3);
+        if (!rc) rc = QM(LM_W1, w1, w->w1, hid, dim, sxf, 1.0 / s1);
+        if (!rc) rc = QM(LM_W3, w3, w->w3, hid, dim, sxf, 1.0 / s3);
         // silu table over the int8 h1 grid, scaled so its largest magnitude is 32767
         int16_t *tab = own(out, 256 * sizeof(int16_t));
         double smax = 0;
@@ -317,8 +387,9 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         tab[0] = tab[1];  // index -128 never occurs (h1 is clamped to +-127)
         L->silu = tab;
         if (!rc) rc = lmq_make_rq(st_ * s3 / sg, 32767.0 * 127, &L->glu);
-        if (!rc) rc = quant_mat(out, &L->w2, w->w2 + (size_t)l * dim * hid, dim, hid, b, sg, 65536.0);
+        if (!rc) rc = QM(LM_W2, w2, w->w2, dim, hid, sg, 65536.0);
     }
+#undef QM
     double sfin = act_scale(st->clip[c->n_layers * LMQ_NPOINT]);
     quant_norm(out, &out->final_norm, w->rms_final, dim, sfin);
     double lf = ldexp(1, c->logit_frac);
@@ -331,7 +402,7 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         }
         out->cls.w = emb, out->cls.rq = crq;
     } else if (!rc) {
-        rc = quant_mat(out, &out->cls, w->wcls, V, dim, 8, sfin, lf);
+        rc = quant_mat(out, &out->cls, w->wcls, V, dim, 8, 0, NULL, sfin, lf);
     }
     free(esc);
     if (rc) lmq_free(out);
@@ -383,14 +454,24 @@ int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n
 }
 
 int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out) {
-    return lmq_ptq_progress(f, tokens, n, wbits, 0, out);
+    lmq_wspec ws = lmq_wspec_uniform(wbits);
+    return lmq_ptq_spec_progress(f, tokens, n, &ws, 0, out);
 }
 
 int lmq_ptq_progress(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, int show, lm_model *out) {
+    lmq_wspec ws = lmq_wspec_uniform(wbits);
+    return lmq_ptq_spec_progress(f, tokens, n, &ws, show, out);
+}
+
+int lmq_ptq_spec(const llama_model *f, const uint16_t *tokens, size_t n, const lmq_wspec *ws, lm_model *out) {
+    return lmq_ptq_spec_progress(f, tokens, n, ws, 0, out);
+}
+
+int lmq_ptq_spec_progress(const llama_model *f, const uint16_t *tokens, size_t n, const lmq_wspec *ws, int show, lm_model *out) {
     lmq_stats st;
     int rc = calibrate_default(f, tokens, n, &st, show);
     if (rc) return rc;
-    lmq_opts o = {wbits, 10};
+    lmq_opts o = {0, 10, ws};
     rc = lmq_quantize(f, &st, &o, out);
     lmq_stats_free(&st);
     return rc;

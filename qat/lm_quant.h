@@ -4,7 +4,7 @@
 //   lmq_stats       absolute maxima of every quantised activation, per layer
 //   lmq_calibrate   run the float forward (llama_forward_hooked) over token sequences and
 //                   collect the statistics at its hook points
-//   lmq_quantize    choose every int8/int4 weight, per-row scale, static activation scale, and
+//   lmq_quantize    choose every int8/int4/2-bit weight, per-row scale, static activation scale, and
 //                   fold them into the integer requantisations and tables of an lm_model
 // The lm_model it returns owns its arrays (lmq_free releases them); it runs on lm_forward directly
 // and serialises with export/lm_image_write.
@@ -53,9 +53,30 @@ void lmq_calibrate(const llama_model *f, const uint16_t *tokens, const int *lens
 // (temperature 1, seed) starting at BOS. Writes into tokens (n_seqs * len) and lens.
 void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed, uint16_t *tokens, int *lens);
 
+// How the layer matrices are quantised: bits per matrix kind (LM_WQ ... LM_W3, infer/lm_kernel.h),
+// the 2-bit grid, and optionally learned per-row steps (QAT's LSQ) instead of the clip search.
 typedef struct {
-    int wbits;        // 8 or 4 (layer matrices; embedding/classifier stay int8)
+    uint8_t mbits[LM_NMAT];  // 8, 4 or 2
+    int ternary;             // 2-bit matrices on {-1, 0, +1} instead of {-2, -1, 0, +1}
+    const float *scale;      // [lmq_scale_count]: per-row steps, or NULL (lmq_quantize_rows' search)
+} lmq_wspec;
+// Every matrix at wbits (8, 4 or 2), the {-2, -1, 0, +1} grid at 2 bits, steps from the search.
+lmq_wspec lmq_wspec_uniform(int wbits);
+// The integer grid [lo, hi] of a matrix at bits (ternary: the 2-bit grid without -2).
+void lmq_grid(int bits, int ternary, int *lo, int *hi);
+// Per-row steps of every layer matrix, kind-major: for k = LM_WQ .. LM_W3, the n_layers * rows(k)
+// rows of the stacked llama matrix (model/llama.h's [n_layers][rows][cols] layout).
+size_t lmq_scale_count(const llama_config *c);
+// Rows and columns of one layer's matrix k; the offset of kind k in the scale array.
+void lmq_mat_shape(const llama_config *c, int k, int *rows, int *cols);
+size_t lmq_scale_offset(const llama_config *c, int k);
+// The stacked float matrix of kind k in w (w->wq ... w->w3).
+float *lmq_mat_weights(const llama_weights *w, int k);
+
+typedef struct {
+    int wbits;        // 8, 4 or 2: every layer matrix (embedding/classifier stay int8), when ws is NULL
     int logit_frac;   // Q format of the logits (default 10)
+    const lmq_wspec *ws;  // or NULL: lmq_wspec_uniform(wbits)
 } lmq_opts;
 
 // Build the integer model. RQ_EINPUT when the model's shapes or scales fall outside the contract
@@ -72,6 +93,9 @@ void lmq_free(lm_model *m);
 int lmq_ptq(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, lm_model *out);
 // The same with a progress line with ETA on a terminal (export's calibration; base/progress.h).
 int lmq_ptq_progress(const llama_model *f, const uint16_t *tokens, size_t n, int wbits, int show, lm_model *out);
+// The same with a weight spec (per-matrix bits, 2-bit grid).
+int lmq_ptq_spec(const llama_model *f, const uint16_t *tokens, size_t n, const lmq_wspec *ws, lm_model *out);
+int lmq_ptq_spec_progress(const llama_model *f, const uint16_t *tokens, size_t n, const lmq_wspec *ws, int show, lm_model *out);
 // Just the calibration part of lmq_ptq (st is initialised here; lmq_stats_free it).
 int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st);
 
@@ -80,12 +104,21 @@ int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n
 // j = 64..32, that minimises the row's squared error (first minimum from j = 64 down; s = 1 for
 // an all-zero row).
 void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale);
+// The same on the grid [lo, hi]: symmetric grids (lo = -hi) search as above; the 2-bit grids search
+// j = 64..8 (a 2-bit step is a fraction of the largest weight) and, when lo != -hi, both signs of
+// the step (a negative step puts the grid's longer side on the row's positive weights).
+void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, int8_t *q, float *scale);
+// One row at a given step s (any sign, non-zero): q_j = clamp(round(w_j / s), lo, hi), round half
+// away from zero. Every quantiser of the layer matrices goes through this rounding.
+void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int8_t *q);
 // dst = src with every matrix the integer model quantises replaced by its quantised values, in
 // float: the layer matrices per row at wbits (8 or 4), the embedding (and an unshared classifier)
 // per row at int8, exactly as lmq_quantize chooses them; norm weights unchanged. dst has src's
 // shape (llama_build). QAT runs its float forward and backward on dst (straight-through for the
 // weights: the gradient at the quantised weights updates the float masters).
 void lmq_fake_quant_weights(const llama_model *src, llama_model *dst, int wbits);
+// The same for a weight spec (per-matrix bits, the 2-bit grid, learned steps).
+void lmq_fake_quant_spec(const llama_model *src, llama_model *dst, const lmq_wspec *ws);
 // A requantisation (m, p, k) for real multiplier M applied to accumulators bounded by |acc| <= bound.
 int lmq_make_rq(double M, double bound, lm_rq *rq);
 

@@ -51,7 +51,7 @@ static int open_chat_ckpt(const char *path, uint8_t *data, size_t n, rq_model *m
 // Post-training quantisation of a float transformer (export's default calibration, or o->calib).
 static int open_float(const char *path, const rq_open_opts *o, rq_model *m) {
     int wbits = o && o->wbits ? o->wbits : 8;
-    if (wbits != 8 && wbits != 4) return rq_fail(RQ_EINPUT, "--wbits must be 8 or 4, not %d", wbits);
+    if (wbits != 8 && wbits != 4 && wbits != 2) return rq_fail(RQ_EINPUT, "--wbits must be 8, 4 or 2, not %d", wbits);
     if (o && o->calib && !o->tokenizer) return rq_fail(RQ_EINPUT, "--calib needs -z TOKENIZER");
     llama_model f;
     int rc = rq_llama_float_open(path, &f);

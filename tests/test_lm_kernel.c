@@ -56,15 +56,18 @@ static int32_t *run_logits(const lm_model *m, int n) {
 // A plain reference of the forward pass written from docs/lm-contract.md ("The forward pass"):
 // naive loops, int4 rows unpacked to int8 first, attention summed position by position. The
 // kernel (with its head-size-8 fast path and reordered sums) must match it exactly.
-static void ref_matvec(int32_t *acc, const lm_config *c, const lm_mat *m, const int8_t *x, int rows, int cols) {
+static void ref_matvec(int32_t *acc, int bits, const lm_mat *m, const int8_t *x, int rows, int cols) {
     int8_t *row = malloc(cols);
     for (int r = 0; r < rows; r++) {
         for (int j = 0; j < cols; j++) {
-            if (c->wbits == 8) row[j] = ((const int8_t *)m->w)[(size_t)r * cols + j];
-            else {
+            if (bits == 8) row[j] = ((const int8_t *)m->w)[(size_t)r * cols + j];
+            else if (bits == 4) {
                 int b = ((const uint8_t *)m->w)[(size_t)r * ((cols + 1) / 2) + j / 2];
                 int v = (j & 1) ? b >> 4 : b & 15;
                 row[j] = (int8_t)(v >= 8 ? v - 16 : v);
+            } else {  // 2-bit code b1 b0 at bits 2 (j mod 4) of byte j / 4: value b0 - 2 b1
+                int b = ((const uint8_t *)m->w)[(size_t)r * ((cols + 3) / 4) + j / 4] >> (2 * (j % 4));
+                row[j] = (int8_t)((b & 1) - 2 * ((b >> 1) & 1));
             }
         }
         acc[r] = 0;
@@ -90,13 +93,13 @@ static void ref_logits(const lm_model *m, const int *tokens, int n, int32_t *out
             int16_t *K = kc + (size_t)l * T * kvd;
             int8_t *Vv = vc + (size_t)l * T * kvd;
             lm_rmsnorm_q8(xq, x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
-            ref_matvec(acc, c, &L->wq, xq, dim, dim);
+            ref_matvec(acc, c->mbits[LM_WQ], &L->wq, xq, dim, dim);
             for (int i = 0; i < dim; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wq.rq[i]), 2047);
             lm_rope_q12(q, q16, dim, hs, pos, m->rope_theta);
-            ref_matvec(acc, c, &L->wk, xq, kvd, dim);
+            ref_matvec(acc, c->mbits[LM_WK], &L->wk, xq, kvd, dim);
             for (int i = 0; i < kvd; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wk.rq[i]), 2047);
             lm_rope_q12(K + (size_t)pos * kvd, q16, kvd, hs, pos, m->rope_theta);
-            ref_matvec(acc, c, &L->wv, xq, kvd, dim);
+            ref_matvec(acc, c->mbits[LM_WV], &L->wv, xq, kvd, dim);
             for (int i = 0; i < kvd; i++) Vv[(size_t)pos * kvd + i] = lm_sat8(lm_requant(acc[i], L->wv.rq[i]));
             for (int h = 0; h < c->n_heads; h++) {
                 int g = h / (c->n_heads / c->n_kv_heads);
@@ -111,29 +114,35 @@ static void ref_logits(const lm_model *m, const int *tokens, int n, int32_t *out
                     xq[h * hs + i] = lm_sat8(lm_requant(o, L->att_out));
                 }
             }
-            ref_matvec(acc, c, &L->wo, xq, dim, dim);
+            ref_matvec(acc, c->mbits[LM_WO], &L->wo, xq, dim, dim);
             for (int i = 0; i < dim; i++) x[i] += lm_requant(acc[i], L->wo.rq[i]);
             lm_rmsnorm_q8(xq, x, L->ffn_norm.g, L->ffn_norm.k, dim, c->eps_ss);
-            ref_matvec(acc, c, &L->w1, xq, hid, dim);
+            ref_matvec(acc, c->mbits[LM_W1], &L->w1, xq, hid, dim);
             for (int i = 0; i < hid; i++) h1[i] = lm_sat8(lm_requant(acc[i], L->w1.rq[i]));
-            ref_matvec(acc, c, &L->w3, xq, hid, dim);
+            ref_matvec(acc, c->mbits[LM_W3], &L->w3, xq, hid, dim);
             for (int i = 0; i < hid; i++) h3[i] = lm_sat8(lm_requant(acc[i], L->w3.rq[i]));
             for (int i = 0; i < hid; i++) xq[i] = lm_sat8(lm_requant(L->silu[h1[i] + 128] * h3[i], L->glu));
-            ref_matvec(acc, c, &L->w2, xq, dim, hid);
+            ref_matvec(acc, c->mbits[LM_W2], &L->w2, xq, dim, hid);
             for (int i = 0; i < dim; i++) x[i] += lm_requant(acc[i], L->w2.rq[i]);
         }
         lm_rmsnorm_q8(xq, x, m->final_norm.g, m->final_norm.k, dim, c->eps_ss);
-        lm_config c8 = *c;
-        c8.wbits = 8;  // the classifier is int8 always
-        ref_matvec(acc, &c8, &m->cls, xq, V, dim);
+        ref_matvec(acc, 8, &m->cls, xq, V, dim);  // the classifier is int8 always
         for (int v = 0; v < V; v++) out[(size_t)pos * V + v] = lm_requant(acc[v], m->cls.rq[v]);
     }
     free(x), free(acc), free(sc), free(xq), free(h1), free(h3), free(q16), free(q), free(p), free(kc), free(vc);
 }
 
+// The weight widths the tests cover: every matrix at 8, 4 or 2 bits, and mixed (every width in
+// one layer, 2-bit on the ternary grid).
+static lmq_wspec test_wspec(int k) {
+    if (k < 3) return lmq_wspec_uniform(k == 0 ? 8 : k == 1 ? 4 : 2);
+    lmq_wspec ws = {{8, 4, 2, 8, 2, 4, 2}, 1, NULL};
+    return ws;
+}
+
 static void test_kernel_vs_reference(void **state) {
     (void)state;
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 8; variant++) {
         llama_model f;
         llama_config c = {.dim = 32, .hidden_dim = 46, .n_layers = 2, .n_heads = variant & 1 ? 8 : 4, .n_kv_heads = 2,
                           .vocab_size = 61, .seq_len = 48, .shared_classifier = 1};  // head size 4 (generic path) or 8 (fast path)
@@ -143,7 +152,9 @@ static void test_kernel_vs_reference(void **state) {
         uint16_t cal[200];
         calib_tokens(cal, 200, c.vocab_size);
         lm_model q;
-        assert_int_equal(lmq_ptq(&f, cal, 200, variant & 2 ? 4 : 8, &q), 0);
+        lmq_wspec ws = test_wspec(variant >> 1);
+        assert_int_equal(lmq_ptq_spec(&f, cal, 200, &ws, &q), 0);
+        assert_memory_equal(q.c.mbits, ws.mbits, LM_NMAT);
         int n = c.seq_len, toks[48];
         for (int p = 0; p < n; p++) toks[p] = (p * 7 + 3) % c.vocab_size;
         int32_t *want = malloc((size_t)n * c.vocab_size * 4);
@@ -157,16 +168,18 @@ static void test_kernel_vs_reference(void **state) {
 }
 
 // Image round trip: the model loaded from a little- or big-endian image computes exactly the
-// logits of the model it was written from (int8 and int4, shared and unshared classifier).
+// logits of the model it was written from (int8, int4, 2-bit and mixed, shared and unshared
+// classifier); one width of 8 or 4 bits is written as a version 2 image, the others as version 3.
 static void test_image_round_trip(void **state) {
     (void)state;
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 8; variant++) {
         llama_model f;
         tiny_model(&f, variant & 1);
         uint16_t cal[200];
         calib_tokens(cal, 200, f.config.vocab_size);
         lm_model q;
-        assert_int_equal(lmq_ptq(&f, cal, 200, variant & 2 ? 4 : 8, &q), 0);
+        lmq_wspec ws = test_wspec(variant >> 1);
+        assert_int_equal(lmq_ptq_spec(&f, cal, 200, &ws, &q), 0);
         int n = f.config.seq_len;
         int32_t *want = run_logits(&q, n);
         rq_buf le = {0}, be = {0};
@@ -174,12 +187,14 @@ static void test_image_round_trip(void **state) {
         assert_int_equal(lm_image_write(&q, 1, &be), 0);
         assert_int_equal(le.len, be.len);
         assert_true(memcmp(le.data, be.data, le.len) != 0);
+        assert_int_equal(le.data[5], variant < 4 ? 2 : 3);
         rq_buf *bufs[2] = {&le, &be};
         for (int e = 0; e < 2; e++) {
             lm_model m;
             int rc = lm_image_open(bufs[e]->data, bufs[e]->len, "img", &m);
             if (rc) fail_msg("%s", rq_last_error());
-            assert_int_equal(m.c.wbits, variant & 2 ? 4 : 8);
+            assert_int_equal(m.c.wbits, q.c.wbits);
+            assert_memory_equal(m.c.mbits, ws.mbits, LM_NMAT);
             int32_t *got = run_logits(&m, n);
             assert_memory_equal(got, want, (size_t)n * f.config.vocab_size * sizeof(int32_t));
             free(got);
@@ -228,8 +243,10 @@ static void test_image_corrupt(void **state) {
     img[0] = 'X';
     expect_load_error(img, n, "magic");
     img[0] = 'R';
-    img[5] = 3;
+    img[5] = 4;
     expect_load_error(img, n, "version");
+    img[5] = 3;  // a version 3 image reads offset 48 as the bits word: 8 is not one
+    expect_load_error(img, n, "weight bits 0 of matrix 1");
     img[5] = 1;  // the old int8 k-cache format: rejected with a hint to re-export
     expect_load_error(img, n, "export the model again");
     img[5] = 2;
@@ -277,6 +294,41 @@ static void test_image_corrupt(void **state) {
     memcpy(img, b.data, n);
     lm_model ok;
     assert_int_equal(lm_image_open(img, n, "good.rqm", &ok), 0);
+    // version 2 knows one width of 8 or 4 bits only
+    memcpy(img, b.data, n);
+    rq_wr_u32le(img + 48, 2);
+    fix_crc(img, n);
+    expect_load_error(img, n, "version 2 image with weight bits 2");
+    free(img);
+    rq_buf_free(&b);
+    lmq_free(&q);
+
+    // version 3 (2-bit weights): a bad nibble in the bits word, a non-zero padding code
+    lmq_wspec ws = lmq_wspec_uniform(2);
+    assert_int_equal(lmq_ptq_spec(&f, cal, 100, &ws, &q), 0);
+    b = (rq_buf){0};
+    assert_int_equal(lm_image_write(&q, 0, &b), 0);
+    n = b.len;
+    img = malloc(n);
+    memcpy(img, b.data, n);
+    assert_int_equal(img[5], 3);
+    assert_int_equal(rq_rd_u32le(img + 48), 0x2222222u);
+    rq_wr_u32le(img + 48, 0x2222232u);  // wk at 3 bits
+    fix_crc(img, n);
+    expect_load_error(img, n, "weight bits 3 of matrix 1");
+    rq_wr_u32le(img + 48, 0x12222222u);  // an eighth nibble
+    fix_crc(img, n);
+    expect_load_error(img, n, "nibbles");
+    memcpy(img, b.data, n);
+    // w2 [dim][46] at 2 bits: rows of 12 bytes, the last holding weights 44, 45 and two padding
+    // codes; w2 and its rq[dim] end the layer section
+    uint32_t l0 = rq_rd_u32le(img + 64 + 2 * 12 + 4), l0b = rq_rd_u32le(img + 64 + 2 * 12 + 8);
+    size_t w2 = l0 + l0b - 4 * (size_t)f.config.dim - 12 * (size_t)f.config.dim;
+    img[w2 + 11] |= 0x40;
+    fix_crc(img, n);
+    expect_load_error(img, n, "padding");
+    memcpy(img, b.data, n);
+    assert_int_equal(lm_image_open(img, n, "good.rqm", &ok), 0);
     free(img);
     rq_buf_free(&b);
     lmq_free(&q);
@@ -320,7 +372,7 @@ static void test_stories260K_accuracy(void **state) {
     assert_int_equal(lmq_calibrate_default(&f, NULL, 0, &st), 0);
     for (int bits = 8; bits >= 4; bits -= 4) {
         lm_model q;
-        lmq_opts o = {bits, 10};
+        lmq_opts o = {bits, 10, NULL};
         assert_int_equal(lmq_quantize(&f, &st, &o, &q), 0);
         void *mem = calloc(1, lm_state_bytes(&q.c));
         lm_state s;

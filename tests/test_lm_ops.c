@@ -39,6 +39,47 @@ static void test_matvec_exact(void **state) {
     }
 }
 
+// 2-bit weights {-2, -1, 0, +1}, four per byte (element 4j+i in bits 2i of byte j), rows of every
+// length mod 4: the kernel's unsigned-code sum with one correction equals the plain sum, and
+// lm_matvec dispatches on the bits.
+static void test_matvec_i2_exact(void **state) {
+    (void)state;
+    pcg32 r;
+    pcg32_seed(&r, 9, 1);
+    for (int C = 1; C <= 13; C += (C < 9 ? 1 : 4)) {
+        enum { R = 11 };
+        int8_t x[13], v[R][13];
+        uint8_t w[R * 4];
+        int32_t acc[R], acc2[R];
+        memset(w, 0, sizeof w);
+        int stride = lm_row_bytes(2, C);
+        assert_int_equal(stride, (C + 3) / 4);
+        for (int j = 0; j < C; j++) x[j] = (int8_t)((int)pcg32_bounded(&r, 255) - 127);
+        x[0] = -127;
+        for (int i = 0; i < R; i++)
+            for (int j = 0; j < C; j++) {
+                v[i][j] = (int8_t)((int)pcg32_bounded(&r, 4) - 2);
+                if (i == 0) v[i][j] = -2;  // extremes: a row of -2 against -127
+                w[i * stride + j / 4] |= (uint8_t)((v[i][j] & 3) << (2 * (j & 3)));
+            }
+        lm_matvec_i2(acc, w, x, R, C);
+        lm_matvec(2, acc2, w, x, R, C);
+        for (int i = 0; i < R; i++) {
+            long s = 0;
+            for (int j = 0; j < C; j++) s += (long)v[i][j] * x[j];
+            assert_int_equal(acc[i], s);
+            assert_int_equal(acc2[i], s);
+        }
+    }
+    // the codes: 0 -> 0, 1 -> +1, 2 -> -2, 3 -> -1 (the row +1, -2, -1, 0, +1 packs to 39h, 01h)
+    assert_int_equal(lm_i2(0), 0), assert_int_equal(lm_i2(1), 1), assert_int_equal(lm_i2(2), -2), assert_int_equal(lm_i2(3), -1);
+    const uint8_t row[2] = {0x39, 0x01};
+    const int8_t ones[5] = {1, 10, 100, 3, 7};
+    int32_t a;
+    lm_matvec_i2(&a, row, ones, 1, 5);
+    assert_int_equal(a, 1 - 20 - 100 + 0 + 7);
+}
+
 // Requantisation: |requant(acc) - acc * m / 2^(k+p)| <= 0.5 + the pre-shift's floor error.
 static void test_requant_rounding(void **state) {
     (void)state;
@@ -258,6 +299,7 @@ static void test_sampling(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matvec_exact),
+        cmocka_unit_test(test_matvec_i2_exact),
         cmocka_unit_test(test_requant_rounding),
         cmocka_unit_test(test_isqrt_udiv_mulq15),
         cmocka_unit_test(test_rmsnorm_vs_float),

@@ -19,6 +19,7 @@
 #include "data/tokenizer.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_qat.h"
+#include "qat/lm_quant.h"
 
 static char *slurp(const char *path, size_t *len) {
     uint8_t *d;
@@ -40,6 +41,47 @@ static double best_int_loss(const char *metrics) {
     }
     free(text);
     return best;
+}
+
+static void assert_same_file(const char *a, const char *b) {
+    size_t n0, n1;
+    char *c0 = slurp(a, &n0), *c1 = slurp(b, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(c0, c1, n0);
+    free(c0), free(c1);
+}
+
+// `run` (greedy, 300 tokens) on the image == the in-process integer pass of the checkpoint.
+static void assert_run_matches(const char *bin, const char *ckpt, const char *image, const char *tok) {
+    lm_model q;
+    if (lm_qat_load(ckpt, &q)) fail_msg("%s", rq_last_error());
+    tokenizer tk;
+    assert_int_equal(tokenizer_load(&tk, tok, 512), 0);
+    char *gen = NULL, *out, *err;
+    size_t glen = 0;
+    FILE *mf = open_memstream(&gen, &glen);
+    lm_intgen_cfg g = {"Once upon a time", 300, 0, 32768, 1};
+    assert_true(lm_int_generate(&q, &tk, &g, mf, NULL, NULL) > 100);
+    fclose(mf);
+    assert_int_equal(rq_test_run(&out, &err, "%s run %s -z %s -t 0 -n 300 -i 'Once upon a time'", bin, image, tok), 0);
+    assert_string_equal(out, gen);
+    free(out), free(err), free(gen);
+    tokenizer_free(&tk);
+    lmq_free(&q);
+}
+
+// eval's int_loss of an integer model (image or checkpoint) on the first 513 tokens, windows of 64.
+static double eval_int_loss(const char *bin, const char *model, const char *valid, const char *tok, const char *qat, const char *flags) {
+    char *out, *err;
+    assert_int_equal(rq_test_run(&out, &err, "%s eval %s --text %s -z %s --window 64 --max-tokens 513 --qat %s %s --json", bin, model, valid,
+                                 tok, qat, flags), 0);
+    cJSON *o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "int_model")->valuestring, "qat");
+    double il = cJSON_GetObjectItemCaseSensitive(o, "int_loss")->valuedouble;
+    cJSON_Delete(o);
+    free(out), free(err);
+    return il;
 }
 
 static void test_qat_end_to_end(void **state) {
@@ -74,23 +116,16 @@ static void test_qat_end_to_end(void **state) {
         free(out), free(err);
     }
     char p0[8400], p1[8400];
-    size_t n0, n1;
     snprintf(p0, sizeof p0, "%s/run0/last.ckpt", dir);
     snprintf(p1, sizeof p1, "%s/run1/last.ckpt", dir);
-    char *c0 = slurp(p0, &n0), *c1 = slurp(p1, &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(c0, c1, n0);  // determinism, and "llama-int8" is "llama" + "qat"
-    free(c0), free(c1);
+    assert_same_file(p0, p1);  // determinism, and "llama-int8" is "llama" + "qat"
 
     // the image written by training == export of best.ckpt
     assert_int_equal(rq_test_run(&out, &err, "%s export %s/run0/best.ckpt --target host -o %s/exp.rqm", bin, dir, dir), 0);
     free(out), free(err);
     snprintf(p0, sizeof p0, "%s/run0/model.rqm", dir);
     snprintf(p1, sizeof p1, "%s/exp.rqm", dir);
-    c0 = slurp(p0, &n0), c1 = slurp(p1, &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(c0, c1, n0);
-    free(c0), free(c1);
+    assert_same_file(p0, p1);
 
     // the trainer's integer validation loss == eval's integer loss of the image on the same windows
     snprintf(p0, sizeof p0, "%s/run0/metrics.jsonl", dir);
@@ -125,22 +160,9 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err);
 
     // run on the image == the in-process integer pass of the checkpoint
-    lm_model q;
     snprintf(p0, sizeof p0, "%s/run0/best.ckpt", dir);
-    if (lm_qat_load(p0, &q)) fail_msg("%s", rq_last_error());
-    tokenizer tk;
-    assert_int_equal(tokenizer_load(&tk, tok, 512), 0);
-    char *gen = NULL;
-    size_t glen = 0;
-    FILE *mf = open_memstream(&gen, &glen);
-    lm_intgen_cfg g = {"Once upon a time", 300, 0, 32768, 1};
-    assert_true(lm_int_generate(&q, &tk, &g, mf, NULL, NULL) > 100);
-    fclose(mf);
-    assert_int_equal(rq_test_run(&out, &err, "%s run %s/run0/model.rqm -z %s -t 0 -n 300 -i 'Once upon a time'", bin, dir, tok), 0);
-    assert_string_equal(out, gen);
-    free(out), free(err), free(gen);
-    tokenizer_free(&tk);
-    lmq_free(&q);
+    snprintf(p1, sizeof p1, "%s/run0/model.rqm", dir);
+    assert_run_matches(bin, p0, p1, tok);
 
     // A checkpoint whose LQAT clip is negative or NaN (CRC recomputed, so the parser behind the
     // checksum sees it) is an input error naming the clip in export, generate and eval, not a crash.
@@ -186,6 +208,66 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err);
 }
 
+// Learned steps with mixed precision (int8 wq, int4 wk, 2-bit everywhere else): the trainer's
+// validation integer loss is eval's on the image it wrote (a version 3 image), export of the
+// checkpoint writes the same bytes, `run` on it equals the in-process integer pass, the steps
+// moved, and --resume reads them back.
+static void test_qat_lsq_mixed(void **state) {
+    (void)state;
+    char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
+    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
+    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
+    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat_lsq"));
+    const char *bin = rq_test_bin();
+    char cfg[4600], text[18000], p0[8400], p1[8400];
+    char *out, *err;
+    snprintf(cfg, sizeof cfg, "%s/lsq.json", dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"llama\", \"init\": \"%s\", \"tokenizer\": \"%s\",\n"
+             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 513},\n"
+             " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 1e-3, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
+             " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024}}\n",
+             model, tok, train, valid);
+    rq_test_write(cfg, text);
+    int rc = rq_test_run(&out, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
+    if (rc) fail_msg("train exit %d: %s", rc, err);
+    free(out), free(err);
+    snprintf(p0, sizeof p0, "%s/run/model.rqm", dir);
+    size_t n;
+    char *img = slurp(p0, &n);
+    assert_int_equal(img[5], 3);
+    assert_int_equal(rq_rd_u32le((const uint8_t *)img + 48), 0x2222248u);
+    free(img);
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s/run/best.ckpt --target host -o %s/exp.rqm", bin, dir, dir), 0);
+    free(out), free(err);
+    snprintf(p1, sizeof p1, "%s/exp.rqm", dir);
+    assert_same_file(p0, p1);
+    snprintf(p1, sizeof p1, "%s/run/metrics.jsonl", dir);
+    double trained = best_int_loss(p1);
+    double il = eval_int_loss(bin, model, valid, tok, p0, "--no-ptq");
+    printf("QAT 2-bit mixed, learned steps (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
+    assert_true(fabs(il - trained) < 1e-6);
+    snprintf(p1, sizeof p1, "%s/run/best.ckpt", dir);
+    assert_run_matches(bin, p1, p0, tok);
+    // the learned steps moved away from the search's: the checkpoint's 2-bit codes are not those
+    // the search gives its own float weights
+    llama_model fm;
+    if (lm_qat_load_float(p1, &fm)) fail_msg("%s", rq_last_error());
+    lm_model a, b;
+    assert_int_equal(lm_qat_load(p1, &a), 0);
+    lmq_wspec ws = {{8, 4, 2, 2, 2, 2, 2}, 0, NULL};
+    assert_int_equal(lmq_ptq_spec(&fm, NULL, 0, &ws, &b), 0);
+    assert_true(memcmp(a.layers[0].w1.w, b.layers[0].w1.w, (size_t)fm.config.hidden_dim * lm_row_bytes(2, fm.config.dim)) != 0);
+    lmq_free(&a), lmq_free(&b);
+    llama_free(&fm);
+    // resume reads the steps back (LQSC; the run is already complete, so nothing changes)
+    rc = rq_test_run(&out, &err, "%s train %s --out %s/run --resume --quiet", bin, cfg, dir);
+    if (rc) fail_msg("resume exit %d: %s", rc, err);
+    free(out), free(err);
+}
+
 // The weights QAT's float forward uses are the integer model's: quantising the fake-quantised
 // model gives the same int8/int4 weights and the same row requantisations as quantising the
 // original, and fake quantisation is idempotent.
@@ -205,7 +287,7 @@ static void test_fake_quant_weights_are_the_kernels(void **state) {
         for (size_t i = 0; i < f.n_params; i++) changed += fq.params[i] != f.params[i];
         assert_true(changed > f.n_params / 2);  // it did quantise
         lm_model a, b;
-        lmq_opts o = {bits, 10};
+        lmq_opts o = {bits, 10, NULL};
         assert_int_equal(lmq_quantize(&f, &st, &o, &a), 0);
         assert_int_equal(lmq_quantize(&fq, &st, &o, &b), 0);
         const lm_config *c = &a.c;
@@ -231,10 +313,90 @@ static void test_fake_quant_weights_are_the_kernels(void **state) {
     llama_free(&f), llama_free(&fq), llama_free(&fq2);
 }
 
+// Weight code j of row r of a packed kernel matrix at bits.
+static int kernel_code(const lm_mat *m, int bits, int cols, int r, int j) {
+    const uint8_t *row = (const uint8_t *)m->w + (size_t)r * lm_row_bytes(bits, cols);
+    if (bits == 8) return ((const int8_t *)row)[j];
+    if (bits == 4) return lm_i4((row[j / 2] >> (4 * (j & 1))) & 15);
+    return lm_i2((row[j / 4] >> (2 * (j & 3))) & 3);
+}
+
+// With given (learned) per-row steps, at every width and mixed: each weight of the float model QAT
+// runs forward on is exactly the kernel's integer code times the row's step, and the row
+// requantisation folds that step (m 2^-(p+k) = s_r s_x M within the rounding of m).
+static void test_learned_steps_are_the_kernels(void **state) {
+    (void)state;
+    llama_model f, fq;
+    if (llama_load(&f, rq_test_data("llama2c/stories260K.bin"))) fail_msg("%s", rq_last_error());
+    assert_int_equal(llama_build(&fq, &f.config), 0);
+    lmq_stats st;
+    assert_int_equal(lmq_calibrate_default(&f, NULL, 0, &st), 0);
+    const llama_config *fc = &f.config;
+    size_t ns = lmq_scale_count(fc);
+    float *scale = malloc(ns * sizeof(float));
+    const lmq_wspec specs[] = {lmq_wspec_uniform(8), lmq_wspec_uniform(4), lmq_wspec_uniform(2), {{8, 8, 8, 8, 2, 2, 2}, 1, NULL},
+                               {{8, 4, 2, 4, 4, 2, 8}, 0, NULL}};
+    for (int v = 0; v < 5; v++) {
+        lmq_wspec ws = specs[v];
+        // the search's steps, then moved as LSQ would (up to +-20%, negative kept)
+        for (int k = 0; k < LM_NMAT; k++) {
+            int rows, cols, lo, hi;
+            lmq_mat_shape(fc, k, &rows, &cols);
+            lmq_grid(ws.mbits[k], ws.ternary, &lo, &hi);
+            int8_t *q = malloc((size_t)fc->n_layers * rows * cols);
+            float *sk = scale + lmq_scale_offset(fc, k);
+            lmq_quantize_rows_grid(lmq_mat_weights(&f.w, k), fc->n_layers * rows, cols, lo, hi, q, sk);
+            for (int r = 0; r < fc->n_layers * rows; r++) sk[r] *= 0.8f + 0.4f * (float)((r * 37 + k * 11) % 97) / 96;
+            free(q);
+        }
+        ws.scale = scale;
+        lmq_fake_quant_spec(&f, &fq, &ws);
+        lm_model a;
+        lmq_opts o = {0, 10, &ws};
+        assert_int_equal(lmq_quantize(&f, &st, &o, &a), 0);
+        assert_memory_equal(a.c.mbits, ws.mbits, LM_NMAT);
+        long neg = 0, minus2 = 0;
+        for (int k = 0; k < LM_NMAT; k++) {
+            int rows, cols, lo, hi;
+            lmq_mat_shape(fc, k, &rows, &cols);
+            lmq_grid(ws.mbits[k], ws.ternary, &lo, &hi);
+            const float *wf = lmq_mat_weights(&fq.w, k), *sk = scale + lmq_scale_offset(fc, k);
+            for (int l = 0; l < fc->n_layers; l++) {
+                const lm_layer *L = &a.layers[l];
+                const lm_mat *mk[LM_NMAT] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3};
+                for (int r = 0; r < rows; r++) {
+                    float s = sk[(size_t)l * rows + r];
+                    neg += s < 0;
+                    for (int j = 0; j < cols; j++) {
+                        int code = kernel_code(mk[k], ws.mbits[k], cols, r, j);
+                        assert_true(code >= lo && code <= hi);  // ternary: never -2
+                        minus2 += code == -2;
+                        float want = code * s;
+                        if (wf[((size_t)l * rows + r) * cols + j] != want)
+                            fail_msg("spec %d matrix %d layer %d row %d col %d: fake %g, kernel %d x %g", v, k, l, r, j,
+                                     wf[((size_t)l * rows + r) * cols + j], code, s);
+                    }
+                    double M = ldexp(mk[k]->rq[r].m, -(mk[k]->rq[r].p + mk[k]->rq[r].k));
+                    assert_true((M < 0) == (s < 0));  // a negative step is a negative multiplier
+                }
+            }
+        }
+        int has_asym2 = 0;
+        for (int k = 0; k < LM_NMAT; k++) has_asym2 |= ws.mbits[k] == 2 && !ws.ternary;
+        if (has_asym2) assert_true(neg > 0 && minus2 > 0);  // both signs of the {-2,-1,0,+1} grid are in use
+        lmq_free(&a);
+    }
+    free(scale);
+    lmq_stats_free(&st);
+    llama_free(&f), llama_free(&fq);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
+        cmocka_unit_test(test_learned_steps_are_the_kernels),
         cmocka_unit_test(test_qat_end_to_end),
+        cmocka_unit_test(test_qat_lsq_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

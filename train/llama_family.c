@@ -50,7 +50,8 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     c->steps = 1000, c->batch = 32, c->seq_len = 256, c->grad_accum = 1, c->warmup = 100, c->eval_every = 100, c->seed = 1337;
     c->lr = 1e-3f, c->min_lr_frac = 0.1f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
     c->arch.shared_classifier = 1;
-    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0};
+    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f};
+    int mb[LM_NMAT] = {0};
     if (c->qat) {
         c->steps = 200, c->batch = 8, c->warmup = 10, c->eval_every = 50, c->lr = 1e-4f, c->weight_decay = 0.0f;
         c->valid_tokens = 16384;
@@ -89,8 +90,22 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"beta2", CFG_FLOAT, &c->beta2, 0, 0.999999, 0, NULL, NULL},
         {0},
     };
+    const cfg_field mbits[] = {
+        {"wq", CFG_INT, &mb[LM_WQ], 2, 8, 0, NULL, NULL},
+        {"wk", CFG_INT, &mb[LM_WK], 2, 8, 0, NULL, NULL},
+        {"wv", CFG_INT, &mb[LM_WV], 2, 8, 0, NULL, NULL},
+        {"wo", CFG_INT, &mb[LM_WO], 2, 8, 0, NULL, NULL},
+        {"w1", CFG_INT, &mb[LM_W1], 2, 8, 0, NULL, NULL},
+        {"w2", CFG_INT, &mb[LM_W2], 2, 8, 0, NULL, NULL},
+        {"w3", CFG_INT, &mb[LM_W3], 2, 8, 0, NULL, NULL},
+        {0},
+    };
     const cfg_field qat[] = {
-        {"wbits", CFG_INT, &c->q.wbits, 4, 8, 0, NULL, NULL},
+        {"wbits", CFG_INT, &c->q.wbits, 2, 8, 0, NULL, NULL},
+        {"matrix_bits", CFG_OBJ, NULL, 0, 0, 0, NULL, mbits},
+        {"ternary", CFG_BOOL, &c->q.ternary, 0, 0, 0, NULL, NULL},
+        {"lsq", CFG_BOOL, &c->q.lsq, 0, 0, 0, NULL, NULL},
+        {"scale_lr", CFG_FLOAT, &c->q.scale_lr, 0, 1, 0, NULL, NULL},
         {"calib_tokens", CFG_INT, &c->q.calib_tokens, 0, 1 << 24, 0, NULL, NULL},
         {"recalibrate", CFG_BOOL, &c->q.recalibrate, 0, 0, 0, NULL, NULL},
         {"distill", CFG_FLOAT, &c->q.distill, 0, 1, 0, NULL, NULL},
@@ -120,7 +135,13 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     for (int i = 0; i < 5; i++)
         if ((rc = cfg_resolve_path(path, paths[i], caps[i]))) return rc;
     if (!c->out[0]) snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
-    if (c->qat && c->q.wbits != 8 && c->q.wbits != 4) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8 or 4, not %d", path, c->q.wbits);
+    if (c->qat && c->q.wbits != 8 && c->q.wbits != 4 && c->q.wbits != 2) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8, 4 or 2, not %d", path, c->q.wbits);
+    static const char *mname[LM_NMAT] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
+    for (int k = 0; k < LM_NMAT; k++) {
+        if (mb[k] && mb[k] != 8 && mb[k] != 4 && mb[k] != 2)
+            return rq_fail(RQ_EINPUT, "%s: $.qat.matrix_bits.%s: 8, 4 or 2, not %d", path, mname[k], mb[k]);
+        c->q.mbits[k] = (uint8_t)mb[k];
+    }
     return 0;
 }
 
@@ -179,6 +200,7 @@ static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
         for (size_t i = 0; i < f->n_params; i++) f->grads[i] *= k;
     }
     if (s->qat) {
+        lm_qat_update_scales(s->qat, &s->g);  // LSQ: the learned steps move on this step's gradient
         if (!isnan(kd)) cJSON_AddNumberToObject(stats, "kd", kd / A);
         cJSON_AddNumberToObject(stats, "float_loss", float_loss / A);
     }
@@ -280,7 +302,9 @@ static const char TRAIN_USAGE[] =
     "With a \"qat\" section (\"model\": \"llama-int8\" requires one), quantisation-aware fine-tuning for\n"
     "the integer contract: the loss is the integer model's (infer/lm_kernel.c), gradients pass straight\n"
     "through to float master weights; writes model.rqm (qat/lm_qat.h). See examples/stories/*.json.\n"
-    "  \"qat\": {\"wbits\": 8 or 4, \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
+    "  \"qat\": {\"wbits\": 8, 4 or 2, \"matrix_bits\": {\"wq\".. \"w3\": 8/4/2} per matrix, \"ternary\": false,\n"
+    "          \"lsq\": false (learned per-row steps), \"scale_lr\": 1e-3,\n"
+    "          \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
     "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the init model),\n"
     "          \"fake_quant_weights\": true (the float forward on the quantised weights)}\n"
     "  --init PATH     the llama2.c checkpoint to start from (overrides $.init)\n"
@@ -366,8 +390,8 @@ int llama_family_train_main(int argc, char **argv) {
     // QAT: the static activation clips, calibrated on the initial weights.
     if (c->qat && (rc = lm_qat_new(&s->qat, &c->q, &s->m, s->train.tokens, s->train.n, c->batch, c->seq_len))) goto done;
     if (!quiet && c->qat)
-        fprintf(stderr, "llama-int8 QAT: %zu parameters from %s, int%d weights; train %zu tokens, valid %zu tokens\n", s->m.n_params,
-                c->init, c->q.wbits, s->train.n, s->valid.n);
+        fprintf(stderr, "llama-int8 QAT: %zu parameters from %s, int%d weights%s%s; train %zu tokens, valid %zu tokens\n", s->m.n_params,
+                c->init, c->q.wbits, c->q.lsq ? ", learned steps" : "", c->q.ternary ? ", ternary" : "", s->train.n, s->valid.n);
     else if (!quiet)
         fprintf(stderr, "llama: %zu parameters (dim %d, hidden %d, %d layers, %d/%d heads, vocab %d); train %zu tokens in %zu docs, valid %zu tokens\n",
                 s->m.n_params, mc->dim, mc->hidden_dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->vocab_size, s->train.n,

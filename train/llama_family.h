@@ -11,7 +11,8 @@
 //     "data": {"train": "train.txt", "valid": "valid.txt", "valid_tokens": 0 (all)},
 //     "train": {"steps", "batch", "seq_len", "grad_accum", "lr", "min_lr_frac", "warmup",
 //               "weight_decay", "grad_clip", "beta1", "beta2", "eval_every", "seed"},
-//     "qat": {"wbits", "calib_tokens", "recalibrate", "distill", "fake_quant_weights"},
+//     "qat": {"wbits", "matrix_bits", "ternary", "lsq", "scale_lr", "calib_tokens", "recalibrate",
+//             "distill", "fake_quant_weights"},
 //     "out": "runs/stories"
 //   }
 // "qat" (optional) makes the run quantisation-aware training for the integer kernel: its keys,
