@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""c89.py: rewrite preprocessed C99 (infer/ and the C64 runtime) as the C89 that cc65 2.19 compiles.
+
+cc65 2.19 rejects declarations after statements, declarations in a for header and `inline`.
+infer/ is written in C99 for every other compiler; rather than fork it, the C64 exporter compiles
+the very same sources after this purely syntactic rewrite (same expressions, same types, same
+evaluation order; only scopes are made explicit):
+  for (int i = 0; c; n) S     ->  { int i = 0; for (; c; n) S }
+  { s1; s2; int x = e; s3; }  ->  { s1; s2; { int x = e; s3; } }
+  static inline f             ->  static f         (and static functions nobody calls are dropped,
+                                                     so each header's helpers cost no C64 RAM)
+  f(lm_rq r) ... f(a, rq[i])   ->  f(lm_rq *r) ... (*r) ... f(a, &(rq[i]))
+                                   (cc65 passes a struct by value only from a plain variable; the
+                                   callees never assign their struct parameters, so a pointer to
+                                   the caller's object is the same value)
+  c ? s : "lit"                ->  c ? s : (const char *)"lit"   (cc65 wants equal pointer types)
+
+usage: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c | c89.py > FILE89.c
+"""
+import sys
+
+from pycparser import c_ast, c_generator, c_parser
+
+
+def child_slots(node):
+    """(attribute, index or None, child) for every child node of node."""
+    for name in node.__slots__:
+        if name in ('coord', '__weakref__'):
+            continue
+        v = getattr(node, name, None)
+        if isinstance(v, c_ast.Node):
+            yield name, None, v
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                if isinstance(x, c_ast.Node):
+                    yield name, i, x
+
+
+def rewrite(node):
+    """Return node with its for-declarations and late declarations given their own blocks."""
+    for name, i, ch in list(child_slots(node)):
+        new = rewrite(ch)
+        if new is not ch:
+            if i is None:
+                setattr(node, name, new)
+            else:
+                getattr(node, name)[i] = new
+    if isinstance(node, c_ast.For) and isinstance(node.init, c_ast.DeclList):
+        decls = node.init.decls
+        node.init = None
+        return c_ast.Compound(list(decls) + [node])
+    if isinstance(node, c_ast.Compound) and node.block_items:
+        node.block_items = nest(node.block_items)
+    return node
+
+
+def nest(items):
+    """Block items with every declaration that follows a statement opening a new inner block."""
+    seen_stmt = False
+    for k, it in enumerate(items):
+        if isinstance(it, c_ast.Decl) or isinstance(it, c_ast.Typedef):
+            if seen_stmt:
+                return items[:k] + [c_ast.Compound(nest(items[k:]))]
+        else:
+            seen_stmt = True
+    return items
+
+
+def drop_inline(ast):
+    for ext in ast.ext:
+        d = ext.decl if isinstance(ext, c_ast.FuncDef) else ext
+        if isinstance(d, c_ast.Decl) and 'inline' in (d.funcspec or []):
+            d.funcspec = [f for f in d.funcspec if f != 'inline']
+
+
+class Names(c_ast.NodeVisitor):
+    def __init__(self):
+        self.names = set()
+
+    def visit_ID(self, node):
+        self.names.add(node.name)
+
+
+def drop_unused_static(ast):
+    """Remove static functions (definitions and prototypes) that nothing left refers to."""
+    while True:
+        used = set()
+        for ext in ast.ext:
+            v = Names()
+            v.visit(ext.body if isinstance(ext, c_ast.FuncDef) else ext)
+            if isinstance(ext, c_ast.FuncDef):
+                v.names.discard(ext.decl.name)
+            used |= v.names
+        keep = []
+        for ext in ast.ext:
+            d = ext.decl if isinstance(ext, c_ast.FuncDef) else ext
+            static_fn = isinstance(d, c_ast.Decl) and 'static' in (d.storage or []) and isinstance(d.type, c_ast.FuncDecl)
+            if static_fn and d.name not in used:
+                continue
+            keep.append(ext)
+        if len(keep) == len(ast.ext):
+            return
+        ast.ext = keep
+
+
+def struct_typedefs(ast):
+    return {e.name for e in ast.ext if isinstance(e, c_ast.Typedef) and isinstance(e.type.type, c_ast.Struct)}
+
+
+def by_value_params(fdecl, structs):
+    """Indices and names of the parameters of FuncDecl fdecl that are structs passed by value."""
+    out = []
+    for i, p in enumerate((fdecl.args.params if fdecl.args else []) or []):
+        t = getattr(p, 'type', None)
+        if isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and t.type.names[-1] in structs:
+            out.append((i, p.name))
+            if 'const' not in t.quals:
+                t.quals = t.quals + ['const']
+            p.type = c_ast.PtrDecl([], t)
+    return out
+
+
+class Deref(c_ast.NodeVisitor):
+    """Replace every ID in names by (*ID) (applied through the parent's slots)."""
+    def __init__(self, names):
+        self.names = names
+
+    def generic_visit(self, node):
+        for name, i, ch in list(child_slots(node)):
+            if isinstance(ch, c_ast.ID) and ch.name in self.names:
+                new = c_ast.UnaryOp('*', ch)
+                if i is None:
+                    setattr(node, name, new)
+                else:
+                    getattr(node, name)[i] = new
+            else:
+                self.visit(ch)
+
+
+class Calls(c_ast.NodeVisitor):
+    def __init__(self, funcs):
+        self.funcs = funcs
+
+    def visit_FuncCall(self, node):
+        self.generic_visit(node)
+        if isinstance(node.name, c_ast.ID) and node.name.name in self.funcs and node.args:
+            for i in self.funcs[node.name.name]:
+                node.args.exprs[i] = c_ast.UnaryOp('&', node.args.exprs[i])
+
+
+class Ternary(c_ast.NodeVisitor):
+    def visit_TernaryOp(self, node):
+        self.generic_visit(node)
+        for side in ('iftrue', 'iffalse'):
+            v = getattr(node, side)
+            if isinstance(v, c_ast.Constant) and v.type == 'string':
+                t = c_ast.Typename(None, [], None, c_ast.PtrDecl([], c_ast.TypeDecl(None, ['const'], None, c_ast.IdentifierType(['char']))))
+                setattr(node, side, c_ast.Cast(t, v))
+
+
+def struct_args_by_pointer(ast):
+    structs = struct_typedefs(ast)
+    funcs = {}
+    for ext in ast.ext:
+        d = ext.decl if isinstance(ext, c_ast.FuncDef) else ext
+        if isinstance(d, c_ast.Decl) and isinstance(d.type, c_ast.FuncDecl):
+            ps = by_value_params(d.type, structs)
+            if ps:
+                funcs[d.name] = [i for i, _ in ps]
+                if isinstance(ext, c_ast.FuncDef):
+                    Deref({n for _, n in ps}).visit(ext.body)
+    Calls(funcs).visit(ast)
+
+
+def main():
+    src = sys.stdin.read()
+    ast = c_parser.CParser().parse(src, filename=sys.argv[1] if len(sys.argv) > 1 else '<stdin>')
+    drop_inline(ast)
+    struct_args_by_pointer(ast)
+    Ternary().visit(ast)
+    for i, ext in enumerate(ast.ext):
+        if isinstance(ext, c_ast.FuncDef):
+            rewrite(ext.body)
+    drop_unused_static(ast)
+    sys.stdout.write(c_generator.CGenerator().visit(ast))
+
+
+if __name__ == '__main__':
+    main()
