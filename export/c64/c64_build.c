@@ -32,9 +32,15 @@ int c64_gen_model(const c64_build_cfg *b, const lm_model *m, const uint8_t *img,
     fprintf(f, "#define C64_VOCAB %d\n#define C64_SEQ %d\n#define C64_SHARED %d\n#define C64_WBITS %d\n#define C64_LOGIT_FRAC %d\n",
             c->vocab_size, c->seq_len, c->shared_classifier, c->wbits, c->logit_frac);
     fprintf(f, "#define C64_EPS_SS %luUL\n#define C64_HS %d\n#define C64_KVD %d\n", (unsigned long)c->eps_ss, lm_head_size(c), lm_kv_dim(c));
+    int wide = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;  // (cc65 folds no ?: in array sizes)
+    fprintf(f, "#define C64_MAXW %d\n#define C64_ACCN %d\n", wide, wide > c->vocab_size ? wide : c->vocab_size);
+    // one scratch area, used in turn by: the CRC table (1 KB, at start), the prompt encoder, one
+    // head's scores and probabilities (6 bytes per position, in a forward), the sampler (6 per token)
+    int scratch = 6 * (c->seq_len > c->vocab_size ? c->seq_len : c->vocab_size);
+    fprintf(f, "#define C64_SCRATCH_BYTES %d\n", scratch < 1024 ? 1024 : scratch);
     fprintf(f, "#define C64_IMAGE_BYTES %luUL\n#define C64_IMAGE_CRC 0x%08lxUL\n#define C64_KV_BASE %luUL\n", (unsigned long)len,
             (unsigned long)(img[12] | img[13] << 8 | img[14] << 16 | (uint32_t)img[15] << 24), (unsigned long)c64_kv_base((uint32_t)len));
-    fprintf(f, "#define C64_BLOCK_BYTES %d\n#define C64_TOK_BYTES %zu\n#define C64_PROMPT_MAX %d\n", 1024, b->tok_bytes, b->prompt_max);
+    fprintf(f, "#define C64_BLOCK_BYTES %d\n#define C64_TOK_BYTES %zu\n#define C64_PROMPT_MAX %d\n", 512, b->tok_bytes, b->prompt_max);
     fprintf(f, "#define C64_OFF_EMB %luUL\n#define C64_OFF_EMB_RQ %luUL\n#define C64_OFF_ROPE %luUL\n", (unsigned long)off(m->emb, img),
             (unsigned long)off(m->emb_rq, img), (unsigned long)off(m->rope_theta, img));
     fprintf(f, "#define C64_OFF_FNORM_G %luUL\n#define C64_OFF_FNORM_K %luUL\n#define C64_OFF_CLS_RQ %luUL\n#define C64_OFF_CLS %luUL\n",
@@ -71,66 +77,73 @@ static int sh(const char *cmd, char **out) {
     rq_proc_result r;
     int rc = rq_proc_run(&p, &r);
     if (rc) return rc;
-    if (r.exit_code != 0) rc = rq_fail(RQ_ERUNTIME, "c64 build: `%s` failed (exit %d): %.2000s", cmd, r.exit_code, r.out ? r.out : "");
+    if (r.exit_code != 0) {
+        const char *o = r.out ? r.out : "";
+        size_t ol = strlen(o);
+        rc = rq_fail(RQ_ERUNTIME, "c64 build: `%.60s...` failed (exit %d): %s", cmd, r.exit_code, ol > 3000 ? o + ol - 3000 : o);
+    }
     if (out) *out = r.out, r.out = NULL;
     rq_proc_result_free(&r);
     return rc;
 }
 
-// Sum of the "(N bytes)" overflows ld65 reports.
+// Sum of the "Segment 'X' overflows memory area 'Y' by N bytes" ld65 reports.
 static long overflow_bytes(const char *log) {
     long sum = 0;
-    for (const char *p = log; (p = strstr(p, "overflow in")) != NULL; p++) {
-        const char *q = strchr(p, '(');
+    for (const char *p = log; (p = strstr(p, "overflows memory area")) != NULL; p++) {
+        const char *q = strstr(p, " by ");
         long n;
-        if (q && sscanf(q, "(%ld bytes)", &n) == 1) sum += n;
+        if (q && sscanf(q, " by %ld bytes", &n) == 1) sum += n;
     }
     return sum;
 }
 
 int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *shortfall) {
-    int reu = strcmp(sys, "c64") == 0, rc = 0;
-    size_t cap = 1 << 16, n = 0;
-    char *objs = calloc(1, cap), cmd[16384], defs[512];
-    // lm_model holds only the model's layers; attention's local arrays only its head size
-    snprintf(defs, sizeof defs, "-include %s/c64_model.h -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s", b->bdir,
+    int reu = strcmp(sys, "c64") == 0, rc;
+    size_t cap = 1 << 17, n = 0;
+    char *cmd = malloc(cap), defs[1024], gen[4200];
+    // every source: preprocess (cc65's type widths, the model header: LM_MAX_LAYERS / LM_MAX_HEAD
+    // from its dimensions), rewrite for cc65 in one python run, compile in one cl65 run, link
+    snprintf(defs, sizeof defs, "-include '%s/c64_model.h' -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s", b->bdir,
              reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : "");
-    const char *extra[] = {reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c", NULL};
-    for (int pass = 0; pass < 3 && !rc; pass++) {
-        const char *const *list = pass == 0 ? SOURCES : pass == 1 ? extra : NULL;
-        char gen[4096];
-        if (pass == 2) snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
-        for (int i = 0; (pass == 2 ? i < 1 : list[i] != NULL) && !rc; i++) {
-            char src[4096], base[256];
-            if (pass == 2) snprintf(src, sizeof src, "%s", gen);
-            else snprintf(src, sizeof src, "%s/%s", b->root, list[i]);
-            const char *slash = strrchr(src, '/');
-            snprintf(base, sizeof base, "%s", slash ? slash + 1 : src);
-            base[strlen(base) - 2] = 0;
-            snprintf(cmd, sizeof cmd,
-                     "set -e; gcc -E -P -std=c99 -nostdinc -I'%s/export/c64/cpu/inc' -I'%s/export/c64/cpu' -I'%s' -I'%s' %s '%s' "
-                     "| python3 '%s/export/c64/c89.py' '%s' > '%s/%s_%s.c'; cl65 -t %s -O -c -o '%s/%s_%s.o' '%s/%s_%s.c'",
-                     b->root, b->root, b->root, b->bdir, defs, src, b->root, src, b->bdir, base, sys, sys, b->bdir, base, sys, b->bdir, base, sys);
-            rc = sh(cmd, NULL);
-            n += (size_t)snprintf(objs + n, cap - n, " '%s/%s_%s.o'", b->bdir, base, sys);
-        }
+    snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
+    const char *srcs[16];
+    int ns = 0;
+    for (int i = 0; SOURCES[i]; i++) srcs[ns++] = SOURCES[i];
+    srcs[ns++] = reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c";
+    srcs[ns++] = gen;
+    char bases[16][128];
+    n += (size_t)snprintf(cmd + n, cap - n, "set -e; cd '%s'; ", b->bdir);
+    for (int i = 0; i < ns; i++) {
+        const char *sl = strrchr(srcs[i], '/');
+        snprintf(bases[i], sizeof bases[i], "%.100s", sl ? sl + 1 : srcs[i]);
+        bases[i][strlen(bases[i]) - 2] = 0;
+        n += (size_t)snprintf(cmd + n, cap - n, "gcc -E -P -std=c99 -nostdinc -I'%s/export/c64/cpu/inc' -I'%s/export/c64/cpu' -I'%s' -I. %s '%s%s%s' > %s_%s.i; ",
+                              b->root, b->root, b->root, defs, srcs[i] == gen ? "" : b->root, srcs[i] == gen ? "" : "/", srcs[i], bases[i], sys);
     }
-    if (!rc && !b->c_kernels) {
-        snprintf(cmd, sizeof cmd, "ca65 -t %s -o '%s/c64_mac_%s.o' '%s/export/c64/cpu/c64_mac.s'", sys, b->bdir, sys, b->root);
-        rc = sh(cmd, NULL);
-        n += (size_t)snprintf(objs + n, cap - n, " '%s/c64_mac_%s.o'", b->bdir, sys);
-    }
+    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'", b->root);
+    for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.i %s_%s.c", bases[i], sys, bases[i], sys);
+    n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O -c", sys);
+    for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
+    if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys, sys, b->root);
+    rc = sh(cmd, NULL);
     if (!rc) {
         char *log = NULL;
-        snprintf(cmd, sizeof cmd, "cl65 -t %s -m '%s/%s.map' -o '%s' %s %s.lib", sys, b->bdir, sys, exe, objs, sys);
+        // a 1 KB C stack (cc65's default is 2 KB; the deepest chain, main -> lm_gen_next ->
+        // lm_forward -> attention -> lm_softmax_q15, uses a few hundred bytes)
+        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -D __STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, exe);
+        for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
+        if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
+        snprintf(cmd + n, cap - n, " %s.lib", sys);
         rc = sh(cmd, &log);
         long over = log ? overflow_bytes(log) : 0;
         if (rc && over > 0) {
             *shortfall = over;
-            rc = rq_fail(RQ_EINPUT, "the program does not fit the %s's RAM: %ld bytes short (model buffers + code)", reu ? "C64" : "sim65 machine", over);
+            rc = rq_fail(RQ_EINPUT, "target c64: the program does not fit the %s's RAM: %ld bytes short (code + tokenizer + buffers for this model)",
+                         reu ? "C64" : "sim65 machine", over);
         }
         free(log);
     }
-    free(objs);
+    free(cmd);
     return rc;
 }

@@ -14,8 +14,10 @@ evaluation order; only scopes are made explicit):
                                    callees never assign their struct parameters, so a pointer to
                                    the caller's object is the same value)
   c ? s : "lit"                ->  c ? s : (const char *)"lit"   (cc65 wants equal pointer types)
+  T a[2] = {x, y};             ->  T a[2]; a[0] = x; a[1] = y;   (cc65 initialises local arrays only
+                                                                   from constants)
 
-usage: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c | c89.py > FILE89.c
+usage: c89.py IN.i OUT.c [IN.i OUT.c ...]   (IN.i: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c)
 """
 import sys
 
@@ -50,8 +52,25 @@ def rewrite(node):
         node.init = None
         return c_ast.Compound(list(decls) + [node])
     if isinstance(node, c_ast.Compound) and node.block_items:
-        node.block_items = nest(node.block_items)
+        node.block_items = nest(split_array_inits(node.block_items))
     return node
+
+
+def split_array_inits(items):
+    """Local arrays initialised from non-constant expressions: declaration, then assignments."""
+    out = []
+    for it in items:
+        if (isinstance(it, c_ast.Decl) and isinstance(it.type, c_ast.ArrayDecl) and isinstance(it.init, c_ast.InitList)
+                and 'static' not in (it.storage or [])
+                and not all(isinstance(x, c_ast.Constant) for x in it.init.exprs)):
+            exprs = it.init.exprs
+            it.init = None
+            out.append(it)
+            for k, x in enumerate(exprs):
+                out.append(c_ast.Assignment('=', c_ast.ArrayRef(c_ast.ID(it.name), c_ast.Constant('int', str(k))), x))
+        else:
+            out.append(it)
+    return out
 
 
 def nest(items):
@@ -172,9 +191,8 @@ def struct_args_by_pointer(ast):
     Calls(funcs).visit(ast)
 
 
-def main():
-    src = sys.stdin.read()
-    ast = c_parser.CParser().parse(src, filename=sys.argv[1] if len(sys.argv) > 1 else '<stdin>')
+def convert(parser, src, name):
+    ast = parser.parse(src, filename=name)
     drop_inline(ast)
     struct_args_by_pointer(ast)
     Ternary().visit(ast)
@@ -182,7 +200,23 @@ def main():
         if isinstance(ext, c_ast.FuncDef):
             rewrite(ext.body)
     drop_unused_static(ast)
-    sys.stdout.write(c_generator.CGenerator().visit(ast))
+    return c_generator.CGenerator().visit(ast)
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit('usage: c89.py IN.i OUT.c [IN.i OUT.c ...]')
+    parser = c_parser.CParser()
+    for i in range(0, len(args), 2):
+        with open(args[i]) as f:
+            src = f.read()
+        try:
+            out = convert(parser, src, args[i])
+        except c_parser.ParseError as e:
+            sys.exit('c89.py: %s' % e)
+        with open(args[i + 1], 'w') as f:
+            f.write(out)
 
 
 if __name__ == '__main__':

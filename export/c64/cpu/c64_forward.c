@@ -12,8 +12,8 @@
 
 #include "c64_ws.h"
 
-#define MAXW (C64_HID > C64_DIM ? C64_HID : C64_DIM)
-#define ACCN (C64_VOCAB > MAXW ? C64_VOCAB : MAXW)
+#define MAXW C64_MAXW  // max(hidden, dim)
+#define ACCN C64_ACCN  // max(hidden, dim, vocab)
 #define RQN 64   // requantisations per chunk
 #define TCH 16   // positions per KV chunk
 
@@ -22,8 +22,9 @@ static int32_t ACC[ACCN];          // accumulators; the logits after the classif
 static int8_t XQ[MAXW];            // int8 matmul input
 static int16_t QK16[C64_DIM], Q[C64_DIM], KC[C64_KVD];
 static int8_t H1[C64_HID], H3[C64_HID], VC[C64_KVD];
-static int32_t ATT[C64_SEQ];       // one head's scores
-static uint16_t P[C64_SEQ];        // one head's probabilities, Q15
+uint8_t c64_scratch[C64_SCRATCH_BYTES];                  // shared with c64_main.c (c64_forward.h)
+#define ATT ((int32_t *)(void *)c64_scratch)                 // [seq] one head's scores
+#define P ((uint16_t *)(void *)(c64_scratch + 4 * C64_SEQ))  // [seq] its probabilities, Q15
 static int16_t G[C64_DIM];         // one norm's multipliers
 static int16_t SILU[256];
 static lm_rq RQ[RQN];

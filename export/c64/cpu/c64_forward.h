@@ -22,6 +22,10 @@ void c64_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n);
 #define C64_REQUANT_I8 c64_requant_i8
 #endif
 
+// The RAM one forward's attention uses for scores and probabilities and nothing else keeps
+// across a forward: c64_main.c lends it to the CRC table, the prompt encoder and the sampler.
+extern uint8_t c64_scratch[C64_SCRATCH_BYTES];
+
 // Read the rope table (once, after the model is loaded).
 void c64_forward_init(void);
 // The logits buffer lm_forward returns (lm_state.logits for lm_gen).

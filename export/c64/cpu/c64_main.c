@@ -21,11 +21,10 @@ void c64_write(int fd, const void *p, unsigned n);
 
 static lm_model M;
 static lm_state S;
-static uint32_t E[C64_VOCAB];
-static int16_t IDX[C64_VOCAB];
+#define E ((uint32_t *)(void *)c64_scratch)                       // [vocab] sampler weights
+#define IDX ((int16_t *)(void *)(c64_scratch + 4 * C64_VOCAB))  // [vocab] sampler order
 static int PROMPT[C64_PROMPT_MAX + 3];
 static uint8_t TOK[C64_TOK_BYTES];
-static uint32_t SCRATCH[(C64_PROMPT_MAX * 12 + 64) / 4];  // lm_tok_encode's (checked at export)
 
 static void puts_(int fd, const char *s) { c64_write(fd, s, (unsigned)strlen(s)); }
 
@@ -61,7 +60,7 @@ static void fail(const char *file, const infer_err *e, int code) {
 static uint32_t rd32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 // CRC-32 of image bytes [16, total), streamed through the weight source. The table (base/crc32's
-// polynomial, 1 KB) borrows the sampler's scratch E, which is free until generation starts.
+// polynomial, 1 KB) lives in the scratch area, free until the prompt is encoded.
 static uint32_t image_crc(uint8_t *buf, uint16_t cap) {
     uint32_t *T = E, crc = 0xFFFFFFFFUL, off = 16;
     for (int i = 0; i < 256; i++) {
@@ -149,7 +148,8 @@ int main(int argc, char **argv) {
     lm_tok tok;
     lm_gen g;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v = NULL;
+        if (i + 1 < argc) v = argv[i + 1];
         if (a[0] == '-' && a[1] == 'd' && !a[2]) { debug = 1; continue; }
         if (a[0] != '-' || !a[1] || a[2] || !v) {
             puts_(2, "usage: PROG [-m MODEL.reu] [-k TOK] [-i PROMPT] [-n STEPS] [-T TEMP_Q8] [-P TOPP_Q15] [-s SEED] [-d] [-x IDS]\n");
@@ -182,11 +182,11 @@ int main(int argc, char **argv) {
             fail(tokf, &e, 2);
         }
         if (lm_tok_load(&tok, TOK, (size_t)n, C64_VOCAB, &e)) fail(tokf, &e, 2);
-        if (len > C64_PROMPT_MAX || lm_tok_scratch_bytes(&tok, len) > sizeof SCRATCH) {
+        if (len > C64_PROMPT_MAX || lm_tok_scratch_bytes(&tok, len) > sizeof c64_scratch) {
             infer_fail(&e, -1, "the prompt is %ld bytes, this build takes at most %ld", (long)len, C64_PROMPT_MAX, 0, 0);
             fail("prompt", &e, 2);
         }
-        np = lm_tok_encode(&tok, prompt, len, 1, PROMPT, SCRATCH);
+        np = lm_tok_encode(&tok, prompt, len, 1, PROMPT, c64_scratch);
     }
     if (np > C64_SEQ) {
         infer_fail(&e, -1, "the prompt is %ld tokens, the model's context is %ld", np, C64_SEQ, 0, 0);
