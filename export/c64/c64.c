@@ -94,7 +94,14 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     snprintf(bdir, sizeof bdir, "%s/build", o->out);
     if ((rc = rq_mkdir_p(bdir))) goto done;
     const char *ck = rq_tflag_get(RUN_FLAGS, o->flag, "--c-kernels");
-    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL};
+    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL,
+                       .wbits = lay.c.wbits};
+    if (!b.c_kernels && (lay.c.dim > 255 || lay.c.hidden_dim > 255)) {
+        // c64_mac.s: rows of at most 255 columns keep |acc| < 2^23 in its 24-bit sums
+        rc = rq_fail(RQ_EINPUT, "target c64: the 6502 MAC kernels take rows of at most 255 columns (dim %d, hidden %d): export with --c-kernels",
+                     lay.c.dim, lay.c.hidden_dim);
+        goto done;
+    }
     char exe[4200];
     long short_c64 = 0, short_sim = 0;
     if ((rc = c64_gen_model(&b, &lay, copy, img.len))) goto done;

@@ -125,7 +125,8 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.i %s_%s.c", bases[i], sys, bases[i], sys);
     n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O -c", sys);
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
-    if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys, sys, b->root);
+    if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
+                                                b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
     rc = sh(cmd, NULL);
     if (!rc) {
         char *log = NULL;

@@ -15,6 +15,7 @@ typedef struct {
     size_t tok_bytes;      // the tokenizer image's size (its static buffer)
     int prompt_max;        // the longest prompt in bytes the program accepts
     int c_kernels;         // 1: infer/'s C loops instead of the 6502 routines (for comparison)
+    int wbits;             // the layers' weight bits (4: the int4 kernel is assembled too)
 } c64_build_cfg;
 
 // The KV cache bytes and the REU address where it starts (after the image, 256-aligned).

@@ -17,7 +17,12 @@ evaluation order; only scopes are made explicit):
   T a[2] = {x, y};             ->  T a[2]; a[0] = x; a[1] = y;   (cc65 initialises local arrays only
                                                                    from constants)
 
-usage: c89.py IN.i OUT.c [IN.i OUT.c ...]   (IN.i: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c)
+Given every file of the program in one run, it also drops the functions nothing in the program
+calls (ld65 links whole object files, so an unused function would cost C64 RAM): main and the
+names given with --keep (called from assembly) are the roots.
+
+usage: c89.py [--keep NAME,...] IN.i OUT.c [IN.i OUT.c ...]
+       (IN.i: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c)
 """
 import sys
 
@@ -191,6 +196,30 @@ def struct_args_by_pointer(ast):
     Calls(funcs).visit(ast)
 
 
+def referenced(ext):
+    v = Names()
+    v.visit(ext.body if isinstance(ext, c_ast.FuncDef) else ext)
+    if isinstance(ext, c_ast.FuncDef):
+        v.names.discard(ext.decl.name)
+    return v.names
+
+
+def drop_unused_functions(asts, keep):
+    """Remove function definitions nothing in the whole program refers to (fixpoint)."""
+    while True:
+        used = set(keep)
+        for ast in asts:
+            for ext in ast.ext:
+                used |= referenced(ext)
+        removed = False
+        for ast in asts:
+            n = len(ast.ext)
+            ast.ext = [e for e in ast.ext if not (isinstance(e, c_ast.FuncDef) and e.decl.name not in used)]
+            removed |= len(ast.ext) != n
+        if not removed:
+            return
+
+
 def convert(parser, src, name):
     ast = parser.parse(src, filename=name)
     drop_inline(ast)
@@ -200,23 +229,30 @@ def convert(parser, src, name):
         if isinstance(ext, c_ast.FuncDef):
             rewrite(ext.body)
     drop_unused_static(ast)
-    return c_generator.CGenerator().visit(ast)
+    return ast
 
 
 def main():
     args = sys.argv[1:]
+    keep = {'main'}
+    if args[:1] == ['--keep']:
+        keep |= set(args[1].split(','))
+        args = args[2:]
     if not args or len(args) % 2:
-        sys.exit('usage: c89.py IN.i OUT.c [IN.i OUT.c ...]')
+        sys.exit('usage: c89.py [--keep NAME,...] IN.i OUT.c [IN.i OUT.c ...]')
     parser = c_parser.CParser()
+    asts = []
     for i in range(0, len(args), 2):
         with open(args[i]) as f:
             src = f.read()
         try:
-            out = convert(parser, src, args[i])
+            asts.append(convert(parser, src, args[i]))
         except c_parser.ParseError as e:
             sys.exit('c89.py: %s' % e)
+    drop_unused_functions(asts, keep)
+    for i, ast in zip(range(0, len(args), 2), asts):
         with open(args[i + 1], 'w') as f:
-            f.write(out)
+            f.write(c_generator.CGenerator().visit(ast))
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@
 
 #define MAXW C64_MAXW  // max(hidden, dim)
 #define ACCN C64_ACCN  // max(hidden, dim, vocab)
-#define RQN 64   // requantisations per chunk
+#define RQN 32   // requantisations per chunk
 #define TCH 16   // positions per KV chunk
 
 static int32_t X[C64_DIM];         // residual, Q16
@@ -33,7 +33,36 @@ static uint32_t THETA[C64_HS / 2];
 
 int32_t *c64_logits(void) { return ACC; }
 
-void c64_forward_init(void) { ws_read(C64_OFF_ROPE, THETA, sizeof THETA); }
+#ifndef C64_C_KERNELS
+// The tables of c64_mac.s: T[i] = floor((i - 256)^2 / 4) split into low and high bytes, and for
+// int4 the nibble -> signed value + 128 maps.
+extern uint8_t c64_sq_raw[1024 + 255], c64_sq_page;
+#if C64_WBITS == 4
+extern uint8_t c64_nib_lo[256], c64_nib_hi[256];
+#endif
+static void mac_init(void) {
+    uint8_t *c64_sq_lo = (uint8_t *)(((uint16_t)c64_sq_raw + 255) & 0xFF00), *c64_sq_hi = c64_sq_lo + 512;
+    c64_sq_page = (uint8_t)((uint16_t)c64_sq_lo >> 8);
+    for (int i = 0; i < 512; i++) {
+        uint16_t d = (uint16_t)(i >= 256 ? i - 256 : 256 - i);
+        uint16_t f = (uint16_t)(((uint32_t)d * d) >> 2);
+        c64_sq_lo[i] = (uint8_t)f, c64_sq_hi[i] = (uint8_t)(f >> 8);
+    }
+#if C64_WBITS == 4
+    for (int b = 0; b < 256; b++) {
+        c64_nib_lo[b] = (uint8_t)(lm_i4(b & 15) + 128);
+        c64_nib_hi[b] = (uint8_t)(lm_i4(b >> 4) + 128);
+    }
+#endif
+}
+#else
+static void mac_init(void) {}
+#endif
+
+void c64_forward_init(void) {
+    mac_init();
+    ws_read(C64_OFF_ROPE, THETA, sizeof THETA);
+}
 
 // acc[0..rows) = W x for the matrix at image offset off ([rows][cols], wbits 8 or 4).
 static void matvec(int32_t *acc, uint32_t off, const int8_t *x, int rows, int cols, int bits) {
@@ -42,8 +71,11 @@ static void matvec(int32_t *acc, uint32_t off, const int8_t *x, int rows, int co
     for (int r = 0; r < rows; r += per) {
         int n = rows - r < per ? rows - r : per;
         ws_read(off + (uint32_t)r * rb, BLK, (uint16_t)(n * rb));
+#if C64_WBITS == 4
         if (bits == 4) C64_MATVEC_I4(acc + r, BLK, x, n, cols);
-        else C64_MATVEC_I8(acc + r, (const int8_t *)BLK, x, n, cols);
+        else
+#endif
+            C64_MATVEC_I8(acc + r, (const int8_t *)BLK, x, n, cols);
     }
 }
 

@@ -7,20 +7,18 @@
 #include "c64_model.h"
 #include "infer/lm_kernel.h"
 
-// The matrix-vector products and the int8 requantisation: the 6502 routines of c64_mac.s
-// (bit-identical to lm_ops.c, tested on random inputs) unless the build asks for the C ones.
+// The matrix-vector products: the 6502 routines of c64_mac.s (bit-identical to lm_ops.c, tested
+// on random inputs) unless the build asks for infer/'s C loops.
 #ifdef C64_C_KERNELS
 #define C64_MATVEC_I8 lm_matvec_i8
 #define C64_MATVEC_I4 lm_matvec_i4
-#define C64_REQUANT_I8 lm_requant_i8
 #else
 void c64_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int cols);
 void c64_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols);
-void c64_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n);
 #define C64_MATVEC_I8 c64_matvec_i8
 #define C64_MATVEC_I4 c64_matvec_i4
-#define C64_REQUANT_I8 c64_requant_i8
 #endif
+#define C64_REQUANT_I8 lm_requant_i8
 
 // The RAM one forward's attention uses for scores and probabilities and nothing else keeps
 // across a forward: c64_main.c lends it to the CRC table, the prompt encoder and the sampler.
