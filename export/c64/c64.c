@@ -188,7 +188,7 @@ static int c64_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
     if (o->temp > 0 && temp_q8 == 0) temp_q8 = 1;
     snprintf(n, sizeof n, "%d", o->steps), snprintf(tq, sizeof tq, "%u", temp_q8), snprintf(pq, sizeof pq, "%u", topp_q15);
     snprintf(sd, sizeof sd, "%ld", o->seed);
-    const char *argv[] = {"sim65", "-c", sim, "-m", reu, "-k", tok, "-i", o->prompt ? o->prompt : "", "-n", n, "-T", tq, "-P", pq, "-s", sd, "-d", NULL};
+    const char *argv[] = {"sim65", "-c", sim, "-m", reu, "-k", tok, "-i", o->prompt ? o->prompt : "", "-n", n, "-T", tq, "-P", pq, "-s", sd, o->debug_logits ? "-d" : NULL, NULL};
     rq_proc p = {.argv = argv, .cwd = scratch, .timeout = o->timeout > 0 ? o->timeout : 3600};
     rq_proc_result pr;
     int rc = rq_proc_run(&p, &pr);
@@ -202,7 +202,7 @@ static int c64_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
     fwrite(pr.out, 1, pr.out_len, o->out);
     fflush(o->out);
     // diagnostics: "#logits STEP CRC" per forward, "#dma BYTES TRANSFERS" at the end; the rest is the program's
-    unsigned long dma = 0, xfers = 0;
+    unsigned long dma = 0, xfers = 0, forwards = 0;
     int cap = 0;
     for (char *line = pr.err; line && *line;) {
         char *end = strchr(line, '\n');
@@ -211,14 +211,13 @@ static int c64_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
         if (sscanf(line, "#logits %u %x", &step, &crc) == 2) {
             if (r->n_crc == cap) cap = cap ? 2 * cap : 64, r->logit_crc = rq_realloc(r->logit_crc, (size_t)cap * sizeof(uint32_t));
             r->logit_crc[r->n_crc++] = crc;
-        } else if (sscanf(line, "#dma %lu %lu", &dma, &xfers) == 2) {
+        } else if (sscanf(line, "#dma %lu %lu %lu", &dma, &xfers, &forwards) == 3) {
         } else if (*line) {
             fprintf(stderr, "%s\n", line);
         }
         line = end ? end + 1 : NULL;
     }
-    int steps = r->n_crc;
-    if (!o->debug_logits) free(r->logit_crc), r->logit_crc = NULL, r->n_crc = 0;
+    unsigned long steps = forwards;
     r->tokens = (uint64_t)steps;
     r->stats = cJSON_CreateObject();
     cJSON_AddNumberToObject(r->stats, "forwards", steps);

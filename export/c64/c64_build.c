@@ -127,6 +127,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
     if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
                                                 b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
+    n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
     rc = sh(cmd, NULL);
     if (!rc) {
         char *log = NULL;
@@ -135,6 +136,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
         n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -D __STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, exe);
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
         if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
+        n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
         snprintf(cmd + n, cap - n, " %s.lib", sys);
         rc = sh(cmd, &log);
         long over = log ? overflow_bytes(log) : 0;

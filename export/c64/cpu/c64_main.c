@@ -57,25 +57,29 @@ static void fail(const char *file, const infer_err *e, int code) {
     c64_exit(code);
 }
 
+
 static uint32_t rd32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-// CRC-32 of image bytes [16, total), streamed through the weight source. The table (base/crc32's
-// polynomial, 1 KB) lives in the scratch area, free until the prompt is encoded.
+// CRC-32 of image bytes [16, total), streamed through the weight source by c64_crc.s, whose
+// table (base/crc32's polynomial as four 256-byte planes, 1 KB) lives in the scratch area, free
+// until the prompt is encoded.
+void c64_crc_update(uint8_t *crc, const uint8_t *buf, uint16_t n);
 static uint32_t image_crc(uint8_t *buf, uint16_t cap) {
-    uint32_t *T = E, crc = 0xFFFFFFFFUL, off = 16;
+    uint32_t off = 16;
+    uint8_t st[4] = {0xFF, 0xFF, 0xFF, 0xFF};
     for (int i = 0; i < 256; i++) {
         uint32_t c = (uint32_t)i;
         for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320UL & (0UL - (c & 1UL)));
-        T[i] = c;
+        for (int p = 0; p < 4; p++) c64_scratch[256 * p + i] = (uint8_t)(c >> (8 * p));
     }
     while (off < C64_IMAGE_BYTES) {
         uint32_t left = C64_IMAGE_BYTES - off;
         uint16_t n = left < cap ? (uint16_t)left : cap;
         ws_read(off, buf, n);
-        for (uint16_t j = 0; j < n; j++) crc = T[(uint8_t)crc ^ buf[j]] ^ (crc >> 8);
+        c64_crc_update(st, buf, n);
         off += n;
     }
-    return ~crc;
+    return ~rd32(st);
 }
 
 // The header and the scalars of an image that must be the one this program was built for.
@@ -216,12 +220,14 @@ int main(int argc, char **argv) {
         }
     }
     puts_(1, "\n");
-    if (debug) {
-        puts_(2, "#dma ");
-        put_dec(2, (long)ws_dma_bytes);
-        puts_(2, " ");
-        put_dec(2, (long)ws_dma_transfers);
-        puts_(2, "\n");
-    }
+#ifndef C64_REU
+    puts_(2, "#dma ");  // for the runner's statistics (sim65): bytes and transfers, forwards
+    put_dec(2, (long)ws_dma_bytes);
+    puts_(2, " ");
+    put_dec(2, (long)ws_dma_transfers);
+    puts_(2, " ");
+    put_dec(2, (long)g.pos);
+    puts_(2, "\n");
+#endif
     return 0;
 }
