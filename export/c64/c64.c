@@ -34,7 +34,7 @@ static const rq_tflag RUN_FLAGS[] = {
 
 static int put_file(const char *dir, const char *name, const void *p, size_t n) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
     return rq_write_atomic(path, p, n);
 }
 
@@ -105,10 +105,11 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     char exe[4200];
     long short_c64 = 0, short_sim = 0;
     if ((rc = c64_gen_model(&b, &lay, copy, img.len))) goto done;
-    snprintf(exe, sizeof exe, "%s/c64.sim", o->out);
-    if ((rc = c64_compile(&b, "sim6502", exe, &short_sim))) goto done;
+    // the C64 first: its RAM (smaller than sim65's) decides whether the model is refused
     snprintf(exe, sizeof exe, "%s/retroqat.prg", o->out);
     if ((rc = c64_compile(&b, "c64", exe, &short_c64))) goto done;
+    snprintf(exe, sizeof exe, "%s/c64.sim", o->out);
+    if ((rc = c64_compile(&b, "sim6502", exe, &short_sim))) goto done;
     // model.reu: the image, zero-padded to the REU's size
     size_t image_bytes = img.len;
     rq_buf_zeros(&img, (size_t)reu - img.len);

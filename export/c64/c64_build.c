@@ -10,7 +10,9 @@
 
 // Sources of the program, relative to the source tree (every one goes through c89.py).
 static const char *const SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "infer/lm_tok.c", "infer/ierr.c", "base/crc32.c",
-                                      "export/c64/cpu/c64_forward.c", "export/c64/cpu/c64_main.c", "export/c64/cpu/c64_rt.c", NULL};
+                                      "export/c64/cpu/c64_forward.c", "export/c64/cpu/c64_main.c", "export/c64/cpu/c64_rt.c",
+                                      "export/c64/cpu/c64_mac_init.c", NULL};
+static const char *const TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", "export/c64/cpu/c64_mac_init.c", NULL};
 
 uint32_t c64_kv_bytes(const lm_config *c) { return (uint32_t)c->n_layers * c->seq_len * lm_kv_dim(c) * 3u; }
 uint32_t c64_kv_base(uint32_t image_bytes) { return (image_bytes + 255u) & ~255u; }
@@ -109,9 +111,14 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
     const char *srcs[16];
     int ns = 0;
-    for (int i = 0; SOURCES[i]; i++) srcs[ns++] = SOURCES[i];
-    srcs[ns++] = reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c";
-    srcs[ns++] = gen;
+    const char *const *list = b->test_main ? TEST_SOURCES : SOURCES;
+    for (int i = 0; list[i]; i++) srcs[ns++] = list[i];
+    if (b->test_main) {
+        srcs[ns++] = b->test_main;
+    } else {
+        srcs[ns++] = reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c";
+        srcs[ns++] = gen;
+    }
     char bases[16][128];
     n += (size_t)snprintf(cmd + n, cap - n, "set -e; cd '%s'; ", b->bdir);
     for (int i = 0; i < ns; i++) {
@@ -127,7 +134,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
     if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
                                                 b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
-    n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
+    if (!b->test_main) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
     rc = sh(cmd, NULL);
     if (!rc) {
         char *log = NULL;
@@ -136,7 +143,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
         n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -D __STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, exe);
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
         if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
-        n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
+        if (!b->test_main) n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
         snprintf(cmd + n, cap - n, " %s.lib", sys);
         rc = sh(cmd, &log);
         long over = log ? overflow_bytes(log) : 0;

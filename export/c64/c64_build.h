@@ -16,6 +16,8 @@ typedef struct {
     int prompt_max;        // the longest prompt in bytes the program accepts
     int c_kernels;         // 1: infer/'s C loops instead of the 6502 routines (for comparison)
     int wbits;             // the layers' weight bits (4: the int4 kernel is assembled too)
+    const char *test_main; // NULL: the transformer program; else a test program's main file
+                           // (linked with infer/lm_ops, lm_gen, crc32 and the MAC kernels)
 } c64_build_cfg;
 
 // The KV cache bytes and the REU address where it starts (after the image, 256-aligned).

@@ -15,6 +15,7 @@
 #else
 void c64_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int cols);
 void c64_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols);
+void c64_mac_init(void);  // c64_mac_init.c: the kernels' tables
 #define C64_MATVEC_I8 c64_matvec_i8
 #define C64_MATVEC_I4 c64_matvec_i4
 #endif
