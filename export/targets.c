@@ -11,12 +11,14 @@ extern const rq_target rq_target_host;
 extern const rq_target rq_target_cpm;
 extern const rq_target rq_target_coldfire;
 extern const rq_target rq_target_ppc;
+extern const rq_target rq_target_c64;
 
 const rq_target *const rq_targets[] = {
     &rq_target_host,
     &rq_target_cpm,
     &rq_target_coldfire,
     &rq_target_ppc,
+    &rq_target_c64,
     NULL,
 };
 

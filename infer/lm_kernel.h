@@ -21,7 +21,9 @@
 
 #include "infer/lm_ops.h"
 
-#define LM_MAX_LAYERS 64
+#ifndef LM_MAX_LAYERS
+#define LM_MAX_LAYERS 64  // a target build may define it smaller (lm_model holds LM_MAX_LAYERS layers)
+#endif
 #define LM_RES_FRAC 16  // residual stream: Q16
 #ifndef LM_MAX_HEAD
 #define LM_MAX_HEAD 256  // largest head size: attention keeps one head's q and sums in local arrays

@@ -9,7 +9,8 @@
 #   scripts/deps.sh --libfuzzer [--check]  only clang and its runtime, for `make fuzz-libfuzzer`
 set -e
 PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
-      gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul libxml2-utils"
+      gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul libxml2-utils
+      cc1541 python3-pycparser libspectrum-dev xorriso"
 BROWSER_PKGS="chromium"
 [ "$1" = "--browser" ] && PKGS="$PKGS $BROWSER_PKGS"
 if [ "$1" = "--libfuzzer" ]; then PKGS="clang libclang-rt-14-dev"; shift; fi

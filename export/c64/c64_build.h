@@ -1,0 +1,35 @@
+// c64_build.h: the C64 exporter's build step: generate the model header for one model image,
+// rewrite the C sources for cc65 (c89.py) and compile and link them with cl65, for sim65
+// (sim6502, paravirtual host files) and for a C64 with an REU (c64, the .prg).
+#ifndef RQ_EXPORT_C64_BUILD_H
+#define RQ_EXPORT_C64_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infer/lm_kernel.h"
+
+typedef struct {
+    const char *root;      // the retroqat source tree (RQ_ROOT or RQ_SOURCE_DIR)
+    const char *bdir;      // the build folder (generated sources, objects)
+    size_t tok_bytes;      // the tokenizer image's size (its static buffer)
+    int prompt_max;        // the longest prompt in bytes the program accepts
+    int c_kernels;         // 1: infer/'s C loops instead of the 6502 routines (for comparison)
+    int wbits;             // the layers' weight bits (4: the int4 kernel is assembled too)
+    const char *test_main; // NULL: the transformer program; else a test program's main file
+                           // (linked with infer/lm_ops, lm_gen, crc32 and the MAC kernels)
+} c64_build_cfg;
+
+// The KV cache bytes and the REU address where it starts (after the image, 256-aligned).
+uint32_t c64_kv_bytes(const lm_config *c);
+uint32_t c64_kv_base(uint32_t image_bytes);
+
+// Write bdir/c64_model.h and bdir/c64_model.c for the image img (len bytes) of model m
+// (m points into img, host order = the image's little-endian order).
+int c64_gen_model(const c64_build_cfg *b, const lm_model *m, const uint8_t *img, size_t len);
+// Compile and link the program for sys ("sim6502" or "c64") into exe. When the program does not
+// fit the machine's RAM, returns RQ_EINPUT with the shortfall in bytes in *shortfall (and the
+// message recorded); other failures RQ_ERUNTIME with the tool's output in the message.
+int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *shortfall);
+
+#endif
