@@ -19,6 +19,7 @@
 #include "model/llama_train.h"
 #include "base/rqfile.h"
 #include "qat/lm_eval.h"
+#include "qat/model_open.h"
 #include "train/llama_family.h"
 
 // ---- generate --------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ int verb_generate(int argc, char **argv) {
     rq_sample_args_finish(&sa);
 
     llama_model m;
-    if ((rc = llama_family_load_model(pos[0], &m))) return rq_report(rc);
+    if ((rc = rq_llama_float_open(pos[0], &m))) return rq_report(rc);
     tokenizer tok;
     if ((rc = tokenizer_load(&tok, sa.tokenizer, m.config.vocab_size))) {
         llama_free(&m);
@@ -126,7 +127,7 @@ int lm_eval_main(int argc, char **argv) {
     // A QAT checkpoint scores its float master weights, and its own integer model as int_loss.
     char kind[9] = {0};
     if (!qat_path && rqf_sniff(pos[0], kind) && strcmp(kind, "llamaq") == 0) qat_path = pos[0];
-    if ((rc = llama_family_load_model(pos[0], &m))) return rq_report(rc);
+    if ((rc = rq_llama_float_open(pos[0], &m))) return rq_report(rc);
     if (window <= 0 || window > m.config.seq_len) window = m.config.seq_len;
     tokenizer tok;
     token_stream ts = {0};

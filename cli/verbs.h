@@ -14,8 +14,11 @@ int chat_eval_main(int argc, char **argv);
 int verb_generate(int argc, char **argv);
 int lm_train_main(int argc, char **argv);  // "model": "llama" or "llama-int8" (train/llama_family.h)
 int lm_eval_main(int argc, char **argv);
-int lm_export_main(int argc, char **argv);  // --target host (integer model image)
-int lm_run_main(int argc, char **argv);     // run an integer model image on the host
+
+// every target (cli/target_verbs.c, over the registry of export/target.h)
+int verb_export(int argc, char **argv);
+int verb_run(int argc, char **argv);
+int verb_targets(int argc, char **argv);
 
 // CP/M target (cli/cpm_verbs.c)
 int cpm_export_main(int argc, char **argv);  // --target cpm: a chat model to a .COM

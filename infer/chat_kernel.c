@@ -84,6 +84,10 @@ int chat_forward(const chat_imodel *m, const uint8_t *counts, int16_t *logits, i
 }
 
 int chat_generate(const chat_imodel *m, const char *query, int qlen, char *out, int cap) {
+    return chat_generate_steps(m, query, qlen, out, cap, NULL, NULL);
+}
+
+int chat_generate_steps(const chat_imodel *m, const char *query, int qlen, char *out, int cap, chat_step_fn on_step, void *step_ctx) {
     uint8_t counts[2 * 4096];
     uint8_t ctx[CHAT_MAX_CONTEXT];
     int16_t logits[CHAT_MAX_WIDTH];
@@ -94,6 +98,7 @@ int chat_generate(const chat_imodel *m, const char *query, int qlen, char *out, 
     while (n < m->max_answer && n < cap - 1) {
         chat_encode_context(e, ctx, counts + e->q_buckets);
         int k = chat_forward(m, counts, logits, NULL);
+        if (on_step) on_step(step_ctx, logits, m->dims[m->n_layers]);
         if (k == CHAT_END) break;
         uint8_t ch = m->charset[k - 1];
         out[n++] = (char)ch;

@@ -77,6 +77,10 @@ int chat_argmax(const int16_t *v, int n);
 // Answer a query: greedy generation until the end class or max_answer characters.
 // Writes at most cap-1 characters and a NUL into out; returns the length.
 int chat_generate(const chat_imodel *m, const char *query, int qlen, char *out, int cap);
+// The same, calling on_step(ctx, logits, n_out) after every forward (the debug logits of the
+// target programs and the conformance test).
+typedef void (*chat_step_fn)(void *ctx, const int16_t *logits, int n);
+int chat_generate_steps(const chat_imodel *m, const char *query, int qlen, char *out, int cap, chat_step_fn on_step, void *ctx);
 
 // Image bytes <-> chat_imodel. chat_image_size: bytes of an image with these shapes.
 size_t chat_image_size(int n_layers, const int *dims);

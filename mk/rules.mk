@@ -7,6 +7,9 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
 BUILD := build
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -I. $(PKG_CFLAGS)
+# Exporters find the target sources (export/*/cpu, export/rt, infer) here, or in $RQ_ROOT.
+CFLAGS += -DRQ_SOURCE_DIR='"$(CURDIR)"' -DRQ_GIT_DESCRIBE='"$(shell git describe --always --dirty 2>/dev/null || echo unknown)"'
+
 LDLIBS := $(PKG_LIBS) -lm -lpthread
 ifeq ($(CI),true)
 CFLAGS += -Werror
@@ -20,7 +23,10 @@ endif
 
 # Every layer goes into one static library; cli/main.c and tests link against it.
 LIB_DIRS := base infer data model qat train export emu cli
-LIB_SRC := $(filter-out cli/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+# Targets: export/NAME/*.c is host code (exporter, runner) and goes into the library; the
+# sources each target compiles for its CPU (export/NAME/cpu/, export/rt/) do not.
+LIB_SRC := $(filter-out cli/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))) \
+           $(filter-out export/rt/%,$(wildcard export/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libretroqat.a
 BIN := $(BUILD)/retroqat
@@ -60,6 +66,8 @@ test: $(BIN) $(TEST_BIN)
 
 # Targets the families add (demo, bench-*) live in mk/*.mk, one file per concern.
 include $(filter-out mk/rules.mk,$(wildcard mk/*.mk))
+# Each target's make fragment (toolchain, its prebuilt helpers, bench-/demo- goals).
+include $(wildcard export/*/*.mk)
 
 # `make bench` runs every bench-* target that the mk/*.mk files attach to it.
 bench:

@@ -7,6 +7,7 @@
 
 #include "base/binio.h"
 #include "base/err.h"
+#include "infer/lm_gen.h"
 #include "qat/image_open.h"
 
 static double now_seconds(void) {
@@ -16,8 +17,12 @@ static double now_seconds(void) {
 }
 
 int lm_int_generate(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg *cfg, FILE *out, int *tokens, double *seconds) {
+    return lm_int_generate_crc(m, tok, cfg, out, tokens, seconds, NULL, NULL);
+}
+
+int lm_int_generate_crc(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg *cfg, FILE *out, int *tokens, double *seconds,
+                        uint32_t *crc, int *n_crc) {
     const lm_config *c = &m->c;
-    int steps = cfg->steps <= 0 || cfg->steps > c->seq_len ? c->seq_len : cfg->steps;
     const char *prompt = cfg->prompt ? cfg->prompt : "";
     int *ptoks = rq_malloc((strlen(prompt) + 3) * sizeof(int));
     int np = tokenizer_encode(tok, prompt, 1, 0, ptoks);
@@ -29,35 +34,32 @@ int lm_int_generate(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg
     void *mem = rq_calloc(1, lm_state_bytes(c));
     lm_state s;
     lm_state_init(&s, c, mem);
-    lm_sampler smp;
-    lm_sampler_init(&smp, cfg->temp_q8, cfg->topp_q15, cfg->seed, c->logit_frac);
     uint32_t *e = rq_malloc(c->vocab_size * sizeof(uint32_t));
     int16_t *idx = rq_malloc(c->vocab_size * sizeof(int16_t));
+    lm_gen g;
+    lm_gen_init(&g, m, &s, ptoks, np, cfg->steps, cfg->temp_q8, cfg->topp_q15, cfg->seed, e, idx);
 
-    int token = ptoks[0], pos = 0, nt = 0;
+    int nt = 0, nc = 0;
     double start = 0;
-    if (tokens) tokens[nt] = token;
+    if (tokens) tokens[nt] = ptoks[0];
     nt++;
-    while (pos < steps) {
-        int32_t *logits = lm_forward(m, &s, token, pos);
-        int next = pos < np - 1 ? ptoks[pos + 1]
-                   : cfg->temp_q8 == 0 ? lm_argmax(logits, c->vocab_size)
-                                       : lm_sample(&smp, logits, c->vocab_size, e, idx);
-        pos++;
-        if (next == TOK_BOS) break;
+    for (;;) {
+        int before = g.pos, next = lm_gen_next(&g);
+        if (g.pos > before && crc) crc[nc++] = lm_logits_crc(g.logits, c->vocab_size);
+        if (next < 0) break;
         if (out) {
-            tokenizer_print_piece(out, tokenizer_decode(tok, token, next));
+            tokenizer_print_piece(out, tokenizer_decode(tok, g.prev, next));
             fflush(out);
         }
         if (tokens) tokens[nt] = next;
         nt++;
-        token = next;
         if (start == 0) start = now_seconds();
     }
     if (out) {
         fprintf(out, "\n");
         fflush(out);
     }
+    if (n_crc) *n_crc = nc;
     if (seconds) *seconds = start ? now_seconds() - start : 0;
     free(e);
     free(idx);

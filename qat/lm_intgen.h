@@ -23,6 +23,11 @@ typedef struct {
 // first printed token to the end.
 int lm_int_generate(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg *cfg, FILE *out, int *tokens, double *seconds);
 
+// The same, and with crc != NULL (capacity seq_len) the CRC-32 of every step's logits
+// (infer/lm_gen.h lm_logits_crc) in order, their count in *n_crc.
+int lm_int_generate_crc(const lm_model *m, const tokenizer *tok, const lm_intgen_cfg *cfg, FILE *out, int *tokens, double *seconds,
+                        uint32_t *crc, int *n_crc);
+
 // Read an image file into a malloc'd buffer and load it (m points into *buf; free(*buf) after use).
 int lm_image_read_file(const char *path, uint8_t **buf, lm_model *m);
 

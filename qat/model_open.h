@@ -13,6 +13,7 @@
 
 #include "infer/chat_kernel.h"
 #include "infer/lm_kernel.h"
+#include "model/llama.h"
 
 enum { RQ_FAM_CHAT = 1 << 0, RQ_FAM_LM = 1 << 1 };
 
@@ -35,6 +36,10 @@ typedef struct {
     uint8_t *hold;
     int lm_owned;           // lm's arrays were allocated by lmq_quantize / lm_qat_load
 } rq_model;
+
+// The float model of a transformer file: a llama2.c .bin (v0/v1), an RQF "llama" checkpoint, or
+// the float master weights of an RQF "llamaq" (QAT) checkpoint (eval, generate, PTQ).
+int rq_llama_float_open(const char *path, llama_model *m);
 
 // Open path. RQ_EINPUT naming path when it is none of the above or malformed.
 int rq_model_open(const char *path, const rq_open_opts *o, rq_model *m);

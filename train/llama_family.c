@@ -17,6 +17,7 @@
 #include "model/llama_ckpt.h"
 #include "model/llama_train.h"
 #include "qat/lm_qat.h"
+#include "qat/model_open.h"
 #include "train/trainer.h"
 
 // ---- configuration ---------------------------------------------------------------------------
@@ -250,19 +251,6 @@ static int lf_load(rq_family *f, const rqf_file *file) {
     return s->qat ? lm_qat_resume(s->qat, file) : 0;
 }
 
-int llama_family_load_model(const char *path, llama_model *m) {
-    char kind[9] = {0};
-    memset(m, 0, sizeof *m);
-    if (!rqf_sniff(path, kind)) return llama_load(m, path);
-    if (strcmp(kind, LM_QAT_KIND) == 0) return lm_qat_load_float(path, m);  // a QAT run's float master
-    rqf_file file;
-    int rc = rqf_open(&file, path, "llama");
-    if (rc) return rc;
-    rc = llama_ckpt_read_model(&file, m);
-    rqf_close(&file);
-    return rc;
-}
-
 static const char TRAIN_USAGE[] =
     "usage: retroqat train CONFIG.json [--init PATH.bin] [--data TRAIN.txt] [--valid VALID.txt] [--out DIR]\n"
     "                      [--steps N] [--resume] [--quiet]\n"
@@ -413,7 +401,7 @@ int llama_family_train_main(int argc, char **argv) {
     } else {
         snprintf(dst, sizeof dst, "%s/model.bin", c->out);
         llama_model bm;
-        if ((rc = llama_family_load_model(best, &bm))) goto done;
+        if ((rc = rq_llama_float_open(best, &bm))) goto done;
         rc = llama_save_v0(&bm, dst);
         llama_free(&bm);
         if (!rc && !quiet) fprintf(stderr, "wrote %s (llama2.c version 0, from %s)\n", dst, best);

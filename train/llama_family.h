@@ -33,9 +33,6 @@
 
 #include "model/llama.h"
 
-// Load a model for eval/generate: a llama2.c .bin (v0/v1), an RQF "llama" checkpoint, or the
-// float master weights of an RQF "llamaq" (QAT) checkpoint.
-int llama_family_load_model(const char *path, llama_model *m);
 // retroqat train CONFIG.json for "model": "llama" and "llama-int8".
 int llama_family_train_main(int argc, char **argv);
 
