@@ -17,6 +17,9 @@
 #include "infer/lm_gen.h"
 #include "infer/lm_tok.h"
 
+#ifndef PS2_CTX
+#define PS2_CTX 0  // positions the KV cache holds (the exporter's --ctx; 0: the model's seq_len)
+#endif
 #ifndef PS2_STREAM_BUF
 #define PS2_STREAM_BUF 65536  // bytes of the stream buffer (the exporter sets it for the budget)
 #endif
@@ -105,6 +108,18 @@ int ps2_main(int argc, char **argv) {
     }
 
     // the tokenizer image, the state, the prompt and the sampler's scratch
+    // the KV cache holds PS2_CTX positions (the kernel indexes it by seq_len consistently, so a
+    // shorter cache changes nothing for positions below it)
+    if (PS2_CTX > 0 && PS2_CTX < m.c.seq_len) {
+        long want = steps <= 0 || steps > m.c.seq_len ? m.c.seq_len : steps;
+        if (want > PS2_CTX) {
+            rt_puts(2, "retroqat: -n "), rt_put_dec(2, want), rt_puts(2, " positions: this export's KV cache holds "), rt_put_dec(2, PS2_CTX),
+                rt_puts(2, " (export --ctx)\n");
+            return 2;
+        }
+        m.c.seq_len = PS2_CTX;
+        steps = want;
+    }
     const lm_config *c = &m.c;
     ps2_file tf;
     if (ps2_open(tok_name, &tf)) {
