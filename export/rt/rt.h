@@ -12,9 +12,10 @@
 //   runner converts run.c's -t/-p with run.c's rules), -d prints "#logits STEP CRC\n" (CRC-32
 //   of the step's logits as little-endian int32, 8 hex digits) to fd 2 after every forward.
 //   Output: exactly what `retroqat run MODEL.rqm` prints on stdout (the pieces, then "\n").
-// Chat program: PROG [-m MODEL.rqi] [-d] [QUERY WORDS...]: with a query, prints the answer and
-//   "\n" like `retroqat chat MODEL QUERY`; without, a "> " prompt loop on the console until an
-//   empty line or end of input. -d reports "#logits STEP CRC" per forward (int16 values).
+// Chat program: PROG [-m MODEL.rqi] [-d] [QUERY ...]: each QUERY argument is answered on its own
+//   line, like `retroqat chat MODEL QUERY ...`; without one, a "> " prompt loop on the console
+//   until end of input (empty lines are skipped). -d reports "#logits STEP CRC" per forward
+//   (int16 values). Defaults: MODEL.RQM / TOK.RQT for the transformer, MODEL.RQI for chat.
 // Errors (a missing, truncated or corrupt file, a wrong byte order): "retroqat: FILE: byte N:
 // message\n" on fd 2 and exit code 2; out of arena memory: exit code 1.
 #ifndef RQ_EXPORT_RT_H
@@ -37,8 +38,14 @@ int rt_read_line(char *buf, int cap);
 int rt_lm_main(int argc, char **argv);
 int rt_chat_main(int argc, char **argv);
 // Arena: the programs take their memory from here (export/rt/arena.c; RT_ARENA_BYTES at build).
-void *rt_alloc(size_t n);        // 4-byte aligned; NULL when the arena is exhausted
+void *rt_alloc(size_t n);        // 4-byte aligned, zeroed at start-up; NULL when exhausted
+void *rt_alloc_rest(size_t *cap); // the free rest of the arena (to read a file into), not taken:
+                                  // take what was used with rt_alloc(bytes) right after
 size_t rt_arena_high_water(void);
+size_t rt_arena_size(void);
+// Read a whole file into the arena (NULL: prints "retroqat: NAME: ..." and sets *rc to exit 2
+// for a missing file, 1 when it does not fit).
+void *rt_load_file(const char *name, size_t *len, int *rc);
 // Console helpers.
 void rt_puts(int fd, const char *s);
 void rt_put_dec(int fd, long v);
