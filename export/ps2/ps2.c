@@ -15,6 +15,7 @@
 #include "base/binio.h"
 #include "base/err.h"
 #include "export/proc.h"
+#include "export/ps2/lm_stream.h"
 #include "export/ps2/lm_stream_write.h"
 #include "export/ps2/ps2.h"
 #include "export/tok_image.h"
@@ -30,7 +31,7 @@ static const rq_tflag RUN_FLAGS[] = {
 };
 
 #define PROGRAM_RESERVE (512u << 10)  // the program image and its stack (measured after the build)
-#define PROMPT_RESERVE 4096u          // prompt text the arena leaves room for (bytes)
+#define PROMPT_RESERVE 512u           // prompt bytes the arena leaves room for (a longer one: out of memory at run time)
 
 static int write_file(const char *dir, const char *name, const void *p, size_t n) {
     char path[1100];

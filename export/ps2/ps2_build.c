@@ -57,7 +57,7 @@ size_t ps2_program_bytes(const char *elf, size_t arena) {
     while (fgets(line, sizeof line, p)) {
         unsigned long a;
         char t, name[200];
-        if (sscanf(line, "%lx %c %199s", &a, &t, name) == 3 && strcmp(name, "_stack_top") == 0) top = a;
+        if (sscanf(line, "%lx %c %199s", &a, &t, name) == 3 && strcmp(name, "_stack_top") == 0) top = a & 0xFFFFFFFFul;  // nm prints kseg0 sign-extended
     }
     pclose(p);
     return top > 0x80020000ul + arena ? top - 0x80020000ul - arena : 0;

@@ -35,27 +35,12 @@ static int disc_read(void *ctx, uint32_t off, void *buf, uint32_t n) {
     return rc;
 }
 
-static void report(const char *file, const infer_err *e) {
-    char msg[200];
-    infer_err_format(e, msg, sizeof msg);
-    rt_puts(2, "retroqat: ");
-    rt_puts(2, file);
-    rt_puts(2, ": ");
-    rt_puts(2, msg);
-    rt_puts(2, "\n");
-}
+void rt_report(const char *name, const infer_err *e);  // export/rt/io.c
+long rt_atol(const char *s, int *ok);
 
 static void stream_fail(void *ctx, const infer_err *e) {
-    report(ctx, e);
+    rt_report(ctx, e);
     ps2_exit(2);
-}
-
-static long num(const char *s) {
-    long v = 0;
-    int neg = *s == '-';
-    if (neg) s++;
-    while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
-    return neg ? -v : v;
 }
 
 static void stat(const char *name, uint32_t v) {
@@ -69,7 +54,7 @@ int ps2_main(int argc, char **argv) {
     uint32_t t_start = ps2_count();
     const char *tok_name = "TOK.TOK", *prompt = "";
     long steps = 256, temp_q8 = 256, topp_q15 = 29491, seed = 0;
-    int debug = 0, stats = 0;
+    int debug = 0, stats = 0, ok = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : 0;
         if (a[0] == '-' && a[1] == 'd' && !a[2]) debug = 1;
@@ -79,13 +64,17 @@ int ps2_main(int argc, char **argv) {
             case 'm': model_name = v; break;
             case 'k': tok_name = v; break;
             case 'i': prompt = v; break;
-            case 'n': steps = num(v); break;
-            case 'T': temp_q8 = num(v); break;
-            case 'P': topp_q15 = num(v); break;
-            case 's': seed = num(v); break;
+            case 'n': steps = rt_atol(v, &ok); break;
+            case 'T': temp_q8 = rt_atol(v, &ok); break;
+            case 'P': topp_q15 = rt_atol(v, &ok); break;
+            case 's': seed = rt_atol(v, &ok); break;
             default: rt_puts(2, "retroqat: unknown flag "), rt_puts(2, a), rt_puts(2, "\n"); return 2;
             }
             i++;
+            if (!ok) {
+                rt_puts(2, "retroqat: bad number for "), rt_puts(2, a), rt_puts(2, "\n");
+                return 2;
+            }
         } else {
             rt_puts(2, "retroqat: bad argument "), rt_puts(2, a), rt_puts(2, "\n");
             return 2;
@@ -103,7 +92,7 @@ int ps2_main(int argc, char **argv) {
     st.read = disc_read, st.read_ctx = &model_file, st.fail = stream_fail, st.fail_ctx = (void *)model_name;
     int rc = lmst_open(&st, &m, PS2_STREAM_BUF, rt_alloc, &e);
     if (rc) {
-        report(model_name, &e);
+        rt_report(model_name, &e);
         return rc < 0 ? 1 : 2;
     }
 
@@ -133,7 +122,7 @@ int ps2_main(int argc, char **argv) {
     }
     lm_tok tok;
     if (lm_tok_load(&tok, tb, tf.size, (uint32_t)c->vocab_size, &e)) {
-        report(tok_name, &e);
+        rt_report(tok_name, &e);
         return 2;
     }
     void *smem = rt_alloc(lm_state_bytes(c));
@@ -150,7 +139,7 @@ int ps2_main(int argc, char **argv) {
     lm_state_init(&s, c, smem);
     // whatever the budget still holds keeps matrices resident (read and checked once)
     if (lmst_cache(&st, &m, rt_alloc, &e) < 0) {
-        report(model_name, &e);
+        rt_report(model_name, &e);
         return 2;
     }
     int np = lm_tok_encode(&tok, prompt, plen, 1, ptoks, scratch);
