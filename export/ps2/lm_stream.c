@@ -3,20 +3,35 @@
 
 #include <string.h>
 
-static uint32_t crc_table[256];
+// Slicing by 4: t[0] is the byte table, t[k][i] the CRC of byte i followed by k zero bytes, so
+// four bytes fold in with four lookups (about 5 MIPS instructions a byte instead of 8).
+static uint32_t crc_t[4][256];
 
 void lmst_crc_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
+        crc_t[0][i] = c;
     }
+    for (int k = 1; k < 4; k++)
+        for (int i = 0; i < 256; i++) crc_t[k][i] = (crc_t[k - 1][i] >> 8) ^ crc_t[0][crc_t[k - 1][i] & 255];
 }
 
 uint32_t lmst_crc(uint32_t crc, const void *buf, size_t n) {
     const uint8_t *p = buf;
     crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = crc_table[(crc ^ p[i]) & 255] ^ (crc >> 8);
+    for (; n && ((uintptr_t)p & 3); n--) crc = crc_t[0][(crc ^ *p++) & 255] ^ (crc >> 8);
+    for (; n >= 4; n -= 4, p += 4) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint32_t w;
+        __builtin_memcpy(&w, p, 4);
+#else
+        uint32_t w = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+#endif
+        crc ^= w;
+        crc = crc_t[3][crc & 255] ^ crc_t[2][(crc >> 8) & 255] ^ crc_t[1][(crc >> 16) & 255] ^ crc_t[0][crc >> 24];
+    }
+    for (; n; n--) crc = crc_t[0][(crc ^ *p++) & 255] ^ (crc >> 8);
     return ~crc;
 }
 

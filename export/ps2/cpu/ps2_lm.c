@@ -26,13 +26,16 @@
 
 static ps2_file model_file;
 static const char *model_name = "MODEL.RQS";
-static uint32_t stream_insns;  // instructions spent inside disc reads (and their CRC)
+static uint32_t stream_insns;  // instructions spent fetching streamed blocks (disc reads and CRC)
+static lmst st;
+static lm_wsource counted;     // st.src, timed
 
-static int disc_read(void *ctx, uint32_t off, void *buf, uint32_t n) {
+static int disc_read(void *ctx, uint32_t off, void *buf, uint32_t n) { return ps2_read(ctx, off, buf, n); }
+
+static void counted_read(void *ctx, uint32_t off, void *buf, uint32_t n) {
     uint32_t t0 = ps2_count();
-    int rc = ps2_read(ctx, off, buf, n);
+    st.src.read(ctx, off, buf, n);
     stream_insns += ps2_count() - t0;
-    return rc;
 }
 
 void rt_report(const char *name, const infer_err *e);  // export/rt/io.c
@@ -82,7 +85,6 @@ int ps2_main(int argc, char **argv) {
     }
 
     // the model: header and resident part into the arena, the matrices stay on the disc
-    static lmst st;
     static lm_model m;
     infer_err e;
     if (ps2_open(model_name, &model_file)) {
@@ -142,6 +144,7 @@ int ps2_main(int argc, char **argv) {
         rt_report(model_name, &e);
         return 2;
     }
+    counted = st.src, counted.read = counted_read, m.src = &counted;
     int np = lm_tok_encode(&tok, prompt, plen, 1, ptoks, scratch);
 
     lm_gen g;
