@@ -17,7 +17,7 @@
 #include "base/rng.h"
 #include "base/rqfile.h"
 #include "emu/cpm.h"
-#include "export/cpm.h"
+#include "export/cpm/com.h"
 #include "infer/chat_kernel.h"
 
 static int load_queries(const char *path, char ***q, int max) {

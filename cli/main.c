@@ -17,8 +17,6 @@ static int verb_help(int argc, char **argv);
 static int verb_version(int argc, char **argv);
 static int verb_train(int argc, char **argv);
 static int verb_eval(int argc, char **argv);
-static int verb_export_any(int argc, char **argv);
-static int verb_run_any(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -32,8 +30,8 @@ static const verb VERBS[] = {
     {"chat", verb_chat, "talk to a trigram chat model through the integer kernel"},
     {"data-stats", verb_data_stats, "statistics of a query|response dataset"},
     {"generate", verb_generate, "generate text with a llama2.c-format model (like run.c)"},
-    {"export", verb_export_any, "export a model for a target (`retroqat targets` lists them)"},
-    {"run", verb_run_any, "run an exported model in its target's emulator (default: host)"},
+    {"export", verb_export, "export a model for a target (`retroqat targets` lists them)"},
+    {"run", verb_run, "run an exported model in its target's emulator (default: host)"},
     {"targets", verb_targets, "list the export targets, their CPUs and whether their tools are installed"},
     {"help", verb_help, "list verbs, or 'help VERB' for one"},
     {"version", verb_version, "print the version"},
@@ -76,15 +74,6 @@ static int is_help(int argc, char **argv) {
 // The first argument that is not a flag or a flag's value (flags here all take values except
 // the boolean ones each family knows; the model/config path is always given first).
 static const char *first_positional(int argc, char **argv) { return argc > 0 && argv[0][0] != '-' ? argv[0] : NULL; }
-
-static const char *flag_value(int argc, char **argv, const char *name) {
-    size_t n = strlen(name);
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], name) == 0 && i + 1 < argc) return argv[i + 1];
-        if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') return argv[i] + n + 1;
-    }
-    return NULL;
-}
 
 // train CONFIG.json: the config's "model" key picks the family.
 static int verb_train(int argc, char **argv) {
@@ -137,19 +126,6 @@ static int verb_eval(int argc, char **argv) {
         return lm_eval_main(1, h);
     }
     return lm_eval_main(argc, argv);
-}
-
-// Until the CP/M target moves behind export/target.h (export/cpm/), its verbs are reached here.
-static int verb_export_any(int argc, char **argv) {
-    const char *target = flag_value(argc, argv, "--target");
-    if (target && strcmp(target, "cpm") == 0) return cpm_export_main(argc, argv);
-    return verb_export(argc, argv);
-}
-
-static int verb_run_any(int argc, char **argv) {
-    const char *target = flag_value(argc, argv, "--target");
-    if (target && strcmp(target, "cpm") == 0) return cpm_run_main(argc, argv);
-    return verb_run(argc, argv);
 }
 
 int main(int argc, char **argv) {

@@ -178,8 +178,9 @@ static void print_stats(const rq_target *t, const rq_run_result *r, int json) {
         snprintf(k, sizeof k, "%s_per_token", r->unit);
         cJSON_AddNumberToObject(o, k, (double)r->count / (double)r->tokens);
     }
-    if (r->stats)
-        for (cJSON *c = r->stats->child; c; c = c->next) cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, 1));
+    if (r->stats)  // the target's figures, except those the common ones already name
+        for (cJSON *c = r->stats->child; c; c = c->next)
+            if (!cJSON_GetObjectItemCaseSensitive(o, c->string)) cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, 1));
     if (json) {
         char *s = cJSON_PrintUnformatted(o);
         fprintf(stderr, "%s\n", s);
@@ -189,7 +190,9 @@ static void print_stats(const rq_target *t, const rq_run_result *r, int json) {
         if (r->count) fprintf(stderr, ", %llu %s", (unsigned long long)r->count, r->unit);
         if (r->count && r->tokens) fprintf(stderr, " (%.1f per token)", (double)r->count / (double)r->tokens);
         fprintf(stderr, "\n");
-        if (r->stats)
+        if (r->stats && t->stats_text)
+            t->stats_text(r, stderr);
+        else if (r->stats)
             for (cJSON *c = r->stats->child; c; c = c->next) {
                 char *s = cJSON_PrintUnformatted(c);
                 fprintf(stderr, "%s: %s %s\n", t->name, c->string, s);

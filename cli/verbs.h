@@ -20,8 +20,5 @@ int verb_export(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_targets(int argc, char **argv);
 
-// CP/M target (cli/cpm_verbs.c)
-int cpm_export_main(int argc, char **argv);  // --target cpm: a chat model to a .COM
-int cpm_run_main(int argc, char **argv);     // --target cpm: the bundled CP/M emulator
 
 #endif

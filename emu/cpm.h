@@ -112,6 +112,11 @@ const cpm_stats *cpm_stats_get(const cpm_machine *m);
 const char *cpm_error(const cpm_machine *m);     // last runtime error of this machine, "" if none
 const char *cpm_end_name(cpm_end e);             // "wboot", "exit", "eof", "tlimit", "error"
 
+// Call fn(m, ud) every time the instruction at pc is about to execute (one watched address per
+// machine; fn NULL: none). fn may read memory and registers; it must not change them.
+typedef void (*cpm_watch_fn)(cpm_machine *m, void *ud);
+void cpm_set_watch(cpm_machine *m, uint16_t pc, cpm_watch_fn fn, void *ud);
+
 // Region counters (r in 0..15): T-states summed over all start/stop pairs and the pair count.
 void cpm_region(const cpm_machine *m, int r, uint64_t *tstates, uint64_t *count);
 

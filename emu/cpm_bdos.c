@@ -3,28 +3,30 @@
 // The real BDOS is 8080 code that destroys BC, DE and HL; here C, D and E are left holding junk
 // (C = 0, DE = 0FFFFh) so that a program relying on them fails in the emulator as it would on
 // a real machine. IX, IY and the alternate registers are preserved, as the real BDOS does.
+#include "emu/cpm_bdos.h"
+
 #include <string.h>
 
-#include "emu/cpm_int.h"
+#include "emu/cpm_con.h"
+#include "emu/cpm_file.h"
 
 #define CTRL(c) ((c) & 0x1F)
 
-static uint16_t reg(cpm_machine *m, Z80_REG_T r) { return z80ex_get_reg(m->cpu, r); }
+static uint16_t reg(cpm_machine *m, Z80_REG_T r) { return z80ex_get_reg(m->z.cpu, r); }
 
 static void set_result(cpm_machine *m, uint16_t hl) {
-    z80ex_set_reg(m->cpu, regHL, hl);
+    z80ex_set_reg(m->z.cpu, regHL, hl);
     uint16_t af = reg(m, regAF);
-    z80ex_set_reg(m->cpu, regAF, (uint16_t)((hl & 0xFF) << 8 | (af & 0xFF)));  // A = L, flags kept
-    z80ex_set_reg(m->cpu, regBC, (uint16_t)(hl & 0xFF00));                      // B = H, C junk
-    z80ex_set_reg(m->cpu, regDE, 0xFFFF);
+    z80ex_set_reg(m->z.cpu, regAF, (uint16_t)((hl & 0xFF) << 8 | (af & 0xFF)));  // A = L, flags kept
+    z80ex_set_reg(m->z.cpu, regBC, (uint16_t)(hl & 0xFF00));                      // B = H, C junk
+    z80ex_set_reg(m->z.cpu, regDE, 0xFFFF);
 }
 
 // The console input functions end the run (cleanly) when the input is at EOF.
 static int read_or_end(cpm_machine *m) {
     int c = con_in(m);
     if (c < 0) {
-        m->st.end = CPM_END_EOF;
-        m->st.exit_code = 0;
+        cpm_end_run(m, CPM_END_EOF, 0);
     }
     return c;
 }
@@ -61,8 +63,7 @@ static void read_line(cpm_machine *m, uint16_t buf) {
         int c = con_in(m);
         if (c < 0) {
             if (n == 0) {
-                m->st.end = CPM_END_EOF;
-                m->st.exit_code = 0;
+                cpm_end_run(m, CPM_END_EOF, 0);
                 return;
             }
             break;
@@ -74,8 +75,7 @@ static void read_line(cpm_machine *m, uint16_t buf) {
             while (n > 0) n--, rubout(m, echo_width(mem[(uint16_t)(text + n)]));
         } else if (c == CTRL('C') && n == 0) {
             echo_ctl(m, (uint8_t)c);
-            m->st.end = CPM_END_WBOOT;
-            m->st.exit_code = 0;
+            cpm_end_run(m, CPM_END_WBOOT, 0);
             return;
         } else if (c == CTRL('E') || c == CTRL('P') || c == CTRL('R')) {
             continue;
@@ -109,8 +109,7 @@ void bdos_call(cpm_machine *m) {
     m->st.bdos[fn]++;
     switch (fn) {
     case 0:  // system reset: the program is done
-        m->st.end = CPM_END_WBOOT;
-        m->st.exit_code = 0;
+        cpm_end_run(m, CPM_END_WBOOT, 0);
         return;
     case 1: {  // console input with echo
         int c = read_or_end(m);
@@ -140,7 +139,7 @@ void bdos_call(cpm_machine *m) {
         break;
     case 10:
         read_line(m, de);
-        if (m->st.end) return;
+        if (m->z.end) return;
         break;
     case 11:  // console status
         result = con_ready(m) ? 0xFF : 0;
@@ -171,13 +170,13 @@ void bdos_call(cpm_machine *m) {
     case 15: case 16: case 17: case 18: case 19: case 20: case 21: case 22:
     case 33: case 34: case 35: case 36:
         result = file_call(m, fn, de);
-        if (m->st.end) return;
+        if (m->z.end) return;
         break;
     default:
         cpm_fail(m, "unimplemented BDOS function %d (C=%02Xh) called from %04Xh", fn, fn, cpm_caller(m));
         return;
     }
-    if (!m->st.end) set_result(m, result);
+    if (!m->z.end) set_result(m, result);
 }
 
 // BIOS jump table: 0 BOOT, 1 WBOOT, 2 CONST, 3 CONIN, 4 CONOUT; the disk and device entries are
@@ -189,15 +188,14 @@ void bios_call(cpm_machine *m, int entry) {
     uint16_t af = reg(m, regAF);
     switch (entry) {
     case 0: case 1:
-        m->st.end = CPM_END_WBOOT;
-        m->st.exit_code = 0;
+        cpm_end_run(m, CPM_END_WBOOT, 0);
         return;
     case 2:
-        z80ex_set_reg(m->cpu, regAF, (uint16_t)((con_ready(m) ? 0xFF : 0) << 8 | (af & 0xFF)));
+        z80ex_set_reg(m->z.cpu, regAF, (uint16_t)((con_ready(m) ? 0xFF : 0) << 8 | (af & 0xFF)));
         return;
     case 3: {
         int c = read_or_end(m);
-        if (c >= 0) z80ex_set_reg(m->cpu, regAF, (uint16_t)(c << 8 | (af & 0xFF)));
+        if (c >= 0) z80ex_set_reg(m->z.cpu, regAF, (uint16_t)(c << 8 | (af & 0xFF)));
         return;
     }
     case 4:

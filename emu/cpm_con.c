@@ -9,6 +9,8 @@
 // Input: the host's LF is CP/M's CR (the Return key); CR LF from a DOS-style file is one CR.
 // The input is a memory buffer or a file descriptor read with read(2) (no stdio buffering, so
 // status checks with poll(2) are honest); -1 means EOF.
+#include "emu/cpm_con.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>

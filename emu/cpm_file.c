@@ -11,6 +11,8 @@
 // is kept open between calls: each record read/write opens the host file by name, so FCBs can
 // be copied and moved as freely as on a real machine. Reading the last, partial record pads it
 // with 1Ah (^Z); writing always writes whole records, as CP/M does.
+#include "emu/cpm_file.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,9 @@
-// cpm_int.h: the machine's insides, shared by cpm.c (CPU, memory, run loop), cpm_con.c
-// (console streams), cpm_bdos.c (BDOS/BIOS dispatch and console functions) and cpm_file.c
-// (file functions). Not for use outside emu/.
+// cpm_int.h: the CP/M machine's insides: the Z80 machine it runs on (emu/z80_machine.h) and the
+// state of the OS (memory map, DMA, drive, console, directory search). Shared by cpm.c (the
+// machine's set-up, traps and loading), cpm_bdos.c (BDOS/BIOS), cpm_file.c (file functions) and
+// cpm_con.c (console streams); each declares its own functions in its header (cpm_bdos.h,
+// cpm_file.h, cpm_con.h), so the OS files depend on the machine, never the other way round.
+// Not for use outside emu/.
 #ifndef RQ_CPM_INT_H
 #define RQ_CPM_INT_H
 
@@ -8,30 +11,20 @@
 
 #include "base/binio.h"
 #include "emu/cpm.h"
+#include "emu/z80_machine.h"
 
 struct cpm_machine {
-    uint8_t mem[65536];
-    Z80EX_CONTEXT *cpu;
+    z80_machine z;       // CPU, 64 KiB, T-states, regions, end of the run
+    uint8_t *mem;        // = z.mem
     cpm_map map;
     char *dir;
-    uint64_t max_tstates;
-    cpm_stats st;
-    char err[512];
+    cpm_stats st;        // the OS's counters (chars, bdos, bios_calls); the rest copied from z
+    cpm_watch_fn watch_fn;  // cpm_set_watch
+    void *watch_ud;
 
     // CP/M state
     uint16_t dma;
     uint8_t drive, user;
-
-    // events raised by memory/port callbacks during one z80ex_step, handled after it
-    int ev_exit, ev_fault;
-    uint8_t exit_val;
-    uint16_t fault_addr;
-    int ev_region;       // 0 none, 1 start, 2 stop
-    int ev_region_id;
-
-    uint64_t t_insn;     // T-state count at the start of the current instruction
-    struct { uint64_t start, sum, count; int running; } region[CPM_NREGIONS];
-    int in_call;         // cpm_call in progress: PC 0000h is its return
 
     // console input: a memory buffer or a file descriptor, with one byte of lookahead
     uint8_t *in_buf;
@@ -55,22 +48,11 @@ struct cpm_machine {
     int nfound, ifound;
 };
 
-// cpm.c
-int cpm_fail(cpm_machine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-uint16_t cpm_caller(cpm_machine *m);  // address of the CALL that entered the BDOS/BIOS
-
-// cpm_con.c
-void con_out(cpm_machine *m, uint8_t c, int counted);  // one byte to the console (CR LF -> LF)
-void con_flush(cpm_machine *m, int final);  // final: the run is over, write a held CR
-int con_in(cpm_machine *m);        // blocking: next byte (LF -> CR) or -1 at EOF
-int con_ready(cpm_machine *m);     // non-blocking: 1 when a byte is waiting
-
-// cpm_bdos.c: run BDOS function C / BIOS entry `entry` (registers in the CPU; result in HL/A/B)
-void bdos_call(cpm_machine *m);
-void bios_call(cpm_machine *m, int entry);
-
-// cpm_file.c: the file functions; return the BDOS result byte (A)
-uint8_t file_call(cpm_machine *m, int fn, uint16_t fcb);
-void file_search_free(cpm_machine *m);
+// A runtime error of the program (the run ends with exit code 1; returns RQ_ERUNTIME), and the
+// address of the CALL that entered the BDOS/BIOS.
+#define cpm_fail(m, ...) z80m_fail(&(m)->z, __VA_ARGS__)
+#define cpm_caller(m) z80m_caller(&(m)->z)
+// End the run (CPM_END_*) with the exit code.
+static inline void cpm_end_run(cpm_machine *m, cpm_end e, int code) { z80m_end(&m->z, (int)e, code); }
 
 #endif

@@ -97,6 +97,9 @@ typedef struct {
     // Run: positional arguments after the artefact are the program's (CP/M), so flags after the
     // artefact are passed to it rather than parsed.
     int args_after_artefact;
+    // The program prints letters in upper case (CP/M's terminals): its text is the host's after
+    // chat_upper (infer/chat_encode.h). 0: byte-identical text.
+    int upper_case;
     // Write the target's files for m (its family is one of `families`). 0, RQ_EINPUT (the model
     // does not fit or does not suit the target: the message says why, with the shortfall in
     // bytes when it is memory) or RQ_ERUNTIME (a write or a tool failed).
@@ -105,6 +108,9 @@ typedef struct {
     // exit code is in r->exit_code), RQ_EINPUT for a bad artefact or flags, RQ_ERUNTIME when the
     // emulator could not be started.
     int (*run_fn)(const char *artefact, const rq_run_opts *o, rq_run_result *r);
+    // Optional: print r->stats the target's own way under --stats without --json (after the
+    // CLI's common line); NULL: the CLI prints each figure as "NAME: KEY VALUE".
+    void (*stats_text)(const rq_run_result *r, FILE *f);
 } rq_target;
 
 // The registry (export/targets.c): every target, NULL terminated, in the order `targets` lists.

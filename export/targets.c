@@ -8,10 +8,12 @@
 #include "export/proc.h"
 
 extern const rq_target rq_target_host;
+extern const rq_target rq_target_cpm;
 extern const rq_target rq_target_ps2;
 
 const rq_target *const rq_targets[] = {
     &rq_target_host,
+    &rq_target_cpm,
     &rq_target_ps2,
     NULL,
 };

@@ -18,7 +18,7 @@
 #include "base/rng.h"
 #include "base/rqfile.h"
 #include "emu/cpm.h"
-#include "export/cpm.h"
+#include "export/cpm/com.h"
 #include "infer/chat_kernel.h"
 
 #define NQ 64

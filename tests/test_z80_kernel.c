@@ -1,4 +1,4 @@
-// test_z80_kernel.c: the Z80 chat kernel (infer/z80/chat.s) against the C reference
+// test_z80_kernel.c: the Z80 chat kernel (export/cpm/cpu/chat.s) against the C reference
 // (infer/chat_kernel.c, data/chat_encode.c), run in the bundled CP/M emulator.
 //
 // Compared bit for bit: all logits (floor-shifted last-layer accumulators; with one layer and
@@ -19,7 +19,7 @@
 #include "base/rng.h"
 #include "emu/cpm.h"
 #include "emu/z80asm.h"
-#include "export/cpm.h"
+#include "export/cpm/com.h"
 #include "infer/chat_kernel.h"
 
 // ---- random models -------------------------------------------------------------------------------
@@ -344,8 +344,8 @@ static void test_blob_matches_source(void **state) {
     const char *root = getenv("RQ_ROOT") ? getenv("RQ_ROOT") : ".";
     const char *dir = rq_test_tmpdir("z80_kernel_src");
     char *gen = NULL, path[4200], *chat = NULL;
-    assert_int_equal(rq_test_run(&gen, NULL, "python3 %s/infer/z80/gen_handlers.py", root), 0);
-    snprintf(path, sizeof path, "%s/infer/z80/chat.s", root);
+    assert_int_equal(rq_test_run(&gen, NULL, "python3 %s/export/cpm/cpu/gen_handlers.py", root), 0);
+    snprintf(path, sizeof path, "%s/export/cpm/cpu/chat.s", root);
     uint8_t *txt;
     size_t n;
     assert_int_equal(rq_read_file(path, &txt, &n), 0);
@@ -363,7 +363,7 @@ static void test_blob_matches_source(void **state) {
     assert_int_equal(rc, 0);
     assert_int_equal(org, 0x100);
     if (len != cpm_kernel_size || memcmp(bin, cpm_kernel_bin, len) != 0)
-        fail_msg("export/cpm_kernel_bin.c is stale: run make (it regenerates from infer/z80/)");
+        fail_msg("the kernel in the library is stale: run make (it assembles export/cpm/cpu/ at build time)");
     free(bin), free(txt), free(gen);
 }
 

@@ -1,8 +1,8 @@
-// cpm.c: lay a chat model out for the Z80 kernel and build the .COM (see cpm.h).
+// com.c: lay a chat model out for the Z80 kernel and build the .COM (see com.h).
 //
 // Memory map (addresses grow down the list; the file ends after the weights):
 //   0100h      kernel (cpm_kernel_bin)
-//   desc       descriptor: 48 bytes + 20 per layer (field offsets in infer/z80/chat.s)
+//   desc       descriptor: 48 bytes + 20 per layer (field offsets in export/cpm/cpu/chat.s)
 //   charset    n_out - 1 bytes
 //   biases     per layer: 4*nb lo bytes, then 4*nb hi bytes (rows past n_out are 0)
 //   FCB        36 bytes, the .BIN's (streaming builds only)
@@ -14,7 +14,7 @@
 //   layer; the kernel pushes the entries down from its end)
 //   ACC lo/hi, QACC lo/hi: four 256-byte pages, page-aligned
 //   stack (256 bytes); SP starts at its top, which must be <= E400h
-#include "export/cpm.h"
+#include "export/cpm/com.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -37,7 +37,7 @@ BDOS = 5
 CR = 13
 LF = 10
 
-; model descriptor (written by export/cpm.c)
+; model descriptor (written by export/cpm/com.c)
 D_QMASK = 0		; u16 Q-1
 D_KMASK = 2		; u16 K-1
 D_Q = 4			; u16 Q

@@ -1,4 +1,4 @@
-// cpm.h: a trigram chat model as a CP/M 2.2 .COM (the Z80 kernel of infer/z80/chat.s plus the
+// com.h: a trigram chat model as a CP/M 2.2 .COM (the Z80 kernel of export/cpm/cpu/chat.s plus the
 // model re-laid for it). docs/z80-kernel.md describes the kernel and the memory map.
 //
 // The .COM is the assembled kernel (cpm_kernel_bin, code at 0100h) followed by the model
@@ -7,15 +7,15 @@
 // in byte r/4 at bits 2(r%4)..), so the kernel updates all rows of one input at once and skips
 // inputs that are zero. Buffers and the stack follow the file in memory; everything must end at or
 // below the CCP (E400h in a 64K CP/M 2.2), or cpm_build refuses and names the excess.
-#ifndef RQ_EXPORT_CPM_H
-#define RQ_EXPORT_CPM_H
+#ifndef RQ_EXPORT_CPM_COM_H
+#define RQ_EXPORT_CPM_COM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "infer/chat_kernel.h"
 
-extern const unsigned char cpm_kernel_bin[];  // export/cpm_kernel_bin.c (generated)
+extern const unsigned char cpm_kernel_bin[];  // $(BUILD)/gen/cpm_kernel_bin.c (export/cpm/cpm.mk)
 extern const unsigned cpm_kernel_size;
 
 // Entry points of the kernel (fixed by chat.s).
@@ -27,6 +27,8 @@ extern const unsigned cpm_kernel_size;
 #define CPM_K_MODEL 0x010Eu    // word: address of the model descriptor
 #define CPM_K_COLFN 0x0110u    // words: colrun (packed layout), colrun_s (sparse layout)
 #define CPM_K_OPEN 0x0114u     // open and check the .BIN of a streaming build
+#define CPM_K_HEADER_BYTES 0x17  // the entry table above (JPs and words): the same in every .COM
+#define CPM_PROBE_STEP_END 3   // probe list index of probe_c1: a generation step's forward has returned
 #define CPM_TPA_END 0xE400u    // the CCP of a standard 64K CP/M 2.2 starts here
 #define CPM_STACK_BYTES 256
 #define CPM_MAX_ROWS 256       // a layer's outputs live in one 256-byte page per accumulator byte
