@@ -5,7 +5,7 @@
 #   scripts/deps.sh --check  exit 0 when everything is present, 1 otherwise
 set -e
 PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
-      gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul"
+      gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul xorriso"
 
 missing=""
 for p in $PKGS; do
