@@ -10,8 +10,8 @@ for arg in sys.argv[1:]:
     name, path = arg.split("=", 1)
     txt = open(path).read()
     j = json.loads(txt[txt.index("{"):txt.rindex("}") + 1])
-    ipt, spt = j["insns_per_token"], j["bytes_streamed_per_token"]
+    ipt, spt = j["gen_insns_per_token"], j["bytes_streamed_per_token"]
     t_cpu, t_cd = ipt / CLOCK, spt / CD
-    print(f"{name}: {ipt:,.0f} insns/token ({j['stream_insns_per_token']:,.0f} of them fetching and CRC-checking streamed rows), "
+    print(f"{name}: {ipt:,.0f} insns/token in the generation loop ({j['stream_insns_per_token']:,.0f} of them fetching and CRC-checking streamed rows), "
           f"{spt:,.0f} bytes streamed/token, arena high-water {j['arena_high_water']:,.0f} of {j['ram_budget']:,.0f} bytes; "
           f"at 294.912 MHz, 1 insn/cycle: compute {t_cpu*1e3:.1f} ms + CD {t_cd*1e3:.1f} ms = {1/(t_cpu+t_cd):.2f} tokens/s")
