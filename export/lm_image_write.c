@@ -7,7 +7,7 @@
 #include "base/err.h"
 #include "infer/lm_image.h"
 
-static void put_field(rq_buf *b, const lm_field *f) {
+void lm_field_write(rq_buf *b, const lm_field *f) {
     const void *src = f->ref ? *f->ref : f->val;
     const uint8_t *p = src;
     for (uint32_t i = 0; i < f->count; i++) {
@@ -56,7 +56,7 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
         int nf = lm_image_fields(&tmp, i, f);
         for (int j = 0; j < nf; j++) {
             rq_buf_align(&b, 4);
-            put_field(&b, &f[j]);
+            lm_field_write(&b, &f[j]);
         }
     }
     rq_buf_align(&b, 4);

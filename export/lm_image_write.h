@@ -4,11 +4,15 @@
 #define RQ_LM_IMAGE_WRITE_H
 
 #include "base/binio.h"
+#include "infer/lm_image.h"
 #include "infer/lm_kernel.h"
 
 // Append the image of m to out (out->big_endian is ignored; big_endian chooses). RQ_EINPUT when
 // m's config is outside the contract.
 int lm_image_write(const lm_model *m, int big_endian, rq_buf *out);
+// Append one field's values in out->big_endian's order (lm_rq as i16 m, u8 p, u8 k); other
+// image writers (export/ps2/lm_stream_write.c) share it.
+void lm_field_write(rq_buf *out, const lm_field *f);
 // Write the image to path atomically.
 int lm_image_save(const lm_model *m, int big_endian, const char *path);
 

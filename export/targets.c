@@ -12,6 +12,7 @@ extern const rq_target rq_target_cpm;
 extern const rq_target rq_target_coldfire;
 extern const rq_target rq_target_ppc;
 extern const rq_target rq_target_c64;
+extern const rq_target rq_target_ps2;
 
 const rq_target *const rq_targets[] = {
     &rq_target_host,
@@ -19,6 +20,7 @@ const rq_target *const rq_targets[] = {
     &rq_target_coldfire,
     &rq_target_ppc,
     &rq_target_c64,
+    &rq_target_ps2,
     NULL,
 };
 

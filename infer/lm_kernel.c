@@ -32,9 +32,30 @@ void lm_state_init(lm_state *s, const lm_config *c, void *mem) {
 #undef TAKE
 }
 
-// acc = W x for layer matrix `which` (LM_WQ ... LM_W3) at its weight bits.
-static void matvec(const lm_config *c, int which, int32_t *acc, const lm_mat *w, const int8_t *x, int rows, int cols) {
-    lm_matvec(c->mbits[which], acc, w->w, x, rows, cols);
+// acc[0..rows) = W x for `rows` packed rows of wbits-bit weights at w (8, 4 or 2 bits).
+static void mat_kernel(int wbits, int32_t *acc, const void *w, const int8_t *x, int rows, int cols) {
+    lm_matvec(wbits, acc, w, x, rows, cols);
+}
+
+// A resident matrix in one call; a streamed one (w NULL) block by block through m->src.
+static void matvec_bits(const lm_model *m, int wbits, int32_t *acc, const lm_mat *w, const int8_t *x, int rows, int cols) {
+    if (w->w) {
+        mat_kernel(wbits, acc, w->w, x, rows, cols);
+        return;
+    }
+    const lm_wsource *src = m->src;
+    uint32_t rb = lm_row_bytes(wbits, cols);
+    int block = (int)lm_udiv(src->buf_bytes, rb);
+    for (int r = 0; r < rows; r += block) {
+        int n = rows - r < block ? rows - r : block;
+        src->read(src->ctx, w->off + (uint32_t)r * rb, src->buf, (uint32_t)n * rb);
+        mat_kernel(wbits, acc + r, src->buf, x, n, cols);
+    }
+}
+
+// Layer matrix `which` (LM_WQ ... LM_W3) at its weight bits.
+static void matvec(const lm_model *m, int which, int32_t *acc, const lm_mat *w, const int8_t *x, int rows, int cols) {
+    matvec_bits(m, m->c.mbits[which], acc, w, x, rows, cols);
 }
 
 // One query head over positions 0..pos: scores (int32 dot products of int16 q and int16 k,
@@ -76,13 +97,13 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
 
         // attention block: xq = int8(rmsnorm(x)); q, k rotated in int16 (k into the cache); v int8 into the cache
         lm_rmsnorm_q8(s->xq, s->x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
-        matvec(c, LM_WQ, s->acc, &L->wq, s->xq, dim, dim);
+        matvec(m, LM_WQ, s->acc, &L->wq, s->xq, dim, dim);
         lm_requant_i16(s->qk16, s->acc, L->wq.rq, dim, 2047);
         lm_rope_q12(s->q, s->qk16, dim, hs, pos, m->rope_theta);
-        matvec(c, LM_WK, s->acc, &L->wk, s->xq, kvd, dim);
+        matvec(m, LM_WK, s->acc, &L->wk, s->xq, kvd, dim);
         lm_requant_i16(s->qk16, s->acc, L->wk.rq, kvd, 2047);
         lm_rope_q12(kc, s->qk16, kvd, hs, pos, m->rope_theta);
-        matvec(c, LM_WV, s->acc, &L->wv, s->xq, kvd, dim);
+        matvec(m, LM_WV, s->acc, &L->wv, s->xq, kvd, dim);
         lm_requant_i8(vc, s->acc, L->wv.rq, kvd);
 
         const int16_t *kbase = s->kcache + (long)l * c->seq_len * kvd;
@@ -93,22 +114,22 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
             if (hs == 8) attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, 8);  // constant: unrolled
             else attend_head(s, L, s->q + h * hs, kh, vh, s->xq + h * hs, pos, kvd, hs);
         }
-        matvec(c, LM_WO, s->acc, &L->wo, s->xq, dim, dim);
+        matvec(m, LM_WO, s->acc, &L->wo, s->xq, dim, dim);
         lm_requant_add(s->x, s->acc, L->wo.rq, dim);
 
         // feed-forward block: h = silu(w1 xq) * (w3 xq), both int8, product requantised to int8
         lm_rmsnorm_q8(s->xq, s->x, L->ffn_norm.g, L->ffn_norm.k, dim, c->eps_ss);
-        matvec(c, LM_W1, s->acc, &L->w1, s->xq, hid, dim);
+        matvec(m, LM_W1, s->acc, &L->w1, s->xq, hid, dim);
         lm_requant_i8(s->h1, s->acc, L->w1.rq, hid);
-        matvec(c, LM_W3, s->acc, &L->w3, s->xq, hid, dim);
+        matvec(m, LM_W3, s->acc, &L->w3, s->xq, hid, dim);
         lm_requant_i8(s->h3, s->acc, L->w3.rq, hid);
         for (int i = 0; i < hid; i++) s->xq[i] = lm_sat8(lm_requant((int32_t)L->silu[s->h1[i] + 128] * s->h3[i], L->glu));
-        matvec(c, LM_W2, s->acc, &L->w2, s->xq, dim, hid);
+        matvec(m, LM_W2, s->acc, &L->w2, s->xq, dim, hid);
         lm_requant_add(s->x, s->acc, L->w2.rq, dim);
     }
 
     lm_rmsnorm_q8(s->xq, s->x, m->final_norm.g, m->final_norm.k, dim, c->eps_ss);
-    lm_matvec_i8(s->acc, (const int8_t *)m->cls.w, s->xq, c->vocab_size, dim);
+    matvec_bits(m, 8, s->acc, &m->cls, s->xq, c->vocab_size, dim);
     for (int i = 0; i < c->vocab_size; i++) s->logits[i] = lm_requant(s->acc[i], m->cls.rq[i]);
     return s->logits;
 }

@@ -55,10 +55,29 @@ static inline int lm_kv_dim(const lm_config *c) { return c->dim / c->n_heads * c
 
 // A weight matrix [rows][cols]: int8 row-major, int4 two per byte with rows of (cols+1)/2 bytes,
 // or 2-bit four per byte with rows of (cols+3)/4 bytes (lm_row_bytes); one requantisation per row.
+// w NULL: the matrix is not resident; lm_forward fetches its rows from the model's weight source
+// (lm_wsource below), starting at byte off of that source.
 typedef struct {
     const void *w;
     const lm_rq *rq;
+    uint32_t off;  // streamed matrices only: byte offset of row 0 in the weight source
 } lm_mat;
+
+// Bytes of one packed row of `cols` weights of `wbits` bits (the classifier is always 8).
+
+// Streaming weights (optional): a model whose matrices do not all fit in memory. For a matrix
+// with w == NULL, lm_forward asks the source for as many whole rows as fit in buf, runs the same
+// matvec kernel on that block, and goes on with the next block; the kernels compute every row
+// independently, so the result is bit-identical to the resident matrix for any block size.
+// read copies n bytes at byte offset off of the source into buf and must not return on failure
+// (a target program reports the error and exits; the host test source aborts). Requirement:
+// buf_bytes >= the largest row (checked by whoever builds the model, not by lm_forward).
+typedef struct {
+    void (*read)(void *ctx, uint32_t off, void *buf, uint32_t n);
+    void *ctx;
+    void *buf;           // 4-byte aligned block buffer
+    uint32_t buf_bytes;  // its size: rows per fetch = buf_bytes / row bytes
+} lm_wsource;
 
 // An RMSNorm fused with int8 quantisation: per-channel multipliers g[dim] and one shift.
 typedef struct {
@@ -87,6 +106,7 @@ typedef struct {
     lm_layer layers[LM_MAX_LAYERS];
     lm_norm final_norm;
     lm_mat cls;                 // [vocab][dim] int8 (w == emb when shared) -> logits
+    const lm_wsource *src;      // NULL: every matrix resident (no cost); else for w == NULL ones
 } lm_model;
 
 typedef struct {
