@@ -60,7 +60,9 @@ static inline int lm_kv_dim(const lm_config *c) { return c->dim / c->n_heads * c
 typedef struct {
     const void *w;
     const lm_rq *rq;
+#ifndef LM_NO_WSOURCE  // a target with its own streaming driver (the C64) saves the bytes
     uint32_t off;  // streamed matrices only: byte offset of row 0 in the weight source
+#endif
 } lm_mat;
 
 // Bytes of one packed row of `cols` weights of `wbits` bits (the classifier is always 8).
@@ -106,7 +108,9 @@ typedef struct {
     lm_layer layers[LM_MAX_LAYERS];
     lm_norm final_norm;
     lm_mat cls;                 // [vocab][dim] int8 (w == emb when shared) -> logits
+#ifndef LM_NO_WSOURCE
     const lm_wsource *src;      // NULL: every matrix resident (no cost); else for w == NULL ones
+#endif
 } lm_model;
 
 typedef struct {

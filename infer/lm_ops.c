@@ -71,6 +71,7 @@ void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int
     }
 }
 
+#ifndef LM_NO_2BIT  // a target without 2-bit models (the C64, whose RAM is counted in bytes) leaves it out
 void lm_matvec_i2(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols) {
     // A code c holds the weight (c ^ 2) - 2: as for int4, the inner loop multiplies the unsigned
     // codes (c ^ 2) in 0..3 and the correction -2 sum_j x_j is one sum per call. A partial last
@@ -97,6 +98,7 @@ void lm_matvec(int bits, int32_t *acc, const void *w, const int8_t *x, int rows,
     else if (bits == 2) lm_matvec_i2(acc, (const uint8_t *)w, x, rows, cols);
     else lm_matvec_i8(acc, (const int8_t *)w, x, rows, cols);
 }
+#endif
 
 void lm_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n) {
     for (int r = 0; r < n; r++) y[r] = lm_sat8(lm_requant(acc[r], rq[r]));

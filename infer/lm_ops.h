@@ -39,6 +39,7 @@ void lm_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int 
 void lm_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols);
 // Unpack int4 nibble v (0..15) to its signed value.
 static inline int lm_i4(int v) { return (v ^ 8) - 8; }
+#ifndef LM_NO_2BIT
 // Same with 2-bit weights in {-2, -1, 0, +1}, four per byte: element 4j+i in bits 2i, 2i+1 of
 // byte j (element 4j in the two lowest bits), two's complement codes 0 -> 0, 1 -> +1, 2 -> -2,
 // 3 -> -1 (the chat model's codes, docs/chat-contract.md); each row is (cols+3)/4 bytes, unused
@@ -50,6 +51,7 @@ static inline int lm_i2(int v) { return (v ^ 2) - 2; }
 static inline int32_t lm_row_bytes(int bits, int32_t cols) { return bits == 8 ? cols : bits == 4 ? (cols + 1) / 2 : (cols + 3) / 4; }
 // acc = W x for a matrix of `bits` (8, 4 or 2) weights: one of the three above.
 void lm_matvec(int bits, int32_t *acc, const void *w, const int8_t *x, int rows, int cols);
+#endif
 
 // y[r] = sat8(requant(acc[r], rq[r]))   (one rq per row)
 void lm_requant_i8(int8_t *y, const int32_t *acc, const lm_rq *rq, int n);

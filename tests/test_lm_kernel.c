@@ -261,7 +261,7 @@ static void test_image_corrupt(void **state) {
     // header dims that do not fit together (CRC fixed so the check behind it is reached)
     rq_wr_u32le(img + 16 + 12, 3);  // n_heads = 3 does not divide dim 32
     fix_crc(img, n);
-    expect_load_error(img, n, "bad.rqm: byte 16: header: heads");
+    expect_load_error(img, n, "bad.rqm: byte 28: header: heads");
     rq_wr_u32le(img + 16 + 12, 4);
     rq_wr_u32le(img + 16 + 8, 3);  // 3 layers: the section table no longer matches
     fix_crc(img, n);

@@ -205,7 +205,7 @@ static int run_timed(cpm_machine *m, uint64_t max_tstates, double seconds, int *
         if (cpm_stats_get(m)->end != CPM_END_TLIMIT || next >= max_tstates) return rc;
         if (now() - t0 > seconds) {
             *timed_out = 1;
-            return rq_fail(RQ_ERUNTIME, "timeout: the program still ran after %g s of wall clock", seconds);
+            return rq_fail(RQ_ERUNTIME, "wall-clock timeout of %g s: the program still ran (--timeout)", seconds);
         }
     }
 }
