@@ -55,7 +55,10 @@ static int open_float(const char *path, const rq_open_opts *o, rq_model *m) {
     if (o && o->calib && !o->tokenizer) return rq_fail(RQ_EINPUT, "--calib needs -z TOKENIZER");
     llama_model f;
     int rc = rq_llama_float_open(path, &f);
-    if (rc) return rc;
+    if (rc) {
+        llama_free(&f);  // a reader that failed part-way may have built the model
+        return rc;
+    }
     token_stream ts = {0};
     if (o && o->calib) {
         tokenizer tok;

@@ -152,7 +152,10 @@ static int run_lm(const rq_model *m, const rq_run_opts *o, rq_run_result *r) {
 static int host_run(const char *artefact, const rq_run_opts *o, rq_run_result *r) {
     rq_model m;
     int rc = rq_model_open(artefact, NULL, &m);
-    if (rc) return rc;
+    if (rc) {
+        rq_model_close(&m);
+        return rc;
+    }
     r->unit = "none";
     rc = m.family == RQ_FAM_CHAT ? run_chat(&m, o, r) : run_lm(&m, o, r);
     rq_model_close(&m);
