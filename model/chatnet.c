@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "infer/chat_quant.h"
+#include "model/chat_quant.h"
 
 size_t chatnet_param_count(int L, const int *dims) {
     size_t n = 1;

@@ -1,5 +1,5 @@
 // quant.h: the QAT schedule and losses of the trigram chat model; the quantisers themselves (the
-// rounding rules every integer image is made with) are the contract's, infer/chat_quant.h.
+// rounding rules every integer image is made with) are model/chat_quant.h.
 //
 // Weights: a float shadow w (in grid units) quantises to q(w) = clamp(floor(w + 1/2), -2, +1)
 // (ternary: clamp to [-1, +1]). Biases: a float b quantises to clamp(floor(b + 1/2), -32768, 32767).
@@ -12,7 +12,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "infer/chat_quant.h"  // the rounding rules: qat_floor, qat_wquant(_dz), qat_bquant, qat_wrap16f
+#include "model/chat_quant.h"  // the rounding rules: qat_floor, qat_wquant(_dz), qat_bquant, qat_wrap16f
 
 // Dead-zone threshold that makes a share `frac` of the n weights w zero under q_t: the
 // frac-quantile of |w| (0 when frac <= 0: no dead zone). scratch holds n floats. Weights with

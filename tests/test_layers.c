@@ -2,7 +2,8 @@
 //   - infer/ (the integer contract every target compiles) is freestanding: each infer/*.c
 //     compiles with -ffreestanding -nostdinc and only <stdint.h>, <stddef.h> (the compiler's own)
 //     and <string.h> (a stub declaring the mem*/str* functions) on the include path; a file that
-//     includes <stdio.h> must fail the same compile (the check can fail).
+//     includes <stdio.h> must fail the same compile (the check can fail); -mgeneral-regs-only
+//     makes any float or double arithmetic an error too (the contract is integer-only).
 //   - #include "..." between folders: infer/ names only infer/ and the portable base/crc32.h,
 //     base/endian.h; model/ no qat/; train/ no cli/ (scripts/layers.sh prints the whole matrix).
 #include "tests/testutil.h"
@@ -56,7 +57,7 @@ static int sources(const char *folder, int hdrs, char names[MAX_FILES][256]) {
 }
 
 static int compile(const char *stub, const char *src, char **err) {
-    return rq_test_run(NULL, err, "cd %s && gcc -std=gnu11 -ffreestanding -nostdinc -isystem %s -I. -Wall -Wextra -Werror -c %s -o /dev/null",
+    return rq_test_run(NULL, err, "cd %s && gcc -std=gnu11 -ffreestanding -nostdinc -mgeneral-regs-only -isystem %s -I. -Wall -Wextra -Werror -c %s -o /dev/null",
                        root(), stub, src);
 }
 
@@ -80,6 +81,11 @@ static void test_infer_freestanding(void **state) {
     rq_test_write(bad, "#include \"infer/chat_kernel.h\"\n#include <stdio.h>\nint f(void) { return 0; }\n");
     assert_int_not_equal(compile(stub, bad, &err), 0);
     assert_non_null(strstr(err, "stdio.h"));
+    free(err);
+    // The control for integer-only: a float computation does not compile either.
+    rq_test_write(bad, "#include \"infer/lm_kernel.h\"\nfloat g(float x) { return x * 0.5f; }\n");
+    err = NULL;
+    assert_int_not_equal(compile(stub, bad, &err), 0);
     free(err);
     fprintf(stderr, "layers: %d infer/*.c compile freestanding with <stdint.h> <stddef.h> <string.h> only\n", n);
 }

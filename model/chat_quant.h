@@ -1,13 +1,14 @@
-// chat_quant.h: the chat model's rounding rules (part of the integer contract): how a trained float
-// weight or bias becomes the integer the kernel computes with. The trainer's float graph and the
-// image writer (model/chatnet.c) both use them, so the model the loss sees is the image's.
+// chat_quant.h: the chat model's rounding rules: how a trained float weight or bias becomes the
+// integer the kernel (infer/chat_kernel.h) computes with. The trainer's float graph and the image
+// writer (model/chatnet.c) both use them, so the model the loss sees is the image's. They are float
+// code on the host side of the contract, so they live here and not in the integer-only infer/.
 //
 // Weights: a float shadow w (in grid units) quantises to q(w) = clamp(floor(w + 1/2), -2, +1)
 // (ternary: clamp to [-1, +1]); the dead-zone variant q_t(w) is 0 for |w| < t. Biases: a float b
 // quantises to clamp(floor(b + 1/2), -32768, 32767). Accumulators wrap as int16 (qat_wrap16f).
-// Float arithmetic only (no libm, no headers), so this compiles freestanding with infer/.
-#ifndef RQ_INFER_CHAT_QUANT_H
-#define RQ_INFER_CHAT_QUANT_H
+// Float arithmetic only (no libm, no headers).
+#ifndef RQ_MODEL_CHAT_QUANT_H
+#define RQ_MODEL_CHAT_QUANT_H
 
 // floor(x) without a libm call or an int conversion (the hot loops of the float graph use it):
 // adding and subtracting 1.5*2^23 rounds |x| < 2^23 to the nearest integer; larger floats are
