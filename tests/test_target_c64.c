@@ -1,6 +1,6 @@
 // test_target_c64.c: the Commodore 64 target (export/c64/) under sim65.
-//   - the 6502 MAC kernels (c64_mac.s) == infer/'s C loops, on random matrices, on the 6502 and
-//     against the host's own computation of the same numbers
+//   - the 6502 kernels (c64_*.s) == infer/'s C, on random inputs, on the 6502 and against the
+//     host's own computation of the same numbers
 //   - stories260K int8 over several prompts and int4: text and every step's logits CRC identical
 //     to the host target (the reference implementation of export/target.h)
 //   - a corrupt REU image or tokenizer -> "FILE: byte N: ..." and exit 2, not garbage
@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/crc32.h"
 #include "export/c64/c64_build.h"
+#include "export/c64/cpu/test_kernels.h"
 #include "export/rt_build.h"
 #include "export/target.h"
 #include "infer/lm_gen.h"
@@ -124,46 +126,46 @@ static void random_llama(const char *path, int dim, int hidden, int layers, int 
     llama_free(&m);
 }
 
-// test_mac.c's numbers recomputed on the host: the same generator, infer/'s C loops.
-static uint32_t host_mac_check(int bits) {
-    static int8_t W[9 * 255], X[255];
-    int32_t A[9];
-    lm_rng r;
+// The checks test_kernels.c prints, recomputed on the host from the same cases (test_kernels.h).
+static uint32_t host_mv_check(void) {
+    static kt_mv c;
+    uint8_t out[4 * KT_MAXR];
+    int32_t acc[KT_MAXR];
     uint32_t check = 0;
-    lm_rng_seed(&r, (uint32_t)bits);
-    for (int t = 0; t < 60; t++) {
-        int rows = 1 + (int)lm_rng_below(&r, 9);
-        int cols = t < 3 ? 255 - t : (bits == 4 ? 2 : 1) + (int)lm_rng_below(&r, bits == 4 ? 254 : 255);
-        int stride = bits == 4 ? (cols + 1) / 2 : cols;
-        for (int i = 0; i < rows * stride; i++) {
-            if (bits == 8) {
-                W[i] = (int8_t)((int)lm_rng_below(&r, 255) - 127);
-            } else {
-                int lo = ((int)lm_rng_below(&r, 15) - 7) & 15;
-                int hi = ((int)lm_rng_below(&r, 15) - 7) & 15;
-                W[i] = (int8_t)(lo | hi << 4);
-            }
-        }
-        for (int j = 0; j < cols; j++) X[j] = (int8_t)((int)lm_rng_below(&r, 256) - 128);
-        if (t % 7 == 1) {
-            for (int i = 0; i < rows * stride; i++) W[i] = bits == 8 ? (int8_t)(t % 2 ? 127 : -127) : (int8_t)0x99;
-            for (int j = 0; j < cols; j++) X[j] = -128;
-        }
-        if (bits == 4) lm_matvec_i4(A, (const uint8_t *)W, X, rows, cols);
-        else lm_matvec_i8(A, W, X, rows, cols);
-        check = (check << 1 | check >> 31) ^ lm_logits_crc(A, rows);
+    lm_rng r;
+    lm_rng_seed(&r, 1);
+    for (int t = 0; t < KT_MV_CASES; t++) {
+        kt_mv_case(&r, t, &c);
+        kt_mv_ref(&c, out, acc);
+        check = crc32_update(check, out, (size_t)c.rows * kt_mode_bytes(c.mode));
     }
     return check;
 }
 
-static void test_mac_kernels(void **state) {
+static uint32_t host_rq_check(void) {
+    int32_t acc[KT_RQ_N], init[KT_RQ_N];
+    lm_rq rq[KT_RQ_N];
+    uint8_t out[4 * KT_RQ_N];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 2);
+    for (int mode = 0; mode < 4; mode++) {
+        kt_rq_case(&r, mode, acc, rq, init);
+        kt_rq_ref(mode, acc, rq, init, out);
+        check = crc32_update(check, out, (size_t)KT_RQ_N * kt_mode_bytes(mode));
+    }
+    return check;
+}
+
+// The 6502 kernels (c64_*.s) == infer/'s C on the 6502 == infer/'s C on the host.
+static void test_kernels(void **state) {
     (void)state;
     if (!usable()) return;
     const char *tok = rq_test_data("llama2c/tok512.bin");
     if (!tok) return;
     char tk[600], bin[700], dir[700], bdir[720], exe[760];
     snprintf(tk, sizeof tk, "%s", tok);
-    const char *tmp = rq_test_tmpdir("c64_mac");
+    const char *tmp = rq_test_tmpdir("c64_kernels");
     snprintf(bin, sizeof bin, "%s/r.bin", tmp);
     snprintf(dir, sizeof dir, "%s/out", tmp);
     random_llama(bin, 32, 40, 1, 16, 3);
@@ -172,20 +174,26 @@ static void test_mac_kernels(void **state) {
     assert_int_equal(rq_model_open(bin, &oo, &m), 0);
     if (export_quiet(c64(), &m, dir, tk)) fail_msg("c64 export: %s", rq_last_error());
     rq_model_close(&m);
-    // the kernel test program, linked in the export's build folder (its model header: int4)
+    // the kernel test program, linked in the export's build folder (its model header), with the
+    // widest kernels (255 int8 columns, 128 int4 bytes)
     snprintf(bdir, sizeof bdir, "%s/build", dir);
-    snprintf(exe, sizeof exe, "%s/test_mac.sim", bdir);
-    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = 16, .prompt_max = 1, .wbits = 4,
-                       .test_main = "export/c64/cpu/test_mac.c"};
+    snprintf(exe, sizeof exe, "%s/test_kernels.sim", bdir);
+    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = 16, .prompt_max = 1, .wbits = 4, .maxc8 = 255, .maxb4 = 128,
+                       .test_main = "export/c64/cpu/test_kernels.c"};
     long shortfall = 0;
-    if (c64_compile(&b, "sim6502", exe, &shortfall)) fail_msg("test_mac build: %s", rq_last_error());
+    if (c64_compile(&b, "sim6502", exe, &shortfall)) fail_msg("test_kernels build: %s", rq_last_error());
     char *out = NULL;
     assert_int_equal(rq_test_run(&out, NULL, "sim65 '%s'", exe), 0);
-    unsigned trials, bad, h8, h4;
-    if (sscanf(out, "mac8 %u %u %x\nmac4 %u %u %x", &trials, &bad, &h8, &trials, &bad, &h4) != 6) fail_msg("test_mac printed: %s", out);
-    if (strstr(out, "mac8 60 0 ") == NULL || strstr(out, "mac4 60 0 ") == NULL) fail_msg("asm != C on the 6502: %s", out);
-    assert_int_equal(h8, host_mac_check(8));
-    assert_int_equal(h4, host_mac_check(4));
+    const struct {
+        const char *name;
+        uint32_t (*host)(void);
+        int trials;
+    } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s %d 0 %x\n", k[i].name, k[i].trials, k[i].host());
+        if (!strstr(out, want)) fail_msg("kernel %s: expected '%.*s', the 6502 printed:\n%s", k[i].name, (int)strlen(want) - 1, want, out);
+    }
     free(out);
 }
 
@@ -261,7 +269,7 @@ static void test_refusals(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mac_kernels),
+        cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_corrupt_inputs),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_stories_int8),

@@ -21,6 +21,15 @@
 int ws_open(const char *name, uint32_t image_bytes, infer_err *e);
 // Image bytes [off, off + n) into buf.
 void ws_read(uint32_t off, void *buf, uint16_t n);
+// Two sequential streams over the same bytes (the matrix kernel's weights, s = 0, and row records,
+// s = 1): ws_seek puts stream s at off, ws_next copies its next n bytes. A stream read costs one
+// DMA and no offset arithmetic in the caller (c64_matvec.s reads every block through them).
+void ws_seek(uint8_t s, uint32_t off);
+void ws_next(uint8_t s, void *buf, uint16_t n);
+// Keep n bytes aside (the tokenizer image between its uses: REU after the KV cache, a host file
+// under sim65) and get them back.
+void ws_stash(const void *buf, uint16_t n);
+void ws_unstash(void *buf, uint16_t n);
 // KV cache (see above). t is the position being written (0, 1, 2, ... in order).
 void kv_put(int l, int h, int t, const int16_t *k, const int8_t *v, int hs);
 void kv_k_begin(int l, int h);

@@ -1,10 +1,11 @@
 // ws_file.c: the weight source on sim65's paravirtual host files (c64_ws.h).
 //
-// sim65 2.19 implements open/read/write/close on host files but no lseek, so a reader keeps the
-// position of each open handle and serves a request at or after it by reading forward; a request
-// before it reopens the file. Two handles serve the image, so the embedding/classifier stream
-// and the layer stream (both forward within a token) do not reopen each other. The KV cache is
-// one append-only file per (layer, kv head, K/V) in the current folder: "kvLHk", "kvLHv".
+// sim65 2.19 implements open/read/write/close on host files but no lseek, so every handle keeps
+// its position and a seek reads forward to the offset; a seek backwards reopens the file. Three
+// handles on the REU image: the two streams (weights, row records) and ws_read's, so the
+// matrices, their records and the norms / tables between them each read forward within a token.
+// The KV cache is one append-only file per (layer, kv head, K/V) in the current folder, "kvLHk" and
+// "kvLHv"; the stash is the file "stash".
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,12 +16,10 @@ uint32_t ws_dma_bytes, ws_dma_transfers;
 typedef struct {
     int fd;
     uint32_t pos;
-    uint16_t age;
 } handle;
 
 static const char *img_name;
-static handle hs_[2];
-static uint16_t clock_;
+static handle H[3];  // streams 0 and 1, ws_read's
 static uint8_t skip[256];
 static int kv_fd = -1;
 
@@ -30,35 +29,59 @@ static void reopen(handle *h) {
     h->pos = 0;
 }
 
-int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
-    uint8_t b[4];
-    img_name = name;
-    hs_[0].fd = hs_[1].fd = -1;
-    reopen(&hs_[0]);
-    // sim65 2.19 may report a failed open as success: a read of the first bytes tells.
-    if (hs_[0].fd < 0 || read(hs_[0].fd, b, 4) != 4) return infer_fail(e, -1, "cannot read the model image", 0, 0, 0, 0);
-    hs_[0].pos = 4;
-    (void)image_bytes;
-    return 0;
-}
-
-void ws_read(uint32_t off, void *buf, uint16_t n) {
-    handle *h = &hs_[0];
-    // the handle closest below off, else the least recently used one, reopened
-    if (hs_[1].fd >= 0 && hs_[1].pos <= off && (h->pos > off || hs_[1].pos > h->pos)) h = &hs_[1];
-    else if (h->pos > off) {
-        h = hs_[0].age < hs_[1].age ? &hs_[0] : &hs_[1];
-        reopen(h);
-    }
+static void seek(handle *h, uint32_t off) {
+    if (h->fd < 0 || h->pos > off) reopen(h);
     while (h->pos < off) {
         uint32_t d = off - h->pos;
         int k = read(h->fd, skip, d > sizeof skip ? sizeof skip : (unsigned)d);
         if (k <= 0) break;
         h->pos += (unsigned)k;
     }
+}
+
+int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
+    uint8_t b[4];
+    img_name = name;
+    H[0].fd = H[1].fd = H[2].fd = -1;
+    reopen(&H[2]);
+    // sim65 2.19 may report a failed open as success: a read of the first bytes tells.
+    if (H[2].fd < 0 || read(H[2].fd, b, 4) != 4) return infer_fail(e, -1, "cannot read the model image", 0, 0, 0, 0);
+    H[2].pos = 4;
+    (void)image_bytes;
+    return 0;
+}
+
+void ws_next(uint8_t s, void *buf, uint16_t n) {
+    handle *h = &H[s];
     if (read(h->fd, buf, n) == (int)n) h->pos += n;
-    else h->pos = 0xFFFFFFFFUL;  // past the end: the next access reopens
-    h->age = ++clock_;
+    else h->pos = 0xFFFFFFFFUL;  // past the end: the next seek reopens
+    ws_dma_bytes += n;
+    ws_dma_transfers++;
+}
+
+void ws_seek(uint8_t s, uint32_t off) { seek(&H[s], off); }
+
+void ws_read(uint32_t off, void *buf, uint16_t n) {
+    seek(&H[2], off);
+    ws_next(2, buf, n);
+}
+
+static void put_file(const char *name, int append, const void *p, unsigned n) {
+    int fd = open(name, append ? O_WRONLY | O_APPEND : O_WRONLY | O_CREAT | O_TRUNC);
+    write(fd, p, n);
+    close(fd);
+}
+
+void ws_stash(const void *buf, uint16_t n) {
+    put_file("stash", 0, buf, n);
+    ws_dma_bytes += n;
+    ws_dma_transfers++;
+}
+
+void ws_unstash(void *buf, uint16_t n) {
+    int fd = open("stash", O_RDONLY);
+    read(fd, buf, n);
+    close(fd);
     ws_dma_bytes += n;
     ws_dma_transfers++;
 }
@@ -72,15 +95,10 @@ static void kv_file(int l, int h, char kind) {
 }
 
 void kv_put(int l, int h, int t, const int16_t *k, const int8_t *v, int hs) {
-    int fd;
     kv_file(l, h, 'k');
-    fd = open(kv_name, t == 0 ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY | O_APPEND);
-    write(fd, k, 2 * hs);
-    close(fd);
+    put_file(kv_name, t != 0, k, 2 * hs);
     kv_file(l, h, 'v');
-    fd = open(kv_name, t == 0 ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY | O_APPEND);
-    write(fd, v, hs);
-    close(fd);
+    put_file(kv_name, t != 0, v, hs);
     ws_dma_bytes += 3 * hs;
     ws_dma_transfers += 2;
 }

@@ -3,9 +3,10 @@
 //   $DF01 command ($91: execute now, REU -> C64; $90: C64 -> REU)   $DF02/03 C64 address
 //   $DF04/05/06 REU address (bank in $DF06)   $DF07/08 length (0 = 64 KB)   $DF0A 0: both
 //   addresses count up
-// The REU image is the model image at REU address 0 (the exporter pads the file to the REU's
-// size); the KV cache starts at C64_KV_BASE after it: K of (layer l, kv head h) at
-// C64_KV_BASE + ((l * n_kv + h) * seq_len + t) * 2 hs, V after all K.
+// The REU holds the model image at REU address 0 (the exporter pads the file to the REU's size),
+// the C64 sidecar at C64_SIDE_BASE, the KV cache at C64_KV_BASE: K of (layer l, kv head h) at
+// C64_KV_BASE + ((l * n_kv + h) * seq_len + t) * 2 hs, V after all K; then the tokenizer's stash.
+// The streams' addresses are little-endian byte triples (no 32-bit shifts in cc65 code).
 #include "c64_model.h"
 #include "c64_ws.h"
 
@@ -13,34 +14,52 @@
 
 uint32_t ws_dma_bytes, ws_dma_transfers;
 static uint32_t kv_at;
+static uint8_t stream[2][3];  // the streams' next REU addresses
 
-static void dma(uint8_t cmd, const void *c64, uint32_t reu, uint16_t n) {
-    uint16_t a = (uint16_t)c64;
-    REU[2] = (uint8_t)a;
-    REU[3] = (uint8_t)(a >> 8);
-    REU[4] = (uint8_t)reu;
-    REU[5] = (uint8_t)(reu >> 8);
-    REU[6] = (uint8_t)(reu >> 16);
+static void dma(uint8_t cmd, const void *c64, const uint8_t *reu, uint16_t n) {
+    REU[2] = (uint8_t)(uint16_t)c64;
+    REU[3] = (uint8_t)((uint16_t)c64 >> 8);
+    REU[4] = reu[0];
+    REU[5] = reu[1];
+    REU[6] = reu[2];
     REU[7] = (uint8_t)n;
     REU[8] = (uint8_t)(n >> 8);
     REU[10] = 0;
     REU[1] = cmd;  // the CPU is halted until the transfer is done
-    ws_dma_bytes += n;
-    ws_dma_transfers++;
 }
+
+static void dma32(uint8_t cmd, const void *c64, uint32_t reu, uint16_t n) { dma(cmd, c64, (const uint8_t *)&reu, n); }
 
 int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
     uint8_t b[4];
     (void)name;
     b[0] = 0;
-    dma(0x91, b, 0, 4);
+    dma32(0x91, b, 0, 4);
     if (b[0] != 'R' || b[1] != 'Q' || b[2] != 'L' || b[3] != 'M')
         return infer_fail(e, 0, "no model image in the REU (expected \"RQLM\" at REU address 0: load the .reu file)", 0, 0, 0, 0);
     (void)image_bytes;
     return 0;
 }
 
-void ws_read(uint32_t off, void *buf, uint16_t n) { dma(0x91, buf, off, n); }
+void ws_read(uint32_t off, void *buf, uint16_t n) { dma32(0x91, buf, off, n); }
+
+void ws_seek(uint8_t s, uint32_t off) {
+    uint8_t *a = stream[s];
+    a[0] = (uint8_t)off, a[1] = (uint8_t)(off >> 8), a[2] = (uint8_t)(off >> 16);
+}
+
+void ws_next(uint8_t s, void *buf, uint16_t n) {
+    uint8_t *a = stream[s];
+    uint16_t lo;
+    dma(0x91, buf, a, n);
+    lo = *(uint16_t *)a + n;
+    if (lo < n) a[2]++;
+    *(uint16_t *)a = lo;
+}
+
+#define STASH (C64_KV_BASE + (uint32_t)C64_N_LAYERS * C64_N_KV * C64_SEQ * 3 * C64_HS)
+void ws_stash(const void *buf, uint16_t n) { dma32(0x90, buf, STASH, n); }
+void ws_unstash(void *buf, uint16_t n) { dma32(0x91, buf, STASH, n); }
 
 static uint32_t k_addr(int l, int h, int t, int hs) {
     return C64_KV_BASE + (((uint32_t)l * C64_N_KV + (uint32_t)h) * C64_SEQ + (uint32_t)t) * (uint32_t)(2 * hs);
@@ -51,19 +70,19 @@ static uint32_t v_addr(int l, int h, int t, int hs) {
 }
 
 void kv_put(int l, int h, int t, const int16_t *k, const int8_t *v, int hs) {
-    dma(0x90, k, k_addr(l, h, t, hs), (uint16_t)(2 * hs));
-    dma(0x90, v, v_addr(l, h, t, hs), (uint16_t)hs);
+    dma32(0x90, k, k_addr(l, h, t, hs), (uint16_t)(2 * hs));
+    dma32(0x90, v, v_addr(l, h, t, hs), (uint16_t)hs);
 }
 
 void kv_k_begin(int l, int h) { kv_at = k_addr(l, h, 0, C64_HS); }
 void kv_v_begin(int l, int h) { kv_at = v_addr(l, h, 0, C64_HS); }
 
 void kv_k_next(int16_t *k, int n, int hs) {
-    dma(0x91, k, kv_at, (uint16_t)(2 * n * hs));
+    dma32(0x91, k, kv_at, (uint16_t)(2 * n * hs));
     kv_at += (uint32_t)(2 * n * hs);
 }
 
 void kv_v_next(int8_t *v, int n, int hs) {
-    dma(0x91, v, kv_at, (uint16_t)(n * hs));
+    dma32(0x91, v, kv_at, (uint16_t)(n * hs));
     kv_at += (uint32_t)(n * hs);
 }

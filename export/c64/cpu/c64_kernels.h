@@ -1,0 +1,33 @@
+// c64_kernels.h: the 6502 routines of the C64 program (c64_*.s), each bit-identical to the
+// operation of infer/lm_ops.c it replaces (tested on random inputs by test_kernels.c).
+#ifndef C64_KERNELS_H
+#define C64_KERNELS_H
+
+#include <stdint.h>
+
+#include "infer/lm_ops.h"
+
+// c64_mul.s: the square tables (3 KB, page-aligned), filled once.
+void c64_mul_init(void);
+
+// c64_rq.s: what a requantisation y = rshr((v >> p) * m, k) becomes (lm_requant_i8, _i16 with
+// the limit 2047, _add, plain int32), and the raw accumulator of the matrix kernel (tests).
+enum { C64_RQ_I8, C64_RQ_I16, C64_RQ_ADD, C64_RQ_I32, C64_RQ_ACC };
+// y[i] by mode from acc[i] and rq[i], i < n; |acc[i]| < 2^23 (the C64's requantised values).
+void c64_requant(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n);
+
+// c64_matvec.s: matrix times vector, each row requantised into out (the mode, with the row's
+// record: c64_rec.h). Load the input once (int8 x of cols <= 255 entries, for the kernel of
+// `bits` 8 or 4), then run any number of matrices of that width over it.
+typedef struct {
+    void *out;          // [rows] of the mode's type
+    uint32_t w_off;     // weight-source offset of row 0's packed weights
+    uint32_t rec_off;   // weight-source offset of row 0's record
+    uint16_t rows;
+    uint8_t mode;       // C64_RQ_*
+} c64_mv_args;
+extern c64_mv_args c64_mv;
+void c64_mv_input(const int8_t *x, uint8_t cols, uint8_t bits);
+void c64_mv_run(void);
+
+#endif

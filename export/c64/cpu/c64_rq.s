@@ -1,0 +1,378 @@
+; c64_rq.s: the requantisation of the transformer contract on a 6502 (infer/lm_ops.h):
+;     y = rshr((v >> p) * m, k),   rshr(a, k) = (a + 2^(k-1)) >> k  (k >= 1; a for k = 0)
+; then, by mode, y saturated to int8 (lm_requant_i8), clamped to +-2047 into int16
+; (lm_requant_i16 with the attention's limit), added to an int32 (lm_requant_add) or stored as
+; int32 (the logits, the embedding row). Bit-identical to lm_requant for every input of the
+; contract: v is a 24-bit signed value here (every requantised number on the C64 is below 2^23 in
+; magnitude: matrix rows of at most 255 columns, attention output and SwiGLU products, int8
+; embeddings) and the writer's pre-shift keeps |v >> p| < 2^15 (lm_image.c checks it), so the
+; product is a signed 16 x 16 multiply (c64_mul.s) and everything after it is 32-bit.
+;
+; rq_core: v in tmp1..tmp3 (little-endian), rq_m/rq_p/rq_k, rq_mode; writes through the pointer
+; in sreg and advances it. Clobbers A, X, Y, tmp4, ptr1..ptr4 (their low bytes), regbank 0..3,
+; regsave. The caller sets the multiply pointers' high bytes (c64_mul_ptrs) once.
+; Modes: RQ_I8 0, RQ_I16 1, RQ_ADD 2, RQ_I32 3, RQ_ACC 4 (no requantisation: v >> 1 as int32, the
+; matrix kernels' accumulator for tests).
+;
+;   void c64_requant(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n)
+; the same over arrays (one rq per element), for tests and the C callers.
+        .include "zeropage.inc"
+        .import mul16s, c64_mul_ptrs
+        .importzp m_a, m_b, m_r
+        .import popa, popax
+        .export rq_core, rq_m, rq_p, rq_k, rq_mode, _c64_requant
+
+        .segment "BSS"
+rq_m:   .res 2
+rq_p:   .res 1
+rq_k:   .res 1
+rq_mode: .res 1
+ar_acc: .res 2
+ar_rq:  .res 2
+ar_n:   .res 2
+
+        .segment "RODATA"
+bitmask: .byte 1, 2, 4, 8, 16, 32, 64, 128
+
+        .segment "CODE"
+
+rq_core:
+        lda     rq_mode
+        cmp     #4
+        bne     :+
+        jmp     acc_out
+        ; t = v >> p (arithmetic), the low 16 bits (|t| < 2^15)
+:       lda     #0
+        ldy     tmp3
+        bpl     :+
+        lda     #$FF
+:       sta     tmp4            ; the sign byte above v
+        ldx     rq_p
+@bytes: cpx     #8
+        bcc     @bits
+        lda     tmp2
+        sta     tmp1
+        lda     tmp3
+        sta     tmp2
+        lda     tmp4
+        sta     tmp3
+        txa
+        sbc     #8              ; C = 1 from the cpx
+        tax
+        bne     @bytes
+@bits:  cpx     #5
+        bcs     @left
+        txa
+        beq     @t01
+@right: lda     tmp3            ; t = tmp1:tmp2 after x single shifts
+        cmp     #$80
+        ror     tmp3
+        ror     tmp2
+        ror     tmp1
+        dex
+        bne     @right
+@t01:   lda     tmp1
+        sta     m_a
+        lda     tmp2
+        sta     m_a+1
+        jmp     @mul
+@left:  asl     tmp1            ; v << (8 - x): t = tmp2:tmp3
+        rol     tmp2
+        rol     tmp3
+        inx
+        cpx     #8
+        bne     @left
+        lda     tmp2
+        sta     m_a
+        lda     tmp3
+        sta     m_a+1
+@mul:   lda     rq_m
+        sta     m_b
+        lda     rq_m+1
+        sta     m_b+1
+        jsr     mul16s          ; m_r = t * m
+        ; rshr k: add 2^(k-1) at byte (k-1) >> 3, then shift right by k
+        ldx     rq_k
+        bne     :+
+        jmp     @out
+:       dex
+        txa
+        and     #7
+        tay
+        txa
+        lsr     a
+        lsr     a
+        lsr     a
+        tax
+        clc
+        lda     bitmask,y
+        adc     m_r,x
+        sta     m_r,x
+        bcc     @shift
+@carry: inx                     ; propagate the carry
+        cpx     #4
+        beq     @shift
+        inc     m_r,x
+        beq     @carry
+@shift: lda     #0
+        ldy     m_r+3
+        bpl     :+
+        lda     #$FF
+:       sta     tmp4            ; sign
+        ldx     rq_k
+        txa
+        and     #7
+        cmp     #5
+        bcs     @sleft
+@sbyte: cpx     #8              ; whole bytes, then at most 4 right shifts
+        bcc     @sbits
+        lda     m_r+1
+        sta     m_r
+        lda     m_r+2
+        sta     m_r+1
+        lda     m_r+3
+        sta     m_r+2
+        lda     tmp4
+        sta     m_r+3
+        txa
+        sbc     #8
+        tax
+        bne     @sbyte
+        beq     @out
+@sbits: txa
+        beq     @out
+:       lda     m_r+3
+        cmp     #$80
+        ror     m_r+3
+        ror     m_r+2
+        ror     m_r+1
+        ror     m_r
+        dex
+        bne     :-
+        beq     @out
+@sleft: ; k & 7 >= 5: shift left by 8 - (k & 7) through a fifth byte, then whole bytes
+        eor     #7              ; 7 - (k & 7) = shifts - 1
+        tay
+:       asl     m_r
+        rol     m_r+1
+        rol     m_r+2
+        rol     m_r+3
+        rol     tmp4
+        dey
+        bpl     :-
+        txa                     ; k + (8 - k & 7) = 8 (k >> 3) + 8: k >> 3 + 1 whole bytes
+        lsr     a
+        lsr     a
+        lsr     a
+        tax
+        lda     tmp4            ; the sign of the result
+        asl     a
+        lda     #0
+        bcc     :+
+        lda     #$FF
+:       sta     tmp3            ; fill byte
+        lda     m_r+1           ; one byte down (the fifth byte becomes byte 3)
+        sta     m_r
+        lda     m_r+2
+        sta     m_r+1
+        lda     m_r+3
+        sta     m_r+2
+        lda     tmp4
+        sta     m_r+3
+        txa
+        beq     @out
+:       lda     m_r+1
+        sta     m_r
+        lda     m_r+2
+        sta     m_r+1
+        lda     m_r+3
+        sta     m_r+2
+        lda     tmp3
+        sta     m_r+3
+        dex
+        bne     :-
+@out:   ldy     #0
+        lda     rq_mode
+        beq     out_i8
+        cmp     #1
+        beq     out_i16
+        cmp     #2
+        beq     out_add
+        ; RQ_I32
+        lda     m_r
+        sta     (sreg),y
+        iny
+        lda     m_r+1
+        sta     (sreg),y
+        iny
+        lda     m_r+2
+        sta     (sreg),y
+        iny
+        lda     m_r+3
+        sta     (sreg),y
+        lda     #4
+        jmp     advance
+out_add:
+        clc
+        lda     (sreg),y
+        adc     m_r
+        sta     (sreg),y
+        iny
+        lda     (sreg),y
+        adc     m_r+1
+        sta     (sreg),y
+        iny
+        lda     (sreg),y
+        adc     m_r+2
+        sta     (sreg),y
+        iny
+        lda     (sreg),y
+        adc     m_r+3
+        sta     (sreg),y
+        lda     #4
+        bne     advance
+out_i8: lda     m_r+3           ; sat8: clamp to [-127, 127]
+        bmi     @neg
+        ora     m_r+2
+        ora     m_r+1
+        bne     @pmax
+        lda     m_r
+        bpl     @st8
+@pmax:  lda     #127
+        bne     @st8
+@neg:   and     m_r+2           ; negative: every upper byte $FF and m_r in [$81, $FF]
+        and     m_r+1
+        cmp     #$FF
+        bne     @nmin
+        lda     m_r
+        bpl     @nmin
+        cmp     #$81
+        bcs     @st8
+@nmin:  lda     #$81            ; -127
+@st8:   sta     (sreg),y
+        lda     #1
+        bne     advance
+out_i16:
+        lda     m_r+3           ; clamp to [-2047, 2047]
+        bmi     @neg
+        ora     m_r+2
+        bne     @pmax
+        lda     m_r+1
+        cmp     #8
+        bcc     @st16
+@pmax:  lda     #$FF
+        sta     m_r
+        lda     #$07
+        bne     @st16
+@neg:   and     m_r+2
+        cmp     #$FF
+        bne     @nmin
+        lda     m_r+1
+        cmp     #$F8            ; >= -2048 ...
+        bcc     @nmin
+        bne     @st16           ; > $F8xx: inside
+        lda     m_r             ; $F8xx: -2048 + low byte: -2048 itself is outside
+        bne     @st16n
+@nmin:  lda     #$01            ; -2047 = $F801
+        sta     m_r
+        lda     #$F8
+        bne     @st16
+@st16n: lda     #$F8
+@st16:  tax                     ; A = high byte
+        lda     m_r
+        sta     (sreg),y
+        iny
+        txa
+        sta     (sreg),y
+        lda     #2
+advance:
+        clc
+        adc     sreg
+        sta     sreg
+        bcc     :+
+        inc     sreg+1
+:       rts
+
+; RQ_ACC: v >> 1 (the kernels hold 2 acc), sign-extended to int32.
+acc_out:
+        ldy     #0
+        lda     tmp3
+        cmp     #$80
+        ror     a
+        tax
+        lda     tmp2
+        ror     a
+        pha
+        lda     tmp1
+        ror     a
+        sta     (sreg),y
+        iny
+        pla
+        sta     (sreg),y
+        iny
+        txa
+        sta     (sreg),y
+        iny
+        asl     a
+        lda     #0
+        bcc     :+
+        lda     #$FF
+:       sta     (sreg),y
+        lda     #4
+        bne     advance
+
+_c64_requant:
+        sta     ar_n
+        stx     ar_n+1
+        jsr     popax
+        sta     ar_rq
+        stx     ar_rq+1
+        jsr     popax
+        sta     ar_acc
+        stx     ar_acc+1
+        jsr     popax
+        sta     sreg
+        stx     sreg+1
+        jsr     popa
+        sta     rq_mode
+        jsr     c64_mul_ptrs
+@loop:  lda     ar_n
+        ora     ar_n+1
+        bne     :+
+        rts
+:       lda     ar_acc          ; v = acc[i] (low 24 bits), rq = rq[i]
+        sta     @a1+1
+        lda     ar_acc+1
+        sta     @a1+2
+        ldx     #2
+@a1:    lda     $FFFF,x
+        sta     tmp1,x
+        dex
+        bpl     @a1
+        lda     ar_rq
+        sta     @a2+1
+        lda     ar_rq+1
+        sta     @a2+2
+        ldx     #3
+@a2:    lda     $FFFF,x
+        sta     rq_m,x
+        dex
+        bpl     @a2
+        jsr     rq_core
+        clc
+        lda     ar_acc
+        adc     #4
+        sta     ar_acc
+        bcc     :+
+        inc     ar_acc+1
+:       clc
+        lda     ar_rq
+        adc     #4
+        sta     ar_rq
+        bcc     :+
+        inc     ar_rq+1
+:       lda     ar_n
+        bne     :+
+        dec     ar_n+1
+:       dec     ar_n
+        jmp     @loop

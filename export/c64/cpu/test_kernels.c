@@ -1,0 +1,97 @@
+// test_kernels.c: the C64 program's 6502 routines (c64_*.s) against the operations of
+// infer/lm_ops.c they replace, both compiled for the 6502, on the random cases of test_kernels.h
+// (edge values included) under sim65. Prints one line per routine, "NAME TRIALS MISMATCHES CHECK",
+// CHECK = CRC-32 of every reference result, which tests/test_target_c64.c recomputes on the host.
+// The weight source is RAM here: an offset is an address.
+#include <string.h>
+#include <unistd.h>
+
+#include "base/crc32.h"
+#include "c64_kernels.h"
+#include "test_kernels.h"
+
+static const uint8_t *at[2];
+void ws_read(uint32_t off, void *buf, uint16_t n) { memcpy(buf, (const void *)(uint16_t)off, n); }
+void ws_seek(uint8_t s, uint32_t off) { at[s] = (const uint8_t *)(uint16_t)off; }
+void ws_next(uint8_t s, void *buf, uint16_t n) {
+    memcpy(buf, at[s], n);
+    at[s] += n;
+}
+
+static kt_mv C;
+static uint8_t REC[KT_MAXR * C64_REC_BYTES];
+static int32_t ACC[KT_RQ_N], INIT[KT_RQ_N];
+static lm_rq RQ[KT_RQ_N];
+static uint8_t WANT[4 * KT_RQ_N], GOT[4 * KT_RQ_N];
+
+static void put(const char *s) { write(1, s, (unsigned)strlen(s)); }
+
+static void put_num(uint32_t v, int base) {
+    char b[12];
+    int i = 11;
+    b[i] = 0;
+    do b[--i] = "0123456789abcdef"[v % (uint32_t)base], v /= (uint32_t)base;
+    while (v);
+    put(b + i);
+}
+
+static void report(const char *name, int trials, int bad, uint32_t check) {
+    put(name);
+    put(" ");
+    put_num((uint32_t)trials, 10);
+    put(" ");
+    put_num((uint32_t)bad, 10);
+    put(" ");
+    put_num(check, 16);
+    put("\n");
+}
+
+static void test_mv(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, i, bad = 0;
+    lm_rng_seed(&r, 1);
+    for (t = 0; t < KT_MV_CASES; t++) {
+        int stride, nb;
+        kt_mv_case(&r, t, &C);
+        stride = C.bits == 4 ? (C.cols + 1) / 2 : C.cols;
+        nb = C.rows * kt_mode_bytes(C.mode);
+        for (i = 0; i < C.rows; i++) c64_rec_put(REC + C64_REC_BYTES * i, c64_row_sumsq(C.bits, C.w + i * stride, C.cols), &C.rq[i]);
+        kt_mv_ref(&C, WANT, ACC);
+        memcpy(GOT, C.init, sizeof C.init);
+        c64_mv_input(C.x, (uint8_t)C.cols, (uint8_t)C.bits);
+        c64_mv.out = GOT;
+        c64_mv.w_off = (uint16_t)C.w;
+        c64_mv.rec_off = (uint16_t)REC;
+        c64_mv.rows = (uint16_t)C.rows;
+        c64_mv.mode = (uint8_t)C.mode;
+        c64_mv_run();
+        bad += memcmp(WANT, GOT, (unsigned)nb) != 0;
+        check = crc32_update(check, WANT, (unsigned)nb);
+    }
+    report("mv", KT_MV_CASES, bad, check);
+}
+
+static void test_rq(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int mode, bad = 0;
+    lm_rng_seed(&r, 2);
+    for (mode = 0; mode < 4; mode++) {
+        int nb = KT_RQ_N * kt_mode_bytes(mode);
+        kt_rq_case(&r, mode, ACC, RQ, INIT);
+        kt_rq_ref(mode, ACC, RQ, INIT, WANT);
+        memcpy(GOT, INIT, sizeof INIT);
+        c64_requant((uint8_t)mode, GOT, ACC, RQ, KT_RQ_N);
+        bad += memcmp(WANT, GOT, (unsigned)nb) != 0;
+        check = crc32_update(check, WANT, (unsigned)nb);
+    }
+    report("rq", 4, bad, check);
+}
+
+int main(void) {
+    c64_mul_init();
+    test_rq();
+    test_mv();
+    return 0;
+}

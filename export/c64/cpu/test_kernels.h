@@ -1,0 +1,123 @@
+// test_kernels.h: the random cases of the C64 kernel test, generated the same way by the 6502
+// program (test_kernels.c, which runs the assembly and infer/'s C on them) and by the host test
+// (tests/test_target_c64.c, which recomputes the reference's check from its own C): assembly ==
+// cc65's C == the host's C.
+#ifndef C64_TEST_KERNELS_H
+#define C64_TEST_KERNELS_H
+
+#include <stdint.h>
+
+#include "c64_rec.h"
+#include "infer/lm_ops.h"
+
+#define KT_MV_CASES 40
+#define KT_MAXR 20
+#define KT_RQ_N 64
+
+// A matrix-vector case: bits, shape, weights (rows x stride bytes), input, row requantisations,
+// the mode (C64_RQ_* order) and the output's initial values (for the add mode).
+typedef struct {
+    int bits, rows, cols, mode;
+    uint8_t w[KT_MAXR * 255];
+    int8_t x[255];
+    lm_rq rq[KT_MAXR];
+    int32_t init[KT_MAXR];
+} kt_mv;
+
+static int kt_below(lm_rng *r, int n) { return (int)lm_rng_below(r, (uint32_t)n); }
+
+// The smallest pre-shift with |v >> p| < 2^15 for |v| <= bound (lm_image.c's check).
+static int kt_preshift(uint32_t bound) {
+    int p = 0;
+    while (((bound + 1) >> p) >= 32767) p++;
+    return p;
+}
+
+static void kt_rq_random(lm_rng *r, lm_rq *q, uint32_t bound) {
+    q->m = (int16_t)((int32_t)lm_rng_below(r, 65535) - 32767);
+    q->p = (uint8_t)(kt_preshift(bound) + kt_below(r, 3));
+    q->k = (uint8_t)kt_below(r, 32);
+}
+
+static void kt_mv_case(lm_rng *r, int t, kt_mv *c) {
+    int i, j, stride;
+    c->bits = t % 2 ? 4 : 8;
+    c->mode = t % 5;
+    c->rows = 1 + kt_below(r, KT_MAXR);
+    c->cols = t < 4 ? (t < 2 ? 255 - t : t - 1) : 1 + kt_below(r, 255);
+    stride = c->bits == 4 ? (c->cols + 1) / 2 : c->cols;
+    for (i = 0; i < c->rows * stride; i++) {
+        if (c->bits == 8) c->w[i] = (uint8_t)(kt_below(r, 255) - 127);
+        else {
+            int lo = (kt_below(r, 15) - 7) & 15;  // (one call per statement: C leaves the order of calls in an expression open)
+            c->w[i] = (uint8_t)(lo | ((kt_below(r, 15) - 7) & 15) << 4);
+        }
+        if (t % 7 == 3) c->w[i] = c->bits == 8 ? (uint8_t)(t % 3 ? 127 : -127) : (uint8_t)(t % 3 ? 0x77 : 0x99);
+        if (t % 13 == 5) c->w[i] = 0;
+    }
+    if (c->bits == 4 && (c->cols & 1))  // the pad nibble: anything (-8 included); its input is 0
+        for (i = 0; i < c->rows; i++) c->w[i * stride + stride - 1] = (uint8_t)((c->w[i * stride + stride - 1] & 15) | kt_below(r, 16) << 4);
+    for (j = 0; j < c->cols; j++) {
+        c->x[j] = (int8_t)(kt_below(r, 256) - 128);
+        if (t % 7 == 3) c->x[j] = t % 4 ? -128 : 127;
+        if (t % 11 == 6) c->x[j] = 0;
+    }
+    for (i = 0; i < c->rows; i++) {
+        uint32_t s = 0;
+        for (j = 0; j < c->cols; j++) {
+            int v = c->bits == 4 ? lm_i4(j & 1 ? c->w[i * stride + j / 2] >> 4 : c->w[i * stride + j / 2] & 15) : (int8_t)c->w[i * stride + j];
+            s += (uint32_t)(v < 0 ? -v : v);
+        }
+        kt_rq_random(r, &c->rq[i], 128 * s);
+        c->init[i] = (int32_t)lm_rng_next(r) >> 2;
+    }
+}
+
+// The reference: lm_matvec_* then the mode's lm_requant_* into out (bytes of the mode's type).
+static void kt_mv_ref(const kt_mv *c, void *out, int32_t *acc) {
+    int i;
+    if (c->bits == 4) lm_matvec_i4(acc, c->w, c->x, c->rows, c->cols);
+    else lm_matvec_i8(acc, (const int8_t *)c->w, c->x, c->rows, c->cols);
+    if (c->mode == 0) lm_requant_i8((int8_t *)out, acc, c->rq, c->rows);
+    else if (c->mode == 1) lm_requant_i16((int16_t *)out, acc, c->rq, c->rows, 2047);
+    else if (c->mode == 2) {
+        for (i = 0; i < c->rows; i++) ((int32_t *)out)[i] = c->init[i];
+        lm_requant_add((int32_t *)out, acc, c->rq, c->rows);
+    } else if (c->mode == 3)
+        for (i = 0; i < c->rows; i++) ((int32_t *)out)[i] = lm_requant(acc[i], c->rq[i]);
+    else
+        for (i = 0; i < c->rows; i++) ((int32_t *)out)[i] = acc[i];
+}
+
+static int kt_mode_bytes(int mode) { return mode == 0 ? 1 : mode == 1 ? 2 : 4; }
+
+// Requantisation cases of one mode: n accumulators over the 24-bit range (edges first) and
+// their rq; init for the add mode.
+static void kt_rq_case(lm_rng *r, int mode, int32_t *acc, lm_rq *rq, int32_t *init) {
+    static const int32_t edge[8] = {0, 1, -1, 8388607L, -8388608L, 8388606L, -8388607L, 127};
+    int i;
+    for (i = 0; i < KT_RQ_N; i++) {
+        int sh = 9 + kt_below(r, 20);
+        int32_t a = (int32_t)(lm_rng_next(r) >> sh);
+        if (lm_rng_next(r) & 1) a = -a;
+        if (i < 8) a = edge[i];
+        acc[i] = a;
+        kt_rq_random(r, &rq[i], (uint32_t)(a < 0 ? -a : a));
+        if (i % 9 == 4) rq[i].k = 0;
+        if (i % 9 == 5) rq[i].m = mode ? 32767 : -32767;
+        init[i] = (int32_t)lm_rng_next(r) >> 2;
+    }
+}
+
+static void kt_rq_ref(int mode, const int32_t *acc, const lm_rq *rq, const int32_t *init, void *out) {
+    int i;
+    if (mode == 0) lm_requant_i8((int8_t *)out, acc, rq, KT_RQ_N);
+    else if (mode == 1) lm_requant_i16((int16_t *)out, acc, rq, KT_RQ_N, 2047);
+    else if (mode == 2) {
+        for (i = 0; i < KT_RQ_N; i++) ((int32_t *)out)[i] = init[i];
+        lm_requant_add((int32_t *)out, acc, rq, KT_RQ_N);
+    } else
+        for (i = 0; i < KT_RQ_N; i++) ((int32_t *)out)[i] = lm_requant(acc[i], rq[i]);
+}
+
+#endif
