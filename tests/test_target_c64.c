@@ -157,6 +157,20 @@ static uint32_t host_rq_check(void) {
     return check;
 }
 
+static uint32_t host_norm_check(void) {
+    static kt_norm c;
+    int8_t out[KT_NORM_MAXN];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 3);
+    for (int t = 0; t < KT_NORM_CASES; t++) {
+        kt_norm_case(&r, t, &c);
+        lm_rmsnorm_q8(out, c.x, c.g, c.gk, c.n, c.eps);
+        check = crc32_update(check, out, (size_t)c.n);
+    }
+    return check;
+}
+
 // The 6502 kernels (c64_*.s) == infer/'s C on the 6502 == infer/'s C on the host.
 static void test_kernels(void **state) {
     (void)state;
@@ -188,7 +202,7 @@ static void test_kernels(void **state) {
         const char *name;
         uint32_t (*host)(void);
         int trials;
-    } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}};
+    } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}, {"norm", host_norm_check, KT_NORM_CASES}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         char want[64];
         snprintf(want, sizeof want, "%s %d 0 %x\n", k[i].name, k[i].trials, k[i].host());

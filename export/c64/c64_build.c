@@ -16,7 +16,7 @@ static const char *const SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "infer
                                       "export/c64/cpu/c64_main.c", "export/c64/cpu/c64_rt.c", NULL};
 static const char *const TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", NULL};
 // The 6502 kernels (c64_kernels.h), or their C version on infer/lm_ops.c (--c-kernels).
-static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", NULL};
+static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", "c64_norm", NULL};
 #define C_KERNELS "export/c64/cpu/c64_kernels_c.c"
 
 static uint32_t al256(uint32_t n) { return (n + 255u) & ~255u; }
@@ -231,9 +231,11 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
                               b->maxb4, ASM_KERNELS[i], sys, b->root, ASM_KERNELS[i]);
         no += (size_t)snprintf(objs + no, sizeof objs - no, " %s_%s.o", ASM_KERNELS[i], sys);
     }
-    if (!b->test_main) {
-        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
-        no += (size_t)snprintf(objs + no, sizeof objs - no, " c64_crc_%s.o", sys);
+    // the CRC and the weight source's stream reads (for the REU or sim65's host files)
+    const char *more[] = {"c64_crc", reu ? "ws_reu_next" : "ws_file_next", NULL};
+    for (int i = 0; !b->test_main && more[i]; i++) {
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, more[i], sys, b->root, more[i]);
+        no += (size_t)snprintf(objs + no, sizeof objs - no, " %s_%s.o", more[i], sys);
     }
     // the linker configuration: cc65's for the machine plus the page-aligned segment PAGES of the
     // kernels' tables (before BSS, in BSS's memory area)

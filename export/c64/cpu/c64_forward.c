@@ -41,7 +41,7 @@ static void matvec(void *out, uint32_t w_off, uint32_t rec_off, uint16_t rows, u
 
 static void rmsnorm(int8_t *out, uint32_t g_off, int32_t k) {
     ws_read(g_off, A.g, 2 * C64_DIM);
-    lm_rmsnorm_q8(out, A.x, A.g, (int)k, C64_DIM, (uint32_t)C64_EPS_SS);
+    c64_rmsnorm(out, A.x, A.g, (uint8_t)k, C64_DIM, (uint32_t)C64_EPS_SS);
 }
 
 // One query head over positions 0..pos (lm_kernel.c's attend_head): scores q.k in int32,

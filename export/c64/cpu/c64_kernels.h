@@ -30,4 +30,7 @@ extern c64_mv_args c64_mv;
 void c64_mv_input(const int8_t *x, uint8_t cols, uint8_t bits);
 void c64_mv_run(void);
 
+// c64_norm.s: lm_rmsnorm_q8 for n <= 255.
+void c64_rmsnorm(int8_t *out, const int32_t *x, const int16_t *g, uint8_t gk, uint8_t n, uint32_t eps_ss);
+
 #endif

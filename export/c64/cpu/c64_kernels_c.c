@@ -51,3 +51,7 @@ void c64_mv_run(void) {
         out += n * size;
     }
 }
+
+void c64_rmsnorm(int8_t *out, const int32_t *x, const int16_t *g, uint8_t gk, uint8_t n, uint32_t eps_ss) {
+    lm_rmsnorm_q8(out, x, g, gk, n, eps_ss);
+}

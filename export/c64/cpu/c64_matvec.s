@@ -32,7 +32,7 @@
 ; bytes (0: no int4 kernel).
         .include "zeropage.inc"
         .import pusha, pushax, popa, popax, _ws_seek, _ws_next
-        .import _c64_sqlo, _c64_sqhi, c64_mul_ptrs, mul16u
+        .import _c64_sqlo, _c64_sqhi, c64_mul_ptrs, k_mul16u
         .importzp m_a, m_b, m_r
         .import rq_core, rq_m, rq_p, rq_k, rq_mode
         .export _c64_mv_input, _c64_mv_run, _c64_mv
@@ -207,7 +207,7 @@ locate: pha
         lda     tmp3
         sta     m_a
         jsr     c64_mul_ptrs
-        jsr     mul16u
+        jsr     k_mul16u
         pla
         tax
         pla

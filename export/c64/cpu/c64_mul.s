@@ -11,11 +11,16 @@
 ;   (P1),y = f(a + b)        (P3),y = q2[255 - a + b] = f(|a - b|)
 ; so one pointer set per multiplicand serves any number of multipliers (ptr1..ptr4 here).
 ;
-; mul16s: m_r (32 bits) = m_a * m_b, both signed 16-bit, little-endian, in the zero page
-; (regbank). Callers set the pointers' high bytes once per entry (c64_mul_ptrs): cc65's runtime
-; uses ptr1..ptr4 too. Clobbers A, X, Y, ptr1..ptr4 (low bytes).
+; k_mul16s: m_r (32 bits) = m_a * m_b, both signed 16-bit, little-endian, in the zero page
+; (regbank); k_mul16u both unsigned, k_mul16su m_a signed and m_b unsigned. Callers set the pointers'
+; high bytes once per entry (c64_mul_ptrs): cc65's runtime uses ptr1..ptr4 too. Clobbers A, X, Y,
+; ptr1..ptr4 (low bytes).
+;
+; k_udiv32: m_r = floor(m_r / d), d = ptr3..ptr4 (32 bits, > 0), restoring shift-subtract like
+; lm_udiv; the remainder in ptr1..ptr2. k_isqrt32: m_r = floor(sqrt(m_r)) (lm_isqrt). Both clobber
+; A, X, Y, ptr1..ptr4.
         .include "zeropage.inc"
-        .export _c64_mul_init, c64_mul_ptrs, mul16s, mul16u
+        .export _c64_mul_init, c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32, k_isqrt32
         .exportzp m_a, m_b, m_r
         .export _c64_sqlo, _c64_sqhi, q1lo, q1hi, q2lo, q2hi
 
@@ -127,7 +132,7 @@ _c64_mul_init:
         sta     _c64_sqhi
         rts
 
-; The high bytes of ptr1..ptr4 for mul16s/mul16u.
+; The high bytes of ptr1..ptr4 for k_mul16s/k_mul16u.
 c64_mul_ptrs:
         lda     #>q1lo
         sta     ptr1+1
@@ -161,7 +166,7 @@ c64_mul_ptrs:
 .endmacro
 
 ; m_r = m_a * m_b, unsigned 16 x 16 -> 32.
-mul16u:
+k_mul16u:
         SETA    m_a
         ldy     m_b
         MUL8                    ; a0 b0
@@ -199,8 +204,8 @@ mul16u:
 
 ; m_r = m_a * m_b, signed 16 x 16 -> 32: the unsigned product minus 2^16 b when a < 0 and minus
 ; 2^16 a when b < 0 (mod 2^32).
-mul16s:
-        jsr     mul16u
+k_mul16s:
+        jsr     k_mul16u
         bit     m_a+1
         bpl     :+
         sec
@@ -220,3 +225,196 @@ mul16s:
         sbc     m_a+1
         sta     m_r+3
 :       rts
+
+; m_r = m_a * m_b, m_a signed, m_b unsigned 16-bit.
+k_mul16su:
+        jsr     k_mul16u
+        bit     m_a+1
+        bpl     :+
+        sec
+        lda     m_r+2
+        sbc     m_b
+        sta     m_r+2
+        lda     m_r+3
+        sbc     m_b+1
+        sta     m_r+3
+:       rts
+
+; m_r = m_r / d (d = ptr3..ptr4), remainder in ptr1..ptr2.
+k_udiv32:
+        lda     #0
+        sta     ptr1
+        sta     ptr1+1
+        sta     ptr2
+        sta     ptr2+1
+        ldx     #32
+@bit:   asl     m_r             ; (rem:q) <<= 1, the quotient bit enters at m_r bit 0
+        rol     m_r+1
+        rol     m_r+2
+        rol     m_r+3
+        rol     ptr1
+        rol     ptr1+1
+        rol     ptr2
+        rol     ptr2+1
+        bcs     @sub            ; rem >= 2^32 > d
+        lda     ptr2+1          ; rem >= d ?
+        cmp     ptr4+1
+        bcc     @next
+        bne     @sub
+        lda     ptr2
+        cmp     ptr4
+        bcc     @next
+        bne     @sub
+        lda     ptr1+1
+        cmp     ptr3+1
+        bcc     @next
+        bne     @sub
+        lda     ptr1
+        cmp     ptr3
+        bcc     @next
+@sub:   sec
+        lda     ptr1
+        sbc     ptr3
+        sta     ptr1
+        lda     ptr1+1
+        sbc     ptr3+1
+        sta     ptr1+1
+        lda     ptr2
+        sbc     ptr4
+        sta     ptr2
+        lda     ptr2+1
+        sbc     ptr4+1
+        sta     ptr2+1
+        inc     m_r             ; the quotient bit
+@next:  dex
+        bne     @bit
+        rts
+
+; m_r = floor(sqrt(m_r)) by lm_isqrt's method: x = m_r, root (ptr1..ptr2), bit (ptr3..ptr4).
+t0      = tmp1
+t1      = tmp2
+t2      = tmp3
+t3      = tmp4
+k_isqrt32:
+        lda     #0
+        sta     ptr1
+        sta     ptr1+1
+        sta     ptr2
+        sta     ptr2+1
+        sta     ptr3
+        sta     ptr3+1
+        sta     ptr4
+        lda     #$40            ; bit = 2^30
+        sta     ptr4+1
+@down:  lda     ptr4+1          ; while bit > x: bit >>= 2
+        cmp     m_r+3
+        bcc     @loop
+        bne     @shr
+        lda     ptr4
+        cmp     m_r+2
+        bcc     @loop
+        bne     @shr
+        lda     ptr3+1
+        cmp     m_r+1
+        bcc     @loop
+        bne     @shr
+        lda     ptr3
+        cmp     m_r
+        bcc     @loop
+        beq     @loop
+@shr:   jsr     bit_shr2
+        lda     ptr3
+        ora     ptr3+1
+        ora     ptr4
+        ora     ptr4+1
+        bne     @down
+        jmp     @end            ; x = 0
+@loop:  clc                     ; tmp = root + bit (in regbank+4, tmp1, tmp2, tmp3: 4 bytes)
+        lda     ptr1
+        adc     ptr3
+        sta     t0
+        lda     ptr1+1
+        adc     ptr3+1
+        sta     t1
+        lda     ptr2
+        adc     ptr4
+        sta     t2
+        lda     ptr2+1
+        adc     ptr4+1
+        sta     t3
+        lda     m_r+3           ; x >= tmp ?
+        cmp     t3
+        bcc     @no
+        bne     @yes
+        lda     m_r+2
+        cmp     t2
+        bcc     @no
+        bne     @yes
+        lda     m_r+1
+        cmp     t1
+        bcc     @no
+        bne     @yes
+        lda     m_r
+        cmp     t0
+        bcc     @no
+@yes:   sec                     ; x -= tmp
+        lda     m_r
+        sbc     t0
+        sta     m_r
+        lda     m_r+1
+        sbc     t1
+        sta     m_r+1
+        lda     m_r+2
+        sbc     t2
+        sta     m_r+2
+        lda     m_r+3
+        sbc     t3
+        sta     m_r+3
+        lsr     ptr2+1          ; root = (root >> 1) + bit
+        ror     ptr2
+        ror     ptr1+1
+        ror     ptr1
+        clc
+        lda     ptr1
+        adc     ptr3
+        sta     ptr1
+        lda     ptr1+1
+        adc     ptr3+1
+        sta     ptr1+1
+        lda     ptr2
+        adc     ptr4
+        sta     ptr2
+        lda     ptr2+1
+        adc     ptr4+1
+        sta     ptr2+1
+        jmp     @nxt
+@no:    lsr     ptr2+1          ; root >>= 1
+        ror     ptr2
+        ror     ptr1+1
+        ror     ptr1
+@nxt:   jsr     bit_shr2
+        lda     ptr3
+        ora     ptr3+1
+        ora     ptr4
+        ora     ptr4+1
+        beq     @end
+        jmp     @loop
+@end:   lda     ptr1
+        sta     m_r
+        lda     ptr1+1
+        sta     m_r+1
+        lda     ptr2
+        sta     m_r+2
+        lda     ptr2+1
+        sta     m_r+3
+        rts
+
+bit_shr2:
+        ldx     #2
+:       lsr     ptr4+1
+        ror     ptr4
+        ror     ptr3+1
+        ror     ptr3
+        dex
+        bne     :-
+        rts

@@ -15,12 +15,15 @@
 ; matrix kernels' accumulator for tests).
 ;
 ;   void c64_requant(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n)
-; the same over arrays (one rq per element), for tests and the C callers.
+;   void c64_requant1(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n)
+; the same over arrays (one rq per element; one rq for all), for tests and the C callers.
+; rq_post (the multiply's product in m_r: rshr by rq_k, out by mode), rq_rshr (m_r = rshr(m_r, X))
+; and rq_out (m_r out by mode) serve the other kernels.
         .include "zeropage.inc"
-        .import mul16s, c64_mul_ptrs
+        .import k_mul16s, c64_mul_ptrs
         .importzp m_a, m_b, m_r
         .import popa, popax
-        .export rq_core, rq_m, rq_p, rq_k, rq_mode, _c64_requant
+        .export rq_core, rq_post, rq_rshr, rq_out, rq_m, rq_p, rq_k, rq_mode, _c64_requant, _c64_requant1
 
         .segment "BSS"
 rq_m:   .res 2
@@ -30,6 +33,7 @@ rq_mode: .res 1
 ar_acc: .res 2
 ar_rq:  .res 2
 ar_n:   .res 2
+ar_one: .res 1
 
         .segment "RODATA"
 bitmask: .byte 1, 2, 4, 8, 16, 32, 64, 128
@@ -90,12 +94,21 @@ rq_core:
         sta     m_b
         lda     rq_m+1
         sta     m_b+1
-        jsr     mul16s          ; m_r = t * m
-        ; rshr k: add 2^(k-1) at byte (k-1) >> 3, then shift right by k
+        jsr     k_mul16s          ; m_r = t * m
+; rq_post: m_r = rshr(m_r, rq_k), then out by rq_mode (the entry after the multiply).
+rq_post:
         ldx     rq_k
+        jsr     rq_rshr
+        jmp     out
+
+; rq_rshr: m_r = rshr(m_r, X) = (m_r + 2^(X-1)) >> X, arithmetic, X = 0..31 (X = 0: m_r).
+; Clobbers A, X, Y, tmp3, tmp4.
+rq_rshr:
+        txa
         bne     :+
-        jmp     @out
-:       dex
+        rts
+:       stx     tmp3            ; k
+        dex                     ; add 2^(k-1) at byte (k-1) >> 3
         txa
         and     #7
         tay
@@ -119,7 +132,7 @@ rq_core:
         bpl     :+
         lda     #$FF
 :       sta     tmp4            ; sign
-        ldx     rq_k
+        ldx     tmp3
         txa
         and     #7
         cmp     #5
@@ -138,9 +151,9 @@ rq_core:
         sbc     #8
         tax
         bne     @sbyte
-        beq     @out
+        rts
 @sbits: txa
-        beq     @out
+        beq     @done
 :       lda     m_r+3
         cmp     #$80
         ror     m_r+3
@@ -149,7 +162,7 @@ rq_core:
         ror     m_r
         dex
         bne     :-
-        beq     @out
+@done:  rts
 @sleft: ; k & 7 >= 5: shift left by 8 - (k & 7) through a fifth byte, then whole bytes
         eor     #7              ; 7 - (k & 7) = shifts - 1
         tay
@@ -180,7 +193,7 @@ rq_core:
         lda     tmp4
         sta     m_r+3
         txa
-        beq     @out
+        beq     @done
 :       lda     m_r+1
         sta     m_r
         lda     m_r+2
@@ -191,7 +204,11 @@ rq_core:
         sta     m_r+3
         dex
         bne     :-
-@out:   ldy     #0
+        rts
+
+; out: m_r by rq_mode into (sreg), sreg advanced.
+rq_out:
+out:    ldy     #0
         lda     rq_mode
         beq     out_i8
         cmp     #1
@@ -321,7 +338,12 @@ acc_out:
         lda     #4
         bne     advance
 
+_c64_requant1:
+        ldy     #1
+        .byte   $2C             ; bit abs: skips the ldy #0
 _c64_requant:
+        ldy     #0
+        sty     ar_one
         sta     ar_n
         stx     ar_n+1
         jsr     popax
@@ -365,7 +387,9 @@ _c64_requant:
         sta     ar_acc
         bcc     :+
         inc     ar_acc+1
-:       clc
+:       lda     ar_one
+        bne     :+
+        clc
         lda     ar_rq
         adc     #4
         sta     ar_rq

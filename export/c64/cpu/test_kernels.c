@@ -19,10 +19,11 @@ void ws_next(uint8_t s, void *buf, uint16_t n) {
 }
 
 static kt_mv C;
+static kt_norm NC;
 static uint8_t REC[KT_MAXR * C64_REC_BYTES];
 static int32_t ACC[KT_RQ_N], INIT[KT_RQ_N];
 static lm_rq RQ[KT_RQ_N];
-static uint8_t WANT[4 * KT_RQ_N], GOT[4 * KT_RQ_N];
+static uint8_t WANT[4 * KT_RQ_N + KT_NORM_MAXN], GOT[4 * KT_RQ_N + KT_NORM_MAXN];
 
 static void put(const char *s) { write(1, s, (unsigned)strlen(s)); }
 
@@ -89,8 +90,24 @@ static void test_rq(void) {
     report("rq", 4, bad, check);
 }
 
+static void test_norm(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, bad = 0;
+    lm_rng_seed(&r, 3);
+    for (t = 0; t < KT_NORM_CASES; t++) {
+        kt_norm_case(&r, t, &NC);
+        lm_rmsnorm_q8((int8_t *)WANT, NC.x, NC.g, NC.gk, NC.n, NC.eps);
+        c64_rmsnorm((int8_t *)GOT, NC.x, NC.g, (uint8_t)NC.gk, (uint8_t)NC.n, NC.eps);
+        bad += memcmp(WANT, GOT, (unsigned)NC.n) != 0;
+        check = crc32_update(check, WANT, (unsigned)NC.n);
+    }
+    report("norm", KT_NORM_CASES, bad, check);
+}
+
 int main(void) {
     c64_mul_init();
+    test_norm();
     test_rq();
     test_mv();
     return 0;

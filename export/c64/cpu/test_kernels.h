@@ -120,4 +120,34 @@ static void kt_rq_ref(int mode, const int32_t *acc, const lm_rq *rq, const int32
         for (i = 0; i < KT_RQ_N; i++) ((int32_t *)out)[i] = lm_requant(acc[i], rq[i]);
 }
 
+// RMSNorm cases: n inputs (residual Q16 of every magnitude: zero, tiny, huge, mixed), the
+// multipliers, their shift and epsilon.
+#define KT_NORM_CASES 24
+#define KT_NORM_MAXN 255
+typedef struct {
+    int n, gk;
+    uint32_t eps;
+    int32_t x[KT_NORM_MAXN];
+    int16_t g[KT_NORM_MAXN];
+} kt_norm;
+
+static void kt_norm_case(lm_rng *r, int t, kt_norm *c) {
+    int i, kind = t % 6;
+    c->n = t < 2 ? 255 : t < 4 ? 1 + (t & 1) : 1 + kt_below(r, 255);
+    c->gk = kt_below(r, 31);
+    c->eps = lm_rng_next(r) >> 2;  // (no ?: of mixed integer types: cc65 2.19 converts them wrongly)
+    if (t % 3 == 0) c->eps = 0;
+    if (t % 3 == 1) c->eps = 2748779UL;
+    for (i = 0; i < c->n; i++) {
+        int sh = 1 + kt_below(r, 31);
+        int32_t v = (int32_t)(lm_rng_next(r) >> sh);
+        if (lm_rng_next(r) & 1) v = -v;
+        if (kind == 2) v = 0;
+        if (kind == 3) v = v % 16;
+        if (kind == 4) v = i % 3 == 0 ? 2147483647L : i % 3 == 1 ? -2147483647L - 1 : v;
+        c->x[i] = v;
+        c->g[i] = (int16_t)((int32_t)lm_rng_below(r, 65535) - 32767);
+    }
+}
+
 #endif

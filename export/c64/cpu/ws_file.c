@@ -4,6 +4,7 @@
 // its position and a seek reads forward to the offset; a seek backwards reopens the file. Three
 // handles on the REU image: the two streams (weights, row records) and ws_read's, so the
 // matrices, their records and the norms / tables between them each read forward within a token.
+// The stream reads are ws_file_next.s.
 // The KV cache is one append-only file per (layer, kv head, K/V) in the current folder, "kvLHk" and
 // "kvLHv"; the stash is the file "stash".
 #include <fcntl.h>
@@ -13,56 +14,42 @@
 
 uint32_t ws_dma_bytes, ws_dma_transfers;
 
-typedef struct {
-    int fd;
-    uint32_t pos;
-} handle;
-
 static const char *img_name;
-static handle H[3];  // streams 0 and 1, ws_read's
-static uint8_t skip[256];
+int ws_fd[3];        // handles: streams 0 and 1, ws_read's (ws_file_next.s reads them: ws_next)
+uint32_t ws_pos[3];  // their positions
+static uint8_t skip[1024];
 static int kv_fd = -1;
 
-static void reopen(handle *h) {
-    if (h->fd >= 0) close(h->fd);
-    h->fd = open(img_name, O_RDONLY);
-    h->pos = 0;
+static void reopen(uint8_t s) {
+    if (ws_fd[s] >= 0) close(ws_fd[s]);
+    ws_fd[s] = open(img_name, O_RDONLY);
+    ws_pos[s] = 0;
 }
 
-static void seek(handle *h, uint32_t off) {
-    if (h->fd < 0 || h->pos > off) reopen(h);
-    while (h->pos < off) {
-        uint32_t d = off - h->pos;
-        int k = read(h->fd, skip, d > sizeof skip ? sizeof skip : (unsigned)d);
+void ws_seek(uint8_t s, uint32_t off) {
+    if (ws_fd[s] < 0 || ws_pos[s] > off) reopen(s);
+    while (ws_pos[s] < off) {
+        uint32_t d = off - ws_pos[s];
+        int k = read(ws_fd[s], skip, d > sizeof skip ? sizeof skip : (unsigned)d);
         if (k <= 0) break;
-        h->pos += (unsigned)k;
+        ws_pos[s] += (unsigned)k;
     }
 }
 
 int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
     uint8_t b[4];
     img_name = name;
-    H[0].fd = H[1].fd = H[2].fd = -1;
-    reopen(&H[2]);
+    ws_fd[0] = ws_fd[1] = ws_fd[2] = -1;
+    reopen(2);
     // sim65 2.19 may report a failed open as success: a read of the first bytes tells.
-    if (H[2].fd < 0 || read(H[2].fd, b, 4) != 4) return infer_fail(e, -1, "cannot read the model image", 0, 0, 0, 0);
-    H[2].pos = 4;
+    if (ws_fd[2] < 0 || read(ws_fd[2], b, 4) != 4) return infer_fail(e, -1, "cannot read the model image", 0, 0, 0, 0);
+    ws_pos[2] = 4;
     (void)image_bytes;
     return 0;
 }
 
-void ws_next(uint8_t s, void *buf, uint16_t n) {
-    handle *h = &H[s];
-    if (read(h->fd, buf, n) == (int)n) h->pos += n;
-    else h->pos = 0xFFFFFFFFUL;  // past the end: the next seek reopens
-    ws_dma_bytes += n;
-    ws_dma_transfers++;
-}
-
-void ws_seek(uint8_t s, uint32_t off) { seek(&H[s], off); }
-
 void ws_read(uint32_t off, void *buf, uint16_t n) {
-    seek(&H[2], off);
+    ws_seek(2, off);
     ws_next(2, buf, n);
 }
 

@@ -14,7 +14,7 @@
 
 uint32_t ws_dma_bytes, ws_dma_transfers;
 static uint32_t kv_at;
-static uint8_t stream[2][3];  // the streams' next REU addresses
+uint8_t ws_stream[2][3];  // the streams' next REU addresses (ws_reu_next.s reads them: ws_next)
 
 static void dma(uint8_t cmd, const void *c64, const uint8_t *reu, uint16_t n) {
     REU[2] = (uint8_t)(uint16_t)c64;
@@ -44,17 +44,8 @@ int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
 void ws_read(uint32_t off, void *buf, uint16_t n) { dma32(0x91, buf, off, n); }
 
 void ws_seek(uint8_t s, uint32_t off) {
-    uint8_t *a = stream[s];
+    uint8_t *a = ws_stream[s];
     a[0] = (uint8_t)off, a[1] = (uint8_t)(off >> 8), a[2] = (uint8_t)(off >> 16);
-}
-
-void ws_next(uint8_t s, void *buf, uint16_t n) {
-    uint8_t *a = stream[s];
-    uint16_t lo;
-    dma(0x91, buf, a, n);
-    lo = *(uint16_t *)a + n;
-    if (lo < n) a[2]++;
-    *(uint16_t *)a = lo;
 }
 
 #define STASH (C64_KV_BASE + (uint32_t)C64_N_LAYERS * C64_N_KV * C64_SEQ * 3 * C64_HS)
