@@ -171,6 +171,19 @@ static uint32_t host_norm_check(void) {
     return check;
 }
 
+static uint32_t host_att_check(void) {
+    static kt_att c;
+    static uint8_t out[9 * KT_ATT_MAXN + 4 * KT_ATT_MAXHS];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 4);
+    for (int t = 0; t < KT_ATT_CASES; t++) {
+        kt_att_case(&r, t, &c);
+        check = crc32_update(check, out, kt_att_ref(&c, out));
+    }
+    return check;
+}
+
 // The 6502 kernels (c64_*.s) == infer/'s C on the 6502 == infer/'s C on the host.
 static void test_kernels(void **state) {
     (void)state;
@@ -202,7 +215,8 @@ static void test_kernels(void **state) {
         const char *name;
         uint32_t (*host)(void);
         int trials;
-    } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}, {"norm", host_norm_check, KT_NORM_CASES}};
+    } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}, {"norm", host_norm_check, KT_NORM_CASES},
+               {"att", host_att_check, KT_ATT_CASES}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         char want[64];
         snprintf(want, sizeof want, "%s %d 0 %x\n", k[i].name, k[i].trials, k[i].host());

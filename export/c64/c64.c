@@ -98,7 +98,7 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     snprintf(bdir, sizeof bdir, "%s/build", o->out);
     if ((rc = rq_mkdir_p(bdir))) goto done;
     int wide = lay.c.dim > lay.c.hidden_dim ? lay.c.dim : lay.c.hidden_dim;
-    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .tok_maxlen = rq_rd_u32le(tok.data + 20), .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL,
+    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL,
                        .wbits = lay.c.wbits, .maxc8 = lay.c.wbits == 4 ? lay.c.dim : wide, .maxb4 = lay.c.wbits == 4 ? (wide + 1) / 2 : 0};
     char exe[4200];
     long short_c64 = 0, short_sim = 0;

@@ -16,7 +16,7 @@ static const char *const SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "infer
                                       "export/c64/cpu/c64_main.c", "export/c64/cpu/c64_rt.c", NULL};
 static const char *const TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", NULL};
 // The 6502 kernels (c64_kernels.h), or their C version on infer/lm_ops.c (--c-kernels).
-static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", "c64_norm", NULL};
+static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", "c64_norm", "c64_attn", NULL};
 #define C_KERNELS "export/c64/cpu/c64_kernels_c.c"
 
 static uint32_t al256(uint32_t n) { return (n + 255u) & ~255u; }
@@ -124,11 +124,7 @@ int c64_gen_model(const c64_build_cfg *b, const lm_model *m, const uint8_t *img,
             (unsigned long)sbase, (unsigned long)side->len,
             (unsigned long)(side->data[8] | side->data[9] << 8 | side->data[10] << 16 | (uint32_t)side->data[11] << 24),
             (unsigned long)c64_kv_base((uint32_t)len, (uint32_t)side->len));
-    // the tokenizer's part of the arena: the image, then the CRC table (1 KB) or the encoder's
-    // scratch (lm_tok_scratch_bytes with cc65's 2-byte int), whichever is larger
-    size_t enc = (size_t)(b->prompt_max + 3) * 2 + 2 * (size_t)b->tok_maxlen + 4;
-    fprintf(f, "#define C64_TOK_BYTES %zu\n#define C64_TOK_AREA %zu\n#define C64_PROMPT_MAX %d\n", b->tok_bytes,
-            ((b->tok_bytes + 3) & ~(size_t)3) + (enc > 1024 ? enc : 1024), b->prompt_max);
+    fprintf(f, "#define C64_TOK_BYTES %zu\n#define C64_PROMPT_MAX %d\n", b->tok_bytes, b->prompt_max);
     fprintf(f, "#define C64_OFF_EMB %luUL\n#define C64_OFF_EMB_RQ %luUL\n#define C64_OFF_ROPE %luUL\n", (unsigned long)off(m->emb, img),
             (unsigned long)off(m->emb_rq, img), (unsigned long)off(m->rope_theta, img));
     fprintf(f, "#define C64_OFF_FNORM_G %luUL\n#define C64_OFF_FNORM_K %luUL\n#define C64_OFF_CLS %luUL\n#define C64_REC_CLS %luUL\n",

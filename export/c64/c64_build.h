@@ -14,7 +14,6 @@ typedef struct {
     const char *root;      // the retroqat source tree (RQ_ROOT or RQ_SOURCE_DIR)
     const char *bdir;      // the build folder (generated sources, objects)
     size_t tok_bytes;      // the tokenizer image's size (its static buffer)
-    uint32_t tok_maxlen;   // its longest piece (the prompt encoder's scratch)
     int prompt_max;        // the longest prompt in bytes the program accepts
     int c_kernels;         // 1: infer/'s C loops instead of the 6502 routines (for comparison)
     int wbits;             // the layers' weight bits

@@ -45,43 +45,42 @@ static void rmsnorm(int8_t *out, uint32_t g_off, int32_t k) {
 }
 
 // One query head over positions 0..pos (lm_kernel.c's attend_head): scores q.k in int32,
-// lm_softmax_q15, o_i = sum_t p_t v_t,i in int32, requantised to int8.
+// lm_softmax_q15, o_i = sum_t p_t v_t,i in int32, requantised to int8; keys and values come back
+// from the KV cache TCH positions at a time.
 static void attend_head(const lm_layer *L, int l, int kvh, const int16_t *q, int8_t *out, int pos) {
     int32_t o[C64_HS];
     kv_k_begin(l, kvh);
     for (int t = 0; t <= pos; t += TCH) {
         int n = pos + 1 - t < TCH ? pos + 1 - t : TCH;
-        const int16_t *k = (const int16_t *)(const void *)A.kv;
         kv_k_next((int16_t *)(void *)A.kv, n, C64_HS);
-        for (int j = 0; j < n; j++, k += C64_HS) {
-            int32_t a = 0;
-            for (int i = 0; i < C64_HS; i++) a += (int32_t)q[i] * k[i];
-            ATT[t + j] = a;
-        }
+        c64_scores(ATT + t, q, (const int16_t *)(const void *)A.kv, (uint8_t)n, C64_HS);
     }
-    lm_softmax_q15(P, ATT, pos + 1, L->att_cm, (int)L->att_ck, L->att_dlim);
+    c64_softmax(P, ATT, (uint16_t)(pos + 1), &L->att_cm);
     for (int i = 0; i < C64_HS; i++) o[i] = 0;
     kv_v_begin(l, kvh);
     for (int t = 0; t <= pos; t += TCH) {
         int n = pos + 1 - t < TCH ? pos + 1 - t : TCH;
-        const int8_t *v = (const int8_t *)A.kv;
         kv_v_next((int8_t *)A.kv, n, C64_HS);
-        for (int j = 0; j < n; j++, v += C64_HS) {
-            int32_t pt = P[t + j];
-            for (int i = 0; i < C64_HS; i++) o[i] += pt * v[i];
-        }
+        c64_pv(o, P + t, (const int8_t *)A.kv, (uint8_t)n, C64_HS);
     }
-    for (int i = 0; i < C64_HS; i++) out[i] = lm_sat8(lm_requant(o[i], L->att_out));
+    c64_requant1(C64_RQ_I8, out, o, &L->att_out, C64_HS);
 }
 
 int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
     const int dim = C64_DIM, hid = C64_HID, kvd = C64_KVD, hs = C64_HS, bits = C64_WBITS;
     lm_rq erq;
+    int16_t cs[C64_HS];  // cos and sin of pos * theta_i (lm_rope_q12's, the same for every head)
     (void)s;
+    for (int i = 0; i < C64_HS / 2; i++) {
+        uint32_t phi = (uint32_t)pos * THETA[i];
+        cs[2 * i] = (int16_t)lm_cos_q15(phi);
+        cs[2 * i + 1] = (int16_t)lm_sin_q15(phi);
+    }
     // embedding row -> residual Q16
     ws_read(C64_OFF_EMB + (uint32_t)token * dim, A.e, (uint16_t)dim);
     ws_read(C64_OFF_EMB_RQ + 4 * (uint32_t)token, &erq, 4);
-    for (int i = 0; i < dim; i++) A.x[i] = lm_requant(A.e[i], erq);
+    for (int i = 0; i < dim; i++) A.x[i] = A.e[i];
+    c64_requant1(C64_RQ_I32, A.x, A.x, &erq, (uint16_t)dim);
 
     for (int l = 0; l < C64_N_LAYERS; l++) {
         const lm_layer *L = &m->layers[l];
@@ -89,9 +88,9 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
         rmsnorm(A.xq, o->att_g, L->att_norm.k);
         c64_mv_input(A.xq, (uint8_t)dim, (uint8_t)bits);
         matvec(A.qk16, o->wq, o->wq_rec, (uint16_t)dim, C64_RQ_I16);
-        lm_rope_q12(A.q, A.qk16, dim, hs, pos, THETA);
+        c64_rope(A.q, A.qk16, (uint8_t)dim, (uint8_t)hs, cs);
         matvec(A.qk16, o->wk, o->wk_rec, (uint16_t)kvd, C64_RQ_I16);
-        lm_rope_q12(A.kc, A.qk16, kvd, hs, pos, THETA);
+        c64_rope(A.kc, A.qk16, (uint8_t)kvd, (uint8_t)hs, cs);
         matvec(A.vc, o->wv, o->wv_rec, (uint16_t)kvd, C64_RQ_I8);
         for (int h = 0; h < C64_N_KV; h++) kv_put(l, h, pos, A.kc + h * hs, A.vc + h * hs, hs);
         for (int h = 0; h < C64_N_HEADS; h++) attend_head(L, l, h / (C64_N_HEADS / C64_N_KV), A.q + h * hs, A.xq + h * hs, pos);
@@ -103,7 +102,7 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
         matvec(A.h1, o->w1, o->w1_rec, (uint16_t)hid, C64_RQ_I8);
         matvec(A.h3, o->w3, o->w3_rec, (uint16_t)hid, C64_RQ_I8);
         ws_read(o->silu, A.silu, sizeof A.silu);
-        for (int i = 0; i < hid; i++) A.xq[i] = lm_sat8(lm_requant((int32_t)A.silu[A.h1[i] + 128] * A.h3[i], L->glu));
+        c64_glu(A.xq, A.h1, A.h3, A.silu, &L->glu, (uint8_t)hid);
         c64_mv_input(A.xq, (uint8_t)hid, (uint8_t)bits);
         matvec(A.x, o->w2, o->w2_rec, (uint16_t)dim, C64_RQ_ADD);
     }

@@ -11,8 +11,7 @@
 
 // The forward's working RAM: nothing in it lasts from one forward to the next (the residual is
 // rebuilt from the embedding, the KV cache is in the REU), so c64_main.c lends it, before the
-// first forward and between forwards, to the tokenizer image (tok: the image, then 1 KB for the
-// CRC table or the prompt encoder's scratch, C64_TOK_AREA bytes) and to the sampler (scratch,
+// first forward and between forwards, to the tokenizer image (tok) and to the sampler (scratch,
 // after the logits are made).
 typedef struct {
     int32_t x[C64_DIM];        // residual, Q16
@@ -28,7 +27,7 @@ typedef struct {
 } c64_fwd_ram;
 typedef union {
     c64_fwd_ram f;
-    uint8_t tok[C64_TOK_AREA];
+    uint8_t tok[C64_TOK_BYTES];
 } c64_arena_t;
 extern c64_arena_t c64_arena;
 

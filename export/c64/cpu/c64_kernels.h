@@ -7,7 +7,10 @@
 
 #include "infer/lm_ops.h"
 
-// c64_mul.s: the square tables (3 KB, page-aligned), filled once.
+// c64_mul.s: the square tables (3 KB, page-aligned), filled once; until then c64_main.c uses the
+// pages for the start-up's CRC table and the prompt encoder's scratch.
+#define C64_PAGES_BYTES 3072
+extern uint8_t c64_pages[C64_PAGES_BYTES];
 void c64_mul_init(void);
 
 // c64_rq.s: what a requantisation y = rshr((v >> p) * m, k) becomes (lm_requant_i8, _i16 with
@@ -32,5 +35,15 @@ void c64_mv_run(void);
 
 // c64_norm.s: lm_rmsnorm_q8 for n <= 255.
 void c64_rmsnorm(int8_t *out, const int32_t *x, const int16_t *g, uint8_t gk, uint8_t n, uint32_t eps_ss);
+
+// c64_attn.s: RoPE with the (cos, sin) of every frequency given (cs[2i], cs[2i+1]), a head's
+// scores over n positions, lm_softmax_q15 (cm_ck_dlim: the layer's att_cm, att_ck, att_dlim), the
+// p * v sums into o; c64_rq.s: SwiGLU (n <= 255).
+void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16_t *cs);
+void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs);
+void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim);
+void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs);
+void c64_glu(int8_t *out, const int8_t *h1, const int8_t *h3, const int16_t *silu, const lm_rq *rq, uint8_t n);
+void c64_requant1(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n);
 
 #endif

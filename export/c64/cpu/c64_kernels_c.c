@@ -9,6 +9,7 @@
 #define ROWS 8  // rows per block
 
 c64_mv_args c64_mv;
+uint8_t c64_pages[C64_PAGES_BYTES];
 static const int8_t *in_x;
 static uint8_t in_cols, in_bits;
 static int32_t ACC[ROWS];
@@ -54,4 +55,51 @@ void c64_mv_run(void) {
 
 void c64_rmsnorm(int8_t *out, const int32_t *x, const int16_t *g, uint8_t gk, uint8_t n, uint32_t eps_ss) {
     lm_rmsnorm_q8(out, x, g, gk, n, eps_ss);
+}
+
+void c64_requant1(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n) {
+    uint16_t i;
+    for (i = 0; i < n; i++) {
+        int32_t v = lm_requant(acc[i], *rq);
+        if (mode == C64_RQ_I8) ((int8_t *)y)[i] = lm_sat8(v);
+        else if (mode == C64_RQ_I16) ((int16_t *)y)[i] = (int16_t)lm_clamp(v, 2047);
+        else if (mode == C64_RQ_ADD) ((int32_t *)y)[i] += v;
+        else ((int32_t *)y)[i] = v;
+    }
+}
+
+// RoPE from the (cos, sin) pairs: lm_rope_q12's arithmetic, the angles given.
+void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16_t *cs) {
+    uint8_t i;
+    for (i = 0; i < n; i += 2) {
+        int32_t c = cs[i % hs], s = cs[i % hs + 1], a = v[i], b = v[i + 1];
+        out[i] = (int16_t)lm_clamp(lm_rshr(a * c - b * s, 15), 2047);
+        out[i + 1] = (int16_t)lm_clamp(lm_rshr(a * s + b * c, 15), 2047);
+    }
+}
+
+void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs) {
+    uint8_t t, i;
+    for (t = 0; t < n; t++, k += hs) {
+        int32_t a = 0;
+        for (i = 0; i < hs; i++) a += (int32_t)q[i] * k[i];
+        att[t] = a;
+    }
+}
+
+void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim) {
+    lm_softmax_q15(p, s, n, cm_ck_dlim[0], (int)cm_ck_dlim[1], cm_ck_dlim[2]);
+}
+
+void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs) {
+    uint8_t t, i;
+    for (t = 0; t < n; t++, v += hs) {
+        int32_t pt = p[t];
+        for (i = 0; i < hs; i++) o[i] += pt * v[i];
+    }
+}
+
+void c64_glu(int8_t *out, const int8_t *h1, const int8_t *h3, const int16_t *silu, const lm_rq *rq, uint8_t n) {
+    uint8_t i;
+    for (i = 0; i < n; i++) out[i] = lm_sat8(lm_requant((int32_t)silu[h1[i] + 128] * h3[i], *rq));
 }

@@ -12,6 +12,7 @@
 
 #include "base/crc32.h"
 #include "c64_forward.h"
+#include "c64_kernels.h"
 #include "c64_ws.h"
 #include "infer/lm_gen.h"
 #include "infer/lm_tok.h"
@@ -25,10 +26,11 @@ static lm_state S;
 #define E ((uint32_t *)(void *)c64_arena.f.scratch)                       // [vocab] sampler weights
 #define IDX ((int16_t *)(void *)(c64_arena.f.scratch + 4 * C64_VOCAB))  // [vocab] sampler order
 static int PROMPT[C64_PROMPT_MAX + 3];
-// The tokenizer image, then the CRC table or the encoder's scratch (the arena, c64_forward.h).
+// The tokenizer image (in the forward's arena, c64_forward.h); the start-up's CRC table and the
+// prompt encoder's scratch in the kernels' table pages (free until c64_forward_init).
 #define TOK c64_arena.tok
-#define TOKA ((C64_TOK_BYTES + 3) & ~3)
-#define AFTER_TOK (c64_arena.tok + TOKA)
+#define CRC_TAB c64_pages
+#define ENC_SCRATCH (c64_pages + 1024)
 
 static void puts_(int fd, const char *s) { c64_write(fd, s, (unsigned)strlen(s)); }
 
@@ -65,12 +67,12 @@ static void fail(const char *file, const infer_err *e, int code) {
 static uint32_t rd32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 // CRC-32 of weight-source bytes [off, to), streamed through the tokenizer's part of the arena
-// (free until the tokenizer is read) with the table after it (c64_crc.s).
+// (free until the tokenizer is read), with the table (c64_crc.s).
 static uint32_t reu_crc(uint32_t off, uint32_t to) {
     uint32_t crc = 0;
     while (off < to) {
         uint32_t left = to - off;
-        uint16_t n = left < TOKA ? (uint16_t)left : TOKA;
+        uint16_t n = left < C64_TOK_BYTES ? (uint16_t)left : C64_TOK_BYTES;
         ws_read(off, TOK, n);
         crc = crc32_update(crc, TOK, n);
         off += n;
@@ -184,9 +186,8 @@ int main(int argc, char **argv) {
         else if (a[1] == 'P') topp = num(v);
         else if (a[1] == 's') seed = num(v);
     }
-    c64_crc_table(AFTER_TOK);  // for the start-up checks (the arena is free until the first forward)
+    c64_crc_table(CRC_TAB);  // for the start-up checks
     if (ws_open(model, C64_IMAGE_BYTES, &e) || model_load(&M, &e)) fail(model, &e, 2);
-    c64_forward_init();
     if (ids) {
         np = 0;
         while (*ids && np < C64_PROMPT_MAX) {
@@ -202,14 +203,15 @@ int main(int argc, char **argv) {
             fail(tokf, &e, 2);
         }
         if (lm_tok_load(&tok, TOK, (size_t)tok_n, C64_VOCAB, &e)) fail(tokf, &e, 2);
-        if (len > C64_PROMPT_MAX || lm_tok_scratch_bytes(&tok, len) > sizeof c64_arena.tok - TOKA) {
+        if (len > C64_PROMPT_MAX || lm_tok_scratch_bytes(&tok, len) > C64_PAGES_BYTES - 1024) {
             infer_fail(&e, -1, "the prompt is %ld bytes, this build takes at most %ld", (long)len, C64_PROMPT_MAX, 0, 0);
             fail("prompt", &e, 2);
         }
-        np = lm_tok_encode(&tok, prompt, len, 1, PROMPT, AFTER_TOK);
+        np = lm_tok_encode(&tok, prompt, len, 1, PROMPT, ENC_SCRATCH);
         ws_stash(TOK, (uint16_t)tok_n);  // the forward takes the arena: the image waits in the REU
     }
     c64_crc_table(NULL);
+    c64_forward_init();  // the kernels' tables into the pages
     if (np > C64_SEQ) {
         infer_fail(&e, -1, "the prompt is %ld tokens, the model's context is %ld", np, C64_SEQ, 0, 0);
         fail("prompt", &e, 2);

@@ -22,13 +22,14 @@
         .include "zeropage.inc"
         .export _c64_mul_init, c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32, k_isqrt32
         .exportzp m_a, m_b, m_r
-        .export _c64_sqlo, _c64_sqhi, q1lo, q1hi, q2lo, q2hi
+        .export _c64_sqlo, _c64_sqhi, q1lo, q1hi, q2lo, q2hi, _c64_pages
 
 m_a     = regbank           ; 2 bytes
 m_b     = regbank+2         ; 2 bytes
 m_r     = regsave           ; 4 bytes
 
         .segment "PAGES"
+_c64_pages:                     ; (3 KB of RAM the start-up uses before c64_mul_init fills it)
 _c64_sqlo:  .res 512
 _c64_sqhi:  .res 512
 q1lo:       .res 512

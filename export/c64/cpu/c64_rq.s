@@ -23,7 +23,7 @@
         .import k_mul16s, c64_mul_ptrs
         .importzp m_a, m_b, m_r
         .import popa, popax
-        .export rq_core, rq_post, rq_rshr, rq_out, rq_m, rq_p, rq_k, rq_mode, _c64_requant, _c64_requant1
+        .export rq_core, rq_post, rq_rshr, rq_out, rq_m, rq_p, rq_k, rq_mode, _c64_requant, _c64_requant1, _c64_glu
 
         .segment "BSS"
 rq_m:   .res 2
@@ -34,6 +34,7 @@ ar_acc: .res 2
 ar_rq:  .res 2
 ar_n:   .res 2
 ar_one: .res 1
+ar_i:   .res 1
 
         .segment "RODATA"
 bitmask: .byte 1, 2, 4, 8, 16, 32, 64, 128
@@ -400,3 +401,81 @@ _c64_requant:
         dec     ar_n+1
 :       dec     ar_n
         jmp     @loop
+
+; void c64_glu(int8_t *out, const int8_t *h1, const int8_t *h3, const int16_t *silu,
+;              const lm_rq *rq, uint8_t n): SwiGLU as in lm_kernel.c,
+;   out_i = sat8(requant(silu[h1_i + 128] * h3_i, rq))     (|silu * h3| < 2^22)
+_c64_glu:
+        sta     ar_n
+        jsr     popax           ; rq
+        sta     ptr1
+        stx     ptr1+1
+        ldy     #3
+:       lda     (ptr1),y
+        sta     rq_m,y
+        dey
+        bpl     :-
+        jsr     popax           ; silu: the entries below and above index 128
+        sta     @s0+1
+        sta     @s2+1
+        stx     @s0+2
+        stx     @s2+2
+        clc
+        adc     #1
+        sta     @s1+1
+        sta     @s3+1
+        txa
+        adc     #0
+        sta     @s1+2
+        sta     @s3+2
+        inc     @s2+2
+        inc     @s3+2
+        jsr     popax
+        sta     @h3+1
+        stx     @h3+2
+        jsr     popax
+        sta     @h1+1
+        stx     @h1+2
+        jsr     popax
+        sta     sreg
+        stx     sreg+1
+        lda     #0              ; RQ_I8
+        sta     rq_mode
+        sta     ar_i          ; i
+        jsr     c64_mul_ptrs
+@el:    ldx     ar_i
+@h1:    lda     $FFFF,x         ; silu[h1 + 128]: byte offset 2 (h1 ^ $80)
+        eor     #$80
+        asl     a
+        tay
+        bcs     @up
+@s0:    lda     $FFFF,y
+        sta     m_a
+@s1:    lda     $FFFF,y
+        sta     m_a+1
+        jmp     @h3
+@up:
+@s2:    lda     $FFFF,y
+        sta     m_a
+@s3:    lda     $FFFF,y
+        sta     m_a+1
+@h3:    lda     $FFFF,x         ; h3, sign-extended
+        sta     m_b
+        lda     #0
+        bit     m_b
+        bpl     :+
+        lda     #$FF
+:       sta     m_b+1
+        jsr     k_mul16s
+        lda     m_r             ; v = the product (24 bits)
+        sta     tmp1
+        lda     m_r+1
+        sta     tmp2
+        lda     m_r+2
+        sta     tmp3
+        jsr     rq_core
+        inc     ar_i
+        lda     ar_i
+        cmp     ar_n
+        bne     @el
+        rts

@@ -20,10 +20,13 @@ void ws_next(uint8_t s, void *buf, uint16_t n) {
 
 static kt_mv C;
 static kt_norm NC;
+static kt_att AC;
+static int32_t TMP[KT_ATT_MAXN];
 static uint8_t REC[KT_MAXR * C64_REC_BYTES];
 static int32_t ACC[KT_RQ_N], INIT[KT_RQ_N];
 static lm_rq RQ[KT_RQ_N];
-static uint8_t WANT[4 * KT_RQ_N + KT_NORM_MAXN], GOT[4 * KT_RQ_N + KT_NORM_MAXN];
+#define OUTB (4 * KT_RQ_N + KT_NORM_MAXN + 9 * KT_ATT_MAXN + 64)
+static uint8_t WANT[OUTB], GOT[OUTB];
 
 static void put(const char *s) { write(1, s, (unsigned)strlen(s)); }
 
@@ -105,8 +108,43 @@ static void test_norm(void) {
     report("norm", KT_NORM_CASES, bad, check);
 }
 
+// One attention case's five results (rope, scores, softmax, p*v, SwiGLU) by the assembly, in
+// kt_att_ref's layout.
+static void att_asm(uint8_t *out) {
+    unsigned at = 0;
+    int n = kt_rope_n(&AC);
+    c64_rope((int16_t *)out, AC.v, (uint8_t)n, (uint8_t)AC.hs, AC.cs);
+    at += 2 * (unsigned)n;
+    c64_scores((int32_t *)(out + at), AC.q, AC.k, (uint8_t)AC.n, (uint8_t)AC.hs);
+    at += 4 * (unsigned)AC.n;
+    c64_softmax((uint16_t *)(out + at), AC.s, (uint16_t)AC.n, AC.cm_ck_dlim);
+    at += 2 * (unsigned)AC.n;
+    memcpy(TMP, AC.o, sizeof AC.o);
+    c64_pv(TMP, AC.p, AC.val, (uint8_t)AC.n, (uint8_t)AC.hs);
+    memcpy(out + at, TMP, 4 * (unsigned)AC.hs);
+    at += 4 * (unsigned)AC.hs;
+    c64_glu((int8_t *)(out + at), AC.h1, AC.h3, AC.silu, &AC.glu, (uint8_t)AC.n);
+}
+
+static void test_att(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, bad = 0;
+    lm_rng_seed(&r, 4);
+    for (t = 0; t < KT_ATT_CASES; t++) {
+        unsigned nb;
+        kt_att_case(&r, t, &AC);
+        nb = kt_att_ref(&AC, WANT);
+        att_asm(GOT);
+        bad += memcmp(WANT, GOT, nb) != 0;
+        check = crc32_update(check, WANT, nb);
+    }
+    report("att", KT_ATT_CASES, bad, check);
+}
+
 int main(void) {
     c64_mul_init();
+    test_att();
     test_norm();
     test_rq();
     test_mv();

@@ -24,6 +24,7 @@ typedef struct {
     int32_t init[KT_MAXR];
 } kt_mv;
 
+// Uniform in [0, n), n <= 32767 (cc65's int is 16 bits).
 static int kt_below(lm_rng *r, int n) { return (int)lm_rng_below(r, (uint32_t)n); }
 
 // The smallest pre-shift with |v >> p| < 2^15 for |v| <= bound (lm_image.c's check).
@@ -148,6 +149,107 @@ static void kt_norm_case(lm_rng *r, int t, kt_norm *c) {
         c->x[i] = v;
         c->g[i] = (int16_t)((int32_t)lm_rng_below(r, 65535) - 32767);
     }
+}
+
+// Attention cases: RoPE (n values of heads of hs, a position, frequencies), scores and p*v of
+// a head over n positions, softmax over n scores, SwiGLU over n units.
+#define KT_ATT_CASES 16
+#define KT_ATT_MAXN 128
+#define KT_ATT_MAXHS 16
+typedef struct {
+    int n, hs, pos;
+    uint32_t theta[KT_ATT_MAXHS / 2];
+    int16_t cs[KT_ATT_MAXHS];                    // (cos, sin) of pos * theta_i
+    int16_t v[KT_ATT_MAXN];                      // rope input
+    int16_t q[KT_ATT_MAXHS];
+    int16_t k[KT_ATT_MAXN * KT_ATT_MAXHS];       // [n][hs]
+    int8_t val[KT_ATT_MAXN * KT_ATT_MAXHS];      // [n][hs]
+    uint16_t p[KT_ATT_MAXN];
+    int32_t o[KT_ATT_MAXHS];                     // p*v accumulators' start
+    int32_t s[KT_ATT_MAXN];                      // softmax scores
+    int32_t cm_ck_dlim[3];
+    int16_t silu[256];
+    int8_t h1[KT_ATT_MAXN], h3[KT_ATT_MAXN];
+    lm_rq glu;
+} kt_att;
+
+static int16_t kt_q12(lm_rng *r, int t) {
+    int v = kt_below(r, 4095) - 2047;
+    return (int16_t)(t % 5 == 2 ? (v < 0 ? -2047 : 2047) : v);
+}
+
+static void kt_att_case(lm_rng *r, int t, kt_att *c) {
+    int i;
+    c->hs = 2 * (1 + kt_below(r, KT_ATT_MAXHS / 2));
+    c->n = t < 2 ? KT_ATT_MAXN : 1 + kt_below(r, KT_ATT_MAXN);
+    c->pos = (int)lm_rng_below(r, 32768UL);  // (below 2^15: an int on both machines)
+    for (i = 0; i < c->hs / 2; i++) {
+        c->theta[i] = lm_rng_next(r);
+        c->cs[2 * i] = (int16_t)lm_cos_q15((uint32_t)c->pos * c->theta[i]);
+        c->cs[2 * i + 1] = (int16_t)lm_sin_q15((uint32_t)c->pos * c->theta[i]);
+    }
+    for (i = 0; i < c->hs; i++) c->q[i] = kt_q12(r, t), c->o[i] = (int32_t)(lm_rng_next(r) >> 10) - 2097152L;
+    for (i = 0; i < KT_ATT_MAXN; i++) c->v[i] = kt_q12(r, t);
+    for (i = 0; i < c->n * c->hs; i++) {
+        c->k[i] = kt_q12(r, t);
+        c->val[i] = (int8_t)(kt_below(r, 256) - 128);
+    }
+    for (i = 0; i < c->n; i++) {
+        c->p[i] = (uint16_t)(i % 4 == 1 ? 0 : lm_rng_below(r, 32769UL));
+        c->s[i] = (int32_t)(lm_rng_next(r) >> (6 + t % 8)) - (int32_t)(0x3FFFFFFUL >> (t % 8));
+    }
+    c->cm_ck_dlim[0] = t % 4 == 3 ? 65536L + (int32_t)kt_below(r, 30000) : 1 + (int32_t)kt_below(r, 20000);
+    c->cm_ck_dlim[1] = kt_below(r, 25);
+    c->cm_ck_dlim[2] = 1 + (int32_t)lm_rng_below(r, lm_udiv(0x7FFFFFFFUL - (1UL << c->cm_ck_dlim[1]), (uint32_t)c->cm_ck_dlim[0]) - 1);
+    for (i = 0; i < 256; i++) c->silu[i] = (int16_t)((int32_t)lm_rng_below(r, 65535) - 32767);
+    for (i = 0; i < c->n; i++) {
+        c->h1[i] = (int8_t)(kt_below(r, 256) - 128);
+        c->h3[i] = (int8_t)(kt_below(r, 256) - 128);
+    }
+    kt_rq_random(r, &c->glu, 127UL * 32767);
+}
+
+// The references (lm_kernel.c's attend_head loops, lm_ops.c's operations).
+static void kt_scores_ref(const kt_att *c, int32_t *att) {
+    int t, i;
+    for (t = 0; t < c->n; t++) {
+        int32_t a = 0;
+        for (i = 0; i < c->hs; i++) a += (int32_t)c->q[i] * c->k[t * c->hs + i];
+        att[t] = a;
+    }
+}
+
+static void kt_pv_ref(const kt_att *c, int32_t *o) {
+    int t, i;
+    for (i = 0; i < c->hs; i++) o[i] = c->o[i];
+    for (t = 0; t < c->n; t++) {
+        int32_t pt = c->p[t];
+        for (i = 0; i < c->hs; i++) o[i] += pt * c->val[t * c->hs + i];
+    }
+}
+
+static void kt_glu_ref(const kt_att *c, int8_t *out) {
+    int i;
+    for (i = 0; i < c->n; i++) out[i] = lm_sat8(lm_requant((int32_t)c->silu[c->h1[i] + 128] * c->h3[i], c->glu));
+}
+
+// The rope input's length: whole heads.
+static int kt_rope_n(const kt_att *c) { return c->n < c->hs ? c->hs : c->n - c->n % c->hs; }
+
+// The five references of a case one after the other (rope, scores, softmax, p*v, SwiGLU); the bytes.
+static unsigned kt_att_ref(const kt_att *c, uint8_t *out) {
+    unsigned at = 0;
+    int n = kt_rope_n(c);
+    lm_rope_q12((int16_t *)(void *)out, c->v, n, c->hs, c->pos, c->theta);
+    at += 2 * (unsigned)n;
+    kt_scores_ref(c, (int32_t *)(void *)(out + at));
+    at += 4 * (unsigned)c->n;
+    lm_softmax_q15((uint16_t *)(void *)(out + at), c->s, c->n, c->cm_ck_dlim[0], (int)c->cm_ck_dlim[1], c->cm_ck_dlim[2]);
+    at += 2 * (unsigned)c->n;
+    kt_pv_ref(c, (int32_t *)(void *)(out + at));
+    at += 4 * (unsigned)c->hs;
+    kt_glu_ref(c, (int8_t *)(out + at));
+    return at + (unsigned)c->n;
 }
 
 #endif

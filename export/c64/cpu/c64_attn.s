@@ -1,0 +1,666 @@
+; c64_attn.s: the attention operations of the transformer contract on a 6502, bit-identical to
+; infer/lm_ops.c and lm_kernel.c's attend_head:
+;   c64_rope     lm_rope_q12 with the (cos, sin) of every frequency given (lm_cos_q15 /
+;                lm_sin_q15 of pos * theta_i: the same for every head, so computed once a token):
+;                a' = clamp(rshr(a c - b s, 15), 2047), b' = clamp(rshr(a s + b c, 15), 2047)
+;   c64_scores   att[t] = sum_i q_i k_t,i        (int16 x int16 into int32)
+;   c64_softmax  lm_softmax_q15
+;   c64_pv       o_i += p_t v_t,i                (Q15 probability x int8 value into int32)
+; The products are c64_mul.s's 16 x 16 multiplies, the roundings and clamps c64_rq.s's.
+;   void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16_t *cs)
+;   void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs)
+;   void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim)
+;   void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs)
+        .include "zeropage.inc"
+        .import popa, popax
+        .import c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32
+        .importzp m_a, m_b, m_r
+        .import rq_rshr, rq_out, rq_mode, _LM_EXP2_Q15
+        .export _c64_rope, _c64_scores, _c64_softmax, _c64_pv
+
+        .segment "BSS"
+a_n:    .res 2
+a_hs:   .res 1
+a_src:  .res 2                  ; v / q / s / p
+a_src2: .res 2                  ; cs / k / v
+cnt:    .res 2
+j:      .res 1
+acc:    .res 4
+mx:     .res 4
+cm:     .res 4
+ck:     .res 1
+dlim:   .res 4
+sum:    .res 4
+ns:     .res 1
+rr:     .res 3                  ; R <= 2^16
+va:     .res 2
+vb:     .res 2
+vc:     .res 2
+vs:     .res 2
+
+        .segment "CODE"
+
+; c64_rope --------------------------------------------------------------------------------------
+_c64_rope:
+        sta     a_src2          ; cs
+        stx     a_src2+1
+        jsr     popa
+        sta     a_hs
+        jsr     popa
+        lsr     a
+        sta     cnt             ; pairs
+        jsr     popax
+        sta     @ld_v+1          ; v
+        stx     @ld_v+2
+        jsr     popax
+        sta     sreg            ; out (rq_out writes through it)
+        stx     sreg+1
+        jsr     c64_mul_ptrs
+        lda     #1              ; RQ_I16: clamp to +-2047
+        sta     rq_mode
+@head:  lda     a_src2          ; a head: the frequencies from the first
+        sta     @ld_cs+1
+        lda     a_src2+1
+        sta     @ld_cs+2
+        lda     a_hs
+        lsr     a
+        sta     j
+@pair:  ldy     #3              ; a, b; c, s
+:
+@ld_v:   lda     $FFFF,y
+        sta     va,y
+@ld_cs:  lda     $FFFF,y
+        sta     vc,y
+        dey
+        bpl     :-
+        jsr     mul_ac          ; a c
+        jsr     save
+        jsr     mul_bs          ; b s
+        sec                     ; a c - b s
+        lda     acc
+        sbc     m_r
+        sta     m_r
+        lda     acc+1
+        sbc     m_r+1
+        sta     m_r+1
+        lda     acc+2
+        sbc     m_r+2
+        sta     m_r+2
+        lda     acc+3
+        sbc     m_r+3
+        sta     m_r+3
+        ldx     #15
+        jsr     rq_rshr
+        jsr     rq_out
+        jsr     mul_as          ; a s
+        jsr     save
+        jsr     mul_bc          ; b c
+        jsr     add_acc         ; a s + b c
+        ldx     #15
+        jsr     rq_rshr
+        jsr     rq_out
+        clc                     ; next pair
+        lda     @ld_v+1
+        adc     #4
+        sta     @ld_v+1
+        bcc     :+
+        inc     @ld_v+2
+:       clc
+        lda     @ld_cs+1
+        adc     #4
+        sta     @ld_cs+1
+        bcc     :+
+        inc     @ld_cs+2
+:       dec     cnt
+        beq     @done
+        dec     j
+        beq     :+
+        jmp     @pair
+:       jmp     @head
+@done:  rts
+
+.macro  MULV    X1, X2          ; m_r = X1 * X2 (int16 each, in BSS)
+        lda     X1
+        sta     m_a
+        lda     X1+1
+        sta     m_a+1
+        lda     X2
+        sta     m_b
+        lda     X2+1
+        sta     m_b+1
+        jmp     k_mul16s
+.endmacro
+mul_ac: MULV    va, vc
+mul_bs: MULV    vb, vs
+mul_as: MULV    va, vs
+mul_bc: MULV    vb, vc
+
+save:   ldx     #3
+:       lda     m_r,x
+        sta     acc,x
+        dex
+        bpl     :-
+        rts
+
+add_acc:
+        clc
+        lda     acc
+        adc     m_r
+        sta     m_r
+        lda     acc+1
+        adc     m_r+1
+        sta     m_r+1
+        lda     acc+2
+        adc     m_r+2
+        sta     m_r+2
+        lda     acc+3
+        adc     m_r+3
+        sta     m_r+3
+        rts
+
+; c64_scores ------------------------------------------------------------------------------------
+_c64_scores:
+        sta     a_hs
+        jsr     popa
+        sta     cnt             ; positions
+        jsr     popax
+        sta     @ld_k+1          ; k
+        stx     @ld_k+2
+        jsr     popax
+        sta     a_src           ; q
+        stx     a_src+1
+        jsr     popax
+        sta     @st_a+1          ; att
+        stx     @st_a+2
+        jsr     c64_mul_ptrs
+        lda     cnt
+        bne     @pos
+        rts
+@pos:   lda     #0
+        sta     acc
+        sta     acc+1
+        sta     acc+2
+        sta     acc+3
+        lda     a_src
+        sta     @ld_q+1
+        lda     a_src+1
+        sta     @ld_q+2
+        lda     a_hs
+        sta     j
+@el:    ldy     #1
+:
+@ld_q:   lda     $FFFF,y
+        sta     m_a,y
+@ld_k:   lda     $FFFF,y
+        sta     m_b,y
+        dey
+        bpl     :-
+        jsr     k_mul16s
+        jsr     add_acc
+        jsr     save
+        clc
+        lda     @ld_q+1
+        adc     #2
+        sta     @ld_q+1
+        bcc     :+
+        inc     @ld_q+2
+:       clc
+        lda     @ld_k+1
+        adc     #2
+        sta     @ld_k+1
+        bcc     :+
+        inc     @ld_k+2
+:       dec     j
+        bne     @el
+        ldy     #3              ; att[t] = acc
+:       lda     acc,y
+@st_a:   sta     $FFFF,y
+        dey
+        bpl     :-
+        clc
+        lda     @st_a+1
+        adc     #4
+        sta     @st_a+1
+        bcc     :+
+        inc     @st_a+2
+:       dec     cnt
+        bne     @pos
+        rts
+
+; c64_pv ----------------------------------------------------------------------------------------
+; o_i += p_t v_t,i: v sign-extended into m_a (signed), p_t in m_b (unsigned, <= 2^15).
+_c64_pv:
+        sta     a_hs
+        jsr     popa
+        sta     cnt
+        jsr     popax
+        sta     @ld_v2+1         ; v
+        stx     @ld_v2+2
+        jsr     popax
+        sta     @ld_p+1          ; p
+        stx     @ld_p+2
+        jsr     popax
+        sta     a_src           ; o
+        stx     a_src+1
+        jsr     c64_mul_ptrs
+        lda     cnt
+        bne     @pos
+        rts
+@pos:   ldy     #1
+:
+@ld_p:   lda     $FFFF,y
+        sta     m_b,y
+        dey
+        bpl     :-
+        lda     m_b             ; p_t = 0: nothing to add
+        ora     m_b+1
+        beq     @skip
+        lda     a_src           ; o_0
+        sta     tmp1
+        lda     a_src+1
+        sta     tmp2
+        lda     #0
+        sta     j               ; i
+@el:    ldx     j
+@ld_v2:  lda     $FFFF,x
+        sta     m_a
+        lda     #0
+        bit     m_a
+        bpl     :+
+        lda     #$FF
+:       sta     m_a+1
+        jsr     k_mul16su
+        ldy     #0              ; o_i += m_r, o_i at (tmp1)
+        clc
+        lda     (tmp1),y
+        adc     m_r
+        sta     (tmp1),y
+        iny
+        lda     (tmp1),y
+        adc     m_r+1
+        sta     (tmp1),y
+        iny
+        lda     (tmp1),y
+        adc     m_r+2
+        sta     (tmp1),y
+        iny
+        lda     (tmp1),y
+        adc     m_r+3
+        sta     (tmp1),y
+        clc
+        lda     tmp1
+        adc     #4
+        sta     tmp1
+        bcc     :+
+        inc     tmp2
+:
+        inc     j
+        lda     j
+        cmp     a_hs
+        bne     @el
+@skip:  clc                     ; next position: p += 2, v += hs
+        lda     @ld_p+1
+        adc     #2
+        sta     @ld_p+1
+        bcc     :+
+        inc     @ld_p+2
+:       clc
+        lda     @ld_v2+1
+        adc     a_hs
+        sta     @ld_v2+1
+        bcc     :+
+        inc     @ld_v2+2
+:       dec     cnt
+        beq     :+
+        jmp     @pos
+:       rts
+
+; c64_softmax -----------------------------------------------------------------------------------
+_c64_softmax:
+        sta     tmp1            ; {cm, ck, dlim} (lm_layer's int32s)
+        stx     tmp2
+        ldy     #0
+:       lda     (tmp1),y
+        sta     cm,y
+        iny
+        cpy     #4
+        bne     :-
+        lda     (tmp1),y
+        sta     ck
+        ldy     #8
+:       lda     (tmp1),y
+        sta     dlim-8,y
+        iny
+        cpy     #12
+        bne     :-
+        jsr     popax
+        sta     a_n
+        stx     a_n+1
+        jsr     popax
+        sta     a_src           ; s
+        stx     a_src+1
+        jsr     popax
+        sta     a_src2          ; p
+        stx     a_src2+1
+        jsr     c64_mul_ptrs
+        ; mx = max s_t
+        jsr     walk
+        jsr     ld_s
+        ldy     #3
+:       lda     m_r,y
+        sta     mx,y
+        dey
+        bpl     :-
+@max:   jsr     step
+        beq     @e
+        jsr     ld_s            ; m_r > mx (signed) ?
+        sec
+        lda     mx
+        sbc     m_r
+        lda     mx+1
+        sbc     m_r+1
+        lda     mx+2
+        sbc     m_r+2
+        lda     mx+3
+        sbc     m_r+3
+        bvc     :+
+        eor     #$80
+:       bpl     @max            ; mx - s >= 0
+        ldy     #3
+:       lda     m_r,y
+        sta     mx,y
+        dey
+        bpl     :-
+        jmp     @max
+        ; e_t into p, S = sum e_t
+@e:     lda     #0
+        sta     sum
+        sta     sum+1
+        sta     sum+2
+        sta     sum+3
+        jsr     walk
+@et:    jsr     ld_s            ; D = mx - s_t >= 0
+        sec
+        lda     mx
+        sbc     m_r
+        sta     m_r
+        lda     mx+1
+        sbc     m_r+1
+        sta     m_r+1
+        lda     mx+2
+        sbc     m_r+2
+        sta     m_r+2
+        lda     mx+3
+        sbc     m_r+3
+        sta     m_r+3
+        lda     dlim            ; D > dlim: e = 0
+        cmp     m_r
+        lda     dlim+1
+        sbc     m_r+1
+        lda     dlim+2
+        sbc     m_r+2
+        lda     dlim+3
+        sbc     m_r+3
+        bcs     :+
+        jmp     @zero
+:       jsr     dcm             ; m_r = -(D cm) = d cm
+        ldx     ck
+        jsr     rq_rshr         ; u = rshr(d cm, ck) <= 0
+        sec                     ; a = -u
+        lda     #0
+        sbc     m_r
+        sta     m_r
+        lda     #0
+        sbc     m_r+1
+        sta     m_r+1
+        lda     #0
+        sbc     m_r+2
+        bne     @zero
+        lda     #0
+        sbc     m_r+3
+        bne     @zero
+        lda     m_r+1           ; a >> 8 >= 16: 0
+        cmp     #16
+        bcs     @zero
+        tax                     ; e = EXP2[a & 255] >> (a >> 8)
+        lda     m_r
+        asl     a
+        tay
+        bcs     @hi
+        lda     _LM_EXP2_Q15,y
+        sta     m_a
+        lda     _LM_EXP2_Q15+1,y
+        jmp     @sh
+@hi:    lda     _LM_EXP2_Q15+256,y
+        sta     m_a
+        lda     _LM_EXP2_Q15+257,y
+@sh:    sta     m_a+1
+        cpx     #0
+        beq     @store
+:       lsr     m_a+1
+        ror     m_a
+        dex
+        bne     :-
+        jmp     @store
+@zero:  lda     #0
+        sta     m_a
+        sta     m_a+1
+@store: jsr     st_p            ; p_t = e
+        clc                     ; S += e
+        lda     sum
+        adc     m_a
+        sta     sum
+        lda     sum+1
+        adc     m_a+1
+        sta     sum+1
+        bcc     :+
+        inc     sum+2
+        bne     :+
+        inc     sum+3
+:       jsr     step
+        beq     :+
+        jmp     @et
+        ; ns: S >> ns < 2^16; R = 2^31 / (S >> ns)
+:       ldy     #3
+:       lda     sum,y
+        sta     ptr3,y
+        dey
+        bpl     :-
+        lda     #0
+        sta     ns
+@ns:    lda     ptr4
+        ora     ptr4+1
+        beq     :+
+        lsr     ptr4+1
+        ror     ptr4
+        ror     ptr3+1
+        ror     ptr3
+        inc     ns
+        bne     @ns
+:       lda     #0
+        sta     m_r
+        sta     m_r+1
+        sta     m_r+2
+        lda     #$80
+        sta     m_r+3
+        jsr     k_udiv32
+        lda     m_r
+        sta     rr
+        lda     m_r+1
+        sta     rr+1
+        lda     m_r+2
+        sta     rr+2
+        jsr     c64_mul_ptrs
+        ; p_t = (e_t R + 2^(15+ns)) >> (16 + ns)
+        jsr     walk
+@pt:    jsr     ld_p            ; m_a = e_t
+        lda     rr+2
+        beq     @mul
+        lda     #0              ; R = 2^16
+        sta     m_r
+        sta     m_r+1
+        lda     m_a
+        sta     m_r+2
+        lda     m_a+1
+        sta     m_r+3
+        jmp     @round
+@mul:   lda     rr
+        sta     m_b
+        lda     rr+1
+        sta     m_b+1
+        jsr     k_mul16u
+@round: lda     ns              ; bit 15 + ns: byte 1 + (ns + 7) >> 3 ...
+        clc
+        adc     #15
+        pha
+        and     #7
+        tay
+        pla
+        lsr     a
+        lsr     a
+        lsr     a
+        tax
+        lda     bitm,y
+        clc
+        adc     m_r,x
+        sta     m_r,x
+        bcc     @take
+:       inx
+        cpx     #4
+        beq     @take
+        inc     m_r,x
+        beq     :-
+@take:  lda     m_r+2           ; >> 16, then >> ns
+        sta     m_a
+        lda     m_r+3
+        sta     m_a+1
+        ldx     ns
+        beq     @st
+:       lsr     m_a+1
+        ror     m_a
+        dex
+        bne     :-
+@st:    jsr     st_p
+        jsr     step
+        bne     @pt
+        rts
+
+; m_r = -(D * cm) for D = m_r (0 <= D <= dlim, D cm < 2^31): the low 32 bits of the product.
+dcm:    ldy     #3
+:       lda     m_r,y
+        sta     acc,y
+        dey
+        bpl     :-
+        lda     acc             ; D_lo cm_lo
+        sta     m_a
+        lda     acc+1
+        sta     m_a+1
+        lda     cm
+        sta     m_b
+        lda     cm+1
+        sta     m_b+1
+        jsr     k_mul16u
+        ldy     #3
+:       lda     m_r,y
+        sta     vc,y            ; (vc, vs: 4 bytes of scratch here)
+        dey
+        bpl     :-
+        lda     cm+2            ; + D_lo cm_hi << 16
+        ora     cm+3
+        beq     :+
+        lda     cm+2
+        sta     m_b
+        lda     cm+3
+        sta     m_b+1
+        jsr     k_mul16u
+        jsr     add_hi
+:       lda     acc+2           ; + D_hi cm_lo << 16
+        ora     acc+3
+        beq     :+
+        lda     acc+2
+        sta     m_a
+        lda     acc+3
+        sta     m_a+1
+        lda     cm
+        sta     m_b
+        lda     cm+1
+        sta     m_b+1
+        jsr     k_mul16u
+        jsr     add_hi
+:       sec                     ; negate
+        ldx     #0
+        ldy     #4
+:       lda     #0
+        sbc     vc,x
+        sta     m_r,x
+        inx
+        dey
+        bne     :-
+        rts
+add_hi: clc
+        lda     vc+2
+        adc     m_r
+        sta     vc+2
+        lda     vc+3
+        adc     m_r+1
+        sta     vc+3
+        rts
+
+; The walk over positions: cnt counts down from n, the s operand moves by 4, the p operand by 2.
+walk:   lda     a_src
+        sta     lso+1
+        lda     a_src+1
+        sta     lso+2
+        lda     a_src2
+        sta     ldp+1
+        sta     stp+1
+        lda     a_src2+1
+        sta     ldp+2
+        sta     stp+2
+        lda     a_n
+        sta     cnt
+        lda     a_n+1
+        sta     cnt+1
+        rts
+step:   clc                     ; Z set after the last position
+        lda     lso+1
+        adc     #4
+        sta     lso+1
+        bcc     :+
+        inc     lso+2
+:       clc
+        lda     ldp+1
+        adc     #2
+        sta     ldp+1
+        sta     stp+1
+        bcc     :+
+        inc     ldp+2
+        inc     stp+2
+:       lda     cnt
+        bne     :+
+        dec     cnt+1
+:       dec     cnt
+        lda     cnt
+        ora     cnt+1
+        rts
+ld_s:   ldy     #3              ; m_r = s_t
+lso:    lda     $FFFF,y
+        sta     m_r,y
+        dey
+        bpl     lso
+        rts
+ld_p:   ldy     #1              ; m_a = p_t
+ldp:     lda     $FFFF,y
+        sta     m_a,y
+        dey
+        bpl     ldp
+        rts
+st_p:   ldy     #1              ; p_t = m_a
+:       lda     m_a,y
+stp:     sta     $FFFF,y
+        dey
+        bpl     :-
+        rts
+
+        .segment "RODATA"
+bitm:   .byte   1, 2, 4, 8, 16, 32, 64, 128
