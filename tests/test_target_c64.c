@@ -55,19 +55,21 @@ static char *slurp(FILE *f) {
     return s;
 }
 
-static void run_one(const rq_target *t, const char *art, const char *tok, const char *prompt, int steps, char **text, rq_run_result *r) {
+static void run_one(const rq_target *t, const char *art, const char *tok, const char *prompt, int steps, double temp, char **text,
+                    rq_run_result *r) {
     const char *none[8] = {0};
     FILE *out = tmpfile();
-    rq_run_opts ro = {.prompt = prompt, .steps = steps, .topp = 0.9, .seed = 1, .tokenizer = tok, .debug_logits = 1, .timeout = 600,
-                      .out = out, .flag = none};
+    rq_run_opts ro = {.prompt = prompt, .steps = steps, .temp = temp, .topp = 0.9, .seed = 7, .tokenizer = tok, .debug_logits = 1,
+                      .timeout = 600, .out = out, .flag = none};
     memset(r, 0, sizeof *r);
     if (t->run_fn(art, &ro, r)) fail_msg("%s run: %s", t->name, rq_last_error());
     *text = slurp(out);
     fclose(out);
 }
 
-// stories260K with `wbits` weights: c64 == host for every prompt, text and logits step by step.
-static void check_stories(int wbits, const char *const *prompts, int n, int steps) {
+// stories260K with `wbits` weights: c64 == host for every prompt, text and logits step by step;
+// greedy, or sampled (temperature 1, top-p 0.9) for the prompts from `sampled` on.
+static void check_stories(int wbits, const char *const *prompts, int n, int steps, int sampled) {
     const char *bin = rq_test_data("llama2c/stories260K.bin");
     if (!bin) return;
     char model[600], tok[600], dir[700], rqm[720];
@@ -83,8 +85,9 @@ static void check_stories(int wbits, const char *const *prompts, int n, int step
     for (int k = 0; k < n; k++) {
         char *want, *got;
         rq_run_result rh, rc;
-        run_one(rq_target_find("host"), rqm, tok, prompts[k], steps, &want, &rh);
-        run_one(c64(), dir, tok, prompts[k], steps, &got, &rc);
+        double temp = k >= sampled ? 1.0 : 0;
+        run_one(rq_target_find("host"), rqm, tok, prompts[k], steps, temp, &want, &rh);
+        run_one(c64(), dir, tok, prompts[k], steps, temp, &got, &rc);
         assert_int_equal(rc.exit_code, 0);
         if (strcmp(got, want)) fail_msg("int%d '%s': c64 printed\n%s\nthe host\n%s", wbits, prompts[k], got, want);
         assert_int_equal(rc.n_crc, rh.n_crc);
@@ -104,15 +107,15 @@ static void check_stories(int wbits, const char *const *prompts, int n, int step
 static void test_stories_int8(void **state) {
     (void)state;
     if (!usable()) return;
-    const char *prompts[] = {"Once upon a time", "", "Tim saw a big"};
-    check_stories(8, prompts, 3, 5);
+    const char *prompts[] = {"Once upon a time", "", "Tim saw a big", "Lily"};
+    check_stories(8, prompts, 4, 5, 3);  // "Lily": 3 tokens sampled
 }
 
 static void test_stories_int4(void **state) {
     (void)state;
     if (!usable()) return;
     const char *prompts[] = {"Lily", "The dog"};
-    check_stories(4, prompts, 2, 4);
+    check_stories(4, prompts, 2, 4, 1);  // "The dog": sampled
 }
 
 // A random llama2.c model (tok512's vocabulary) as a .bin.
@@ -173,7 +176,7 @@ static uint32_t host_norm_check(void) {
 
 static uint32_t host_att_check(void) {
     static kt_att c;
-    static uint8_t out[9 * KT_ATT_MAXN + 4 * KT_ATT_MAXHS];
+    static uint8_t out[KT_ATT_BYTES];
     uint32_t check = 0;
     lm_rng r;
     lm_rng_seed(&r, 4);

@@ -192,7 +192,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     // every source: preprocess (cc65's type widths, the model header: LM_MAX_LAYERS / LM_MAX_HEAD
     // from its dimensions), rewrite for cc65 in one python run, compile in one cl65 run, link
     snprintf(defs, sizeof defs, "-include '%s/c64_model.h' -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s", b->bdir,
-             reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : "");
+             reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : " -DLM_SAMPLE_WEIGHTS=c64_sample_weights -include c64_kernels.h");
     snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
     const char *srcs[16];
     int ns = 0;

@@ -16,7 +16,7 @@
         .import c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32
         .importzp m_a, m_b, m_r
         .import rq_rshr, rq_out, rq_mode, _LM_EXP2_Q15
-        .export _c64_rope, _c64_scores, _c64_softmax, _c64_pv
+        .export _c64_rope, _c64_scores, _c64_softmax, _c64_pv, _c64_sample_weights
 
         .segment "BSS"
 a_n:    .res 2
@@ -32,6 +32,7 @@ ck:     .res 1
 dlim:   .res 4
 sum:    .res 4
 ns:     .res 1
+pstep:  .res 1                  ; bytes of an output weight: 2 (softmax), 4 (the sampler's)
 rr:     .res 3                  ; R <= 2^16
 va:     .res 2
 vb:     .res 2
@@ -317,7 +318,47 @@ _c64_pv:
 
 ; c64_softmax -----------------------------------------------------------------------------------
 _c64_softmax:
-        sta     tmp1            ; {cm, ck, dlim} (lm_layer's int32s)
+        jsr     params          ; {cm, ck, dlim} (lm_layer's int32s)
+        jsr     popax
+        sta     a_n
+        stx     a_n+1
+        jsr     popax
+        sta     a_src           ; s
+        stx     a_src+1
+        jsr     popax
+        sta     a_src2          ; p
+        stx     a_src2+1
+        lda     #2              ; p_t: uint16
+        sta     pstep
+        jsr     weights
+        jmp     normal
+
+; uint32_t c64_sample_weights(const lm_sampler *s, const int32_t *logits, int n, uint32_t *e):
+; lm_sample_weights (lm_sampler begins with tm, tk, dlim: softmax's cm, ck, dlim), e uint32.
+_c64_sample_weights:
+        sta     a_src2          ; e
+        stx     a_src2+1
+        jsr     popax
+        sta     a_n
+        stx     a_n+1
+        jsr     popax
+        sta     a_src           ; logits
+        stx     a_src+1
+        jsr     popax
+        jsr     params
+        lda     #4
+        sta     pstep
+        jsr     weights
+        lda     sum+2
+        sta     sreg
+        lda     sum+3
+        sta     sreg+1
+        lda     sum
+        ldx     sum+1
+        rts
+
+; cm, ck, dlim from the three int32s at A/X.
+params: sta     tmp1
         stx     tmp2
         ldy     #0
 :       lda     (tmp1),y
@@ -333,15 +374,11 @@ _c64_softmax:
         iny
         cpy     #12
         bne     :-
-        jsr     popax
-        sta     a_n
-        stx     a_n+1
-        jsr     popax
-        sta     a_src           ; s
-        stx     a_src+1
-        jsr     popax
-        sta     a_src2          ; p
-        stx     a_src2+1
+        rts
+
+; The weights: mx = max s_t; e_t = 0 if s_t - mx < -dlim, else exp2(rshr((s_t - mx) cm, ck)),
+; into p (pstep bytes each); sum = sum e_t.
+weights:
         jsr     c64_mul_ptrs
         ; mx = max s_t
         jsr     walk
@@ -460,8 +497,10 @@ _c64_softmax:
 :       jsr     step
         beq     :+
         jmp     @et
+:       rts
+
         ; ns: S >> ns < 2^16; R = 2^31 / (S >> ns)
-:       ldy     #3
+normal: ldy     #3
 :       lda     sum,y
         sta     ptr3,y
         dey
@@ -630,7 +669,7 @@ step:   clc                     ; Z set after the last position
         inc     lso+2
 :       clc
         lda     ldp+1
-        adc     #2
+        adc     pstep
         sta     ldp+1
         sta     stp+1
         bcc     :+
@@ -655,9 +694,13 @@ ldp:     lda     $FFFF,y
         dey
         bpl     ldp
         rts
-st_p:   ldy     #1              ; p_t = m_a
+st_p:   ldy     pstep           ; p_t = m_a (zero-extended to pstep bytes)
+        dey
+        lda     #0
+        sta     m_a+2
+        sta     m_a+3
 :       lda     m_a,y
-stp:     sta     $FFFF,y
+stp:    sta     $FFFF,y
         dey
         bpl     :-
         rts

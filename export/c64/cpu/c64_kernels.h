@@ -45,5 +45,8 @@ void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck
 void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs);
 void c64_glu(int8_t *out, const int8_t *h1, const int8_t *h3, const int16_t *silu, const lm_rq *rq, uint8_t n);
 void c64_requant1(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n);
+// lm_sample_weights (the sampler's e_t: the softmax's exponentials with the sampler's tm, tk,
+// dlim); the C64 program's lm_sample calls it (-DLM_SAMPLE_WEIGHTS, c64_build.c).
+uint32_t c64_sample_weights(const lm_sampler *s, const int32_t *logits, int n, uint32_t *e);
 
 #endif

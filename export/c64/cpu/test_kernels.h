@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include <string.h>
+
 #include "c64_rec.h"
 #include "infer/lm_ops.h"
 
@@ -236,7 +238,9 @@ static void kt_glu_ref(const kt_att *c, int8_t *out) {
 // The rope input's length: whole heads.
 static int kt_rope_n(const kt_att *c) { return c->n < c->hs ? c->hs : c->n - c->n % c->hs; }
 
-// The five references of a case one after the other (rope, scores, softmax, p*v, SwiGLU); the bytes.
+// The references of a case one after the other (rope, scores, softmax, p*v, SwiGLU, the
+// sampler's weights and their sum); the bytes (at most KT_ATT_BYTES).
+#define KT_ATT_BYTES (13 * KT_ATT_MAXN + 4 * KT_ATT_MAXHS + 4)
 static unsigned kt_att_ref(const kt_att *c, uint8_t *out) {
     unsigned at = 0;
     int n = kt_rope_n(c);
@@ -249,7 +253,16 @@ static unsigned kt_att_ref(const kt_att *c, uint8_t *out) {
     kt_pv_ref(c, (int32_t *)(void *)(out + at));
     at += 4 * (unsigned)c->hs;
     kt_glu_ref(c, (int8_t *)(out + at));
-    return at + (unsigned)c->n;
+    at += (unsigned)c->n;
+    {  // the sampler's weights over the scores, (tm, tk, dlim) = (cm, ck, dlim)
+        lm_sampler sm;
+        uint32_t S;
+        sm.tm = c->cm_ck_dlim[0], sm.tk = c->cm_ck_dlim[1], sm.dlim = c->cm_ck_dlim[2];
+        S = lm_sample_weights(&sm, c->s, c->n, (uint32_t *)(void *)(out + at));
+        at += 4 * (unsigned)c->n;
+        memcpy(out + at, &S, 4);
+    }
+    return at + 4;
 }
 
 #endif
