@@ -300,7 +300,7 @@ int lm_sample(lm_sampler *s, const int32_t *logits, int n, uint32_t *e, int16_t 
     } else {
         uint32_t cut = lm_mul_q15(S, 32768 - s->topp_q15);
         for (int t = 0; t < n; t++)
-            if (e[t] * (uint32_t)(n - 1) >= cut && e[t] > 0) idx[m++] = (int16_t)t;
+            if (e[t] > 0 && e[t] * (uint32_t)(n - 1) >= cut) idx[m++] = (int16_t)t;  // (zeros first: no product)
         // insertion sort, e descending, index ascending on ties (stable)
         for (int i = 1; i < m; i++) {
             int16_t v = idx[i];

@@ -35,7 +35,7 @@
         .import _c64_sqlo, _c64_sqhi, c64_mul_ptrs, k_mul16u
         .importzp m_a, m_b, m_r
         .import rq_core, rq_m, rq_p, rq_k, rq_mode
-        .export _c64_mv_input, _c64_mv_run, _c64_mv
+        .export _c64_mv_input, _c64_mv_run, _c64_mv, c64_blk
 .if C64_MAXB4 > 0
         .export _c64_nibhi
 .endif
@@ -72,6 +72,7 @@ xsave:   .res 1
 nbytes:  .res 2
 optr:    .res 2
 blk:     .res BLKMAX
+c64_blk = blk                   ; (c64_norm.s keeps its xs here between matrices)
 rec:     .res 7 * MAXROWS
 .if C64_MAXB4 > 0
 _c64_nibhi: .res 256            ; ((b >> 4) ^ 8): the high nibble's y (filled by c64_mv_input)

@@ -11,10 +11,11 @@
         .import popa, popax, popeax
         .import c64_mul_ptrs, k_mul16s, k_mul16su, k_udiv32, k_isqrt32
         .importzp m_a, m_b, m_r
-        .import rq_post, rq_rshr, rq_k, rq_mode
+        .import rq_post, rq_rshr, rq_k, rq_mode, c64_blk
         .export _c64_rmsnorm
 
 gp2     = regbank+4             ; g_i's address (regbank+4/5 are free: cc65 -O keeps no register variables)
+xsp     = tmp1                  ; xs_i in the matrix kernel's block buffer (free between matrices; 2n <= dim + 255 bytes)
 
         .segment "BSS"
 eps:    .res 4
@@ -196,10 +197,14 @@ _c64_rmsnorm:
         sta     t+2
         sta     t+3
         jsr     first
-@sq:    jsr     getxs           ; m_a = xs_i
+@sq:    jsr     getxs           ; m_a = xs_i, kept in the matrix kernel's block buffer
+        ldy     #0
         lda     m_a
+        sta     (xsp),y
         sta     m_b
+        iny
         lda     m_a+1
+        sta     (xsp),y
         sta     m_b+1
         jsr     k_mul16s
         clc
@@ -334,7 +339,12 @@ _c64_rmsnorm:
         lda     #0              ; RQ_I8
         sta     rq_mode
         jsr     first
-@out:   jsr     getxs           ; v = xs_i
+@out:   ldy     #0              ; v = xs_i
+        lda     (xsp),y
+        sta     m_a
+        iny
+        lda     (xsp),y
+        sta     m_a+1
         lda     sh
         cmp     #31
         bcc     :+
@@ -391,8 +401,9 @@ _c64_rmsnorm:
 @gm:    jsr     k_mul16s
         jsr     rq_post         ; sat8(rshr(u g, gk)) to *out++
         jsr     next
-        bne     @out
-        rts
+        beq     :+
+        jmp     @out
+:       rts
 
 ; The element walk: cnt counts the elements left; the x operand of `load` and the g pointer move on.
 first:  lda     xp
@@ -403,10 +414,20 @@ first:  lda     xp
         sta     gp2
         lda     gp+1
         sta     gp2+1
+        lda     #<c64_blk
+        sta     xsp
+        lda     #>c64_blk
+        sta     xsp+1
         lda     n
         sta     cnt
         rts
-next:   clc                     ; x += 4, g += 2; Z set when done
+next:   clc                     ; x += 4, g += 2, xs += 2; Z set when done
+        lda     xsp
+        adc     #2
+        sta     xsp
+        bcc     :+
+        inc     xsp+1
+:       clc
         lda     xl+1
         adc     #4
         sta     xl+1

@@ -17,7 +17,7 @@ uint32_t ws_dma_bytes, ws_dma_transfers;
 static const char *img_name;
 int ws_fd[3];        // handles: streams 0 and 1, ws_read's (ws_file_next.s reads them: ws_next)
 uint32_t ws_pos[3];  // their positions
-static uint8_t skip[1024];
+static uint8_t skip[8192];  // (sim65 only: its RAM is larger than the C64's; a skip read costs one call, whatever its length)
 static int kv_fd = -1;
 
 static void reopen(uint8_t s) {
