@@ -137,17 +137,21 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
         snprintf(mpath, sizeof mpath, "%s/c64.map", bdir);
         if (rq_read_file(mpath, &map, &ml)) map = NULL, rq_clear_error();
         const char *mp = map ? (const char *)map : "";
-        long code = segment_bytes(mp, "CODE"), ro = segment_bytes(mp, "RODATA"), data = segment_bytes(mp, "DATA"), bss = segment_bytes(mp, "BSS");
+        long code = segment_bytes(mp, "CODE"), ro = segment_bytes(mp, "RODATA"), data = segment_bytes(mp, "DATA"), bss = segment_bytes(mp, "BSS"),
+             pages = segment_bytes(mp, "PAGES");
+        unsigned long kvb = (unsigned long)c64_kv_bytes(&lay.c);
         if (o->json)
-            printf("{\"target\":\"c64\",\"out\":\"%s\",\"image_bytes\":%zu,\"reu_bytes\":%ld,\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
+            printf("{\"target\":\"c64\",\"out\":\"%s\",\"image_bytes\":%zu,\"side_bytes\":%zu,\"reu_bytes\":%ld,\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
                    "{\"name\":\"code\",\"bytes\":%ld},{\"name\":\"rodata\",\"bytes\":%ld},{\"name\":\"data\",\"bytes\":%ld},"
-                   "{\"name\":\"bss (activations, buffers, tokenizer)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
-                   "{\"name\":\"REU: KV cache\",\"bytes\":%lu}]}\n",
-                   o->out, image_bytes, reu, (unsigned long)c64_kv_bytes(&lay.c), lay.c.wbits, code, ro, data, bss, image_bytes,
-                   (unsigned long)c64_kv_bytes(&lay.c));
+                   "{\"name\":\"square tables (page-aligned)\",\"bytes\":%ld},"
+                   "{\"name\":\"bss (forward buffers / tokenizer, kernel buffers)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
+                   "{\"name\":\"REU: C64 sidecar (row records)\",\"bytes\":%zu},{\"name\":\"REU: KV cache\",\"bytes\":%lu},"
+                   "{\"name\":\"REU: tokenizer stash\",\"bytes\":%zu}]}\n",
+                   o->out, image_bytes, side.len, reu, kvb, lay.c.wbits, code, ro, data, pages, bss, image_bytes, side.len, kvb, tok.len);
         else
-            printf("wrote %s: retroqat.prg (code %ld + data %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + KV cache %lu bytes), tok.tok, retroqat.d64, c64.sim\n",
-                   o->out, code, ro + data, bss, reu >> 10, image_bytes, (unsigned long)c64_kv_bytes(&lay.c));
+            printf("wrote %s: retroqat.prg (code %ld + data %ld + tables %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + sidecar %zu + "
+                   "KV cache %lu + tokenizer %zu bytes), tok.tok, retroqat.d64, c64.sim\n",
+                   o->out, code, ro + data, pages, bss, reu >> 10, image_bytes, side.len, kvb, tok.len);
         free(map);
     }
 done:

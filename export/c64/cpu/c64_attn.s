@@ -13,7 +13,7 @@
 ;   void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs)
         .include "zeropage.inc"
         .import popa, popax
-        .import c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32
+        .import c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32, q1lo, q1hi, q2lo, q2hi
         .importzp m_a, m_b, m_r
         .import rq_rshr, rq_out, rq_mode, _LM_EXP2_Q15
         .export _c64_rope, _c64_scores, _c64_softmax, _c64_pv, _c64_sample_weights
@@ -32,7 +32,9 @@ ck:     .res 1
 dlim:   .res 4
 sum:    .res 4
 ns:     .res 1
-pstep:  .res 1                  ; bytes of an output weight: 2 (softmax), 4 (the sampler's)
+pstep:  .res 1
+qneg:   .res 1                  ; the sign of q_i
+sgn:    .res 1                  ; the product's sign                  ; bytes of an output weight: 2 (softmax), 4 (the sampler's)
 rr:     .res 3                  ; R <= 2^16
 va:     .res 2
 vb:     .res 2
@@ -160,160 +162,344 @@ add_acc:
         rts
 
 ; c64_scores ------------------------------------------------------------------------------------
+; att[t] = sum_i q_i k_t,i, one i at a time over every t: |q_i| = qh 256 + ql is patched into the
+; quarter-square lookups (the four tables' addresses + ql or qh; self-modifying), then each
+; |k| = kh 256 + kl (|q|, |k| <= 2047: qh, kh <= 7) gives
+;   |q k| = ql kl + 256 (qh kl + ql kh) + 65536 qh kh
+; from seven pairs of lookups; signed and added into att[t].
+.macro  PROD    T1, T2, LO, HI  ; LO/HI = q1[c + x] - q2[255 - c + x]: c x by quarter squares
+        sec
+        .ident(.concat(T1, "l")) := * + 1
+        lda     q1lo,x
+        .ident(.concat(T2, "l")) := * + 1
+        sbc     q2lo,x
+        sta     LO
+        .ident(.concat(T1, "h")) := * + 1
+        lda     q1hi,x
+        .ident(.concat(T2, "h")) := * + 1
+        sbc     q2hi,x
+        sta     HI
+.endmacro
+
 _c64_scores:
         sta     a_hs
         jsr     popa
         sta     cnt             ; positions
         jsr     popax
-        sta     @ld_k+1          ; k
-        stx     @ld_k+2
+        sta     a_src2          ; k
+        stx     a_src2+1
         jsr     popax
         sta     a_src           ; q
         stx     a_src+1
         jsr     popax
-        sta     @st_a+1          ; att
-        stx     @st_a+2
-        jsr     c64_mul_ptrs
+        sta     ptr2            ; att
+        stx     ptr2+1
+        sta     acc             ; (kept)
+        stx     acc+1
         lda     cnt
-        bne     @pos
+        bne     :+
         rts
-@pos:   lda     #0
-        sta     acc
-        sta     acc+1
-        sta     acc+2
-        sta     acc+3
-        lda     a_src
-        sta     @ld_q+1
-        lda     a_src+1
-        sta     @ld_q+2
-        lda     a_hs
-        sta     j
-@el:    ldy     #1
-:
-@ld_q:   lda     $FFFF,y
-        sta     m_a,y
-@ld_k:   lda     $FFFF,y
-        sta     m_b,y
-        dey
-        bpl     :-
-        jsr     k_mul16s
-        jsr     add_acc
-        jsr     save
-        clc
-        lda     @ld_q+1
-        adc     #2
-        sta     @ld_q+1
-        bcc     :+
-        inc     @ld_q+2
-:       clc
-        lda     @ld_k+1
-        adc     #2
-        sta     @ld_k+1
-        bcc     :+
-        inc     @ld_k+2
-:       dec     j
-        bne     @el
-        ldy     #3              ; att[t] = acc
-:       lda     acc,y
-@st_a:   sta     $FFFF,y
+:       tax                     ; att[t] = 0
+sc_zero:  lda     #0
+        ldy     #3
+:       sta     (ptr2),y
         dey
         bpl     :-
         clc
-        lda     @st_a+1
+        lda     ptr2
         adc     #4
-        sta     @st_a+1
+        sta     ptr2
         bcc     :+
-        inc     @st_a+2
-:       dec     cnt
-        bne     @pos
-        rts
+        inc     ptr2+1
+:       dex
+        bne     sc_zero
+        lda     #0
+        sta     j               ; i
+sc_elem:  lda     a_src           ; q_i: its sign, |q| into the lookups
+        sta     ptr1
+        lda     a_src+1
+        sta     ptr1+1
+        lda     j
+        asl     a
+        tay
+        lda     (ptr1),y
+        sta     va
+        iny
+        lda     (ptr1),y
+        sta     va+1
+        sta     qneg
+        bpl     :+
+        sec
+        lda     #0
+        sbc     va
+        sta     va
+        lda     #0
+        sbc     va+1
+        sta     va+1
+:       lda     va              ; ql
+        sta     pql1l
+        sta     pql1h
+        sta     pql3l
+        sta     pql3h
+        eor     #$FF
+        sta     pql2l
+        sta     pql2h
+        sta     pql4l
+        sta     pql4h
+        lda     va+1            ; qh
+        sta     pqh1l
+        sta     pqh1h
+        sta     pqh3l
+        eor     #$FF
+        sta     pqh2l
+        sta     pqh2h
+        sta     pqh4l
+        lda     j               ; ptr1 = k + 2 i; att from the start
+        asl     a
+        clc
+        adc     a_src2
+        sta     ptr1
+        lda     a_src2+1
+        adc     #0
+        sta     ptr1+1
+        lda     acc
+        sta     ptr2
+        lda     acc+1
+        sta     ptr2+1
+        lda     cnt
+        sta     cnt+1
+sc_pos:   ldy     #1              ; |k|, the product's sign
+        lda     (ptr1),y
+        tax
+        eor     qneg
+        sta     sgn
+        dey
+        lda     (ptr1),y
+        cpx     #$80
+        bcc     :+
+        eor     #$FF            ; negate k (x: its high byte)
+        clc
+        adc     #1
+        tay
+        txa
+        eor     #$FF
+        adc     #0
+        tax
+        tya
+:       stx     vb+1            ; kh
+        tax                     ; kl
+        PROD    "pql1", "pql2", m_r, m_r+1        ; ql kl
+        PROD    "pqh1", "pqh2", vc, vc+1          ; qh kl
+        ldx     vb+1
+        PROD    "pql3", "pql4", vs, vs+1          ; ql kh
+        sec                                       ; qh kh (< 256)
+pqh3l := * + 1
+        lda     q1lo,x
+pqh4l := * + 1
+        sbc     q2lo,x
+        sta     tmp4
+        clc                     ; byte 1: hi(ql kl) + lo(qh kl) + lo(ql kh)
+        lda     m_r+1
+        adc     vc
+        sta     m_r+1
+        lda     vc+1            ; byte 2: hi(qh kl) + hi(ql kh) + qh kh + the carries
+        adc     vs+1
+        sta     m_r+2
+        lda     #0
+        rol     a
+        sta     m_r+3
+        clc
+        lda     m_r+1
+        adc     vs
+        sta     m_r+1
+        lda     m_r+2
+        adc     tmp4
+        sta     m_r+2
+        bcc     :+
+        inc     m_r+3
+:       lda     sgn             ; att[t] += sign |q k|
+        bmi     sc_sub
+        ldy     #0
+        clc
+        lda     (ptr2),y
+        adc     m_r
+        sta     (ptr2),y
+        iny
+        lda     (ptr2),y
+        adc     m_r+1
+        sta     (ptr2),y
+        iny
+        lda     (ptr2),y
+        adc     m_r+2
+        sta     (ptr2),y
+        iny
+        lda     (ptr2),y
+        adc     m_r+3
+        sta     (ptr2),y
+        jmp     sc_next
+sc_sub:   ldy     #0
+        sec
+        lda     (ptr2),y
+        sbc     m_r
+        sta     (ptr2),y
+        iny
+        lda     (ptr2),y
+        sbc     m_r+1
+        sta     (ptr2),y
+        iny
+        lda     (ptr2),y
+        sbc     m_r+2
+        sta     (ptr2),y
+        iny
+        lda     (ptr2),y
+        sbc     m_r+3
+        sta     (ptr2),y
+sc_next:  clc                     ; att += 4, k += 2 hs
+        lda     ptr2
+        adc     #4
+        sta     ptr2
+        bcc     :+
+        inc     ptr2+1
+:       lda     a_hs
+        asl     a
+        clc
+        adc     ptr1
+        sta     ptr1
+        bcc     :+
+        inc     ptr1+1
+:       dec     cnt+1
+        beq     :+
+        jmp     sc_pos
+:       inc     j
+        lda     j
+        cmp     a_hs
+        beq     :+
+        jmp     sc_elem
+:       rts
 
 ; c64_pv ----------------------------------------------------------------------------------------
-; o_i += p_t v_t,i: v sign-extended into m_a (signed), p_t in m_b (unsigned, <= 2^15).
+; o_i += p_t v_t,i, one position at a time: p_t = ph 256 + pl (<= 2^15) is patched into the
+; quarter-square lookups, then each |v| (<= 128) gives pl |v| + 256 ph |v| from four pairs.
 _c64_pv:
         sta     a_hs
         jsr     popa
         sta     cnt
         jsr     popax
-        sta     @ld_v2+1         ; v
-        stx     @ld_v2+2
+        sta     ptr1            ; v
+        stx     ptr1+1
         jsr     popax
-        sta     @ld_p+1          ; p
-        stx     @ld_p+2
+        sta     a_src2          ; p
+        stx     a_src2+1
         jsr     popax
         sta     a_src           ; o
         stx     a_src+1
-        jsr     c64_mul_ptrs
         lda     cnt
-        bne     @pos
+        bne     pv_pos
         rts
-@pos:   ldy     #1
-:
-@ld_p:   lda     $FFFF,y
-        sta     m_b,y
-        dey
-        bpl     :-
-        lda     m_b             ; p_t = 0: nothing to add
-        ora     m_b+1
-        beq     @skip
-        lda     a_src           ; o_0
-        sta     tmp1
+pv_pos:   lda     a_src2          ; p_t
+        sta     ptr3
+        lda     a_src2+1
+        sta     ptr3+1
+        ldy     #0
+        lda     (ptr3),y
+        sta     ppl1l
+        sta     ppl1h
+        eor     #$FF
+        sta     ppl2l
+        sta     ppl2h
+        iny
+        lda     (ptr3),y
+        sta     pph1l
+        sta     pph1h
+        eor     #$FF
+        sta     pph2l
+        sta     pph2h
+        and     ppl2l           ; p_t = 0 (both complements $FF): nothing to add
+        cmp     #$FF
+        bne     :+
+        jmp     pv_skip
+:       lda     a_src           ; o_0
+        sta     ptr2
         lda     a_src+1
-        sta     tmp2
+        sta     ptr2+1
         lda     #0
         sta     j               ; i
-@el:    ldx     j
-@ld_v2:  lda     $FFFF,x
-        sta     m_a
-        lda     #0
-        bit     m_a
+pv_el:    ldy     j               ; |v|, its sign
+        lda     (ptr1),y
+        sta     sgn
         bpl     :+
+        eor     #$FF
+        clc
+        adc     #1
+:       tax
+        PROD    "ppl1", "ppl2", m_r, m_r+1        ; pl |v|
+        PROD    "pph1", "pph2", vc, vc+1          ; ph |v|
+        clc
+        lda     m_r+1
+        adc     vc
+        sta     m_r+1
+        lda     vc+1
+        adc     #0
+        sta     m_r+2
+        lda     #0
+        sta     m_r+3
+        bit     sgn
+        bpl     :+
+        sec                     ; negate
+        lda     #0
+        sbc     m_r
+        sta     m_r
+        lda     #0
+        sbc     m_r+1
+        sta     m_r+1
+        lda     #0
+        sbc     m_r+2
+        sta     m_r+2
         lda     #$FF
-:       sta     m_a+1
-        jsr     k_mul16su
-        ldy     #0              ; o_i += m_r, o_i at (tmp1)
+        sta     m_r+3
+:       ldy     #0              ; o_i += m_r
         clc
-        lda     (tmp1),y
+        lda     (ptr2),y
         adc     m_r
-        sta     (tmp1),y
+        sta     (ptr2),y
         iny
-        lda     (tmp1),y
+        lda     (ptr2),y
         adc     m_r+1
-        sta     (tmp1),y
+        sta     (ptr2),y
         iny
-        lda     (tmp1),y
+        lda     (ptr2),y
         adc     m_r+2
-        sta     (tmp1),y
+        sta     (ptr2),y
         iny
-        lda     (tmp1),y
+        lda     (ptr2),y
         adc     m_r+3
-        sta     (tmp1),y
+        sta     (ptr2),y
         clc
-        lda     tmp1
+        lda     ptr2
         adc     #4
-        sta     tmp1
+        sta     ptr2
         bcc     :+
-        inc     tmp2
-:
-        inc     j
+        inc     ptr2+1
+:       inc     j
         lda     j
         cmp     a_hs
-        bne     @el
-@skip:  clc                     ; next position: p += 2, v += hs
-        lda     @ld_p+1
+        beq     pv_skip
+        jmp     pv_el
+pv_skip:  clc                     ; next position: p += 2, v += hs
+        lda     a_src2
         adc     #2
-        sta     @ld_p+1
+        sta     a_src2
         bcc     :+
-        inc     @ld_p+2
+        inc     a_src2+1
 :       clc
-        lda     @ld_v2+1
+        lda     ptr1
         adc     a_hs
-        sta     @ld_v2+1
+        sta     ptr1
         bcc     :+
-        inc     @ld_v2+2
+        inc     ptr1+1
 :       dec     cnt
         beq     :+
-        jmp     @pos
+        jmp     pv_pos
 :       rts
 
 ; c64_softmax -----------------------------------------------------------------------------------
