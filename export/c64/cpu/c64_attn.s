@@ -719,6 +719,9 @@ normal: ldy     #3
         ; p_t = (e_t R + 2^(15+ns)) >> (16 + ns)
         jsr     walk
 @pt:    jsr     ld_p            ; m_a = e_t
+        lda     m_a             ; e_t = 0: p_t = 0 (st_p stores m_a as it is)
+        ora     m_a+1
+        beq     @st
         lda     rr+2
         beq     @mul
         lda     #0              ; R = 2^16

@@ -7,7 +7,7 @@
 #include "c64_model.h"
 #include "infer/lm_kernel.h"
 
-#define C64_TCH 16  // positions per KV chunk
+#define C64_TCH (384 / C64_HS)  // positions per KV chunk (768 bytes of keys: 48 positions of 8-value heads)
 
 // The forward's working RAM: nothing in it lasts from one forward to the next (the residual is
 // rebuilt from the embedding, the KV cache is in the REU), so c64_main.c lends it, before the
