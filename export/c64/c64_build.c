@@ -244,7 +244,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
         char *log = NULL;
         // a 1 KB C stack (cc65's default is 2 KB; the deepest chain, main -> lm_gen_next ->
         // lm_forward -> attention -> lm_softmax_q15, uses a few hundred bytes)
-        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -C ld_%s.cfg -D __STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, sys, exe);
+        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -C ld_%s.cfg -Wl -D,__STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, sys, exe);
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
         snprintf(cmd + n, cap - n, "%s %s.lib", objs, sys);
         rc = sh(cmd, &log);
