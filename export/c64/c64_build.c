@@ -223,8 +223,8 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     char objs[2048] = "";
     size_t no = 0;
     for (int i = 0; !b->c_kernels && ASM_KERNELS[i]; i++) {
-        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D C64_MAXC8=%d -D C64_MAXB4=%d -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, b->maxc8,
-                              b->maxb4, ASM_KERNELS[i], sys, b->root, ASM_KERNELS[i]);
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D C64_MAXC8=%d -D C64_MAXB4=%d%s -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, b->maxc8,
+                              b->maxb4, b->test_main ? " -D C64_TEST=1" : "", ASM_KERNELS[i], sys, b->root, ASM_KERNELS[i]);
         no += (size_t)snprintf(objs + no, sizeof objs - no, " %s_%s.o", ASM_KERNELS[i], sys);
     }
     // the CRC and the weight source's stream reads (for the REU or sim65's host files)

@@ -23,15 +23,31 @@
 ; y = w + 8 from `and #$0F / eor #$08` (low) or the table nibhi (high) and the table address
 ; sq + x + 248 (16 bits patched); the pad nibble of an odd row gets x = 0 and its square is in W.
 ;
-; The driver (c64_mv_run) streams the matrix a block of rows at a time and the row records
-; alongside (the weight source's streams 0 and 1, c64_ws.h), runs every row, and requantises it by
-; the mode into the output.
+; The driver (c64_mv_run) streams the matrix a block of rows at a time and the row records 32 at
+; a time alongside (the weight source's streams 0 and 1, c64_ws.h: ws_nx, the register entry of
+; ws_next), runs every row, and requantises it by the mode into the output.
 ;   void c64_mv_input(const int8_t *x, uint8_t cols, uint8_t bits)
 ;   void c64_mv_run(void)     arguments in c64_mv (c64_kernels.h)
 ; Assembled with C64_MAXC8 = the widest int8 row (<= 255) and C64_MAXB4 = the widest int4 row in
 ; bytes (0: no int4 kernel).
         .include "zeropage.inc"
-        .import pusha, pushax, popa, popax, _ws_seek, _ws_next
+        .import pusha, pushax, popa, popax, _ws_seek
+.ifndef C64_TEST
+        .import ws_nx, ws_nx_buf, ws_nx_n
+.else                           ; the kernel test program's weight source is C (ws_next)
+        .import _ws_next
+        .segment "BSS"
+ws_nx_n:   .res 2
+ws_nx_buf: .res 2
+        .segment "CODE"
+ws_nx:  jsr     pusha
+        lda     ws_nx_buf
+        ldx     ws_nx_buf+1
+        jsr     pushax
+        lda     ws_nx_n
+        ldx     ws_nx_n+1
+        jmp     _ws_next
+.endif
         .import _c64_sqlo, _c64_sqhi, c64_mul_ptrs, k_mul16u
         .importzp m_a, m_b, m_r
         .import rq_core, rq_m, rq_p, rq_k, rq_mode
@@ -41,6 +57,7 @@
 .endif
 
 MAXROWS = 8                     ; rows per block at most
+RECROWS = 32                    ; row records read at a time at most
 BODY8   = 25                    ; bytes of one int8 column's code
 BODY4   = 53                    ; bytes of one int4 byte's code (two columns)
 .if C64_MAXB4 > C64_MAXC8
@@ -63,17 +80,19 @@ in_dst:    .res 2               ; where a block's first row goes
 in_nsx:    .res 3               ; -sum x^2 mod 2^24
 in_cols:   .res 1
 in_x:      .res 2
+in_pbytes: .res 2               ; bytes of a whole block
+in_recrows: .res 1              ; records read at a time: a multiple of per, at most RECROWS
+recleft:   .res 1               ; records left in rec
 ; the run
 left:    .res 2
 nrows:   .res 1                 ; rows in this block
 cnt:     .res 1
 ri:      .res 1                 ; record offset in rec
 xsave:   .res 1
-nbytes:  .res 2
 optr:    .res 2
 blk:     .res BLKMAX
 c64_blk = blk                   ; (c64_norm.s keeps its xs here between matrices)
-rec:     .res 7 * MAXROWS
+rec:     .res 7 * RECROWS
 .if C64_MAXB4 > 0
 _c64_nibhi: .res 256            ; ((b >> 4) ^ 8): the high nibble's y (filled by c64_mv_input)
 nib_ok:  .res 1
@@ -254,6 +273,26 @@ set_per:
         inx
         bne     @more
 @done:  stx     in_per
+        lda     #0              ; in_pbytes = per * stride
+        sta     in_pbytes
+        sta     in_pbytes+1
+        ldy     in_per
+:       clc
+        lda     in_pbytes
+        adc     in_stride
+        sta     in_pbytes
+        bcc     :+
+        inc     in_pbytes+1
+:       dey
+        bne     :--
+        lda     #0              ; in_recrows = per * floor(RECROWS / per)
+:       clc
+        adc     in_per
+        cmp     #RECROWS+1
+        bcc     :-
+        sec
+        sbc     in_per
+        sta     in_recrows
         rts
 
 .if C64_MAXB4 > 0
@@ -378,50 +417,70 @@ _c64_mv_run:
         sta     optr+1
         lda     mv_mode
         sta     rq_mode
+        lda     #0
+        sta     recleft
 block:  lda     left+1          ; n = min(left, per)
         bne     @full
         lda     left
         bne     :+
         rts
 :       cmp     in_per
-        bcc     :+
-@full:  lda     in_per
-:       sta     nrows
-        ; nbytes = n * stride
+        bcc     @part
+@full:  lda     in_per          ; a whole block: per * stride bytes
+        sta     nrows
+        lda     in_pbytes
+        sta     ws_nx_n
+        lda     in_pbytes+1
+        sta     ws_nx_n+1
+        jmp     @read
+@part:  sta     nrows           ; the last block: n * stride
         tax
         lda     #0
-        sta     nbytes
-        sta     nbytes+1
+        sta     ws_nx_n
+        sta     ws_nx_n+1
 :       clc
-        lda     nbytes
+        lda     ws_nx_n
         adc     in_stride
-        sta     nbytes
+        sta     ws_nx_n
         bcc     :+
-        inc     nbytes+1
+        inc     ws_nx_n+1
 :       dex
         bne     :--
-        lda     #0              ; ws_next(0, in_dst, nbytes)
-        jsr     pusha
-        lda     in_dst
-        ldx     in_dst+1
-        jsr     pushax
-        lda     nbytes
-        ldx     nbytes+1
-        jsr     _ws_next
-        lda     #1              ; ws_next(1, rec, 7 n)
-        jsr     pusha
-        lda     #<rec
-        ldx     #>rec
-        jsr     pushax
-        lda     nrows
-        asl     a
+@read:  lda     in_dst          ; the block's weights
+        sta     ws_nx_buf
+        lda     in_dst+1
+        sta     ws_nx_buf+1
+        lda     #0
+        jsr     ws_nx
+        lda     recleft         ; the records: in_recrows at a time (a multiple of per)
+        bne     @have
+        lda     left+1
+        bne     :+
+        lda     left
+        cmp     in_recrows
+        bcc     :++
+:       lda     in_recrows
+:       sta     recleft
+        asl     a               ; 7 n bytes
         asl     a
         asl     a
         sec
+        sbc     recleft
+        sta     ws_nx_n
+        lda     #0
+        sta     ws_nx_n+1
+        sta     ri
+        lda     #<rec
+        sta     ws_nx_buf
+        lda     #>rec
+        sta     ws_nx_buf+1
+        lda     #1
+        jsr     ws_nx
+@have:  sec                     ; recleft -= n, left -= n
+        lda     recleft
         sbc     nrows
-        ldx     #0
-        jsr     _ws_next
-        sec                     ; left -= n
+        sta     recleft
+        sec
         lda     left
         sbc     nrows
         sta     left
@@ -434,9 +493,7 @@ block:  lda     left+1          ; n = min(left, per)
         sta     sreg+1
         lda     nrows
         sta     cnt
-        lda     #0
-        sta     ri
-        tax
+        ldx     #0
 row:    stx     xsave
         ldy     ri              ; s = -sum x^2 - W
         sec

@@ -2,15 +2,18 @@
 ; read() on the stream's host file, its position and the transfer counters updated (cc65's C for
 ; the same costs over 1,000 cycles a call; the matrix kernel makes one per block of rows).
 ;   void ws_next(uint8_t s, void *buf, uint16_t n)
+;   ws_nx: the same for assembly callers: A = s, the buffer and length in ws_nx_buf, ws_nx_n
         .include "zeropage.inc"
         .import _read, pushax, popa, popax
         .import _ws_fd, _ws_pos, _ws_dma_bytes, _ws_dma_transfers
-        .export _ws_next
+        .export _ws_next, ws_nx, ws_nx_buf, ws_nx_n
 
         .segment "BSS"
 n:      .res 2
 buf:    .res 2
 s4:     .res 1
+ws_nx_n   = n
+ws_nx_buf = buf
 
         .segment "CODE"
 _ws_next:
@@ -20,7 +23,7 @@ _ws_next:
         sta     buf
         stx     buf+1
         jsr     popa
-        asl     a
+ws_nx:  asl     a
         tay
         asl     a
         sta     s4
