@@ -47,15 +47,15 @@ rq_core:
         bne     :+
         jmp     acc_out
         ; t = v >> p (arithmetic), the low 16 bits (|t| < 2^15)
-:       lda     #0
+:       ldx     rq_p
+        cpx     #8
+        bcc     @bits
+        lda     #0              ; whole bytes (p >= 8): the sign byte above v
         ldy     tmp3
         bpl     :+
         lda     #$FF
-:       sta     tmp4            ; the sign byte above v
-        ldx     rq_p
-@bytes: cpx     #8
-        bcc     @bits
-        lda     tmp2
+:       sta     tmp4
+@bytes: lda     tmp2
         sta     tmp1
         lda     tmp3
         sta     tmp2
@@ -64,12 +64,13 @@ rq_core:
         txa
         sbc     #8              ; C = 1 from the cpx
         tax
-        bne     @bytes
-@bits:  cpx     #5
+        cpx     #8
+        bcs     @bytes
+@bits:  cpx     #4              ; 4..7: 8 - x left shifts, t = tmp2:tmp3 (unrolled)
         bcs     @left
-        txa
+        txa                     ; 0..3: x right shifts, t = tmp1:tmp2
         beq     @t01
-@right: lda     tmp3            ; t = tmp1:tmp2 after x single shifts
+@right: lda     tmp3
         cmp     #$80
         ror     tmp3
         ror     tmp2
@@ -81,12 +82,24 @@ rq_core:
         lda     tmp2
         sta     m_a+1
         jmp     @mul
-@left:  asl     tmp1            ; v << (8 - x): t = tmp2:tmp3
+@left:  cpx     #6
+        bcc     :+
+        beq     @s2
+        bcs     @s1             ; x = 7
+:       cpx     #5
+        beq     @s3
+        asl     tmp1            ; x = 4
         rol     tmp2
         rol     tmp3
-        inx
-        cpx     #8
-        bne     @left
+@s3:    asl     tmp1
+        rol     tmp2
+        rol     tmp3
+@s2:    asl     tmp1
+        rol     tmp2
+        rol     tmp3
+@s1:    asl     tmp1
+        rol     tmp2
+        rol     tmp3
         lda     tmp2
         sta     m_a
         lda     tmp3
