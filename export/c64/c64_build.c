@@ -20,7 +20,10 @@ static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", "c6
 #define C_KERNELS "export/c64/cpu/c64_kernels_c.c"
 
 static uint32_t al256(uint32_t n) { return (n + 255u) & ~255u; }
-uint32_t c64_kv_bytes(const lm_config *c) { return (uint32_t)c->n_layers * c->seq_len * lm_kv_dim(c) * 3u; }
+// (key records: the key's int16 values and their int32 sum of squares, cpu/c64_ws.h; int8 values)
+uint32_t c64_kv_bytes(const lm_config *c) {
+    return (uint32_t)c->n_layers * c->seq_len * (lm_kv_dim(c) * 3u + 4u * (uint32_t)c->n_kv_heads);
+}
 uint32_t c64_side_base(uint32_t image_bytes) { return al256(image_bytes); }
 uint32_t c64_kv_base(uint32_t image_bytes, uint32_t side_bytes) { return al256(c64_side_base(image_bytes) + side_bytes); }
 

@@ -3,20 +3,21 @@
 ;   c64_rope     lm_rope_q12 with the (cos, sin) of every frequency given (lm_cos_q15 /
 ;                lm_sin_q15 of pos * theta_i: the same for every head, so computed once a token):
 ;                a' = clamp(rshr(a c - b s, 15), 2047), b' = clamp(rshr(a s + b c, 15), 2047)
-;   c64_scores   att[t] = sum_i q_i k_t,i        (int16 x int16 into int32)
+;   c64_scores   att[t] = sum_i q_i k_t,i        (int16 x int16 into int32, by sums of squares)
 ;   c64_softmax  lm_softmax_q15
 ;   c64_pv       o_i += p_t v_t,i                (Q15 probability x int8 value into int32)
 ; The products are c64_mul.s's 16 x 16 multiplies, the roundings and clamps c64_rq.s's.
 ;   void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16_t *cs)
-;   void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs)
+;   void c64_scores(int32_t *att, const int16_t *q, const int16_t *krec, uint8_t n, uint8_t hs)
+;   uint32_t c64_sumsq(const int16_t *v, uint8_t n)
 ;   void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim)
 ;   void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs)
         .include "zeropage.inc"
         .import popa, popax
         .import c64_mul_ptrs, k_mul16s, k_mul16u, k_mul16su, k_udiv32, q1lo, q1hi, q2lo, q2hi
         .importzp m_a, m_b, m_r
-        .import rq_rshr, rq_out, rq_mode, _LM_EXP2_Q15
-        .export _c64_rope, _c64_scores, _c64_softmax, _c64_pv, _c64_sample_weights
+        .import rq_rshr, rq_out, rq_mode, _LM_EXP2_Q15, _c64_sqlo, _c64_sqhi
+        .export _c64_rope, _c64_scores, _c64_softmax, _c64_pv, _c64_sample_weights, _c64_sumsq
 
         .segment "BSS"
 a_n:    .res 2
@@ -161,12 +162,7 @@ add_acc:
         sta     m_r+3
         rts
 
-; c64_scores ------------------------------------------------------------------------------------
-; att[t] = sum_i q_i k_t,i, one i at a time over every t: |q_i| = qh 256 + ql is patched into the
-; quarter-square lookups (the four tables' addresses + ql or qh; self-modifying), then each
-; |k| = kh 256 + kl (|q|, |k| <= 2047: qh, kh <= 7) gives
-;   |q k| = ql kl + 256 (qh kl + ql kh) + 65536 qh kh
-; from seven pairs of lookups; signed and added into att[t].
+; The quarter-square product c x of the byte c patched into T1/T2 (q1[c + x] - q1[255 - c + x]).
 .macro  PROD    T1, T2, LO, HI  ; LO/HI = q1[c + x] - q2[255 - c + x]: c x by quarter squares
         sec
         .ident(.concat(T1, "l")) := * + 1
@@ -181,200 +177,237 @@ add_acc:
         sta     HI
 .endmacro
 
+; c64_scores ------------------------------------------------------------------------------------
+; att[t] = sum_i q_i k_t,i by sums of squares, like the matrix kernel:
+;   2 q.k = sum_i (q_i + k_i)^2 - sum_i q_i^2 - sum_i k_i^2
+; where sum_i k_i^2 is stored after each key in the KV cache (a key record: hs int16, then the
+; int32 sum; c64_sumsq computes it when the key is written). |q|, |k| <= 2047, so a = |q + k| <=
+; 4094 = 128 ah + al (ah <= 31, al <= 127) and
+;   a^2 = al^2 + 256 (ah al + 64 ah^2)
+; al^2 from the table of squares, ah al by quarter squares (q1[ah + al] - q1[|al - ah|]), 64 ah^2
+; from a 32-entry table; both terms 16 bits. About 170 cycles an element.
+;   void c64_scores(int32_t *att, const int16_t *q, const int16_t *krec, uint8_t n, uint8_t hs)
+;   uint32_t c64_sumsq(const int16_t *v, uint8_t n)       sum v_i^2 (|v_i| <= 2047)
+
+; m_r += a^2 for the signed 16-bit a in A (high byte) and tmp1 (low byte). Clobbers A, X, Y,
+; tmp1, tmp2, tmp4.
+.macro  SQACC
+        .local  pos, ab, sum
+        cmp     #$80
+        bcc     pos
+        tax                     ; a = -a
+        lda     #0
+        sec
+        sbc     tmp1
+        sta     tmp1
+        txa
+        eor     #$FF
+        adc     #0
+pos:    asl     tmp1            ; ah = |a| >> 7, al = |a| & 127
+        rol     a
+        lsr     tmp1
+        sta     tmp2            ; ah
+        clc
+        adc     tmp1
+        tax                     ; ah + al
+        lda     tmp1
+        sec
+        sbc     tmp2
+        bcs     ab
+        eor     #$FF            ; |al - ah|
+        adc     #1
+ab:     tay
+        sec                     ; ah al = q1[ah + al] - q1[|al - ah|]
+        lda     q1lo,x
+        sbc     q1lo,y
+        sta     tmp4
+        lda     q1hi,x
+        sbc     q1hi,y
+        tax
+        ldy     tmp2            ; + 64 ah^2
+        clc
+        lda     tmp4
+        adc     ah2lo,y
+        sta     tmp4
+        txa
+        adc     ah2hi,y
+        tax                     ; (tmp4, x): ah al + 64 ah^2 < 2^16
+        ldy     tmp1
+        clc                     ; m_r += al^2
+        lda     m_r
+        adc     _c64_sqlo+256,y
+        sta     m_r
+        lda     m_r+1
+        adc     _c64_sqhi+256,y
+        sta     m_r+1
+        bcc     sum
+        inc     m_r+2
+        bne     sum
+        inc     m_r+3
+sum:    clc                     ; m_r += 256 (ah al + 64 ah^2)
+        lda     m_r+1
+        adc     tmp4
+        sta     m_r+1
+        txa
+        adc     m_r+2
+        sta     m_r+2
+        bcc     :+
+        inc     m_r+3
+:
+.endmacro
+
+_c64_sumsq:
+        sta     a_hs            ; n
+        jsr     popax
+        sta     sq_v+1
+        stx     sq_v+2
+        jsr     sumsq
+        lda     m_r+2
+        sta     sreg
+        lda     m_r+3
+        sta     sreg+1
+        lda     m_r
+        ldx     m_r+1
+        rts
+
+; m_r = sum of the squares of the a_hs int16 at sq_v's operand.
+sumsq:  lda     #0
+        sta     m_r
+        sta     m_r+1
+        sta     m_r+2
+        sta     m_r+3
+        sta     tmp3            ; byte offset
+        lda     sq_v+1          ; the high bytes: the same operand, y + 1
+        sta     sq_vh+1
+        lda     sq_v+2
+        sta     sq_vh+2
+sq_el:  ldy     tmp3
+sq_v:   lda     $FFFF,y
+        sta     tmp1
+        iny
+sq_vh:  lda     $FFFF,y
+        SQACC
+        inc     tmp3
+        inc     tmp3
+        dec     a_hs
+        beq     :+
+        jmp     sq_el
+:       rts
+
 _c64_scores:
         sta     a_hs
         jsr     popa
         sta     cnt             ; positions
         jsr     popax
-        sta     a_src2          ; k
-        stx     a_src2+1
+        sta     ptr1            ; key records
+        stx     ptr1+1
         jsr     popax
-        sta     a_src           ; q
-        stx     a_src+1
+        sta     sc_ql+1         ; q (low bytes at q + 2i, high at q + 2i + 1: the same operand, y + 1)
+        stx     sc_ql+2
+        sta     sc_qh+1
+        stx     sc_qh+2
+        sta     sq_v+1
+        stx     sq_v+2
         jsr     popax
         sta     ptr2            ; att
         stx     ptr2+1
-        sta     acc             ; (kept)
-        stx     acc+1
         lda     cnt
         bne     :+
         rts
-:       tax                     ; att[t] = 0
-sc_zero:  lda     #0
-        ldy     #3
-:       sta     (ptr2),y
-        dey
+:       lda     a_hs            ; Q2 = sum q_i^2
+        pha
+        jsr     sumsq
+        pla
+        sta     a_hs
+        ldx     #3
+:       lda     m_r,x
+        sta     acc,x
+        dex
         bpl     :-
-        clc
-        lda     ptr2
-        adc     #4
-        sta     ptr2
-        bcc     :+
-        inc     ptr2+1
-:       dex
-        bne     sc_zero
-        lda     #0
-        sta     j               ; i
-sc_elem:  lda     a_src           ; q_i: its sign, |q| into the lookups
-        sta     ptr1
-        lda     a_src+1
-        sta     ptr1+1
-        lda     j
+        lda     a_hs            ; the record: 2 hs bytes of key, then its sum of squares
         asl     a
+        sta     j
+sc_pos: lda     #0              ; S = sum (q_i + k_i)^2
+        sta     m_r
+        sta     m_r+1
+        sta     m_r+2
+        sta     m_r+3
         tay
+sc_el:  sty     tmp3
         lda     (ptr1),y
-        sta     va
+        clc
+sc_ql:  adc     $FFFF,y
+        sta     tmp1
         iny
         lda     (ptr1),y
-        sta     va+1
-        sta     qneg
-        bpl     :+
-        sec
-        lda     #0
-        sbc     va
-        sta     va
-        lda     #0
-        sbc     va+1
-        sta     va+1
-:       lda     va              ; ql
-        sta     pql1l
-        sta     pql1h
-        sta     pql3l
-        sta     pql3h
-        eor     #$FF
-        sta     pql2l
-        sta     pql2h
-        sta     pql4l
-        sta     pql4h
-        lda     va+1            ; qh
-        sta     pqh1l
-        sta     pqh1h
-        sta     pqh3l
-        eor     #$FF
-        sta     pqh2l
-        sta     pqh2h
-        sta     pqh4l
-        lda     j               ; ptr1 = k + 2 i; att from the start
-        asl     a
-        clc
-        adc     a_src2
-        sta     ptr1
-        lda     a_src2+1
-        adc     #0
-        sta     ptr1+1
-        lda     acc
-        sta     ptr2
-        lda     acc+1
-        sta     ptr2+1
-        lda     cnt
-        sta     cnt+1
-sc_pos:   ldy     #1              ; |k|, the product's sign
-        lda     (ptr1),y
-        tax
-        eor     qneg
-        sta     sgn
-        dey
-        lda     (ptr1),y
-        cpx     #$80
-        bcc     :+
-        eor     #$FF            ; negate k (x: its high byte)
-        clc
-        adc     #1
-        tay
-        txa
-        eor     #$FF
-        adc     #0
-        tax
-        tya
-:       stx     vb+1            ; kh
-        tax                     ; kl
-        PROD    "pql1", "pql2", m_r, m_r+1        ; ql kl
-        PROD    "pqh1", "pqh2", vc, vc+1          ; qh kl
-        ldx     vb+1
-        PROD    "pql3", "pql4", vs, vs+1          ; ql kh
-        sec                                       ; qh kh (< 256)
-pqh3l := * + 1
-        lda     q1lo,x
-pqh4l := * + 1
-        sbc     q2lo,x
-        sta     tmp4
-        clc                     ; byte 1: hi(ql kl) + lo(qh kl) + lo(ql kh)
+sc_qh:  adc     $FFFF,y
+        SQACC
+        ldy     tmp3
+        iny
+        iny
+        cpy     j
+        beq     :+
+        jmp     sc_el
+:       sec                     ; att[t] = (S - Q2 - sum k^2) / 2, y at the sum
+        lda     m_r
+        sbc     acc
+        sta     m_r
         lda     m_r+1
-        adc     vc
-        sta     m_r+1
-        lda     vc+1            ; byte 2: hi(qh kl) + hi(ql kh) + qh kh + the carries
-        adc     vs+1
-        sta     m_r+2
-        lda     #0
-        rol     a
-        sta     m_r+3
-        clc
-        lda     m_r+1
-        adc     vs
+        sbc     acc+1
         sta     m_r+1
         lda     m_r+2
-        adc     tmp4
+        sbc     acc+2
         sta     m_r+2
-        bcc     :+
-        inc     m_r+3
-:       lda     sgn             ; att[t] += sign |q k|
-        bmi     sc_sub
-        ldy     #0
-        clc
-        lda     (ptr2),y
-        adc     m_r
-        sta     (ptr2),y
-        iny
-        lda     (ptr2),y
-        adc     m_r+1
-        sta     (ptr2),y
-        iny
-        lda     (ptr2),y
-        adc     m_r+2
-        sta     (ptr2),y
-        iny
-        lda     (ptr2),y
-        adc     m_r+3
-        sta     (ptr2),y
-        jmp     sc_next
-sc_sub:   ldy     #0
+        lda     m_r+3
+        sbc     acc+3
+        sta     m_r+3
         sec
-        lda     (ptr2),y
-        sbc     m_r
-        sta     (ptr2),y
+        lda     m_r
+        sbc     (ptr1),y
+        sta     m_r
         iny
-        lda     (ptr2),y
-        sbc     m_r+1
-        sta     (ptr2),y
+        lda     m_r+1
+        sbc     (ptr1),y
+        sta     m_r+1
         iny
-        lda     (ptr2),y
-        sbc     m_r+2
-        sta     (ptr2),y
+        lda     m_r+2
+        sbc     (ptr1),y
+        sta     m_r+2
         iny
-        lda     (ptr2),y
-        sbc     m_r+3
+        lda     m_r+3
+        sbc     (ptr1),y
+        cmp     #$80            ; (the halving: arithmetic)
+        ror     a
+        ldy     #3
         sta     (ptr2),y
-sc_next:  clc                     ; att += 4, k += 2 hs
-        lda     ptr2
+        lda     m_r+2
+        ror     a
+        dey
+        sta     (ptr2),y
+        lda     m_r+1
+        ror     a
+        dey
+        sta     (ptr2),y
+        lda     m_r
+        ror     a
+        dey
+        sta     (ptr2),y
+        clc                     ; next record: += 2 hs + 4; att += 4
+        lda     j
         adc     #4
-        sta     ptr2
-        bcc     :+
-        inc     ptr2+1
-:       lda     a_hs
-        asl     a
-        clc
         adc     ptr1
         sta     ptr1
         bcc     :+
         inc     ptr1+1
-:       dec     cnt+1
+:       clc
+        lda     ptr2
+        adc     #4
+        sta     ptr2
+        bcc     :+
+        inc     ptr2+1
+:       dec     cnt
         beq     :+
         jmp     sc_pos
-:       inc     j
-        lda     j
-        cmp     a_hs
-        beq     :+
-        jmp     sc_elem
 :       rts
 
 ; c64_pv ----------------------------------------------------------------------------------------
@@ -895,4 +928,10 @@ stp:    sta     $FFFF,y
         rts
 
         .segment "RODATA"
+ah2lo:  .repeat 32, H           ; 64 ah^2, ah = 0..31
+        .byte   <(64 * H * H)
+        .endrep
+ah2hi:  .repeat 32, H
+        .byte   >(64 * H * H)
+        .endrep
 bitm:   .byte   1, 2, 4, 8, 16, 32, 64, 128

@@ -14,6 +14,8 @@
 // and the scalars (read once by c64_main.c), no pointers.
 #include "c64_forward.h"
 
+#include <string.h>
+
 #include "c64_kernels.h"
 #include "c64_ws.h"
 
@@ -92,7 +94,12 @@ int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
         matvec(A.qk16, o->wk, o->wk_rec, (uint16_t)kvd, C64_RQ_I16);
         c64_rope(A.kc, A.qk16, (uint8_t)kvd, (uint8_t)hs, cs);
         matvec(A.vc, o->wv, o->wv_rec, (uint16_t)kvd, C64_RQ_I8);
-        for (int h = 0; h < C64_N_KV; h++) kv_put(l, h, pos, A.kc + h * hs, A.vc + h * hs, hs);
+        for (int h = 0; h < C64_N_KV; h++) {  // the key record: the key and its sum of squares
+            uint32_t sq = c64_sumsq(A.kc + h * hs, (uint8_t)hs);
+            memcpy(A.krec, A.kc + h * hs, 2 * hs);
+            memcpy(A.krec + hs, &sq, 4);
+            kv_put(l, h, pos, A.krec, A.vc + h * hs, hs);
+        }
         for (int h = 0; h < C64_N_HEADS; h++) attend_head(L, l, h / (C64_N_HEADS / C64_N_KV), A.q + h * hs, A.xq + h * hs, pos);
         c64_mv_input(A.xq, (uint8_t)dim, (uint8_t)bits);
         matvec(A.x, o->wo, o->wo_rec, (uint16_t)dim, C64_RQ_ADD);

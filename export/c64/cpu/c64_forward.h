@@ -7,7 +7,7 @@
 #include "c64_model.h"
 #include "infer/lm_kernel.h"
 
-#define C64_TCH (384 / C64_HS)  // positions per KV chunk (768 bytes of keys: 48 positions of 8-value heads)
+#define C64_TCH (768 / (2 * C64_HS + 4))  // positions per KV chunk (768 bytes of key records: 38 of 8-value heads)
 
 // The forward's working RAM: nothing in it lasts from one forward to the next (the residual is
 // rebuilt from the embedding, the KV cache is in the REU), so c64_main.c lends it, before the
@@ -18,12 +18,13 @@ typedef struct {
     int32_t logits[C64_VOCAB];
     int8_t xq[C64_MAXW];       // int8 matmul input
     int16_t qk16[C64_DIM], q[C64_DIM], kc[C64_KVD];
+    int16_t krec[C64_HS + 2];  // one key record: the key, its sum of squares (c64_ws.h)
     int8_t h1[C64_HID], h3[C64_HID], vc[C64_KVD];
     uint8_t scratch[C64_SCRATCH_BYTES];  // one head's scores and probabilities; the sampler's
     int16_t g[C64_DIM];        // one norm's multipliers
     int16_t silu[256];
     int8_t e[C64_DIM];         // the embedding row
-    uint8_t kv[C64_TCH * 2 * C64_HS];  // a chunk of keys or values
+    uint8_t kv[C64_TCH * (2 * C64_HS + 4)];  // a chunk of key records or values
 } c64_fwd_ram;
 typedef union {
     c64_fwd_ram f;

@@ -37,10 +37,12 @@ void c64_mv_run(void);
 void c64_rmsnorm(int8_t *out, const int32_t *x, const int16_t *g, uint8_t gk, uint8_t n, uint32_t eps_ss);
 
 // c64_attn.s: RoPE with the (cos, sin) of every frequency given (cs[2i], cs[2i+1]), a head's
-// scores over n positions, lm_softmax_q15 (cm_ck_dlim: the layer's att_cm, att_ck, att_dlim), the
-// p * v sums into o; c64_rq.s: SwiGLU (n <= 255).
+// scores over n positions of key records (hs int16, then their sum of squares as an int32:
+// c64_sumsq), lm_softmax_q15 (cm_ck_dlim: the layer's att_cm, att_ck, att_dlim), the p * v sums
+// into o; c64_rq.s: SwiGLU (n <= 255). |q|, |k| <= 2047.
 void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16_t *cs);
-void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs);
+uint32_t c64_sumsq(const int16_t *v, uint8_t n);
+void c64_scores(int32_t *att, const int16_t *q, const int16_t *krec, uint8_t n, uint8_t hs);
 void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim);
 void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs);
 void c64_glu(int8_t *out, const int8_t *h1, const int8_t *h3, const int16_t *silu, const lm_rq *rq, uint8_t n);

@@ -78,9 +78,16 @@ void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16
     }
 }
 
+uint32_t c64_sumsq(const int16_t *v, uint8_t n) {
+    uint32_t s = 0;
+    uint8_t i;
+    for (i = 0; i < n; i++) s += (uint32_t)((int32_t)v[i] * v[i]);
+    return s;
+}
+
 void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs) {
     uint8_t t, i;
-    for (t = 0; t < n; t++, k += hs) {
+    for (t = 0; t < n; t++, k += hs + 2) {  // key records: hs values, then two int16 of sum
         int32_t a = 0;
         for (i = 0; i < hs; i++) a += (int32_t)q[i] * k[i];
         att[t] = a;

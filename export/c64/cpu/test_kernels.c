@@ -111,9 +111,15 @@ static void test_norm(void) {
 // One attention case's results by the assembly, in kt_att_ref's layout.
 static void att_asm(uint8_t *out) {
     unsigned at = 0;
+    int i;
     int n = kt_rope_n(&AC);
     c64_rope((int16_t *)out, AC.v, (uint8_t)n, (uint8_t)AC.hs, AC.cs);
     at += 2 * (unsigned)n;
+    for (i = 0; i < AC.n; i++) {  // the key records' sums of squares (c64_sumsq, checked through the scores)
+        int16_t *kr = AC.k + i * (AC.hs + 2);
+        uint32_t sq = c64_sumsq(kr, (uint8_t)AC.hs);
+        memcpy(kr + AC.hs, &sq, 4);
+    }
     c64_scores((int32_t *)(out + at), AC.q, AC.k, (uint8_t)AC.n, (uint8_t)AC.hs);
     at += 4 * (unsigned)AC.n;
     c64_softmax((uint16_t *)(out + at), AC.s, (uint16_t)AC.n, AC.cm_ck_dlim);

@@ -166,7 +166,7 @@ typedef struct {
     int16_t cs[KT_ATT_MAXHS];                    // (cos, sin) of pos * theta_i
     int16_t v[KT_ATT_MAXN];                      // rope input
     int16_t q[KT_ATT_MAXHS];
-    int16_t k[KT_ATT_MAXN * KT_ATT_MAXHS];       // [n][hs]
+    int16_t k[KT_ATT_MAXN * (KT_ATT_MAXHS + 2)]; // [n] key records: hs values, then 2 int16 for their sum of squares
     int8_t val[KT_ATT_MAXN * KT_ATT_MAXHS];      // [n][hs]
     uint16_t p[KT_ATT_MAXN];
     int32_t o[KT_ATT_MAXHS];                     // p*v accumulators' start
@@ -195,7 +195,7 @@ static void kt_att_case(lm_rng *r, int t, kt_att *c) {
     for (i = 0; i < c->hs; i++) c->q[i] = kt_q12(r, t), c->o[i] = (int32_t)(lm_rng_next(r) >> 10) - 2097152L;
     for (i = 0; i < KT_ATT_MAXN; i++) c->v[i] = kt_q12(r, t);
     for (i = 0; i < c->n * c->hs; i++) {
-        c->k[i] = kt_q12(r, t);
+        c->k[i / c->hs * (c->hs + 2) + i % c->hs] = kt_q12(r, t);
         c->val[i] = (int8_t)(kt_below(r, 256) - 128);
     }
     for (i = 0; i < c->n; i++) {
@@ -218,7 +218,7 @@ static void kt_scores_ref(const kt_att *c, int32_t *att) {
     int t, i;
     for (t = 0; t < c->n; t++) {
         int32_t a = 0;
-        for (i = 0; i < c->hs; i++) a += (int32_t)c->q[i] * c->k[t * c->hs + i];
+        for (i = 0; i < c->hs; i++) a += (int32_t)c->q[i] * c->k[t * (c->hs + 2) + i];
         att[t] = a;
     }
 }

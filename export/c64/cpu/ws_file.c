@@ -81,12 +81,12 @@ static void kv_file(int l, int h, char kind) {
     kv_name[4] = kind;
 }
 
-void kv_put(int l, int h, int t, const int16_t *k, const int8_t *v, int hs) {
+void kv_put(int l, int h, int t, const int16_t *krec, const int8_t *v, int hs) {
     kv_file(l, h, 'k');
-    put_file(kv_name, t != 0, k, 2 * hs);
+    put_file(kv_name, t != 0, krec, C64_KREC(hs));
     kv_file(l, h, 'v');
     put_file(kv_name, t != 0, v, hs);
-    ws_dma_bytes += 3 * hs;
+    ws_dma_bytes += C64_KREC(hs) + hs;
     ws_dma_transfers += 2;
 }
 
@@ -100,8 +100,8 @@ void kv_k_begin(int l, int h) { scan_begin(l, h, 'k'); }
 void kv_v_begin(int l, int h) { scan_begin(l, h, 'v'); }
 
 void kv_k_next(int16_t *k, int n, int hs) {
-    read(kv_fd, k, 2 * n * hs);
-    ws_dma_bytes += 2 * n * hs;
+    read(kv_fd, k, n * C64_KREC(hs));
+    ws_dma_bytes += n * C64_KREC(hs);
     ws_dma_transfers++;
 }
 

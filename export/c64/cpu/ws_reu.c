@@ -4,8 +4,9 @@
 //   $DF04/05/06 REU address (bank in $DF06)   $DF07/08 length (0 = 64 KB)   $DF0A 0: both
 //   addresses count up
 // The REU holds the model image at REU address 0 (the exporter pads the file to the REU's size),
-// the C64 sidecar at C64_SIDE_BASE, the KV cache at C64_KV_BASE: K of (layer l, kv head h) at
-// C64_KV_BASE + ((l * n_kv + h) * seq_len + t) * 2 hs, V after all K; then the tokenizer's stash.
+// the C64 sidecar at C64_SIDE_BASE, the KV cache at C64_KV_BASE: the key record of (layer l, kv
+// head h, position t) at C64_KV_BASE + ((l * n_kv + h) * seq_len + t) * C64_KREC(hs), V after all
+// K; then the tokenizer's stash.
 // The streams' addresses are little-endian byte triples (no 32-bit shifts in cc65 code).
 #include "c64_model.h"
 #include "c64_ws.h"
@@ -48,20 +49,20 @@ void ws_seek(uint8_t s, uint32_t off) {
     a[0] = (uint8_t)off, a[1] = (uint8_t)(off >> 8), a[2] = (uint8_t)(off >> 16);
 }
 
-#define STASH (C64_KV_BASE + (uint32_t)C64_N_LAYERS * C64_N_KV * C64_SEQ * 3 * C64_HS)
+#define KBYTES ((uint32_t)C64_N_LAYERS * C64_N_KV * C64_SEQ * C64_KREC(C64_HS))
+#define STASH (C64_KV_BASE + KBYTES + (uint32_t)C64_N_LAYERS * C64_N_KV * C64_SEQ * C64_HS)
 void ws_stash(const void *buf, uint16_t n) { dma32(0x90, buf, STASH, n); }
 void ws_unstash(void *buf, uint16_t n) { dma32(0x91, buf, STASH, n); }
 
 static uint32_t k_addr(int l, int h, int t, int hs) {
-    return C64_KV_BASE + (((uint32_t)l * C64_N_KV + (uint32_t)h) * C64_SEQ + (uint32_t)t) * (uint32_t)(2 * hs);
+    return C64_KV_BASE + (((uint32_t)l * C64_N_KV + (uint32_t)h) * C64_SEQ + (uint32_t)t) * (uint32_t)C64_KREC(hs);
 }
 static uint32_t v_addr(int l, int h, int t, int hs) {
-    return C64_KV_BASE + (uint32_t)C64_N_LAYERS * C64_N_KV * C64_SEQ * (uint32_t)(2 * hs) +
-           (((uint32_t)l * C64_N_KV + (uint32_t)h) * C64_SEQ + (uint32_t)t) * (uint32_t)hs;
+    return C64_KV_BASE + KBYTES + (((uint32_t)l * C64_N_KV + (uint32_t)h) * C64_SEQ + (uint32_t)t) * (uint32_t)hs;
 }
 
-void kv_put(int l, int h, int t, const int16_t *k, const int8_t *v, int hs) {
-    dma32(0x90, k, k_addr(l, h, t, hs), (uint16_t)(2 * hs));
+void kv_put(int l, int h, int t, const int16_t *krec, const int8_t *v, int hs) {
+    dma32(0x90, krec, k_addr(l, h, t, hs), (uint16_t)C64_KREC(hs));
     dma32(0x90, v, v_addr(l, h, t, hs), (uint16_t)hs);
 }
 
@@ -69,8 +70,8 @@ void kv_k_begin(int l, int h) { kv_at = k_addr(l, h, 0, C64_HS); }
 void kv_v_begin(int l, int h) { kv_at = v_addr(l, h, 0, C64_HS); }
 
 void kv_k_next(int16_t *k, int n, int hs) {
-    dma32(0x91, k, kv_at, (uint16_t)(2 * n * hs));
-    kv_at += (uint32_t)(2 * n * hs);
+    dma32(0x91, k, kv_at, (uint16_t)(n * C64_KREC(hs)));
+    kv_at += (uint32_t)(n * C64_KREC(hs));
 }
 
 void kv_v_next(int8_t *v, int n, int hs) {
