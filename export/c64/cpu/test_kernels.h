@@ -158,7 +158,7 @@ static void kt_norm_case(lm_rng *r, int t, kt_norm *c) {
 // Attention cases: RoPE (n values of heads of hs, a position, frequencies), scores and p*v of
 // a head over n positions, softmax over n scores, SwiGLU over n units.
 #define KT_ATT_CASES 16
-#define KT_ATT_MAXN 128
+#define KT_ATT_MAXN 96
 #define KT_ATT_MAXHS 16
 typedef struct {
     int n, hs, pos;
@@ -244,26 +244,29 @@ static int kt_rope_n(const kt_att *c) { return c->n < c->hs ? c->hs : c->n - c->
 // sampler's weights and their sum); the bytes (at most KT_ATT_BYTES).
 #define KT_ATT_BYTES (13 * KT_ATT_MAXN + 4 * KT_ATT_MAXHS + 4)
 static unsigned kt_att_ref(const kt_att *c, uint8_t *out) {
+    static int32_t r32[KT_ATT_MAXN];  // (each result in an aligned array, then bytewise into out)
+    int16_t *r16 = (int16_t *)(void *)r32;
+    uint16_t *p16 = (uint16_t *)(void *)r32;
+    int8_t *r8 = (int8_t *)r32;
     unsigned at = 0;
     int n = kt_rope_n(c);
-    lm_rope_q12((int16_t *)(void *)out, c->v, n, c->hs, c->pos, c->theta);
-    at += 2 * (unsigned)n;
-    kt_scores_ref(c, (int32_t *)(void *)(out + at));
-    at += 4 * (unsigned)c->n;
-    lm_softmax_q15((uint16_t *)(void *)(out + at), c->s, c->n, c->cm_ck_dlim[0], (int)c->cm_ck_dlim[1], c->cm_ck_dlim[2]);
-    at += 2 * (unsigned)c->n;
-    kt_pv_ref(c, (int32_t *)(void *)(out + at));
-    at += 4 * (unsigned)c->hs;
-    kt_glu_ref(c, (int8_t *)(out + at));
-    at += (unsigned)c->n;
-    {  // the sampler's weights over the scores, (tm, tk, dlim) = (cm, ck, dlim)
-        lm_sampler sm;
-        uint32_t S;
-        sm.tm = c->cm_ck_dlim[0], sm.tk = c->cm_ck_dlim[1], sm.dlim = c->cm_ck_dlim[2];
-        S = lm_sample_weights(&sm, c->s, c->n, (uint32_t *)(void *)(out + at));
-        at += 4 * (unsigned)c->n;
-        memcpy(out + at, &S, 4);
-    }
+    lm_sampler sm;
+    uint32_t S;
+    lm_rope_q12(r16, c->v, n, c->hs, c->pos, c->theta);
+    memcpy(out + at, r16, 2 * (unsigned)n), at += 2 * (unsigned)n;
+    kt_scores_ref(c, r32);
+    memcpy(out + at, r32, 4 * (unsigned)c->n), at += 4 * (unsigned)c->n;
+    lm_softmax_q15(p16, c->s, c->n, c->cm_ck_dlim[0], (int)c->cm_ck_dlim[1], c->cm_ck_dlim[2]);
+    memcpy(out + at, p16, 2 * (unsigned)c->n), at += 2 * (unsigned)c->n;
+    kt_pv_ref(c, r32);
+    memcpy(out + at, r32, 4 * (unsigned)c->hs), at += 4 * (unsigned)c->hs;
+    kt_glu_ref(c, r8);
+    memcpy(out + at, r8, (unsigned)c->n), at += (unsigned)c->n;
+    // the sampler's weights over the scores, (tm, tk, dlim) = (cm, ck, dlim)
+    sm.tm = c->cm_ck_dlim[0], sm.tk = c->cm_ck_dlim[1], sm.dlim = c->cm_ck_dlim[2];
+    S = lm_sample_weights(&sm, c->s, c->n, (uint32_t *)(void *)r32);
+    memcpy(out + at, r32, 4 * (unsigned)c->n), at += 4 * (unsigned)c->n;
+    memcpy(out + at, &S, 4);
     return at + 4;
 }
 
