@@ -40,6 +40,7 @@ struct zx48_machine {
     // keyboard
     con_input in;
     int last_cr;  // the last byte was CR: a following LF is the same ENTER
+    int idle;     // interrupts in a row that woke a HALT with the keys run out
     // output
     FILE *out;
     rq_buf cap;
@@ -202,9 +203,12 @@ static void im1(zx48_machine *m) {
         for (int k = 0; k < 2; k++)
             if ((uint16_t)(sp + k) >= 0x4000) mem[(uint16_t)(sp + k)] = (uint8_t)(w[i] >> (8 * k));
     }
+    if (!m->z.int_from_halt) m->idle = 0;
     if (!(mem[SV_FLAGS] & FLAGS_NEW_KEY)) {
         int k = next_key(m, m->z.int_from_halt);
-        if (k == -1 && m->z.int_from_halt) {
+        // Out of keys, and the program has waited in HALT for a second of interrupts: it waits for
+        // a key that will never come.
+        if (k == -1 && m->z.int_from_halt && ++m->idle >= ZX48_EOF_FRAMES) {
             z80m_end(&m->z, ZX48_END_EOF, 0);
             return;
         }

@@ -45,7 +45,8 @@
 // the program has taken the last one: at an interrupt with bit 5 of FLAGS clear, the key goes
 // to LAST-K (5C08h) and bit 5 is set, as the ROM's KEYBOARD does. A letter while FLAGS bit 3 is
 // clear (K mode: the ROM would decode it as a BASIC keyword) is an error. When the input has
-// ended and the program waits for a key in HALT, the run ends (ZX48_END_EOF, exit code 0).
+// ended and the program has waited in HALT through ZX48_EOF_FRAMES interrupts in a row (a
+// second: it waits for a key), the run ends (ZX48_END_EOF, exit code 0).
 #ifndef RQ_ZX48_H
 #define RQ_ZX48_H
 
@@ -55,6 +56,7 @@
 
 #define ZX48_FRAME_TSTATES 69888
 #define ZX48_INT_TSTATES 32
+#define ZX48_EOF_FRAMES 50
 #define ZX48_IY 0x5C3A
 #define ZX48_HL_ALT 0x2758
 #define ZX48_USR_RET 0x2D2B

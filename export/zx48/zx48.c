@@ -15,7 +15,7 @@
 #include "export/zx48/runner.h"
 #include "export/zx48/zx48.h"
 
-enum { XF_LAYOUT, XF_PROBES, XF_ORG };
+enum { XF_LAYOUT, XF_ORG, XF_PROBES };
 static const rq_tflag EXPORT_FLAGS[] = {
     {"--layout", "L",
      "weight layout per layer: auto (default: the faster kernel and layouts that fit), packed (needs the 12 KB kernel "
