@@ -99,6 +99,33 @@ static void test_basic_loader(void **state) {
 }
 
 // A .TAP of the BASIC loader for org and code at org.
+static uint8_t *make_tap(uint16_t org, const uint8_t *code, size_t ncode, size_t *len);
+
+// Fuse's own tape tools (Debian's fuse-emulator-utils, on libspectrum) read the tape and the
+// tokenised loader as we wrote them.
+static void test_fuse_utils(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("zx48_fuse_utils");
+    uint8_t code[1000] = {0xC9};
+    size_t len;
+    uint8_t *tap = make_tap(0x8000, code, sizeof code, &len);
+    char path[4200], *out = NULL;
+    snprintf(path, sizeof path, "%s/t.tap", dir);
+    rq_test_write_bytes(path, tap, len);
+    assert_int_equal(rq_test_run(&out, NULL, "listbasic %s", path), 0);
+    assert_non_null(strstr(out, "10 CLEAR 32767: LOAD \"\"CODE : RANDOMIZE USR 32768\n"));
+    assert_non_null(strstr(out, "20 RANDOMIZE USR 32768\n"));
+    free(out);
+    assert_int_equal(rq_test_run(&out, NULL, "tzxlist %s", path), 0);
+    int pass = 0;
+    for (const char *p = out; (p = strstr(p, "(PASS)")); p++) pass++;
+    assert_int_equal(pass, 4);
+    assert_null(strstr(out, "FAIL"));
+    assert_non_null(strstr(out, "Program: \"t         \" LINE 10"));
+    assert_non_null(strstr(out, "Bytes: \"c         \" CODE  32768, 1000"));
+    free(out), free(tap);
+}
+
 static uint8_t *make_tap(uint16_t org, const uint8_t *code, size_t ncode, size_t *len) {
     size_t n, plen;
     uint8_t *basic = zx48_basic_loader(org, &n, &plen), *tap;
@@ -477,6 +504,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tape_round_trip),
         cmocka_unit_test(test_basic_loader),
+        cmocka_unit_test(test_fuse_utils),
         cmocka_unit_test(test_corrupt_tapes),
         cmocka_unit_test(test_iy_and_rom_checks),
         cmocka_unit_test(test_contention),
