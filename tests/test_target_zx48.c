@@ -10,7 +10,8 @@
 //   - a chat model trained here: answers one-shot (a$) and in chat mode at the keyboard identical
 //     to `retroqat chat`, and the CRC of every step's logits identical to infer/, with each kernel
 //     (auto = packed, --layout sparse = the 1.5 KB sparse-only kernel) and at 6000h
-//   - the default architecture does not fit: refused with the bytes over and what would fit
+//   - a random 256 -> 128 -> 96 -> 43 dense model fits from 8000h up past E400h and answers as
+//     infer/; the default architecture does not fit: refused with the bytes over and what would fit
 #include "tests/testutil.h"
 
 #include <stdio.h>
@@ -448,33 +449,65 @@ static void test_trained_model(void **state) {
     rq_model_close(&md);
 }
 
-// ---- what does not fit -----------------------------------------------------------------------------
+// ---- what fits and what does not ----------------------------------------------------------------
 
-static void test_refusal(void **state) {
-    (void)state;
-    const char *dir = rq_test_tmpdir("zx48_refuse");
-    char path[4200], tap[4200];
-    snprintf(path, sizeof path, "%s/big.rqi", dir);
-    snprintf(tap, sizeof tap, "%s/BIG.TAP", dir);
-    // The bundled default architecture, 256 -> 256 -> 192 -> 128 -> 43, with random dense weights.
-    const int dims[] = {256, 256, 192, 128, 43};
+// A random dense chat model of the given widths (Q = K = 128), written to path.
+static void random_model(const char *path, int L, const int *dims, uint64_t seed) {
     chatnet net;
-    build_chatnet(&net, 4, dims, 8);
+    build_chatnet(&net, L, dims, 8);
     float *params = calloc(net.n_params, sizeof(float));
     pcg32 r;
-    pcg32_seed(&r, 11, 3);
+    pcg32_seed(&r, seed, 3);
     for (size_t i = 0; i < net.n_params; i++) params[i] = 1.5f * pcg32_normal(&r);
     chatnet_quant q = {.in_shift = 3};
-    for (int l = 0; l < 4; l++) q.shift[l] = 3, q.bexp[l] = 4;
+    for (int l = 0; l < L; l++) q.shift[l] = 3, q.bexp[l] = 4;
     chat_enc_cfg e = {.q_buckets = 128, .k_buckets = 128, .context = 8, .max_query = 64};
-    char cs[42];
-    for (int k = 0; k < 42; k++) cs[k] = (char)('A' + k % 26);
-    size_t size = chat_image_size(4, dims);
+    char cs[64];
+    for (int k = 0; k < 64; k++) cs[k] = (char)('A' + k % 26);
+    size_t size = chat_image_size(L, dims);
     uint8_t *img = malloc(size);
     chat_imodel m;
-    chatnet_to_image(&net, params, &q, &e, 32, cs, img, &m);
+    chatnet_to_image(&net, params, &q, &e, 12, cs, img, &m);
     rq_test_write_bytes(path, img, size);
-    char *err = NULL;
+    free(img), free(params);
+    free_chatnet(&net);
+}
+
+static void test_fit_and_refusal(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("zx48_fit");
+    char path[4200], tap[4200];
+    snprintf(path, sizeof path, "%s/mid.rqi", dir);
+    snprintf(tap, sizeof tap, "%s/MID.TAP", dir);
+    // 256 -> 128 -> 96 -> 43 dense: 12,320 bytes of packed weights fit from 8000h with the packed
+    // kernel and end above E400h (where CP/M's CCP would start), and answer as infer/ does.
+    const int mid[] = {256, 128, 96, 43};
+    random_model(path, 3, mid, 5);
+    char *out = NULL, *err = NULL;
+    if (rq_test_run(&out, &err, "%s export %s --target zx48 -o %s --json", rq_test_bin(), path, tap)) fail_msg("%s", err);
+    cJSON *j = cJSON_Parse(out);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "org")->valuedouble, 0x8000);
+    assert_true(cJSON_GetObjectItem(j, "end")->valuedouble > 0xE400);
+    cJSON_Delete(j);
+    free(out), free(err);
+    rq_model md;
+    assert_int_equal(rq_model_open(path, NULL, &md), 0);
+    char want[1024] = "", *args[2] = {"hello there", "what is your name"};
+    for (int i = 0; i < 2; i++) {
+        char ans[256];
+        chat_generate_steps(&md.chat, args[i], (int)strlen(args[i]), ans, sizeof ans, NULL, NULL);
+        strcat(want, ans), strcat(want, "\n");
+    }
+    rq_model_close(&md);
+    assert_int_equal(rq_test_run(&out, NULL, "%s run --target zx48 %s \"%s\" \"%s\"", rq_test_bin(), tap, args[0], args[1]), 0);
+    assert_string_equal(out, want);
+    free(out);
+
+    // The bundled default architecture, 256 -> 256 -> 192 -> 128 -> 43, dense: refused.
+    snprintf(path, sizeof path, "%s/big.rqi", dir);
+    snprintf(tap, sizeof tap, "%s/BIG.TAP", dir);
+    const int big[] = {256, 256, 192, 128, 43};
+    random_model(path, 4, big, 11);
     int rc = rq_test_run(NULL, &err, "%s export %s --target zx48 -o %s", rq_test_bin(), path, tap);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "big.rqi"));
@@ -496,8 +529,7 @@ static void test_refusal(void **state) {
     rc = rq_test_run(NULL, &err, "%s export %s --target zx48 -o %s --org 7F80h", rq_test_bin(), path, tap);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "a page address"));
-    free(err), free(img), free(params);
-    free_chatnet(&net);
+    free(err);
 }
 
 int main(void) {
@@ -510,7 +542,7 @@ int main(void) {
         cmocka_unit_test(test_contention),
         cmocka_unit_test(test_relocation),
         cmocka_unit_test(test_trained_model),
-        cmocka_unit_test(test_refusal),
+        cmocka_unit_test(test_fit_and_refusal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,7 +145,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
                        "%u bytes over the %u available (kernel %zu, weights %zu, data %zu, buffers %zu, stack %d)",
                        mm->where, a - org, org, a - 1, a - mm->end, mm->end - org, p->code_bytes, p->weight_bytes,
                        p->data_bytes, p->buffer_bytes, CPM_STACK_BYTES);
-    if (a > CPM_TPA_END)
+    if (mm == &cpm && a > CPM_TPA_END)
         return rq_fail(RQ_EINPUT,
                        "the model does not fit%s a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
                        "(0100h-%04Xh), %u bytes over the %u available below the CCP at E400h (kernel %zu, weights %zu, "

@@ -147,6 +147,7 @@ static int refuse(const chat_imodel *m, const zx48_export_opts *o, uint32_t org)
     if (!ps.end && !pk.end) return RQ_EINPUT;  // neither could be laid out: cpm_build said why
     const cpm_program *small = ps.end && (!pk.end || ps.end <= pk.end) ? &ps : &pk;
     uint32_t need = small->end - org, avail = ZX48_MEM_END - org;
+    if (need <= avail) return RQ_EINPUT;  // it does fit: the refusal was another one (cpm_build said why)
     long nz, cols, all;
     count_weights(m, &nz, &cols, &all);
     char msg[1400];
