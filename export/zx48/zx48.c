@@ -79,7 +79,7 @@ static int zx48_export(const rq_model *md, const rq_export_opts *o) {
         free(txt);
         cJSON_Delete(j);
     } else {
-        printf("%s: %zu bytes: BASIC loader (10 CLEAR %u: LOAD \"\" CODE: RANDOMIZE USR %u), CODE %zu bytes at %04Xh: %s "
+        printf("%s: %zu bytes: BASIC loader (10 CLEAR %u: LOAD \"\" CODE, 20 RANDOMIZE USR %u), CODE %zu bytes at %04Xh: %s "
                "kernel %zu, weights %zu, data %zu; buffers %zu and stack %zu up to %04Xh, %u bytes free%s\n",
                out, pr.tap_size, p->org - 1u, (unsigned)p->org, p->com_size, (unsigned)p->org,
                zx48_kernels[pr.kernel].packed ? "packed+sparse" : "sparse-only", p->code_bytes, p->weight_bytes, p->data_bytes,

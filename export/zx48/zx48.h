@@ -4,7 +4,7 @@
 // Spectrum's machine file (export/zx48/cpu/zx48_io.s: USR entry, ROM printing, keyboard), laid
 // out by the CP/M exporter's builder (export/cpm/com.h, with a cpm_mem_map) from a page ORG to
 // the top of RAM, and written as a .TAP with its BASIC loader:
-//   "chat" (BASIC, autostart 10):  10 CLEAR ORG-1: LOAD "" CODE: RANDOMIZE USR ORG
+//   "chat" (BASIC, autostart 10):  10 CLEAR ORG-1: LOAD "" CODE
 //                                  20 RANDOMIZE USR ORG
 //   "chatcode" (CODE at ORG):      kernel, model, (buffers and stack follow in RAM, up to FFFFh)
 //

@@ -36,3 +36,22 @@ $(ZX48_KERNEL_O): $(ZX48_KERNEL_C)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(ZX48_KERNEL_O)
+
+# ---- make bench-zx48 -------------------------------------------------------------------------
+# The chat models that fit a ZX Spectrum 48K, in the bundled Spectrum model next to the CP/M
+# emulator, on the 40 queries of bench-z80 (export/zx48/bench_zx48.py: T-states per printed
+# character from 8000h, from 6000h (contended memory) and with the sparse-only kernel; held-out
+# exact answers): examples/tinychat/config-zx48.json trained with seeds 1, 2 and 3 (about 2
+# minutes each on 2 cores), and bench-z80's bundled dense model (it does not fit: the refusal).
+.PHONY: bench-zx48
+bench: bench-zx48
+
+ZX48_BENCH_DIR := $(BUILD)/bench-zx48
+ZX48_SEEDS := 1 2 3
+
+$(ZX48_BENCH_DIR)/seed%/best.ckpt: | $(BIN)
+	OPENBLAS_NUM_THREADS=2 $(BIN) train examples/tinychat/config-zx48.json --seed $* --out $(dir $@) --quiet
+
+bench-zx48: $(BIN) $(foreach s,$(ZX48_SEEDS),$(ZX48_BENCH_DIR)/seed$(s)/best.ckpt) $(Z80_MODEL)
+	python3 export/zx48/bench_zx48.py $(abspath $(BIN)) $(ZX48_BENCH_DIR) \
+		$(foreach s,$(ZX48_SEEDS),zx48-seed$(s)=$(ZX48_BENCH_DIR)/seed$(s)/best.ckpt) dense=$(Z80_MODEL)

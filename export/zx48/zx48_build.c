@@ -47,18 +47,16 @@ static void put_line(rq_buf *b, uint16_t num, const rq_buf *text) {
 
 uint8_t *zx48_basic_loader(uint16_t org, size_t *n, size_t *prog_len) {
     rq_buf b = {0}, t = {0};
-    // 10 CLEAR org-1: LOAD "" CODE : RANDOMIZE USR org
+    // 10 CLEAR org-1: LOAD "" CODE
     rq_buf_u8(&t, T_CLEAR);
     put_number(&t, (uint16_t)(org - 1));
     rq_buf_put(&t, ":", 1);
     rq_buf_u8(&t, T_LOAD);
     rq_buf_put(&t, "\"\"", 2);
     rq_buf_u8(&t, T_CODE);
-    rq_buf_put(&t, ":", 1);
-    rq_buf_u8(&t, T_RANDOMIZE), rq_buf_u8(&t, T_USR);
-    put_number(&t, org);
     put_line(&b, 10, &t);
-    // 20 RANDOMIZE USR org (GO TO 20: chat again without loading)
+    // 20 RANDOMIZE USR org: the last line, so that the return ends the program (GO TO 20: chat
+    // again without loading)
     t.len = 0;
     rq_buf_u8(&t, T_RANDOMIZE), rq_buf_u8(&t, T_USR);
     put_number(&t, org);
