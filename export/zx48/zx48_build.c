@@ -162,15 +162,15 @@ static int refuse(const chat_imodel *m, const zx48_export_opts *o, uint32_t org)
         long at8 = (long)(ZX48_MEM_END - ZX48_ORG_DEFAULT) - fixed - 5 * cols, at6 = (long)(ZX48_MEM_END - ZX48_ORG_MIN) - fixed - 5 * cols;
         n += snprintf(msg + n, sizeof msg - (size_t)n,
                       " in the sparse layout at most %ld non-zero weights from 8000h, %ld from 6000h (--org 6000h: "
-                      "contended memory below 8000h), this model has %ld of %ld (%.1f%%): train it sparser (qat.zero_frac, "
-                      "qat.act_l1 as in examples/tinychat/config-fast.json) or narrower;",
+                      "contended memory below 8000h), this model has %ld of %ld (%.1f%%: qat.zero_frac and qat.act_l1 "
+                      "train sparser);",
                       at8 > 0 ? at8 : 0, at6 > 0 ? at6 : 0, nz, all, 100.0 * (double)nz / (double)all);
     }
     if (pk.end) {
         long budget = (long)(ZX48_MEM_END - ZX48_ORG_DEFAULT) - ((long)(pk.end - org) - (long)pk.weight_bytes);
         snprintf(msg + n, sizeof msg - (size_t)n,
                  " dense layers whose packed weights (n_in x ceil(n_out/4) bytes a layer) stay within %ld bytes from "
-                 "8000h (this model's are %zu)",
+                 "8000h (this model's are %zu), e.g. examples/tinychat/config-zx48.json (hidden 160, 128: 16,768 bytes)",
                  budget > 0 ? budget : 0, pk.weight_bytes);
     }
     cpm_program_free(&ps), cpm_program_free(&pk);
