@@ -58,7 +58,7 @@ static int contention(z80_machine *z, uint16_t addr, uint64_t t) {
     if (f < 14335 || f >= 14335 + 192 * 224) return 0;
     unsigned x = (unsigned)((f - 14335) % 224);
     if (x >= 128) return 0;
-    zx48_machine *m = (zx48_machine *)z;
+    zx48_machine *m = z->ud;
     m->st.contended_tstates += (uint64_t)delay[x & 7];
     return delay[x & 7];
 }
@@ -130,7 +130,7 @@ static void new_line(zx48_machine *m, uint16_t pc) {
                   pc);
 }
 
-static void rst10(zx48_machine *m, uint16_t pc) {
+static void rst10(zx48_machine *m) {
     uint8_t *mem = m->mem;
     uint16_t cur = get16(mem, SV_CURCHL);
     uint8_t a = (uint8_t)(reg(m, regAF) >> 8);
@@ -144,7 +144,6 @@ static void rst10(zx48_machine *m, uint16_t pc) {
     }
     m->st.rst10++;
     m->st.chars++;
-    (void)pc;
     if (a == 13) {
         emit(m, '\n');
         new_line(m, (uint16_t)(ret_addr(m) - 1));
@@ -195,8 +194,8 @@ static void im1(zx48_machine *m) {
     frames = (frames + 1) & 0xFFFFFF;
     mem[SV_FRAMES] = (uint8_t)frames, mem[SV_FRAMES + 1] = (uint8_t)(frames >> 8), mem[SV_FRAMES + 2] = (uint8_t)(frames >> 16);
     // What the handler pushes below the interrupted program's return address: AF, HL, BC, DE and
-    // two levels of calls into the keyboard routines. A program that keeps live data under SP with
-    // interrupts on loses it here, as it would on the machine.
+    // two return addresses of its calls into the keyboard routines (12 bytes). A program that keeps
+    // live data under SP with interrupts on loses it here, as it would on the machine.
     uint16_t sp = reg(m, regSP), w[6] = {reg(m, regAF), reg(m, regHL), reg(m, regBC), reg(m, regDE), 0x0052, 0x02C6};
     for (int i = 0; i < 6; i++) {
         sp = (uint16_t)(sp - 2);
@@ -236,7 +235,7 @@ static void on_trap(z80_machine *z, uint16_t pc, void *ud) {
     (void)z;
     switch (pc) {
     case ROM_RST10:
-        if (iy_ok(m, pc, "RST 10h (print)")) rst10(m, pc);
+        if (iy_ok(m, pc, "RST 10h (print)")) rst10(m);
         break;
     case ROM_IM1:
         if (iy_ok(m, pc, "the 50 Hz interrupt (IM 1, 0038h)")) im1(m);
