@@ -49,7 +49,7 @@
 #include "base/rng.h"
 #include "model/llama.h"
 
-enum { SUM_NONE, SUM_RQF, SUM_RQM };
+enum { SUM_NONE, SUM_RQF, SUM_RQM, SUM_TAP };
 
 typedef struct {
     const char *name;  // also the folder of its regression inputs: tests/fuzz/NAME/
@@ -76,6 +76,7 @@ static const fuzz_format FORMATS[] = {
     {"llama-ckpt", "llama/best.ckpt", "generate {IN} -z {TOK} -n 8 -s 1", SUM_RQF, 0, 0},
     {"qat-ckpt", "qat/best.ckpt", "export {IN} --target host -o {T}/o.rqm", SUM_RQF, 0, 0},
     {"cpm-com", "chat.com", "run --target cpm --dir {T} --timeout 10 --max-tstates 3e7 {IN} hello", SUM_NONE, 0, 1},
+    {"zx48-tap", "chat.tap", "run --target zx48 --timeout 10 --max-tstates 3e7 {IN} hello", SUM_TAP, 0, 1},
 };
 #define N_FORMATS (int)(sizeof FORMATS / sizeof FORMATS[0])
 
@@ -150,6 +151,7 @@ static int make_seeds(void **state) {
     rq_test_chat_fixture(seeds, 6, cfg, sizeof cfg);
     run_ok("chat", "train %s --out %s/chat --quiet%s", cfg, seeds, "");
     run_ok("com", "export %s/chat/best.ckpt --target cpm -o %s/chat.com%s", seeds, seeds, "");
+    run_ok("tap", "export %s/chat/best.ckpt --target zx48 -o %s/chat.tap%s", seeds, seeds, "");
     return 0;
 }
 
@@ -203,6 +205,15 @@ static int interesting(const fuzz_format *f, const uint8_t *d, size_t n, size_t 
 }
 
 static void fix_sum(const fuzz_format *f, bytes *b) {
+    if (f->sum == SUM_TAP)  // every whole block's XOR checksum (its last byte)
+        for (size_t at = 0; at + 2 <= b->n;) {
+            size_t len = rq_rd_u16le(b->d + at);
+            if (len < 2 || at + 2 + len > b->n) break;
+            uint8_t x = 0;
+            for (size_t i = 0; i + 1 < len; i++) x ^= b->d[at + 2 + i];
+            b->d[at + 2 + len - 1] = x;
+            at += 2 + len;
+        }
     if (f->sum == SUM_RQF && b->n >= 24) rq_test_rqf_fix_crc(b->d, b->n);
     if (f->sum == SUM_RQM && b->n >= 16) {
         int be = b->d[4] == 1;

@@ -490,6 +490,8 @@ colrun:
 	ld h,(hl)
 	ld l,a
 	jp (hl)
+	.else
+colrun = 0		; not assembled in: every layer is sparse (layer_setup patches the CALLs)
 	.endif
 
 ; colrun_s: the same update from the sparse layout. HL' points at the column's entry in the
