@@ -130,6 +130,14 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
     }
     n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'", b->root);
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.i %s_%s.c", bases[i], sys, bases[i], sys);
+    if (reu) {
+        // cc65 -t c64 turns character and string constants into PETSCII; the identity map keeps
+        // them ASCII (infer/ compares bytes with 'A'..'Z', ' ', ...), c64_rt.c translates at the KERNAL
+        n += (size_t)snprintf(cmd + n, cap - n, "; : > ascii.h; i=1; while [ $i -lt 256 ]; do echo \"#pragma charmap ($i, $i)\" >> ascii.h; i=$((i+1)); done");
+        for (int i = 0; i < ns; i++)
+            n += (size_t)snprintf(cmd + n, cap - n, "; cat ascii.h %s_%s.c > %s_%s.t && mv %s_%s.t %s_%s.c", bases[i], sys, bases[i], sys, bases[i], sys,
+                                  bases[i], sys);
+    }
     n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O -c", sys);
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
     if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
