@@ -25,8 +25,10 @@ uint8_t c64_ascii(uint8_t c) {
 
 // ---- the memory map -----------------------------------------------------------------------------
 
-// The port's effective value: output bits as written, input bits pulled up to 1.
-static uint8_t port_value(const c64 *m) { return (uint8_t)((m->port & m->ddr) | (~m->ddr & 0xFF)); }
+// The port's lines: output bits as written, the banking lines (0-2) and the cassette switch
+// sense (4, no button pressed) pulled up to 1 when they are inputs; the 6510 has no bits 6-7
+// (they read 0): PEEK(1) is 55 after power-on.
+static uint8_t port_value(const c64 *m) { return (uint8_t)((m->port & m->ddr) | (~m->ddr & 0x17)); }
 
 // Point the CPU's page tables at what $01 maps: RAM directly, everything else through the bus
 // functions (ROM reads, I/O). Writes always reach RAM except in I/O and in page $FF (the REU
