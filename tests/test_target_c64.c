@@ -1,9 +1,13 @@
-// test_target_c64.c: the Commodore 64 target (export/c64/) under sim65.
+// test_target_c64.c: the Commodore 64 target (export/c64/) under sim65 and on the C64 model.
 //   - the 6502 MAC kernels (c64_mac.s) == infer/'s C loops, on random matrices, on the 6502 and
 //     against the host's own computation of the same numbers
 //   - stories260K int8 over several prompts and int4: text and every step's logits CRC identical
 //     to the host target (the reference implementation of export/target.h)
-//   - a corrupt REU image or tokenizer -> "FILE: byte N: ..." and exit 2, not garbage
+//   - the REU path: stories260K int8's .prg on the C64 model (emu/c64.h) with the image in the
+//     REU: the host's text and logits step by step, the device's DMA count = the program's
+//   - sim65 and retroqat's 6502 (--machine m6502) agree on a random model: text, logits, cycles
+//   - a corrupt REU image or tokenizer -> "FILE: byte N: ..." and exit 2, not garbage (sim65 and
+//     the C64 model; a missing tokenizer on drive 8; an REU image of no REU's size)
 //   - models that do not fit RAM or the largest REU are refused with the shortfall in bytes
 // Skipped (outside CI) when cc65, sim65, cc1541 or python3's pycparser is missing.
 #include "tests/testutil.h"
@@ -14,6 +18,7 @@
 
 #include "base/err.h"
 #include "export/c64/c64_build.h"
+#include "export/c64/c64_machine.h"
 #include "export/rt_build.h"
 #include "export/target.h"
 #include "infer/lm_gen.h"
@@ -53,15 +58,20 @@ static char *slurp(FILE *f) {
     return s;
 }
 
-static void run_one(const rq_target *t, const char *art, const char *tok, const char *prompt, int steps, char **text, rq_run_result *r) {
-    const char *none[8] = {0};
+// One run of t; machine: the c64 target's --machine (NULL: its default, sim65).
+static void run_on(const rq_target *t, const char *machine, const char *art, const char *tok, const char *prompt, int steps, char **text,
+                   rq_run_result *r) {
+    const char *flags[8] = {machine};
     FILE *out = tmpfile();
     rq_run_opts ro = {.prompt = prompt, .steps = steps, .topp = 0.9, .seed = 1, .tokenizer = tok, .debug_logits = 1, .timeout = 600,
-                      .out = out, .flag = none};
+                      .out = out, .flag = flags};
     memset(r, 0, sizeof *r);
     if (t->run_fn(art, &ro, r)) fail_msg("%s run: %s", t->name, rq_last_error());
     *text = slurp(out);
     fclose(out);
+}
+static void run_one(const rq_target *t, const char *art, const char *tok, const char *prompt, int steps, char **text, rq_run_result *r) {
+    run_on(t, NULL, art, tok, prompt, steps, text, r);
 }
 
 // stories260K with `wbits` weights: c64 == host for every prompt, text and logits step by step.
@@ -93,6 +103,30 @@ static void check_stories(int wbits, const char *const *prompts, int n, int step
         cJSON *dma = cJSON_GetObjectItem(rc.stats, "reu_dma_bytes");
         assert_true(dma && dma->valuedouble > 0);
         fprintf(stderr, "c64 int%d '%s': %d steps, %.1f M cycles per forward\n", wbits, prompts[k], rc.n_crc, (double)rc.count / rc.n_crc / 1e6);
+        if (k == 0 && wbits == 8) {
+            // the REU path: the .prg in the C64 model, weights and KV cache by DMA through $DF00
+            char *got64;
+            rq_run_result r64;
+            run_on(c64(), "c64", dir, tok, prompts[k], steps, &got64, &r64);
+            assert_int_equal(r64.exit_code, 0);
+            if (strcmp(got64, want)) fail_msg("int8 '%s' through the REU: printed\n%s\nthe host\n%s", prompts[k], got64, want);
+            assert_int_equal(r64.n_crc, rh.n_crc);
+            for (int i = 0; i < rh.n_crc; i++)
+                if (r64.logit_crc[i] != rh.logit_crc[i]) fail_msg("int8 '%s' through the REU: logits of step %d differ", prompts[k], i);
+            assert_int_equal(r64.tokens, (uint64_t)rh.n_crc);
+            // the REU device moved what the program says it asked for, at a cycle per byte, and
+            // the cycle count is the CPU's plus those
+            double dev = cJSON_GetObjectItem(r64.stats, "reu_dma_bytes")->valuedouble;
+            assert_true(dev > 1e6);
+            assert_true(dev == cJSON_GetObjectItem(r64.stats, "program_dma_bytes")->valuedouble);
+            assert_true(dev == cJSON_GetObjectItem(r64.stats, "reu_dma_cycles")->valuedouble);
+            assert_true((double)r64.count == cJSON_GetObjectItem(r64.stats, "cpu_cycles")->valuedouble + dev);
+            assert_true(cJSON_GetObjectItem(r64.stats, "rom_reads")->valuedouble == 0);
+            fprintf(stderr, "c64 int8 '%s' on the C64 model: %.1f M cycles per forward (%.2f M of them REU DMA), sim65 build %.1f M\n", prompts[k],
+                    (double)r64.count / r64.n_crc / 1e6, dev / r64.n_crc / 1e6, (double)rc.count / rc.n_crc / 1e6);
+            free(got64);
+            rq_run_result_free(&r64);
+        }
         free(want), free(got);
         rq_run_result_free(&rh), rq_run_result_free(&rc);
     }
@@ -190,11 +224,12 @@ static void test_mac_kernels(void **state) {
 }
 
 // Corrupt inputs of the target program: a message naming the file and byte, exit code 2.
-static void test_corrupt_inputs(void **state) {
-    (void)state;
-    if (!usable()) return;
-    const char *tmp = rq_test_tmpdir("c64_corrupt");
-    char tk[600], bin[700], dir[700];
+// A small random model's export, made once for the tests that share it.
+static const char *small_export(void) {
+    static char dir[700];
+    if (dir[0]) return dir;
+    const char *tmp = rq_test_tmpdir("c64_small");
+    char tk[600], bin[700];
     snprintf(tk, sizeof tk, "%s", rq_test_data("llama2c/tok512.bin"));
     snprintf(bin, sizeof bin, "%s/r.bin", tmp);
     snprintf(dir, sizeof dir, "%s/out", tmp);
@@ -203,6 +238,13 @@ static void test_corrupt_inputs(void **state) {
     assert_int_equal(rq_model_open(bin, NULL, &m), 0);
     if (export_quiet(c64(), &m, dir, tk)) fail_msg("c64 export: %s", rq_last_error());
     rq_model_close(&m);
+    return dir;
+}
+
+static void test_corrupt_inputs(void **state) {
+    (void)state;
+    if (!usable()) return;
+    const char *dir = small_export();
     struct {
         const char *file;
         long at;       // byte to flip (-1: truncate the file to 40 bytes)
@@ -227,6 +269,66 @@ static void test_corrupt_inputs(void **state) {
         if (rc != 2 || !strstr(err, cases[k].want) || !strstr(err, "retroqat: "))
             fail_msg("case %zu: exit %d, stderr '%s' (expected '%s')", k, rc, err, cases[k].want);
         free(err);
+    }
+    // the .prg on the C64 model: the image in the REU checked by DMA, the tokenizer from drive 8
+    struct {
+        const char *file;
+        long at;  // byte to flip; -1: truncate to 40 bytes; -2: remove the file
+        const char *want;
+        int rc;   // the runner's return (RQ_EINPUT: it refused the REU image itself)
+    } mcases[] = {
+        {"model.reu", 20000, "model.reu: byte 12: CRC mismatch", 0},
+        {"model.reu", 1, "model.reu: byte 0: no model image in the REU", 0},
+        {"model.reu", 16, "model.reu: byte 16: header field 0", 0},
+        {"model.reu", -1, "40 bytes: an REU image is the REU's whole memory", RQ_EINPUT},
+        {"tok.tok", 100, "tok.tok: byte ", 0},
+        {"tok.tok", -1, "tok.tok: byte ", 0},
+        {"tok.tok", -2, "tok.tok: cannot open the tokenizer", 0},
+    };
+    for (size_t k = 0; k < sizeof mcases / sizeof mcases[0]; k++) {
+        char cmd[3000], bad[760], prg[760], reu[760];
+        snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf bad && mkdir bad && cp model.reu tok.tok bad/", dir);
+        if (mcases[k].at >= 0)
+            snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " && printf '\\377' | dd of=bad/%s bs=1 seek=%ld conv=notrunc 2>/dev/null",
+                     mcases[k].file, mcases[k].at);
+        else
+            snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), mcases[k].at == -1 ? " && truncate -s 40 bad/%s" : " && rm bad/%s", mcases[k].file);
+        assert_int_equal(rq_test_run(NULL, NULL, "%s", cmd), 0);
+        snprintf(bad, sizeof bad, "%s/bad", dir), snprintf(prg, sizeof prg, "%s/retroqat.prg", dir), snprintf(reu, sizeof reu, "%s/bad/model.reu", dir);
+        const char *argv[] = {"retroqat", "-iOnce", "-n3", NULL};
+        c64m_run p = {.machine = "c64", .prog = prg, .reu = reu, .dir = bad, .argc = 3, .argv = argv, .timeout = 120};
+        c64m_result r;
+        int rc = c64m_run_program(&p, &r);
+        const char *msg = mcases[k].rc ? rq_last_error() : r.err;
+        if (rc != mcases[k].rc || (!rc && (r.exit_code != 2 || !strstr(msg, "retroqat: "))) || !strstr(msg, mcases[k].want))
+            fail_msg("C64 case %zu: rc %d exit %d, '%s' (expected '%s')", k, rc, r.exit_code, msg, mcases[k].want);
+        c64m_result_free(&r);
+    }
+}
+
+// The same export under cc65's sim65 and under retroqat's 6502 with sim65's rules: the same
+// text, logits, token count and cycle count.
+static void test_machines_agree(void **state) {
+    (void)state;
+    if (!usable()) return;
+    const char *dir = small_export();
+    char tk[600];
+    snprintf(tk, sizeof tk, "%s", rq_test_data("llama2c/tok512.bin"));
+    const char *prompts[] = {"Once upon a time", "Tim"};
+    for (int k = 0; k < 2; k++) {
+        char *a, *b;
+        rq_run_result ra, rb;
+        run_on(c64(), NULL, dir, tk, prompts[k], 10, &a, &ra);
+        run_on(c64(), "m6502", dir, tk, prompts[k], 10, &b, &rb);
+        assert_string_equal(a, b);
+        assert_int_equal(ra.exit_code, rb.exit_code);
+        assert_int_equal(ra.n_crc, rb.n_crc);
+        assert_memory_equal(ra.logit_crc, rb.logit_crc, sizeof(uint32_t) * (size_t)ra.n_crc);
+        assert_int_equal(ra.tokens, rb.tokens);
+        if (ra.count != rb.count) fail_msg("'%s': sim65 %llu cycles, m6502 %llu", prompts[k], (unsigned long long)ra.count, (unsigned long long)rb.count);
+        assert_true(ra.count > 1000000);
+        free(a), free(b);
+        rq_run_result_free(&ra), rq_run_result_free(&rb);
     }
 }
 
@@ -263,6 +365,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mac_kernels),
         cmocka_unit_test(test_corrupt_inputs),
+        cmocka_unit_test(test_machines_agree),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_stories_int8),
         cmocka_unit_test(test_stories_int4),

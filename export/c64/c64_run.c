@@ -240,6 +240,7 @@ int c64_target_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
             // the REU device's own counts (the program's "#dma" agrees: a test checks)
             cJSON_AddNumberToObject(r->stats, "cpu_cycles", (double)mr.cpu_cycles);
             cJSON_AddNumberToObject(r->stats, "reu_dma_bytes", (double)mr.dma_bytes);
+            if (!chat) cJSON_AddNumberToObject(r->stats, "program_dma_bytes", (double)d.dma);  // the program's own count
             cJSON_AddNumberToObject(r->stats, "reu_dma_transfers", (double)mr.dma_transfers);
             cJSON_AddNumberToObject(r->stats, "reu_dma_cycles", (double)mr.dma_cycles);
             cJSON_AddNumberToObject(r->stats, "kernal_calls", (double)mr.kernal_calls);

@@ -9,70 +9,21 @@
 //         A-Z $41-$5A -> $C1-$DA   (upper case there)
 //             $C1-$DA -> $61-$7A   LF $0A <-> CR $0D, everything else unchanged
 // and its inverse for what the KERNAL hands in (arguments typed after RUN:REM, keyboard lines).
-// File names go out the same way: "tok.tok" is the PETSCII name TOK.TOK that cc1541 wrote.
+// File names go out with both cases folded to the unshifted letters a drive lists: "tok.tok" and
+// "TOK.TOK" both name the file TOK.TOK that cc1541 wrote. On a C64 the translation, the argument
+// and file name fix-ups and the chunked output are assembly (c64_petscii.s: 500 bytes of cc65 C
+// did not fit next to the int4 build).
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "c64_rt.h"
 
-#ifdef C64_REU
-unsigned char c64_petscii(unsigned char c) {
-    if (c >= 0x61 && c <= 0x7A) return (unsigned char)(c - 0x20);
-    if (c >= 0x41 && c <= 0x5A) return (unsigned char)(c + 0x80);
-    if (c >= 0xC1 && c <= 0xDA) return (unsigned char)(c - 0x60);
-    return c == 0x0A ? 0x0D : c == 0x0D ? 0x0A : c;
-}
-
-unsigned char c64_ascii(unsigned char c) {
-    if (c >= 0x41 && c <= 0x5A) return (unsigned char)(c + 0x20);
-    if (c >= 0xC1 && c <= 0xDA) return (unsigned char)(c - 0x80);
-    if (c >= 0x61 && c <= 0x7A) return (unsigned char)(c + 0x60);
-    return c == 0x0D ? 0x0A : c == 0x0A ? 0x0D : c;
-}
+#ifndef C64_REU
+// (on a C64 these three are c64_petscii.s)
+void c64_args(int argc, char **argv) { (void)argc, (void)argv; }
+int c64_open(const char *name, int flags) { return open(name, flags); }
+void c64_write(int fd, const void *p, unsigned n) { write(fd, p, n); }
 #endif
-
-void c64_args(int argc, char **argv) {
-#ifdef C64_REU
-    int i;
-    unsigned char *s;
-    for (i = 1; i < argc; i++)
-        for (s = (unsigned char *)argv[i]; *s; s++) *s = c64_ascii(*s);
-#else
-    (void)argc, (void)argv;
-#endif
-}
-
-int c64_open(const char *name, int flags) {
-#ifdef C64_REU
-    char n[20];
-    unsigned k = 0;
-    while (name[k] && k < sizeof n - 1) n[k] = (char)c64_petscii((unsigned char)name[k]), k++;
-    n[k] = 0;
-    return open(n, flags);
-#else
-    return open(name, flags);
-#endif
-}
-
-void c64_write(int fd, const void *p, unsigned n) {
-#ifdef C64_REU
-    static unsigned char started;
-    unsigned char b[32];
-    const unsigned char *s = p;
-    if (!started) {
-        b[0] = 14;  // switch to the lower/upper-case character set
-        write(1, b, 1);
-        started = 1;
-    }
-    while (n) {
-        unsigned k = 0;
-        while (n && k < sizeof b) b[k++] = c64_petscii(*s++), n--;
-        write(fd, b, k);
-    }
-#else
-    write(fd, p, n);
-#endif
-}
 
 void c64_exit(int code) { exit(code); }
