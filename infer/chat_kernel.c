@@ -88,7 +88,7 @@ int chat_generate(const chat_imodel *m, const char *query, int qlen, char *out, 
 }
 
 int chat_generate_steps(const chat_imodel *m, const char *query, int qlen, char *out, int cap, chat_step_fn on_step, void *step_ctx) {
-    uint8_t counts[2 * 4096];
+    uint8_t counts[2 * CHAT_MAX_BUCKETS];
     uint8_t ctx[CHAT_MAX_CONTEXT];
     int16_t logits[CHAT_MAX_WIDTH];
     const chat_enc_cfg *e = &m->enc;

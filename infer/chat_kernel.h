@@ -25,7 +25,9 @@
 #include "infer/ierr.h"
 
 #define CHAT_MAX_LAYERS 8
+#ifndef CHAT_MAX_WIDTH  // (a small machine's build may size it to its model: chat_encode.h)
 #define CHAT_MAX_WIDTH 1024
+#endif
 #define CHAT_MAX_SHIFT 15
 #define CHAT_MAX_IN_SHIFT 7
 

@@ -33,22 +33,6 @@ static const rq_tflag EXPORT_FLAGS[] = {
     {NULL, NULL, NULL},
 };
 
-static int put_file(const char *dir, const char *name, const void *p, size_t n) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
-    return rq_write_atomic(path, p, n);
-}
-
-static long segment_bytes(const char *map, const char *seg) {
-    // ld65 map "Segment list": NAME  START  END  SIZE  ALIGN (hex)
-    const char *p = strstr(map, "Segment list:");
-    char pat[32];
-    snprintf(pat, sizeof pat, "\n%s ", seg);
-    if (!p || !(p = strstr(p, pat))) return 0;
-    unsigned long a, b, n;
-    return sscanf(p + strlen(pat), " %lx %lx %lx", &a, &b, &n) == 3 ? (long)n : 0;
-}
-
 static int write_readme(const char *dir, long reu_bytes, size_t image, int on_disk) {
     char path[4096];
     snprintf(path, sizeof path, "%s/README.md", dir);
@@ -72,7 +56,7 @@ static int write_readme(const char *dir, long reu_bytes, size_t image, int on_di
 }
 
 static int c64_export(const rq_model *m, const rq_export_opts *o) {
-    if (m->family != RQ_FAM_LM) return rq_fail(RQ_EINPUT, "target c64: only the transformer family is ported (this is a chat model)");
+    if (m->family == RQ_FAM_CHAT) return c64_chat_export(m, o);
     if (!o->tokenizer) return rq_fail(RQ_EINPUT, "target c64: the program prints text: give the tokenizer with -z TOK.bin");
     int rc = 0;
     rq_buf img = {0}, tok = {0};
@@ -114,42 +98,30 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     // model.reu: the image, zero-padded to the REU's size
     size_t image_bytes = img.len;
     rq_buf_zeros(&img, (size_t)reu - img.len);
-    if ((rc = put_file(o->out, "model.reu", img.data, img.len)) || (rc = put_file(o->out, "tok.tok", tok.data, tok.len))) goto done;
+    if ((rc = c64_put_file(o->out, "model.reu", img.data, img.len)) || (rc = c64_put_file(o->out, "tok.tok", tok.data, tok.len))) goto done;
     // the disk: program and tokenizer, and the unpadded model image when it fits (664 blocks of 254 bytes)
     int on_disk = image_bytes + tok.len + 50000 < 664 * 254;
-    char cmd[16384];
-    snprintf(cmd, sizeof cmd, "cd '%s' && rm -f retroqat.d64 && cc1541 -n RETROQAT -i RQ -f retroqat -w retroqat.prg -f tok.tok -T SEQ -w tok.tok %s retroqat.d64 >/dev/null",
-             o->out, on_disk ? "-f model.rqm -T SEQ -w build/model.rqm" : "");
-    if (on_disk && (rc = put_file(bdir, "model.rqm", copy, image_bytes))) goto done;
-    {
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        rq_proc p = {.argv = argv, .timeout = 60, .merge_stderr = 1};
-        rq_proc_result r;
-        if ((rc = rq_proc_run(&p, &r))) goto done;
-        if (r.exit_code) rc = rq_fail(RQ_ERUNTIME, "target c64: cc1541 failed: %s", r.out);
-        rq_proc_result_free(&r);
-        if (rc) goto done;
-    }
+    char files[512];
+    snprintf(files, sizeof files, "-f retroqat -w retroqat.prg -f tok.tok -T SEQ -w tok.tok %s retroqat.d64",
+             on_disk ? "-f model.rqm -T SEQ -w build/model.rqm" : "");
+    if (on_disk && (rc = c64_put_file(bdir, "model.rqm", copy, image_bytes))) goto done;
+    if ((rc = c64_d64(o->out, files))) goto done;
+    static const char MANIFEST[] = "target c64\nfamily lm\nprg retroqat.prg\nsim c64.sim\nreu model.reu\n";
+    if ((rc = c64_put_file(o->out, "target.txt", MANIFEST, sizeof MANIFEST - 1))) goto done;
     if ((rc = write_readme(o->out, reu, image_bytes, on_disk))) goto done;
     {
-        char mpath[4200];
-        uint8_t *map = NULL;
-        size_t ml = 0;
-        snprintf(mpath, sizeof mpath, "%s/c64.map", bdir);
-        if (rq_read_file(mpath, &map, &ml)) map = NULL, rq_clear_error();
-        const char *mp = map ? (const char *)map : "";
-        long code = segment_bytes(mp, "CODE"), ro = segment_bytes(mp, "RODATA"), data = segment_bytes(mp, "DATA"), bss = segment_bytes(mp, "BSS");
+        long seg[4];
+        c64_map_segments(bdir, seg);
         if (o->json)
-            printf("{\"target\":\"c64\",\"out\":\"%s\",\"image_bytes\":%zu,\"reu_bytes\":%ld,\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
+            printf("{\"target\":\"c64\",\"out\":\"%s\",\"family\":\"transformer\",\"image_bytes\":%zu,\"reu_bytes\":%ld,\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
                    "{\"name\":\"code\",\"bytes\":%ld},{\"name\":\"rodata\",\"bytes\":%ld},{\"name\":\"data\",\"bytes\":%ld},"
                    "{\"name\":\"bss (activations, buffers, tokenizer)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
                    "{\"name\":\"REU: KV cache\",\"bytes\":%lu}]}\n",
-                   o->out, image_bytes, reu, (unsigned long)c64_kv_bytes(&lay.c), lay.c.wbits, code, ro, data, bss, image_bytes,
+                   o->out, image_bytes, reu, (unsigned long)c64_kv_bytes(&lay.c), lay.c.wbits, seg[0], seg[1], seg[2], seg[3], image_bytes,
                    (unsigned long)c64_kv_bytes(&lay.c));
         else
             printf("wrote %s: retroqat.prg (code %ld + data %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + KV cache %lu bytes), tok.tok, retroqat.d64, c64.sim\n",
-                   o->out, code, ro + data, bss, reu >> 10, image_bytes, (unsigned long)c64_kv_bytes(&lay.c));
-        free(map);
+                   o->out, seg[0], seg[1] + seg[2], seg[3], reu >> 10, image_bytes, (unsigned long)c64_kv_bytes(&lay.c));
     }
 done:
     free(copy);
@@ -166,9 +138,9 @@ const rq_target rq_target_c64 = {
     .cpu = "MOS 6510",
     .machine = "Commodore 64 (PAL, 0.985 MHz) with a RAM Expansion Unit",
     .clock_hz = C64_HZ,
-    .families = RQ_FAM_LM,
+    .families = RQ_FAM_LM | RQ_FAM_CHAT,
     .artefact = RQ_TARGET_ARTEFACT_DIR,
-    .artefacts = "retroqat.prg, model.reu, tok.tok, retroqat.d64, c64.sim, README.md",
+    .artefacts = "retroqat.prg, model.reu, tok.tok, retroqat.d64, c64.sim (chat: chat.prg, model.rqi, chat.d64, chat.sim), README.md",
     .emulator = "cc65's sim65 (the REU image as a host file); --machine c64: retroqat's C64 + REU model runs the .prg",
     .summary = "integer TinyStories on a 6502: weights and KV cache streamed from an REU",
     .export_flags = EXPORT_FLAGS,

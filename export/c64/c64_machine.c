@@ -53,8 +53,8 @@ static int run_c64(const c64m_run *p, const uint8_t *prog, size_t n, c64m_result
     uint8_t *img = NULL;
     size_t in = 0;
     int rc;
-    if ((rc = rq_read_file(p->reu, &img, &in))) return rc;
-    if (in < REU_MIN_BYTES || in > REU_MAX_BYTES || (in & (in - 1))) {
+    if (p->reu && (rc = rq_read_file(p->reu, &img, &in))) return rc;
+    if (p->reu && (in < REU_MIN_BYTES || in > REU_MAX_BYTES || (in & (in - 1)))) {
         free(img);
         return rq_fail(RQ_EINPUT, "%s: %zu bytes: an REU image is the REU's whole memory, 128 KB, 256 KB, ... 16 MB (as VICE's -reusize takes)",
                        p->reu, in);

@@ -12,7 +12,7 @@
 typedef struct {
     const char *machine;        // "c64" or "m6502"
     const char *prog;           // the program file
-    const char *reu;            // "c64": the REU image (its size is the REU's)
+    const char *reu;            // "c64": the REU image (its size is the REU's); NULL: no REU
     const char *dir;            // the folder the program's files are in
     int argc;                   // the program's arguments, argv[0] its name; "c64": joined
     const char *const *argv;    //   into the command line (quoted where they hold spaces)

@@ -217,7 +217,7 @@ int c64_target_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
         if (system(rmcmd) != 0) fprintf(stderr, "retroqat: could not remove %s\n", scratch);
     } else {
         c64m_run p = {.machine = "c64", .prog = prog, .reu = has_reu ? reu : NULL, .dir = dir, .argc = argc, .argv = argv,
-                      .in = (const uint8_t *)in, .in_len = in_len, .echo = 1, .timeout = o->timeout > 0 ? o->timeout : 3600};
+                      .in = (const uint8_t *)in, .in_len = in_len, .timeout = o->timeout > 0 ? o->timeout : 3600};
         if (!(rc = c64m_run_program(&p, &mr)) || mr.out) {
             r->exit_code = mr.exit_code, r->count = mr.cycles;
             out = mr.out, out_len = mr.out_len, err = mr.err, mr.out = mr.err = NULL;
