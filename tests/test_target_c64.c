@@ -9,6 +9,8 @@
 //   - a corrupt REU image or tokenizer -> "FILE: byte N: ..." and exit 2, not garbage (sim65 and
 //     the C64 model; a missing tokenizer on drive 8; an REU image of no REU's size)
 //   - models that do not fit RAM or the largest REU are refused with the shortfall in bytes
+//   - the chat model (trained here): answers and logits == infer/ on sim65, m6502 and the C64
+//     model; the "> " loop from standard input
 // Skipped (outside CI) when cc65, sim65, cc1541 or python3's pycparser is missing.
 #include "tests/testutil.h"
 
@@ -21,11 +23,20 @@
 #include "export/c64/c64_machine.h"
 #include "export/rt_build.h"
 #include "export/target.h"
+#include "infer/chat_kernel.h"
 #include "infer/lm_gen.h"
 #include "infer/lm_ops.h"
 #include "model/llama.h"
 
 static const rq_target *c64(void) { return rq_target_find("c64"); }
+
+static void chat_step_crc(void *ctx, const int16_t *logits, int n) {
+    struct {
+        uint32_t *c;
+        int *n;
+    } *x = ctx;
+    if (*x->n < 512) x->c[(*x->n)++] = chat_logits_crc(logits, n);
+}
 
 static int usable(void) {
     const char *ci = getenv("CI");
@@ -361,6 +372,70 @@ static void test_refusals(void **state) {
     }
 }
 
+// The chat model: a small one trained here, exported, answering on sim65, on retroqat's 6502
+// (sim65's rules) and as a .prg on the C64 model exactly as infer/ does (the host's `retroqat
+// chat`), logits step by step; the "> " loop reading standard input.
+static void test_chat(void **state) {
+    (void)state;
+    if (!usable()) return;
+    const char *tmp = rq_test_tmpdir("c64_chat");
+    char cfg[700], run[700], ckpt[760], dir[760];
+    rq_test_chat_fixture(tmp, 30, cfg, sizeof cfg);
+    snprintf(run, sizeof run, "%s/run", tmp);
+    snprintf(ckpt, sizeof ckpt, "%s/best.ckpt", run);
+    snprintf(dir, sizeof dir, "%s/c64", tmp);
+    assert_int_equal(rq_test_run(NULL, NULL, "'%s' train '%s' --out '%s' --quiet", rq_test_bin(), cfg, run), 0);
+    rq_model m;
+    assert_int_equal(rq_model_open(ckpt, NULL, &m), 0);
+    if (export_quiet(c64(), &m, dir, NULL)) fail_msg("c64 chat export: %s", rq_last_error());
+    char *queries[] = {"hello", "who are you", "how much ram", "bye now"};
+    char want[1024] = "";
+    uint32_t crc[512];
+    int ncrc = 0;
+    for (int k = 0; k < 4; k++) {
+        char ans[256];
+        // chat_generate_steps with a CRC per step: infer/'s reference, what `retroqat chat` runs
+        struct {
+            uint32_t *c;
+            int *n;
+        } ctx = {crc, &ncrc};
+        chat_generate_steps(&m.chat, queries[k], (int)strlen(queries[k]), ans, sizeof ans, chat_step_crc, &ctx);
+        strcat(want, ans), strcat(want, "\n");
+    }
+    assert_true(ncrc > 8);
+    const char *machines[] = {NULL, "m6502", "c64"};
+    uint64_t cycles[3];
+    for (int i = 0; i < 3; i++) {
+        const char *flags[8] = {machines[i]};
+        FILE *out = tmpfile();
+        rq_run_opts ro = {.nargs = 4, .args = queries, .debug_logits = 1, .timeout = 300, .out = out, .flag = flags};
+        rq_run_result r = {0};
+        if (c64()->run_fn(dir, &ro, &r)) fail_msg("chat on %s: %s", machines[i] ? machines[i] : "sim65", rq_last_error());
+        char *got = slurp(out);
+        fclose(out);
+        if (strcmp(got, want)) fail_msg("chat on %s answered\n%s\ninfer/ answers\n%s", machines[i] ? machines[i] : "sim65", got, want);
+        assert_int_equal(r.exit_code, 0);
+        assert_int_equal(r.n_crc, ncrc);
+        for (int s = 0; s < ncrc; s++)
+            if (r.logit_crc[s] != crc[s]) fail_msg("chat on %s: logits of step %d differ", machines[i] ? machines[i] : "sim65", s);
+        assert_int_equal(r.tokens, strlen(want) - 4);  // the answers' characters
+        cycles[i] = r.count;
+        free(got);
+        rq_run_result_free(&r);
+    }
+    assert_true(cycles[0] == cycles[1]);
+    fprintf(stderr, "c64 chat (%d-byte image): %.0f cycles per character on sim65, %.0f on the C64 model\n", (int)m.image_bytes,
+            (double)cycles[0] / (double)(strlen(want) - 4), (double)cycles[2] / (double)(strlen(want) - 4));
+    // the "> " loop: the same transcript on sim65 and the C64 (keyboard lines from stdin)
+    char *a = NULL, *b = NULL;
+    assert_int_equal(rq_test_run(&a, NULL, "printf 'hello\\nwho are you\\n' | '%s' run --target c64 '%s'", rq_test_bin(), dir), 0);
+    assert_int_equal(rq_test_run(&b, NULL, "printf 'hello\\nwho are you\\n' | '%s' run --target c64 '%s' --machine c64", rq_test_bin(), dir), 0);
+    assert_string_equal(a, b);
+    assert_true(strncmp(a, "> ", 2) == 0 && strstr(a, "\n> ") != NULL);
+    free(a), free(b);
+    rq_model_close(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mac_kernels),
@@ -369,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_stories_int8),
         cmocka_unit_test(test_stories_int4),
+        cmocka_unit_test(test_chat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
