@@ -49,15 +49,18 @@ static int usable(void) {
     return ok;
 }
 
-static int export_quiet(const rq_target *t, const rq_model *m, const char *out, const char *tok) {
-    const char *none[8] = {0};
-    rq_export_opts eo = {.out = out, .tokenizer = tok, .flag = none};
+static int export_flags(const rq_target *t, const rq_model *m, const char *out, const char *tok, const char *const *flags) {
+    rq_export_opts eo = {.out = out, .tokenizer = tok, .flag = flags};
     FILE *devnull = fopen("/dev/null", "w"), *save = stdout;
     stdout = devnull;
     int rc = t->export_fn(m, &eo);
     stdout = save;
     fclose(devnull);
     return rc;
+}
+static int export_quiet(const rq_target *t, const rq_model *m, const char *out, const char *tok) {
+    const char *none[8] = {0};
+    return export_flags(t, m, out, tok, none);
 }
 
 static char *slurp(FILE *f) {
@@ -426,6 +429,43 @@ static void test_chat(void **state) {
     assert_true(cycles[0] == cycles[1]);
     fprintf(stderr, "c64 chat (%d-byte image): %.0f cycles per character on sim65, %.0f on the C64 model\n", (int)m.image_bytes,
             (double)cycles[0] / (double)(strlen(want) - 4), (double)cycles[2] / (double)(strlen(want) - 4));
+    // the weights in the REU (what a model too big for the RAM gets): the same answers and logits
+    char rdir[800];
+    snprintf(rdir, sizeof rdir, "%s/reu", tmp);
+    const char *reu_flag[8] = {NULL, "1"};  // --chat-reu
+    if (export_flags(c64(), &m, rdir, NULL, reu_flag)) fail_msg("c64 chat export --chat-reu: %s", rq_last_error());
+    {
+        const char *flags[8] = {"c64"};
+        FILE *out = tmpfile();
+        rq_run_opts ro = {.nargs = 4, .args = queries, .debug_logits = 1, .timeout = 300, .out = out, .flag = flags};
+        rq_run_result r = {0};
+        if (c64()->run_fn(rdir, &ro, &r)) fail_msg("chat through the REU: %s", rq_last_error());
+        char *got = slurp(out);
+        fclose(out);
+        if (strcmp(got, want)) fail_msg("chat through the REU answered\n%s\ninfer/ answers\n%s", got, want);
+        assert_int_equal(r.n_crc, ncrc);
+        assert_memory_equal(r.logit_crc, crc, sizeof(uint32_t) * (size_t)ncrc);
+        assert_true(cJSON_GetObjectItem(r.stats, "reu_dma_bytes")->valuedouble >= (double)ncrc * (double)(m.image_bytes - 300));
+        free(got);
+        rq_run_result_free(&r);
+    }
+    // a corrupt REU: a weight byte (the CRC), a header byte (another model)
+    const struct {
+        long at;
+        const char *want;
+    } bad[] = {{(long)m.image_bytes - 20, "MODEL.RQI: CRC mismatch"}, {20, "MODEL.RQI: byte 20: the REU holds another chat model"}};
+    for (int k = 0; k < 2; k++) {
+        char cmd[2000], prg[900], reu[900];
+        snprintf(cmd, sizeof cmd, "cd '%s' && cp model.reu bad.reu && printf '\\252' | dd of=bad.reu bs=1 seek=%ld conv=notrunc 2>/dev/null", rdir, bad[k].at);
+        assert_int_equal(rq_test_run(NULL, NULL, "%s", cmd), 0);
+        snprintf(prg, sizeof prg, "%s/chat.prg", rdir), snprintf(reu, sizeof reu, "%s/bad.reu", rdir);
+        const char *argv[] = {"chat", "hello", NULL};
+        c64m_run p = {.machine = "c64", .prog = prg, .reu = reu, .dir = rdir, .argc = 2, .argv = argv, .timeout = 120};
+        c64m_result r;
+        assert_int_equal(c64m_run_program(&p, &r), 0);
+        if (r.exit_code != 2 || !strstr(r.err, bad[k].want) || !strstr(r.err, "retroqat: ")) fail_msg("bad REU %d: exit %d, '%s'", k, r.exit_code, r.err);
+        c64m_result_free(&r);
+    }
     // the "> " loop: the same transcript on sim65 and the C64 (keyboard lines from stdin)
     char *a = NULL, *b = NULL;
     assert_int_equal(rq_test_run(&a, NULL, "printf 'hello\\nwho are you\\n' | '%s' run --target c64 '%s'", rq_test_bin(), dir), 0);

@@ -120,10 +120,11 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     if (chat)
         snprintf(defs, sizeof defs, "%s%s", b->chat_defs, reu ? " -DC64_REU" : "");
     else
-        snprintf(defs, sizeof defs, "-include '%s/c64_model.h' -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s",
-                 b->bdir, reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : "");
-    snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
-    const char *srcs[16];
+        snprintf(defs, sizeof defs, "-include c64_model.h -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s",
+                 reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : "");
+    int chat_reu = chat && b->chat_reu;
+    snprintf(gen, sizeof gen, "%s", chat ? "c64_chat.c" : "c64_model.c");  // generated in bdir, where the commands run
+    const char *srcs[20];
     int ns = 0;
     const char *const *list = chat ? CHAT_SOURCES : b->test_main ? TEST_SOURCES : SOURCES;
     for (int i = 0; list[i]; i++) srcs[ns++] = list[i];
@@ -131,9 +132,14 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
         srcs[ns++] = b->test_main;
     } else if (lm) {
         srcs[ns++] = reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c";
+        if (reu) srcs[ns++] = "export/c64/cpu/reu_dma.c";
+        srcs[ns++] = gen;
+    } else if (chat_reu) {
+        srcs[ns++] = "export/c64/cpu/chat_reu.c";
+        srcs[ns++] = "export/c64/cpu/reu_dma.c";
         srcs[ns++] = gen;
     }
-    char bases[16][128];
+    char bases[20][128];
     n += (size_t)snprintf(cmd + n, cap - n, "set -e; cd '%s'; ", b->bdir);
     for (int i = 0; i < ns; i++) {
         const char *sl = strrchr(srcs[i], '/');
@@ -157,7 +163,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
     if (!b->c_kernels && !chat) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
                                                           b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
-    if (lm) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
+    if (lm || chat_reu) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
     if (reu && !b->test_main) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t c64 -o c64_petscii_c64.o '%s/export/c64/cpu/c64_petscii.s'", b->root);
     rc = sh(cmd, NULL);
     if (!rc) {
@@ -169,7 +175,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
         n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -Wl -D,__STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, exe);
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
         if (!b->c_kernels && !chat) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
-        if (lm) n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
+        if (lm || chat_reu) n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
         if (reu && !b->test_main) n += (size_t)snprintf(cmd + n, cap - n, " c64_petscii_c64.o");
         snprintf(cmd + n, cap - n, " %s.lib", sys);
         rc = sh(cmd, &log);

@@ -21,6 +21,8 @@ typedef struct {
                            // (linked with infer/lm_ops, lm_gen, crc32 and the MAC kernels)
     const char *chat_defs; // non-NULL: the chat program (export/rt/chat_main.c), built with these
                            // -D flags (CHAT_MAX_WIDTH, CHAT_MAX_BUCKETS, RT_ARENA_BYTES)
+    int chat_reu;          // the chat program with its image in the REU (chat_reu.c and the
+                           // generated bdir/c64_chat.c; chat_defs has -DRT_CHAT_REMOTE)
 } c64_build_cfg;
 
 // The KV cache bytes and the REU address where it starts (after the image, 256-aligned).
@@ -43,9 +45,9 @@ long c64_segment_bytes(const char *map, const char *seg);
 int c64_map_segments(const char *bdir, long seg[4]);
 int c64_d64(const char *dir, const char *files);
 
-// The chat model's export (c64_chat.c).
+// The chat model's export (c64_chat.c); force_reu: the weights in the REU even when they fit RAM.
 #include "qat/model_open.h"
 #include "export/target.h"
-int c64_chat_export(const rq_model *m, const rq_export_opts *o);
+int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu);
 
 #endif

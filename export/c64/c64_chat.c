@@ -6,44 +6,105 @@
 //   DIR/chat.sim    the same program for sim65 (host files, stdin/stdout)
 //   DIR/target.txt, DIR/README.md
 // The kernel's arrays are sized to this model (CHAT_MAX_WIDTH, CHAT_MAX_BUCKETS) and static; the
-// image goes into the program's arena (export/rt/arena.c) of exactly its size. A model whose
-// image, code and arrays do not fit the C64's RAM is refused with the shortfall in bytes.
+// image goes into the program's arena (export/rt/arena.c) of exactly its size. When the image
+// does not fit the C64's RAM next to the program, the .prg keeps it in an REU instead
+// (DIR/model.reu; cpu/chat_reu.c fetches a layer at a time into a RAM window); the sim65 build
+// keeps it in RAM either way. A model that fits neither way is refused with both shortfalls.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/binio.h"
+#include "base/crc32.h"
 #include "base/err.h"
 #include "export/c64/c64_build.h"
 #include "export/c64/c64_run.h"
 #include "export/rt_build.h"
 
-static int write_readme(const char *dir, const rq_model *m, const long seg[4]) {
+static int write_readme(const char *dir, const rq_model *m, const long seg[4], size_t reu_bytes) {
     char path[4200];
     snprintf(path, sizeof path, "%s/README.md", dir);
     FILE *f = fopen(path, "w");
     if (!f) return rq_fail(RQ_ERUNTIME, "%s: cannot write", path);
     const chat_imodel *c = &m->chat;
     fprintf(f, "# the trigram chat model on a Commodore 64\n\n"
-               "Written by `retroqat export --target c64` from %s (%s): %d layers, %d -> ... -> %d, a %zu-byte image.\n\n"
+               "Written by `retroqat export --target c64` from %s (%s): %d layers, %d inputs, %d output classes, a %zu-byte image.\n\n"
                "Files: `chat.prg` (the program, cc65, loads at $0801), `model.rqi` (the model image; `MODEL.RQI`\n"
-               "on the disk), `chat.d64` (both), `chat.sim` (the same program for cc65's sim65).\n\n"
-               "## On a C64 (or VICE)\n\n    x64sc -autostart chat.d64        (or: LOAD \"CHAT\",8 and RUN)\n\n"
-               "The program loads MODEL.RQI from drive 8 (a few seconds: %zu bytes over the serial bus), then\n"
-               "answers at a `> ` prompt; an empty line ends it. Questions may also go after RUN:REM, each in\n"
+               "on the disk), `chat.d64` (both), `chat.sim` (the same program for cc65's sim65, the image in RAM)%s.\n\n",
+            m->path, m->source, c->n_layers, c->dims[0], c->dims[c->n_layers], m->image_bytes,
+            reu_bytes ? ", `model.reu` (the image for the REU)" : "");
+    if (reu_bytes)
+        fprintf(f, "The weights do not fit the C64's RAM next to the program: they stay in a RAM Expansion Unit\n"
+                   "(at least %zu KB) and each layer is fetched by DMA into a RAM window just before it runs.\n\n"
+                   "## On a C64 (or VICE)\n\n    x64sc -reu -reusize %zu -reuimage model.reu -autostart chat.d64\n\n"
+                   "On real hardware load `model.reu` into the REU first (an Ultimate/1541U: \"Load REU\"), then\n"
+                   "`LOAD \"CHAT\",8` and `RUN`. The program checks the REU (header and CRC of every byte) first.\n",
+                reu_bytes >> 10, reu_bytes >> 10);
+    else
+        fprintf(f, "## On a C64 (or VICE)\n\n    x64sc -autostart chat.d64        (or: LOAD \"CHAT\",8 and RUN)\n\n"
+                   "The program loads MODEL.RQI from drive 8 first (%zu bytes over the serial bus: a few seconds\n"
+                   "with a fast loader, about a minute on a stock 1541).\n",
+                m->image_bytes);
+    fprintf(f, "It answers at a `> ` prompt; an empty line ends it. Questions may also go after RUN:REM, each in\n"
                "quotes: `RUN:REM \"HELLO\" \"WHO ARE YOU\"` (the encoder lower-cases, so the shift state does not\n"
-               "matter). RAM: code %ld + data %ld + bss %ld bytes (the image is in the bss).\n\n"
+               "matter). RAM: code %ld + data %ld + bss %ld bytes.\n\n"
                "## Here\n\n    retroqat run --target c64 DIR \"hello\"                  (sim65)\n"
-               "    retroqat run --target c64 DIR --machine c64 \"hello\"    (the .prg on retroqat's C64 model)\n",
-            m->path, m->source, c->n_layers, c->dims[0], c->dims[c->n_layers], m->image_bytes, m->image_bytes, seg[0], seg[1] + seg[2], seg[3]);
+               "    retroqat run --target c64 DIR --machine c64 \"hello\"    (the .prg on retroqat's C64 model%s)\n",
+            seg[0], seg[1] + seg[2], seg[3], reu_bytes ? " with the REU" : "");
     return fclose(f) ? rq_fail(RQ_ERUNTIME, "%s: write failed", path) : 0;
 }
 
-int c64_chat_export(const rq_model *m, const rq_export_opts *o) {
+// bdir/c64_chat.h and .c for the REU build: the image's size, CRC and header bytes (to check the
+// REU against), each layer's place in it, the window size, and the header's values as code.
+static int gen_chat_reu(const char *bdir, const rq_model *m, size_t *window) {
+    const chat_imodel *c = &m->chat;
+    const uint8_t *img = m->image;
+    size_t head = (size_t)(c->w[0] - img), win = 1024 + 256;  // (the CRC table and buffer first)
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t bytes = (size_t)(c->b[l] - c->w[l]) + 2 * (size_t)c->dims[l + 1];
+        if (bytes > win) win = bytes;
+    }
+    *window = win;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/c64_chat.h", bdir);
+    FILE *f = fopen(path, "w");
+    if (!f) return rq_fail(RQ_ERUNTIME, "%s: cannot write", path);
+    fprintf(f, "// c64_chat.h: generated by `retroqat export --target c64` for one chat model image (in the REU).\n"
+               "#ifndef C64_CHAT_H\n#define C64_CHAT_H\n#include <stdint.h>\n#include \"infer/chat_kernel.h\"\n"
+               "#define C64_CHAT_BYTES %zuUL\n#define C64_CHAT_CRC 0x%08lxUL\n#define C64_CHAT_HEAD %zu\n#define C64_CHAT_LAYERS %d\n"
+               "#define C64_CHAT_WINDOW %zu\n"
+               "extern const uint8_t c64_chat_head[C64_CHAT_HEAD];\nextern const uint32_t c64_chat_off[C64_CHAT_LAYERS];\n"
+               "extern const uint16_t c64_chat_len[C64_CHAT_LAYERS], c64_chat_wbytes[C64_CHAT_LAYERS];\n"
+               "void c64_chat_model(chat_imodel *m);\n#endif\n",
+            m->image_bytes, (unsigned long)crc32_update(0, img, m->image_bytes), head, c->n_layers, win);
+    if (fclose(f)) return rq_fail(RQ_ERUNTIME, "%s: write failed", path);
+    snprintf(path, sizeof path, "%s/c64_chat.c", bdir);
+    if (!(f = fopen(path, "w"))) return rq_fail(RQ_ERUNTIME, "%s: cannot write", path);
+    fprintf(f, "// c64_chat.c: generated: the chat model's header bytes, layers and values (c64_chat.h).\n#include <string.h>\n"
+               "#include \"c64_chat.h\"\nconst uint8_t c64_chat_head[C64_CHAT_HEAD] = {");
+    for (size_t i = 0; i < head; i++) fprintf(f, "%s%u", i ? "," : "", img[i]);
+    fprintf(f, "};\nconst uint32_t c64_chat_off[C64_CHAT_LAYERS] = {");
+    for (int l = 0; l < c->n_layers; l++) fprintf(f, "%s%luUL", l ? "," : "", (unsigned long)(c->w[l] - img));
+    fprintf(f, "};\nconst uint16_t c64_chat_len[C64_CHAT_LAYERS] = {");
+    for (int l = 0; l < c->n_layers; l++) fprintf(f, "%s%lu", l ? "," : "", (unsigned long)(c->b[l] - c->w[l] + 2 * c->dims[l + 1]));
+    fprintf(f, "};\nconst uint16_t c64_chat_wbytes[C64_CHAT_LAYERS] = {");
+    for (int l = 0; l < c->n_layers; l++) fprintf(f, "%s%lu", l ? "," : "", (unsigned long)(c->b[l] - c->w[l]));
+    fprintf(f, "};\nvoid c64_chat_model(chat_imodel *m) {\n    memset(m, 0, sizeof *m);\n");
+    fprintf(f, "    m->enc.q_buckets = %d, m->enc.k_buckets = %d, m->enc.context = %d, m->enc.max_query = %d;\n", c->enc.q_buckets,
+            c->enc.k_buckets, c->enc.context, c->enc.max_query);
+    fprintf(f, "    m->max_answer = %d, m->mode = %d, m->n_layers = %d, m->in_shift = %d;\n", c->max_answer, c->mode, c->n_layers, c->in_shift);
+    for (int l = 0; l <= c->n_layers; l++) fprintf(f, "    m->dims[%d] = %d;\n", l, c->dims[l]);
+    for (int l = 0; l < c->n_layers; l++) fprintf(f, "    m->shift[%d] = %d;\n", l, c->shift[l]);
+    fprintf(f, "    m->charset = c64_chat_head + %lu;\n}\n", (unsigned long)(c->charset - img));
+    return fclose(f) ? rq_fail(RQ_ERUNTIME, "%s: write failed", path) : 0;
+}
+
+int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu) {
     const chat_imodel *c = &m->chat;
     int width = 0, buckets = c->enc.q_buckets > c->enc.k_buckets ? c->enc.q_buckets : c->enc.k_buckets, rc;
     for (int l = 0; l <= c->n_layers; l++)
         if (c->dims[l] > width) width = c->dims[l];
-    char bdir[4200], exe[4300], defs[256];
+    char bdir[4200], exe[4300], defs[512];
     if ((rc = rq_mkdir_p(o->out))) return rc;
     snprintf(bdir, sizeof bdir, "%s/build", o->out);
     if ((rc = rq_mkdir_p(bdir))) return rc;
@@ -51,20 +112,53 @@ int c64_chat_export(const rq_model *m, const rq_export_opts *o) {
     snprintf(defs, sizeof defs, "-DCHAT_MAX_WIDTH=%d -DCHAT_MAX_BUCKETS=%d -DRT_ARENA_BYTES=%zu", width, buckets, m->image_bytes);
     c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = defs};
     long short_c64 = 0, short_sim = 0;
+    size_t window = 0, reu_bytes = 0;
     snprintf(exe, sizeof exe, "%s/chat.prg", o->out);
-    if ((rc = c64_compile(&b, "c64", exe, &short_c64))) return rc;
+    rc = force_reu ? RQ_EINPUT : c64_compile(&b, "c64", exe, &short_c64);
+    if (rc == RQ_EINPUT && (short_c64 > 0 || force_reu)) {
+        // the image does not fit next to the program: it goes into an REU, a layer at a time in RAM
+        rq_clear_error();
+        if ((rc = gen_chat_reu(bdir, m, &window))) return rc;
+        char rdefs[512];  // (the preprocessor runs in bdir)
+        snprintf(rdefs, sizeof rdefs, "-DCHAT_MAX_WIDTH=%d -DCHAT_MAX_BUCKETS=%d -DRT_ARENA_BYTES=4 -DRT_CHAT_REMOTE -include c64_chat.h", width,
+                 buckets);
+        c64_build_cfg br = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = rdefs, .chat_reu = 1};
+        long short_reu = 0;
+        if ((rc = c64_compile(&br, "c64", exe, &short_reu))) {
+            if (rc == RQ_EINPUT)
+                rc = rq_fail(RQ_EINPUT, "target c64: the chat model does not fit the C64: with its %zu-byte image in RAM %ld bytes short; with the image in an REU "
+                             "(a %zu-byte layer window in RAM) %ld bytes short",
+                             m->image_bytes, short_c64, window, short_reu);
+            return rc;
+        }
+        reu_bytes = 128u << 10;
+        while (reu_bytes < m->image_bytes) reu_bytes <<= 1;
+    } else if (rc) {
+        return rc;
+    }
     long seg[4];
     c64_map_segments(bdir, seg);
     snprintf(exe, sizeof exe, "%s/chat.sim", o->out);
     if ((rc = c64_compile(&b, "sim6502", exe, &short_sim))) return rc;
-    static const char MANIFEST[] = "target c64\nfamily chat\nprg chat.prg\nsim chat.sim\n";
-    if ((rc = c64_put_file(o->out, "model.rqi", m->image, m->image_bytes)) || (rc = c64_put_file(o->out, "target.txt", MANIFEST, sizeof MANIFEST - 1)) ||
-        (rc = c64_d64(o->out, "-f chat -w chat.prg -f model.rqi -T SEQ -w model.rqi chat.d64")) || (rc = write_readme(o->out, m, seg)))
+    char manifest[128];
+    int mlen = snprintf(manifest, sizeof manifest, "target c64\nfamily chat\nprg chat.prg\nsim chat.sim\n%s", reu_bytes ? "reu model.reu\n" : "");
+    if ((rc = c64_put_file(o->out, "model.rqi", m->image, m->image_bytes)) || (rc = c64_put_file(o->out, "target.txt", manifest, (size_t)mlen)) ||
+        (rc = c64_d64(o->out, "-f chat -w chat.prg -f model.rqi -T SEQ -w model.rqi chat.d64")) || (rc = write_readme(o->out, m, seg, reu_bytes)))
         return rc;
+    if (reu_bytes) {
+        uint8_t *pad = rq_calloc(reu_bytes, 1);
+        memcpy(pad, m->image, m->image_bytes);
+        rc = c64_put_file(o->out, "model.reu", pad, reu_bytes);
+        free(pad);
+        if (rc) return rc;
+    }
     if (o->json)
-        printf("{\"target\":\"c64\",\"out\":\"%s\",\"family\":\"chat\",\"image_bytes\":%zu,\"memory_map\":[{\"name\":\"code\",\"bytes\":%ld},"
-               "{\"name\":\"rodata\",\"bytes\":%ld},{\"name\":\"data\",\"bytes\":%ld},{\"name\":\"bss (model image, kernel arrays)\",\"bytes\":%ld}]}\n",
-               o->out, m->image_bytes, seg[0], seg[1], seg[2], seg[3]);
+        printf("{\"target\":\"c64\",\"out\":\"%s\",\"family\":\"chat\",\"image_bytes\":%zu,\"reu_bytes\":%zu,\"memory_map\":[{\"name\":\"code\",\"bytes\":%ld},"
+               "{\"name\":\"rodata\",\"bytes\":%ld},{\"name\":\"data\",\"bytes\":%ld},{\"name\":\"bss (%s, kernel arrays)\",\"bytes\":%ld}]}\n",
+               o->out, m->image_bytes, reu_bytes, seg[0], seg[1], seg[2], reu_bytes ? "layer window" : "model image", seg[3]);
+    else if (reu_bytes)
+        printf("wrote %s: chat.prg (code %ld + data %ld + bss %ld bytes of RAM, a %zu-byte layer window among them), model.reu (%zu KB REU: the %zu-byte image), "
+               "model.rqi, chat.d64, chat.sim\n", o->out, seg[0], seg[1] + seg[2], seg[3], window, reu_bytes >> 10, m->image_bytes);
     else
         printf("wrote %s: chat.prg (code %ld + data %ld + bss %ld bytes of RAM, the %zu-byte image among them), model.rqi, chat.d64, chat.sim\n", o->out,
                seg[0], seg[1] + seg[2], seg[3], m->image_bytes);
