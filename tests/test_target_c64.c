@@ -10,7 +10,8 @@
 //     the C64 model; a missing tokenizer on drive 8; an REU image of no REU's size)
 //   - models that do not fit RAM or the largest REU are refused with the shortfall in bytes
 //   - the chat model (trained here): answers and logits == infer/ on sim65, m6502 and the C64
-//     model; the "> " loop from standard input
+//     model, its weights in RAM and in the REU; the "> " loop from standard input
+//   - chat_layer.s == infer/'s chat_layer_forward on random layers (widths, wraps, shifts, ReLU)
 // Skipped (outside CI) when cc65, sim65, cc1541 or python3's pycparser is missing.
 #include "tests/testutil.h"
 
@@ -234,6 +235,51 @@ static void test_mac_kernels(void **state) {
     if (strstr(out, "mac8 60 0 ") == NULL || strstr(out, "mac4 60 0 ") == NULL) fail_msg("asm != C on the 6502: %s", out);
     assert_int_equal(h8, host_mac_check(8));
     assert_int_equal(h4, host_mac_check(4));
+    free(out);
+}
+
+// chat_layer.s (the chat model's layer in 6502 assembly) against infer/'s chat_layer_forward:
+// test_chatk.c's random layers under sim65, the same numbers recomputed here.
+static uint32_t host_chatk_check(void) {
+    static uint8_t W[16 * 16], B[2 * 16];
+    static int16_t X[64], Y[16];
+    lm_rng r;
+    uint32_t check = 0;
+    lm_rng_seed(&r, 42);
+    for (int t = 0; t < 80; t++) {
+        int n_in = t < 4 ? 64 - t : 1 + (int)lm_rng_below(&r, 64);
+        int n_out = 1 + (int)lm_rng_below(&r, 16), rb = (n_in + 3) / 4;
+        for (int i = 0; i < n_out * rb; i++) W[i] = (uint8_t)lm_rng_below(&r, 256);
+        if (n_in % 4)
+            for (int i = 0; i < n_out; i++) W[i * rb + rb - 1] &= (uint8_t)((1 << (2 * (n_in % 4))) - 1);
+        for (int i = 0; i < 2 * n_out; i++) B[i] = (uint8_t)lm_rng_below(&r, 256);
+        for (int i = 0; i < n_in; i++) {
+            uint32_t k = lm_rng_below(&r, 8);
+            X[i] = k < 4 ? 0 : k == 4 ? (int16_t)(lm_rng_below(&r, 2) ? 32767 : -32768) : (int16_t)((int32_t)lm_rng_below(&r, 65536) - 32768);
+            if (t % 5 == 2 && i >= 4 && i < 16) X[i] = 0;
+        }
+        int shift = (int)lm_rng_below(&r, 16), relu = (int)lm_rng_below(&r, 2);
+        chat_layer_forward(W, B, n_in, n_out, X, shift, relu, Y, NULL);
+        check = (check << 1 | check >> 31) ^ chat_logits_crc(Y, n_out);
+    }
+    return check;
+}
+
+static void test_chat_kernel(void **state) {
+    (void)state;
+    if (!usable()) return;
+    char bdir[700], exe[760];
+    snprintf(bdir, sizeof bdir, "%s", rq_test_tmpdir("c64_chatk"));
+    snprintf(exe, sizeof exe, "%s/test_chatk.sim", bdir);
+    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = "-DCHAT_MAX_WIDTH=64 -DCHAT_MAX_BUCKETS=64", .chat_width = 64,
+                       .test_main = "export/c64/cpu/test_chatk.c"};
+    long shortfall = 0;
+    if (c64_compile(&b, "sim6502", exe, &shortfall)) fail_msg("test_chatk build: %s", rq_last_error());
+    char *out = NULL;
+    assert_int_equal(rq_test_run(&out, NULL, "sim65 '%s'", exe), 0);
+    unsigned trials, check;
+    if (sscanf(out, "chatk %u %x", &trials, &check) != 2 || trials != 80) fail_msg("test_chatk printed: %s", out);
+    assert_int_equal(check, host_chatk_check());
     free(out);
 }
 
@@ -479,6 +525,7 @@ static void test_chat(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mac_kernels),
+        cmocka_unit_test(test_chat_kernel),
         cmocka_unit_test(test_corrupt_inputs),
         cmocka_unit_test(test_machines_agree),
         cmocka_unit_test(test_refusals),

@@ -29,7 +29,7 @@
 #define PROMPT_MAX 256
 
 static const rq_tflag EXPORT_FLAGS[] = {
-    {"--c-kernels", NULL, "(export) use infer/'s C loops instead of the 6502 MAC routines"},
+    {"--c-kernels", NULL, "(export) use infer/'s C loops instead of the 6502 routines (MAC kernels; the chat layer)"},
     {"--chat-reu", NULL, "(export, chat) keep the weights in an REU even when they fit the C64's RAM"},
     {NULL, NULL, NULL},
 };
@@ -57,7 +57,9 @@ static int write_readme(const char *dir, long reu_bytes, size_t image, int on_di
 }
 
 static int c64_export(const rq_model *m, const rq_export_opts *o) {
-    if (m->family == RQ_FAM_CHAT) return c64_chat_export(m, o, rq_tflag_get(EXPORT_FLAGS, o->flag, "--chat-reu") != NULL);
+    if (m->family == RQ_FAM_CHAT)
+        return c64_chat_export(m, o, rq_tflag_get(EXPORT_FLAGS, o->flag, "--chat-reu") != NULL,
+                               rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels") != NULL);
     if (!o->tokenizer) return rq_fail(RQ_EINPUT, "target c64: the program prints text: give the tokenizer with -z TOK.bin");
     int rc = 0;
     rq_buf img = {0}, tok = {0};

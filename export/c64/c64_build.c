@@ -116,7 +116,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     char *cmd = malloc(cap), defs[1024], gen[4200];
     // every source: preprocess (cc65's type widths, the model header: LM_MAX_LAYERS / LM_MAX_HEAD
     // from its dimensions), rewrite for cc65 in one python run, compile in one cl65 run, link
-    int chat = b->chat_defs != NULL, lm = !chat && !b->test_main;
+    int chat = b->chat_defs != NULL, lm = !chat && !b->test_main;  // (a chat test_main: chat_layer.s's test)
     if (chat)
         snprintf(defs, sizeof defs, "%s%s", b->chat_defs, reu ? " -DC64_REU" : "");
     else
@@ -126,7 +126,8 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     snprintf(gen, sizeof gen, "%s", chat ? "c64_chat.c" : "c64_model.c");  // generated in bdir, where the commands run
     const char *srcs[20];
     int ns = 0;
-    const char *const *list = chat ? CHAT_SOURCES : b->test_main ? TEST_SOURCES : SOURCES;
+    static const char *const CHAT_TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", NULL};
+    const char *const *list = b->test_main ? (chat ? CHAT_TEST_SOURCES : TEST_SOURCES) : chat ? CHAT_SOURCES : SOURCES;
     for (int i = 0; list[i]; i++) srcs[ns++] = list[i];
     if (b->test_main) {
         srcs[ns++] = b->test_main;
@@ -148,7 +149,8 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
         n += (size_t)snprintf(cmd + n, cap - n, "gcc -E -P -std=c99 -nostdinc -I'%s/export/c64/cpu/inc' -I'%s/export/c64/cpu' -I'%s' -I. %s '%s%s%s' > %s_%s.i; ",
                               b->root, b->root, b->root, defs, srcs[i] == gen ? "" : b->root, srcs[i] == gen ? "" : "/", srcs[i], bases[i], sys);
     }
-    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'", b->root);
+    int chat_asm = chat && !b->c_kernels;  // chat_layer.s instead of infer/'s chat_layer_forward
+    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'%s", b->root, chat_asm ? " --drop chat_layer_forward" : "");
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.i %s_%s.c", bases[i], sys, bases[i], sys);
     if (reu) {
         // cc65 -t c64 turns character and string constants into PETSCII; the identity map keeps
@@ -164,6 +166,9 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     if (!b->c_kernels && !chat) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
                                                           b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
     if (lm || chat_reu) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
+    if (chat_asm)
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D CHAT_MAX_WIDTH=%d -o chat_layer_%s.o '%s/export/c64/cpu/chat_layer.s'", sys, b->chat_width,
+                              sys, b->root);
     if (reu && !b->test_main) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t c64 -o c64_petscii_c64.o '%s/export/c64/cpu/c64_petscii.s'", b->root);
     rc = sh(cmd, NULL);
     if (!rc) {
@@ -176,6 +181,7 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
         if (!b->c_kernels && !chat) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
         if (lm || chat_reu) n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
+        if (chat_asm) n += (size_t)snprintf(cmd + n, cap - n, " chat_layer_%s.o", sys);
         if (reu && !b->test_main) n += (size_t)snprintf(cmd + n, cap - n, " c64_petscii_c64.o");
         snprintf(cmd + n, cap - n, " %s.lib", sys);
         rc = sh(cmd, &log);

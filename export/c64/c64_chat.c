@@ -99,7 +99,7 @@ static int gen_chat_reu(const char *bdir, const rq_model *m, size_t *window) {
     return fclose(f) ? rq_fail(RQ_ERUNTIME, "%s: write failed", path) : 0;
 }
 
-int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu) {
+int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu, int c_kernels) {
     const chat_imodel *c = &m->chat;
     int width = 0, buckets = c->enc.q_buckets > c->enc.k_buckets ? c->enc.q_buckets : c->enc.k_buckets, rc;
     for (int l = 0; l <= c->n_layers; l++)
@@ -110,7 +110,7 @@ int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu) {
     if ((rc = rq_mkdir_p(bdir))) return rc;
     // the arrays sized to this model; the arena holds the image and nothing else
     snprintf(defs, sizeof defs, "-DCHAT_MAX_WIDTH=%d -DCHAT_MAX_BUCKETS=%d -DRT_ARENA_BYTES=%zu", width, buckets, m->image_bytes);
-    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = defs};
+    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = defs, .chat_width = width, .c_kernels = c_kernels};
     long short_c64 = 0, short_sim = 0;
     size_t window = 0, reu_bytes = 0;
     snprintf(exe, sizeof exe, "%s/chat.prg", o->out);
@@ -122,7 +122,7 @@ int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu) {
         char rdefs[512];  // (the preprocessor runs in bdir)
         snprintf(rdefs, sizeof rdefs, "-DCHAT_MAX_WIDTH=%d -DCHAT_MAX_BUCKETS=%d -DRT_ARENA_BYTES=4 -DRT_CHAT_REMOTE -include c64_chat.h", width,
                  buckets);
-        c64_build_cfg br = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = rdefs, .chat_reu = 1};
+        c64_build_cfg br = {.root = rq_source_dir(), .bdir = bdir, .chat_defs = rdefs, .chat_reu = 1, .chat_width = width, .c_kernels = c_kernels};
         long short_reu = 0;
         if ((rc = c64_compile(&br, "c64", exe, &short_reu))) {
             if (rc == RQ_EINPUT)

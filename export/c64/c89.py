@@ -23,7 +23,8 @@ Given every file of the program in one run, it also drops the functions nothing 
 calls (ld65 links whole object files, so an unused function would cost C64 RAM): main and the
 names given with --keep (called from assembly) are the roots.
 
-usage: c89.py [--keep NAME,...] IN.i OUT.c [IN.i OUT.c ...]
+usage: c89.py [--keep NAME,...] [--drop NAME,...] IN.i OUT.c [IN.i OUT.c ...]
+       (--drop: functions an assembly file defines instead; their prototypes stay)
        (IN.i: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c)
 """
 import sys
@@ -252,12 +253,12 @@ def convert(parser, src, name):
 
 def main():
     args = sys.argv[1:]
-    keep = {'main'}
-    if args[:1] == ['--keep']:
-        keep |= set(args[1].split(','))
+    keep, drop = {'main'}, set()
+    while args[:1] in (['--keep'], ['--drop']):
+        (keep if args[0] == '--keep' else drop).update(args[1].split(','))
         args = args[2:]
     if not args or len(args) % 2:
-        sys.exit('usage: c89.py [--keep NAME,...] IN.i OUT.c [IN.i OUT.c ...]')
+        sys.exit('usage: c89.py [--keep NAME,...] [--drop NAME,...] IN.i OUT.c [IN.i OUT.c ...]')
     parser = c_parser.CParser()
     asts = []
     for i in range(0, len(args), 2):
@@ -267,6 +268,8 @@ def main():
             asts.append(convert(parser, src, args[i]))
         except c_parser.ParseError as e:
             sys.exit('c89.py: %s' % e)
+    for ast in asts:  # functions an assembly file defines instead (their prototypes stay)
+        ast.ext = [e for e in ast.ext if not (isinstance(e, c_ast.FuncDef) and e.decl.name in drop)]
     drop_unused_functions(asts, keep)
     for i, ast in zip(range(0, len(args), 2), asts):
         with open(args[i + 1], 'w') as f:
