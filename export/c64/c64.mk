@@ -4,7 +4,8 @@
 # DMA bytes (= cycles, one per byte) and seconds per token at 0.985 MHz (PAL). Then ZED, the
 # bundled chat model (examples/tinychat, trained here once: about a CPU-minute), on both machines:
 # cycles per answered character (its weights do not fit the RAM: the .prg streams them from the
-# REU a layer at a time). Long: minutes.
+# REU a layer at a time), with cpu/chat_layer.s and with infer/'s C layer (-c: --c-kernels).
+# Long: minutes.
 C64_BENCH := $(BUILD)/bench-c64
 C64_STEPS ?= 6
 C64_ZED_QUERIES := "what's your name?" "hello" "how much ram do you have?"
@@ -22,9 +23,10 @@ bench-c64: $(BIN)
 	@echo "cycles per token = difference of the two runs / ($(C64_STEPS) - 1) (removes the start-up image check)"
 	@test -f $(C64_BENCH)/zed/best.ckpt || nice $(BIN) train examples/tinychat/config.json --out $(C64_BENCH)/zed --quiet
 	@$(BIN) export $(C64_BENCH)/zed/best.ckpt --target c64 -o $(C64_BENCH)/zed-c64
-	@for m in sim65 c64; do \
-	  echo "ZED, --machine $$m:"; \
-	  $(BIN) run --target c64 $(C64_BENCH)/zed-c64 --machine $$m $(C64_ZED_QUERIES) --json 2>&1 | tail -1; \
-	done
+	@$(BIN) export $(C64_BENCH)/zed/best.ckpt --target c64 -o $(C64_BENCH)/zed-c64-c --c-kernels > /dev/null
+	@for k in "" -c; do for m in sim65 c64; do \
+	  echo "ZED$$k, --machine $$m:"; \
+	  $(BIN) run --target c64 $(C64_BENCH)/zed-c64$$k --machine $$m $(C64_ZED_QUERIES) --json 2>&1 | tail -1; \
+	done; done
 .PHONY: bench-c64
 bench: bench-c64

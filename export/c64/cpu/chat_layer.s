@@ -69,6 +69,20 @@ BIT2:   .byte 0, 0, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6
 
         .segment "CODE"
 
+; acc += the 16-bit entry at (ptr2),y (low byte) and (ptr2),y+16 (high byte)
+.macro  add16
+        clc
+        lda     (ptr2),y
+        adc     sreg
+        sta     sreg
+        tya
+        ora     #16
+        tay
+        lda     (ptr2),y
+        adc     sreg+1
+        sta     sreg+1
+.endmacro
+
 _chat_layer_forward:
         ldy     #15                     ; the arguments off the C stack
 @arg:   lda     (sp),y
@@ -241,27 +255,9 @@ g:      ldy     live,x                  ; the row's byte of live group x
         sta     tmp1
         lda     LOY,y
         tay
-        clc
-        lda     (ptr2),y                ; + S[lo]
-        adc     sreg
-        sta     sreg
-        tya
-        ora     #16
-        tay
-        lda     (ptr2),y
-        adc     sreg+1
-        sta     sreg+1
+        add16                           ; + S[lo]
         ldy     tmp1
-        clc
-        lda     (ptr2),y                ; + T[hi] = - 2 S[hi]
-        adc     sreg
-        sta     sreg
-        tya
-        ora     #16
-        tay
-        lda     (ptr2),y
-        adc     sreg+1
-        sta     sreg+1
+        add16                           ; + T[hi] = - 2 S[hi]
 skip:   clc
         lda     ptr2
         adc     #64

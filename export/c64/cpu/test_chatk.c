@@ -3,7 +3,7 @@
 // whole int16 range with runs of zeros (dead groups), random biases, shifts 0..15, ReLU on and
 // off. Prints "chatk TRIALS CHECK", CHECK a hash of every output, which tests/test_target_c64.c
 // recomputes on the host with infer/'s kernel from the same random numbers.
-#include <unistd.h>
+#include "test_out.h"
 
 #include "infer/chat_kernel.h"
 #include "infer/lm_gen.h"
@@ -11,21 +11,6 @@
 #define TRIALS 80
 static uint8_t W[16 * 16], B[2 * 16];
 static int16_t X[64], Y[16];
-
-static void put(const char *s) {
-    int n = 0;
-    while (s[n]) n++;
-    write(1, s, (unsigned)n);
-}
-
-static void put_num(uint32_t v, int base) {
-    char b[12];
-    int i = 11;
-    b[i] = 0;
-    do b[--i] = "0123456789abcdef"[v % (uint32_t)base], v /= (uint32_t)base;
-    while (v);
-    put(b + i);
-}
 
 int main(void) {
     lm_rng r;
