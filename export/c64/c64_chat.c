@@ -104,6 +104,7 @@ int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu, i
     int width = 0, buckets = c->enc.q_buckets > c->enc.k_buckets ? c->enc.q_buckets : c->enc.k_buckets, rc;
     for (int l = 0; l <= c->n_layers; l++)
         if (c->dims[l] > width) width = c->dims[l];
+    if (width > 1020) c_kernels = 1;  // chat_layer.s counts a row's bytes in 8 bits
     char bdir[4200], exe[4300], defs[512];
     if ((rc = rq_mkdir_p(o->out))) return rc;
     snprintf(bdir, sizeof bdir, "%s/build", o->out);
