@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
+#include "base/binio.h"
 #include "base/crc32.h"
 #include "export/c64/cpu/c64_rec.h"
 #include "export/proc.h"
@@ -14,8 +16,12 @@
 // (base/crc32.c's crc32_update is c64_crc.s in the program)
 static const char *const SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "infer/lm_tok.c", "infer/ierr.c", "export/c64/cpu/c64_forward.c",
                                       "export/c64/cpu/c64_main.c", "export/c64/cpu/c64_rt.c", NULL};
+// The chat program: the shared one (export/rt/) over infer/'s kernel, with the C64's services.
+static const char *const CHAT_SOURCES[] = {"export/rt/chat_main.c", "export/rt/io.c", "export/rt/arena.c", "infer/chat_kernel.c",
+                                           "infer/chat_encode.c", "infer/chat_image.c", "infer/ierr.c", "infer/lm_gen.c", "base/crc32.c",
+                                           "export/c64/cpu/rt_c64.c", "export/c64/cpu/c64_rt.c", NULL};
 static const char *const TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", NULL};
-// The 6502 kernels (c64_kernels.h), or their C version on infer/lm_ops.c (--c-kernels).
+// The transformer's 6502 kernels (c64_kernels.h), or their C version on infer/lm_ops.c (--c-kernels).
 static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", "c64_norm", "c64_attn", NULL};
 #define C_KERNELS "export/c64/cpu/c64_kernels_c.c"
 
@@ -92,6 +98,12 @@ int c64_side_build(const lm_model *m, uint32_t image_crc, int c_kernels, rq_buf 
     uint32_t crc = crc32_update(0, side->data + 12, side->len - 12);
     for (int i = 0; i < 4; i++) side->data[8 + i] = (uint8_t)(crc >> (8 * i));
     return 0;
+}
+
+int c64_blk_bytes(int maxc, int stride) {
+    int per = 1;
+    while (per < 8 && per * stride <= 255) per++;  // c64_matvec.s's set_per
+    return maxc - stride + per * stride;
 }
 
 static uint32_t off(const void *p, const uint8_t *img) { return (uint32_t)((const uint8_t *)p - img); }
@@ -188,27 +200,43 @@ static long overflow_bytes(const char *log) {
     return sum;
 }
 
-int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *shortfall) {
+int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, long *shortfall) {
     int reu = strcmp(sys, "c64") == 0, rc;
+    char exe[4200], cwd[4096];
+    // the link runs in the build folder: a relative output path is made absolute first
+    if (exe_path[0] != '/' && getcwd(cwd, sizeof cwd)) snprintf(exe, sizeof exe, "%s/%s", cwd, exe_path);
+    else snprintf(exe, sizeof exe, "%s", exe_path);
     size_t cap = 1 << 17, n = 0;
     char *cmd = malloc(cap), defs[1024], gen[4200];
     // every source: preprocess (cc65's type widths, the model header: LM_MAX_LAYERS / LM_MAX_HEAD
     // from its dimensions), rewrite for cc65 in one python run, compile in one cl65 run, link
-    snprintf(defs, sizeof defs, "-include '%s/c64_model.h' -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s", b->bdir,
-             reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : " -DLM_SAMPLE_WEIGHTS=c64_sample_weights -include c64_kernels.h");
-    snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
-    const char *srcs[16];
+    int chat = b->chat_defs != NULL, lm = !chat && !b->test_main;  // (a chat test_main: chat_layer.s's test)
+    if (chat)
+        snprintf(defs, sizeof defs, "%s%s", b->chat_defs, reu ? " -DC64_REU" : "");
+    else
+        snprintf(defs, sizeof defs, "-include c64_model.h -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s",
+                 reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : " -DLM_SAMPLE_WEIGHTS=c64_sample_weights -include c64_kernels.h");
+    int chat_reu = chat && b->chat_reu, lm_asm = !chat && !b->c_kernels;  // the transformer's 6502 kernels
+    snprintf(gen, sizeof gen, "%s", chat ? "c64_chat.c" : "c64_model.c");  // generated in bdir, where the commands run
+    const char *srcs[20];
     int ns = 0;
-    const char *const *list = b->test_main ? TEST_SOURCES : SOURCES;
-    for (int i = 0; list[i]; i++) srcs[ns++] = list[i];
-    if (b->c_kernels) srcs[ns++] = C_KERNELS;
+    static const char *const CHAT_TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", NULL};
+    const char *const *list = b->test_main ? (chat ? CHAT_TEST_SOURCES : TEST_SOURCES) : chat ? CHAT_SOURCES : SOURCES;
+    for (int i = 0; list[i]; i++)
+        if (!(chat_reu && strcmp(list[i], "base/crc32.c") == 0)) srcs[ns++] = list[i];  // (chat_reu: c64_crc.s's)
+    if (!chat && b->c_kernels) srcs[ns++] = C_KERNELS;
     if (b->test_main) {
         srcs[ns++] = b->test_main;
-    } else {
+    } else if (lm) {
         srcs[ns++] = reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c";
+        if (reu) srcs[ns++] = "export/c64/cpu/reu_dma.c";
+        srcs[ns++] = gen;
+    } else if (chat_reu) {
+        srcs[ns++] = "export/c64/cpu/chat_reu.c";
+        srcs[ns++] = "export/c64/cpu/reu_dma.c";
         srcs[ns++] = gen;
     }
-    char bases[16][128];
+    char bases[20][128];
     n += (size_t)snprintf(cmd + n, cap - n, "set -e; cd '%s'; ", b->bdir);
     for (int i = 0; i < ns; i++) {
         const char *sl = strrchr(srcs[i], '/');
@@ -217,48 +245,110 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
         n += (size_t)snprintf(cmd + n, cap - n, "gcc -E -P -std=c99 -nostdinc -I'%s/export/c64/cpu/inc' -I'%s/export/c64/cpu' -I'%s' -I. %s '%s%s%s' > %s_%s.i; ",
                               b->root, b->root, b->root, defs, srcs[i] == gen ? "" : b->root, srcs[i] == gen ? "" : "/", srcs[i], bases[i], sys);
     }
-    // the weight source's streams: called from c64_matvec.s
-    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py' --keep ws_read,ws_seek,ws_next", b->root);
+    int chat_asm = chat && !b->c_kernels;  // chat_layer.s instead of infer/'s chat_layer_forward
+    // (the weight source's streams are called from c64_matvec.s)
+    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'%s%s", b->root, chat_asm ? " --drop chat_layer_forward" : "",
+                          chat ? "" : " --keep ws_read,ws_seek,ws_next");
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.i %s_%s.c", bases[i], sys, bases[i], sys);
-    n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O -c", sys);
+    if (reu) {
+        // cc65 -t c64 turns character and string constants into PETSCII; the identity map keeps
+        // them ASCII (infer/ compares bytes with 'A'..'Z', ' ', ...), c64_rt.c translates at the KERNAL
+        n += (size_t)snprintf(cmd + n, cap - n, "; : > ascii.h; i=1; while [ $i -lt 256 ]; do echo \"#pragma charmap ($i, $i)\" >> ascii.h; i=$((i+1)); done");
+        for (int i = 0; i < ns; i++)
+            n += (size_t)snprintf(cmd + n, cap - n, "; cat ascii.h %s_%s.c > %s_%s.t && mv %s_%s.t %s_%s.c", bases[i], sys, bases[i], sys, bases[i], sys,
+                                  bases[i], sys);
+    }
+    // the chat kernel's arrays (a few KB) are static (-Cl): the C stack is 1 KB, nothing recurses
+    n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O%s -c", sys, chat ? " -Cl" : "");
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
-    // the assembly: the kernels sized for the model's rows (C64_MAXC8 int8 columns, C64_MAXB4 int4 bytes)
+    // the assembly: the transformer's kernels sized for the model's rows (C64_MAXC8 int8 columns,
+    // C64_MAXB4 int4 bytes), the CRC, the weight source's stream reads (the REU or sim65's files),
+    // the chat layer, the PETSCII console
     char objs[2048] = "";
     size_t no = 0;
-    for (int i = 0; !b->c_kernels && ASM_KERNELS[i]; i++) {
-        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D C64_MAXC8=%d -D C64_MAXB4=%d%s -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, b->maxc8,
-                              b->maxb4, b->test_main ? " -D C64_TEST=1" : "", ASM_KERNELS[i], sys, b->root, ASM_KERNELS[i]);
+    for (int i = 0; lm_asm && ASM_KERNELS[i]; i++) {
+        char blk[48] = "";
+        if (b->blk_bytes) snprintf(blk, sizeof blk, " -D C64_BLKBYTES=%d", b->blk_bytes);
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D C64_MAXC8=%d -D C64_MAXB4=%d%s%s -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, b->maxc8,
+                              b->maxb4, blk, b->test_main ? " -D C64_TEST=1" : "", ASM_KERNELS[i], sys, b->root, ASM_KERNELS[i]);
         no += (size_t)snprintf(objs + no, sizeof objs - no, " %s_%s.o", ASM_KERNELS[i], sys);
     }
-    // the CRC and the weight source's stream reads (for the REU or sim65's host files)
-    const char *more[] = {"c64_crc", reu ? "ws_reu_next" : "ws_file_next", NULL};
-    for (int i = 0; !b->test_main && more[i]; i++) {
+    const char *more[4] = {NULL};
+    int nm = 0;
+    if (lm || chat_reu) more[nm++] = "c64_crc";
+    if (lm) more[nm++] = reu ? "ws_reu_next" : "ws_file_next";
+    if (reu && !b->test_main) more[nm++] = "c64_petscii";
+    for (int i = 0; i < nm; i++) {
         n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, more[i], sys, b->root, more[i]);
         no += (size_t)snprintf(objs + no, sizeof objs - no, " %s_%s.o", more[i], sys);
     }
-    // the linker configuration: cc65's for the machine plus the page-aligned segment PAGES of the
-    // kernels' tables (before BSS, in BSS's memory area)
-    n += (size_t)snprintf(cmd + n, cap - n,
-                          "; sed -E 's/^([[:space:]]*)BSS:([[:space:]]*)load = ([A-Z]+)/\\1PAGES: load = \\3, type = bss, align = $100;\\n&/' "
-                          "\"$(dirname \"$(cl65 --print-target-path)\")/cfg/%s.cfg\" > ld_%s.cfg; grep -q PAGES ld_%s.cfg",
-                          sys, sys, sys);
+    if (chat_asm) {
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D CHAT_MAX_WIDTH=%d -o chat_layer_%s.o '%s/export/c64/cpu/chat_layer.s'", sys, b->chat_width,
+                              sys, b->root);
+        no += (size_t)snprintf(objs + no, sizeof objs - no, " chat_layer_%s.o", sys);
+    }
+    // the transformer's linker configuration: cc65's for the machine plus the page-aligned segment
+    // PAGES of the kernels' tables (before BSS, in BSS's memory area)
+    if (!chat)
+        n += (size_t)snprintf(cmd + n, cap - n,
+                              "; sed -E 's/^([[:space:]]*)BSS:([[:space:]]*)load = ([A-Z]+)/\\1PAGES: load = \\3, type = bss, align = $100;\\n&/' "
+                              "\"$(dirname \"$(cl65 --print-target-path)\")/cfg/%s.cfg\" > ld_%s.cfg; grep -q PAGES ld_%s.cfg",
+                              sys, sys, sys);
     rc = sh(cmd, NULL);
     if (!rc) {
         char *log = NULL;
         // a 1 KB C stack (cc65's default is 2 KB; the deepest chain, main -> lm_gen_next ->
-        // lm_forward -> attention -> lm_softmax_q15, uses a few hundred bytes)
-        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -C ld_%s.cfg -Wl -D,__STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, sys, exe);
+        // lm_forward -> attention -> lm_softmax_q15, uses a few hundred bytes: under 400 measured
+        // under sim65 for stories260K with sampling). The size is the linker's symbol (-Wl -D:
+        // cl65's own -D defines a C preprocessor symbol, which left the 2 KB default in place).
+        char cfg[64] = "";
+        if (!chat) snprintf(cfg, sizeof cfg, " -C ld_%s.cfg", sys);
+        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s%s -Wl -D,__STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, cfg, sys, exe);
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
         snprintf(cmd + n, cap - n, "%s %s.lib", objs, sys);
         rc = sh(cmd, &log);
         long over = log ? overflow_bytes(log) : 0;
         if (rc && over > 0) {
             *shortfall = over;
-            rc = rq_fail(RQ_EINPUT, "target c64: the program does not fit the %s's RAM: %ld bytes short (code + tokenizer + buffers for this model)",
-                         reu ? "C64" : "sim65 machine", over);
+            rc = rq_fail(RQ_EINPUT, "target c64: the program does not fit the %s's RAM: %ld bytes short (code + %s for this model)",
+                         reu ? "C64" : "sim65 machine", over, chat ? "model image + the kernel's arrays" : "tokenizer + buffers");
         }
         free(log);
     }
     free(cmd);
     return rc;
+}
+
+int c64_put_file(const char *dir, const char *name, const void *p, size_t n) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
+    return rq_write_atomic(path, p, n);
+}
+
+long c64_segment_bytes(const char *map, const char *seg) {
+    // ld65 map "Segment list": NAME  START  END  SIZE  ALIGN (hex)
+    const char *p = strstr(map, "Segment list:");
+    char pat[32];
+    snprintf(pat, sizeof pat, "\n%s ", seg);
+    if (!p || !(p = strstr(p, pat))) return 0;
+    unsigned long a, b, n;
+    return sscanf(p + strlen(pat), " %lx %lx %lx", &a, &b, &n) == 3 ? (long)n : 0;
+}
+
+int c64_map_segments(const char *bdir, long seg[5]) {
+    char mpath[4200];
+    uint8_t *map = NULL;
+    size_t ml = 0;
+    snprintf(mpath, sizeof mpath, "%s/c64.map", bdir);
+    if (rq_read_file(mpath, &map, &ml)) map = NULL, rq_clear_error();
+    const char *mp = map ? (const char *)map : "", *names[5] = {"CODE", "RODATA", "DATA", "BSS", "PAGES"};
+    for (int i = 0; i < 5; i++) seg[i] = c64_segment_bytes(mp, names[i]);
+    free(map);
+    return map != NULL;
+}
+
+int c64_d64(const char *dir, const char *files) {
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm -f %s && cc1541 -n RETROQAT -i RQ %s >/dev/null", dir, strrchr(files, ' ') + 1, files);
+    return sh(cmd, NULL);
 }

@@ -23,7 +23,7 @@
 ; y = w + 8 from `and #$0F / eor #$08` (low) or the table nibhi (high) and the table address
 ; sq + x + 248 (16 bits patched); the pad nibble of an odd row gets x = 0 and its square is in W.
 ;
-; The driver (c64_mv_run) streams the matrix a block of rows at a time and the row records 32 at
+; The driver (c64_mv_run) streams the matrix a block of rows at a time and the row records 24 at
 ; a time alongside (the weight source's streams 0 and 1, c64_ws.h: ws_nx, the register entry of
 ; ws_next), runs every row, and requantises it by the mode into the output.
 ;   void c64_mv_input(const int8_t *x, uint8_t cols, uint8_t bits)
@@ -57,10 +57,12 @@ ws_nx:  jsr     pusha
 .endif
 
 MAXROWS = 8                     ; rows per block at most
-RECROWS = 32                    ; row records read at a time at most
+RECROWS = 24                    ; row records read at a time at most
 BODY8   = 25                    ; bytes of one int8 column's code
 BODY4   = 53                    ; bytes of one int4 byte's code (two columns)
-.if C64_MAXB4 > C64_MAXC8
+.ifdef C64_BLKBYTES              ; the exporter's bound for the model's row widths
+BLKMAX  = C64_BLKBYTES
+.elseif C64_MAXB4 > C64_MAXC8     ; else any width up to the kernels'
 BLKMAX  = C64_MAXB4 + 255
 .else
 BLKMAX  = C64_MAXC8 + 255
@@ -260,15 +262,14 @@ subsq:  sec
         dec     in_nsx+2
 :       rts
 
-; rows per block: as many as keep (rows - 1) * stride <= 255, at most MAXROWS
+; rows per block: as many as keep (rows - 1) * stride <= 255, at most MAXROWS (c64_blk_bytes)
 set_per:
-        ldx     #1
-        lda     in_stride
-        beq     @done
+        ldx     #1              ; per rows: the last one's offset (per - 1) stride <= 255
+        lda     #0
 @more:  cpx     #MAXROWS
         beq     @done
         clc
-        adc     in_stride
+        adc     in_stride       ; row per's offset
         bcs     @done
         inx
         bne     @more
