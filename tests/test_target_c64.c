@@ -1,6 +1,6 @@
 // test_target_c64.c: the Commodore 64 target (export/c64/) under sim65 and on the C64 model.
-//   - the 6502 MAC kernels (c64_mac.s) == infer/'s C loops, on random matrices, on the 6502 and
-//     against the host's own computation of the same numbers
+//   - the 6502 kernels (c64_*.s) == infer/'s C, on random inputs, on the 6502 and against the
+//     host's own computation of the same numbers
 //   - stories260K int8 over several prompts and int4: text and every step's logits CRC identical
 //     to the host target (the reference implementation of export/target.h)
 //   - the REU path: stories260K int8's .prg on the C64 model (emu/c64.h) with the image in the
@@ -20,8 +20,10 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/crc32.h"
 #include "export/c64/c64_build.h"
 #include "export/c64/c64_machine.h"
+#include "export/c64/cpu/test_kernels.h"
 #include "export/rt_build.h"
 #include "export/target.h"
 #include "infer/chat_kernel.h"
@@ -73,24 +75,26 @@ static char *slurp(FILE *f) {
     return s;
 }
 
-// One run of t; machine: the c64 target's --machine (NULL: its default, sim65).
-static void run_on(const rq_target *t, const char *machine, const char *art, const char *tok, const char *prompt, int steps, char **text,
-                   rq_run_result *r) {
+// One run of t; machine: the c64 target's --machine (NULL: its default, sim65); temp 0: greedy.
+static void run_on(const rq_target *t, const char *machine, const char *art, const char *tok, const char *prompt, int steps, double temp,
+                   char **text, rq_run_result *r) {
     const char *flags[8] = {machine};
     FILE *out = tmpfile();
-    rq_run_opts ro = {.prompt = prompt, .steps = steps, .topp = 0.9, .seed = 1, .tokenizer = tok, .debug_logits = 1, .timeout = 600,
-                      .out = out, .flag = flags};
+    rq_run_opts ro = {.prompt = prompt, .steps = steps, .temp = temp, .topp = 0.9, .seed = 7, .tokenizer = tok, .debug_logits = 1,
+                      .timeout = 600, .out = out, .flag = flags};
     memset(r, 0, sizeof *r);
     if (t->run_fn(art, &ro, r)) fail_msg("%s run: %s", t->name, rq_last_error());
     *text = slurp(out);
     fclose(out);
 }
-static void run_one(const rq_target *t, const char *art, const char *tok, const char *prompt, int steps, char **text, rq_run_result *r) {
-    run_on(t, NULL, art, tok, prompt, steps, text, r);
+static void run_one(const rq_target *t, const char *art, const char *tok, const char *prompt, int steps, double temp, char **text,
+                    rq_run_result *r) {
+    run_on(t, NULL, art, tok, prompt, steps, temp, text, r);
 }
 
-// stories260K with `wbits` weights: c64 == host for every prompt, text and logits step by step.
-static void check_stories(int wbits, const char *const *prompts, int n, int steps) {
+// stories260K with `wbits` weights: c64 == host for every prompt, text and logits step by step;
+// greedy, or sampled (temperature 1, top-p 0.9) for the prompts from `sampled` on.
+static void check_stories(int wbits, const char *const *prompts, int n, int steps, int sampled) {
     const char *bin = rq_test_data("llama2c/stories260K.bin");
     if (!bin) return;
     char model[600], tok[600], dir[700], rqm[720];
@@ -106,8 +110,9 @@ static void check_stories(int wbits, const char *const *prompts, int n, int step
     for (int k = 0; k < n; k++) {
         char *want, *got;
         rq_run_result rh, rc;
-        run_one(rq_target_find("host"), rqm, tok, prompts[k], steps, &want, &rh);
-        run_one(c64(), dir, tok, prompts[k], steps, &got, &rc);
+        double temp = k >= sampled ? 1.0 : 0;
+        run_one(rq_target_find("host"), rqm, tok, prompts[k], steps, temp, &want, &rh);
+        run_one(c64(), dir, tok, prompts[k], steps, temp, &got, &rc);
         assert_int_equal(rc.exit_code, 0);
         if (strcmp(got, want)) fail_msg("int%d '%s': c64 printed\n%s\nthe host\n%s", wbits, prompts[k], got, want);
         assert_int_equal(rc.n_crc, rh.n_crc);
@@ -122,7 +127,7 @@ static void check_stories(int wbits, const char *const *prompts, int n, int step
             // the REU path: the .prg in the C64 model, weights and KV cache by DMA through $DF00
             char *got64;
             rq_run_result r64;
-            run_on(c64(), "c64", dir, tok, prompts[k], steps, &got64, &r64);
+            run_on(c64(), "c64", dir, tok, prompts[k], steps, temp, &got64, &r64);
             assert_int_equal(r64.exit_code, 0);
             if (strcmp(got64, want)) fail_msg("int8 '%s' through the REU: printed\n%s\nthe host\n%s", prompts[k], got64, want);
             assert_int_equal(r64.n_crc, rh.n_crc);
@@ -151,15 +156,15 @@ static void check_stories(int wbits, const char *const *prompts, int n, int step
 static void test_stories_int8(void **state) {
     (void)state;
     if (!usable()) return;
-    const char *prompts[] = {"Once upon a time", "", "Tim saw a big"};
-    check_stories(8, prompts, 3, 5);
+    const char *prompts[] = {"Once upon a time", "", "Tim saw a big", "Lily"};
+    check_stories(8, prompts, 4, 5, 3);  // "Lily": 3 tokens sampled
 }
 
 static void test_stories_int4(void **state) {
     (void)state;
     if (!usable()) return;
     const char *prompts[] = {"Lily", "The dog"};
-    check_stories(4, prompts, 2, 4);
+    check_stories(4, prompts, 2, 4, 1);  // "The dog": sampled
 }
 
 // A random llama2.c model (tok512's vocabulary) as a .bin.
@@ -173,46 +178,73 @@ static void random_llama(const char *path, int dim, int hidden, int layers, int 
     llama_free(&m);
 }
 
-// test_mac.c's numbers recomputed on the host: the same generator, infer/'s C loops.
-static uint32_t host_mac_check(int bits) {
-    static int8_t W[9 * 255], X[255];
-    int32_t A[9];
-    lm_rng r;
+// The checks test_kernels.c prints, recomputed on the host from the same cases (test_kernels.h).
+static uint32_t host_mv_check(void) {
+    static kt_mv c;
+    uint8_t out[4 * KT_MAXR];
+    int32_t acc[KT_MAXR];
     uint32_t check = 0;
-    lm_rng_seed(&r, (uint32_t)bits);
-    for (int t = 0; t < 60; t++) {
-        int rows = 1 + (int)lm_rng_below(&r, 9);
-        int cols = t < 3 ? 255 - t : (bits == 4 ? 2 : 1) + (int)lm_rng_below(&r, bits == 4 ? 254 : 255);
-        int stride = bits == 4 ? (cols + 1) / 2 : cols;
-        for (int i = 0; i < rows * stride; i++) {
-            if (bits == 8) {
-                W[i] = (int8_t)((int)lm_rng_below(&r, 255) - 127);
-            } else {
-                int lo = ((int)lm_rng_below(&r, 15) - 7) & 15;
-                int hi = ((int)lm_rng_below(&r, 15) - 7) & 15;
-                W[i] = (int8_t)(lo | hi << 4);
-            }
-        }
-        for (int j = 0; j < cols; j++) X[j] = (int8_t)((int)lm_rng_below(&r, 256) - 128);
-        if (t % 7 == 1) {
-            for (int i = 0; i < rows * stride; i++) W[i] = bits == 8 ? (int8_t)(t % 2 ? 127 : -127) : (int8_t)0x99;
-            for (int j = 0; j < cols; j++) X[j] = -128;
-        }
-        if (bits == 4) lm_matvec_i4(A, (const uint8_t *)W, X, rows, cols);
-        else lm_matvec_i8(A, W, X, rows, cols);
-        check = (check << 1 | check >> 31) ^ lm_logits_crc(A, rows);
+    lm_rng r;
+    lm_rng_seed(&r, 1);
+    for (int t = 0; t < KT_MV_CASES; t++) {
+        kt_mv_case(&r, t, &c);
+        kt_mv_ref(&c, out, acc);
+        check = crc32_update(check, out, (size_t)c.rows * kt_mode_bytes(c.mode));
     }
     return check;
 }
 
-static void test_mac_kernels(void **state) {
+static uint32_t host_rq_check(void) {
+    int32_t acc[KT_RQ_N], init[KT_RQ_N];
+    lm_rq rq[KT_RQ_N];
+    uint8_t out[4 * KT_RQ_N];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 2);
+    for (int mode = 0; mode < 4; mode++) {
+        kt_rq_case(&r, mode, acc, rq, init);
+        kt_rq_ref(mode, acc, rq, init, out);
+        check = crc32_update(check, out, (size_t)KT_RQ_N * kt_mode_bytes(mode));
+    }
+    return check;
+}
+
+static uint32_t host_norm_check(void) {
+    static kt_norm c;
+    int8_t out[KT_NORM_MAXN];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 3);
+    for (int t = 0; t < KT_NORM_CASES; t++) {
+        kt_norm_case(&r, t, &c);
+        lm_rmsnorm_q8(out, c.x, c.g, c.gk, c.n, c.eps);
+        check = crc32_update(check, out, (size_t)c.n);
+    }
+    return check;
+}
+
+static uint32_t host_att_check(void) {
+    static kt_att c;
+    static uint8_t out[KT_ATT_BYTES];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 4);
+    for (int t = 0; t < KT_ATT_CASES; t++) {
+        kt_att_case(&r, t, &c);
+        check = crc32_update(check, out, kt_att_ref(&c, out));
+    }
+    return check;
+}
+
+// The 6502 kernels (c64_*.s) == infer/'s C on the 6502 == infer/'s C on the host.
+static void test_kernels(void **state) {
     (void)state;
     if (!usable()) return;
     const char *tok = rq_test_data("llama2c/tok512.bin");
     if (!tok) return;
     char tk[600], bin[700], dir[700], bdir[720], exe[760];
     snprintf(tk, sizeof tk, "%s", tok);
-    const char *tmp = rq_test_tmpdir("c64_mac");
+    const char *tmp = rq_test_tmpdir("c64_kernels");
     snprintf(bin, sizeof bin, "%s/r.bin", tmp);
     snprintf(dir, sizeof dir, "%s/out", tmp);
     random_llama(bin, 32, 40, 1, 16, 3);
@@ -221,20 +253,27 @@ static void test_mac_kernels(void **state) {
     assert_int_equal(rq_model_open(bin, &oo, &m), 0);
     if (export_quiet(c64(), &m, dir, tk)) fail_msg("c64 export: %s", rq_last_error());
     rq_model_close(&m);
-    // the kernel test program, linked in the export's build folder (its model header: int4)
+    // the kernel test program, linked in the export's build folder (its model header), with the
+    // widest kernels (255 int8 columns, 128 int4 bytes)
     snprintf(bdir, sizeof bdir, "%s/build", dir);
-    snprintf(exe, sizeof exe, "%s/test_mac.sim", bdir);
-    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = 16, .prompt_max = 1, .wbits = 4,
-                       .test_main = "export/c64/cpu/test_mac.c"};
+    snprintf(exe, sizeof exe, "%s/test_kernels.sim", bdir);
+    c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = 16, .prompt_max = 1, .wbits = 4, .maxc8 = 255, .maxb4 = 128,
+                       .test_main = "export/c64/cpu/test_kernels.c"};
     long shortfall = 0;
-    if (c64_compile(&b, "sim6502", exe, &shortfall)) fail_msg("test_mac build: %s", rq_last_error());
+    if (c64_compile(&b, "sim6502", exe, &shortfall)) fail_msg("test_kernels build: %s", rq_last_error());
     char *out = NULL;
     assert_int_equal(rq_test_run(&out, NULL, "sim65 '%s'", exe), 0);
-    unsigned trials, bad, h8, h4;
-    if (sscanf(out, "mac8 %u %u %x\nmac4 %u %u %x", &trials, &bad, &h8, &trials, &bad, &h4) != 6) fail_msg("test_mac printed: %s", out);
-    if (strstr(out, "mac8 60 0 ") == NULL || strstr(out, "mac4 60 0 ") == NULL) fail_msg("asm != C on the 6502: %s", out);
-    assert_int_equal(h8, host_mac_check(8));
-    assert_int_equal(h4, host_mac_check(4));
+    const struct {
+        const char *name;
+        uint32_t (*host)(void);
+        int trials;
+    } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}, {"norm", host_norm_check, KT_NORM_CASES},
+               {"att", host_att_check, KT_ATT_CASES}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s %d 0 %x\n", k[i].name, k[i].trials, k[i].host());
+        if (!strstr(out, want)) fail_msg("kernel %s: expected '%.*s', the 6502 printed:\n%s", k[i].name, (int)strlen(want) - 1, want, out);
+    }
     free(out);
 }
 
@@ -378,8 +417,8 @@ static void test_machines_agree(void **state) {
     for (int k = 0; k < 2; k++) {
         char *a, *b;
         rq_run_result ra, rb;
-        run_on(c64(), NULL, dir, tk, prompts[k], 10, &a, &ra);
-        run_on(c64(), "m6502", dir, tk, prompts[k], 10, &b, &rb);
+        run_on(c64(), NULL, dir, tk, prompts[k], 10, 0, &a, &ra);
+        run_on(c64(), "m6502", dir, tk, prompts[k], 10, 0, &b, &rb);
         assert_string_equal(a, b);
         assert_int_equal(ra.exit_code, rb.exit_code);
         assert_int_equal(ra.n_crc, rb.n_crc);
@@ -524,7 +563,7 @@ static void test_chat(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mac_kernels),
+        cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_chat_kernel),
         cmocka_unit_test(test_corrupt_inputs),
         cmocka_unit_test(test_machines_agree),

@@ -62,44 +62,52 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
                                rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels") != NULL);
     if (!o->tokenizer) return rq_fail(RQ_EINPUT, "target c64: the program prints text: give the tokenizer with -z TOK.bin");
     int rc = 0;
-    rq_buf img = {0}, tok = {0};
+    rq_buf img = {0}, tok = {0}, side = {0};
     uint8_t *copy = NULL;
     char bdir[4096];
+    const char *ck = rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels");
     if ((rc = lm_image_write(&m->lm, 0, &img)) || (rc = tok_image_build(o->tokenizer, m->lm.c.vocab_size, 0, &tok))) goto done;
-    // the REU: image, then the KV cache (256-aligned), in the smallest REU size that holds both
-    long need = (long)c64_kv_base((uint32_t)img.len) + (long)c64_kv_bytes(&m->lm.c), reu = REU_MIN;
-    while (reu < need && reu < REU_MAX) reu <<= 1;
-    if (need > REU_MAX) {
-        rc = rq_fail(RQ_EINPUT, "target c64: the model image (%zu bytes) and its KV cache (%lu bytes) need %ld bytes of REU, the largest REU has %ld: %ld bytes short",
-                     img.len, (unsigned long)c64_kv_bytes(&m->lm.c), need, REU_MAX, need - REU_MAX);
-        goto done;
-    }
     lm_model lay;
     copy = rq_malloc(img.len);
     memcpy(copy, img.data, img.len);
     if ((rc = lm_image_open(copy, img.len, "c64 image", &lay))) goto done;
+    // the sidecar: every matrix row's record for the 6502 kernels (and their 24-bit bound check)
+    if ((rc = c64_side_build(&lay, copy[12] | copy[13] << 8 | copy[14] << 16 | (uint32_t)copy[15] << 24, ck != NULL, &side))) goto done;
+    // the REU: image, sidecar, then the KV cache (each 256-aligned), in the smallest REU size that holds them
+    long need = (long)c64_kv_base((uint32_t)img.len, (uint32_t)side.len) + (long)c64_kv_bytes(&m->lm.c) + (long)tok.len, reu = REU_MIN;
+    while (reu < need && reu < REU_MAX) reu <<= 1;
+    if (need > REU_MAX) {
+        rc = rq_fail(RQ_EINPUT,
+                     "target c64: the model image (%zu bytes), its C64 sidecar (%zu), its KV cache (%lu) and the tokenizer (%zu) need %ld bytes of REU, the largest REU has %ld: %ld bytes short",
+                     img.len, side.len, (unsigned long)c64_kv_bytes(&m->lm.c), tok.len, need, REU_MAX, need - REU_MAX);
+        goto done;
+    }
     if ((rc = rq_mkdir_p(o->out))) goto done;
     snprintf(bdir, sizeof bdir, "%s/build", o->out);
     if ((rc = rq_mkdir_p(bdir))) goto done;
-    const char *ck = rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels");
+    int wide = lay.c.dim > lay.c.hidden_dim ? lay.c.dim : lay.c.hidden_dim;
     c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL,
-                       .wbits = lay.c.wbits};
-    if (!b.c_kernels && (lay.c.dim > 255 || lay.c.hidden_dim > 255)) {
-        // c64_mac.s: rows of at most 255 columns keep |acc| < 2^23 in its 24-bit sums
-        rc = rq_fail(RQ_EINPUT, "target c64: the 6502 MAC kernels take rows of at most 255 columns (dim %d, hidden %d): export with --c-kernels",
-                     lay.c.dim, lay.c.hidden_dim);
-        goto done;
+                       .wbits = lay.c.wbits, .maxc8 = lay.c.wbits == 4 ? lay.c.dim : wide, .maxb4 = lay.c.wbits == 4 ? (wide + 1) / 2 : 0};
+    {  // the block buffer for this model's rows: dim and hidden wide (int8 or int4), the int8 classifier
+        int rows[2] = {lay.c.dim, lay.c.hidden_dim};
+        b.blk_bytes = c64_blk_bytes(b.maxc8, lay.c.dim);
+        for (int i = 0; i < 2; i++) {
+            int need = lay.c.wbits == 4 ? c64_blk_bytes(b.maxb4, (rows[i] + 1) / 2) : c64_blk_bytes(b.maxc8, rows[i]);
+            if (need > b.blk_bytes) b.blk_bytes = need;
+        }
     }
     char exe[4200];
     long short_c64 = 0, short_sim = 0;
-    if ((rc = c64_gen_model(&b, &lay, copy, img.len))) goto done;
+    if ((rc = c64_gen_model(&b, &lay, copy, img.len, &side))) goto done;
     // the C64 first: its RAM (smaller than sim65's) decides whether the model is refused
     snprintf(exe, sizeof exe, "%s/retroqat.prg", o->out);
     if ((rc = c64_compile(&b, "c64", exe, &short_c64))) goto done;
     snprintf(exe, sizeof exe, "%s/c64.sim", o->out);
     if ((rc = c64_compile(&b, "sim6502", exe, &short_sim))) goto done;
-    // model.reu: the image, zero-padded to the REU's size
+    // model.reu: the image, the sidecar, zero-padded to the REU's size
     size_t image_bytes = img.len;
+    rq_buf_zeros(&img, c64_side_base((uint32_t)image_bytes) - image_bytes);
+    rq_buf_put(&img, side.data, side.len);
     rq_buf_zeros(&img, (size_t)reu - img.len);
     if ((rc = c64_put_file(o->out, "model.reu", img.data, img.len)) || (rc = c64_put_file(o->out, "tok.tok", tok.data, tok.len))) goto done;
     // the disk: program and tokenizer, and the unpadded model image when it fits (664 blocks of 254 bytes)
@@ -113,23 +121,28 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     if ((rc = c64_put_file(o->out, "target.txt", MANIFEST, sizeof MANIFEST - 1))) goto done;
     if ((rc = write_readme(o->out, reu, image_bytes, on_disk))) goto done;
     {
-        long seg[4];
+        long seg[5];
         c64_map_segments(bdir, seg);
+        unsigned long kvb = (unsigned long)c64_kv_bytes(&lay.c);
         if (o->json)
-            printf("{\"target\":\"c64\",\"out\":\"%s\",\"family\":\"transformer\",\"image_bytes\":%zu,\"reu_bytes\":%ld,\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
+            printf("{\"target\":\"c64\",\"out\":\"%s\",\"family\":\"transformer\",\"image_bytes\":%zu,\"side_bytes\":%zu,\"reu_bytes\":%ld,"
+                   "\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
                    "{\"name\":\"code\",\"bytes\":%ld},{\"name\":\"rodata\",\"bytes\":%ld},{\"name\":\"data\",\"bytes\":%ld},"
-                   "{\"name\":\"bss (activations, buffers, tokenizer)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
-                   "{\"name\":\"REU: KV cache\",\"bytes\":%lu}]}\n",
-                   o->out, image_bytes, reu, (unsigned long)c64_kv_bytes(&lay.c), lay.c.wbits, seg[0], seg[1], seg[2], seg[3], image_bytes,
-                   (unsigned long)c64_kv_bytes(&lay.c));
+                   "{\"name\":\"square tables (page-aligned)\",\"bytes\":%ld},"
+                   "{\"name\":\"bss (forward buffers / tokenizer, kernel buffers)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
+                   "{\"name\":\"REU: C64 sidecar (row records)\",\"bytes\":%zu},{\"name\":\"REU: KV cache\",\"bytes\":%lu},"
+                   "{\"name\":\"REU: tokenizer stash\",\"bytes\":%zu}]}\n",
+                   o->out, image_bytes, side.len, reu, kvb, lay.c.wbits, seg[0], seg[1], seg[2], seg[4], seg[3], image_bytes, side.len, kvb, tok.len);
         else
-            printf("wrote %s: retroqat.prg (code %ld + data %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + KV cache %lu bytes), tok.tok, retroqat.d64, c64.sim\n",
-                   o->out, seg[0], seg[1] + seg[2], seg[3], reu >> 10, image_bytes, (unsigned long)c64_kv_bytes(&lay.c));
+            printf("wrote %s: retroqat.prg (code %ld + data %ld + tables %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + sidecar %zu + "
+                   "KV cache %lu + tokenizer %zu bytes), tok.tok, retroqat.d64, c64.sim\n",
+                   o->out, seg[0], seg[1] + seg[2], seg[4], seg[3], reu >> 10, image_bytes, side.len, kvb, tok.len);
     }
 done:
     free(copy);
     rq_buf_free(&img);
     rq_buf_free(&tok);
+    rq_buf_free(&side);
     return rc;
 }
 

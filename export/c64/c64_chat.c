@@ -21,7 +21,7 @@
 #include "export/c64/c64_run.h"
 #include "export/rt_build.h"
 
-static int write_readme(const char *dir, const rq_model *m, const long seg[4], size_t reu_bytes) {
+static int write_readme(const char *dir, const rq_model *m, const long seg[5], size_t reu_bytes) {
     char path[4200];
     snprintf(path, sizeof path, "%s/README.md", dir);
     FILE *f = fopen(path, "w");
@@ -137,7 +137,7 @@ int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu, i
     } else if (rc) {
         return rc;
     }
-    long seg[4];
+    long seg[5];
     c64_map_segments(bdir, seg);
     snprintf(exe, sizeof exe, "%s/chat.sim", o->out);
     if ((rc = c64_compile(&b, "sim6502", exe, &short_sim))) return rc;

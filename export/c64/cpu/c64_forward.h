@@ -7,27 +7,32 @@
 #include "c64_model.h"
 #include "infer/lm_kernel.h"
 
-// The matrix-vector products: the 6502 routines of c64_mac.s (bit-identical to lm_ops.c, tested
-// on random inputs) unless the build asks for infer/'s C loops.
-#ifdef C64_C_KERNELS
-#define C64_MATVEC_I8 lm_matvec_i8
-#define C64_MATVEC_I4 lm_matvec_i4
-#else
-void c64_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int cols);
-void c64_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols);
-void c64_mac_init(void);  // c64_mac_init.c: the kernels' tables
-#define C64_MATVEC_I8 c64_matvec_i8
-#define C64_MATVEC_I4 c64_matvec_i4
-#endif
-#define C64_REQUANT_I8 lm_requant_i8
+#define C64_TCH (768 / (2 * C64_HS + 4))  // positions per KV chunk (768 bytes of key records: 38 of 8-value heads)
 
-// The RAM one forward's attention uses for scores and probabilities and nothing else keeps
-// across a forward: c64_main.c lends it to the CRC table, the prompt encoder and the sampler.
-extern uint8_t c64_scratch[C64_SCRATCH_BYTES];
+// The forward's working RAM: nothing in it lasts from one forward to the next (the residual is
+// rebuilt from the embedding, the KV cache is in the REU), so c64_main.c lends it, before the
+// first forward and between forwards, to the tokenizer image (tok) and to the sampler (scratch,
+// after the logits are made).
+typedef struct {
+    int32_t x[C64_DIM];        // residual, Q16
+    int32_t logits[C64_VOCAB];
+    int8_t xq[C64_MAXW];       // int8 matmul input
+    int16_t qk16[C64_DIM], q[C64_DIM], kc[C64_KVD];
+    int16_t krec[C64_HS + 2];  // one key record: the key, its sum of squares (c64_ws.h)
+    int8_t h1[C64_HID], h3[C64_HID], vc[C64_KVD];
+    uint8_t scratch[C64_SCRATCH_BYTES];  // one head's scores and probabilities; the sampler's
+    int16_t g[C64_DIM];        // one norm's multipliers
+    int16_t silu[256];
+    int8_t e[C64_DIM];         // the embedding row
+    uint8_t kv[C64_TCH * (2 * C64_HS + 4)];  // a chunk of key records or values
+} c64_fwd_ram;
+typedef union {
+    c64_fwd_ram f;
+    uint8_t tok[C64_TOK_BYTES];
+} c64_arena_t;
+extern c64_arena_t c64_arena;
 
 // Read the rope table (once, after the model is loaded).
 void c64_forward_init(void);
-// The logits buffer lm_forward returns (lm_state.logits for lm_gen).
-int32_t *c64_logits(void);
 
 #endif

@@ -1,0 +1,166 @@
+// test_kernels.c: the C64 program's 6502 routines (c64_*.s) against the operations of
+// infer/lm_ops.c they replace, both compiled for the 6502, on the random cases of test_kernels.h
+// (edge values included) under sim65. Prints one line per routine, "NAME TRIALS MISMATCHES CHECK",
+// CHECK = CRC-32 of every reference result, which tests/test_target_c64.c recomputes on the host.
+// The weight source is RAM here: an offset is an address.
+#include <string.h>
+#include <unistd.h>
+
+#include "base/crc32.h"
+#include "c64_kernels.h"
+#include "test_kernels.h"
+
+static const uint8_t *at[2];
+void ws_read(uint32_t off, void *buf, uint16_t n) { memcpy(buf, (const void *)(uint16_t)off, n); }
+void ws_seek(uint8_t s, uint32_t off) { at[s] = (const uint8_t *)(uint16_t)off; }
+void ws_next(uint8_t s, void *buf, uint16_t n) {
+    memcpy(buf, at[s], n);
+    at[s] += n;
+}
+
+static kt_mv C;
+static kt_norm NC;
+static kt_att AC;
+static int32_t TMP[KT_ATT_MAXN];
+static uint8_t REC[KT_MAXR * C64_REC_BYTES];
+static int32_t ACC[KT_RQ_N], INIT[KT_RQ_N];
+static lm_rq RQ[KT_RQ_N];
+#define OUTB (4 * KT_RQ_N + KT_NORM_MAXN + KT_ATT_BYTES)
+static uint8_t WANT[OUTB], GOT[OUTB];
+
+static void put(const char *s) { write(1, s, (unsigned)strlen(s)); }
+
+static void put_num(uint32_t v, int base) {
+    char b[12];
+    int i = 11;
+    b[i] = 0;
+    do b[--i] = "0123456789abcdef"[v % (uint32_t)base], v /= (uint32_t)base;
+    while (v);
+    put(b + i);
+}
+
+static void report(const char *name, int trials, int bad, uint32_t check) {
+    put(name);
+    put(" ");
+    put_num((uint32_t)trials, 10);
+    put(" ");
+    put_num((uint32_t)bad, 10);
+    put(" ");
+    put_num(check, 16);
+    put("\n");
+}
+
+static void test_mv(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, i, bad = 0;
+    lm_rng_seed(&r, 1);
+    for (t = 0; t < KT_MV_CASES; t++) {
+        int stride, nb;
+        kt_mv_case(&r, t, &C);
+        stride = C.bits == 4 ? (C.cols + 1) / 2 : C.cols;
+        nb = C.rows * kt_mode_bytes(C.mode);
+        for (i = 0; i < C.rows; i++) c64_rec_put(REC + C64_REC_BYTES * i, c64_row_sumsq(C.bits, C.w + i * stride, C.cols), &C.rq[i]);
+        kt_mv_ref(&C, WANT, ACC);
+        memcpy(GOT, C.init, sizeof C.init);
+        c64_mv_input(C.x, (uint8_t)C.cols, (uint8_t)C.bits);
+        c64_mv.out = GOT;
+        c64_mv.w_off = (uint16_t)C.w;
+        c64_mv.rec_off = (uint16_t)REC;
+        c64_mv.rows = (uint16_t)C.rows;
+        c64_mv.mode = (uint8_t)C.mode;
+        c64_mv_run();
+        bad += memcmp(WANT, GOT, (unsigned)nb) != 0;
+        check = crc32_update(check, WANT, (unsigned)nb);
+    }
+    report("mv", KT_MV_CASES, bad, check);
+}
+
+static void test_rq(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int mode, bad = 0;
+    lm_rng_seed(&r, 2);
+    for (mode = 0; mode < 4; mode++) {
+        int nb = KT_RQ_N * kt_mode_bytes(mode);
+        kt_rq_case(&r, mode, ACC, RQ, INIT);
+        kt_rq_ref(mode, ACC, RQ, INIT, WANT);
+        memcpy(GOT, INIT, sizeof INIT);
+        c64_requant((uint8_t)mode, GOT, ACC, RQ, KT_RQ_N);
+        bad += memcmp(WANT, GOT, (unsigned)nb) != 0;
+        check = crc32_update(check, WANT, (unsigned)nb);
+    }
+    report("rq", 4, bad, check);
+}
+
+static void test_norm(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, bad = 0;
+    lm_rng_seed(&r, 3);
+    for (t = 0; t < KT_NORM_CASES; t++) {
+        kt_norm_case(&r, t, &NC);
+        lm_rmsnorm_q8((int8_t *)WANT, NC.x, NC.g, NC.gk, NC.n, NC.eps);
+        c64_rmsnorm((int8_t *)GOT, NC.x, NC.g, (uint8_t)NC.gk, (uint8_t)NC.n, NC.eps);
+        bad += memcmp(WANT, GOT, (unsigned)NC.n) != 0;
+        check = crc32_update(check, WANT, (unsigned)NC.n);
+    }
+    report("norm", KT_NORM_CASES, bad, check);
+}
+
+// One attention case's results by the assembly, in kt_att_ref's layout.
+static void att_asm(uint8_t *out) {
+    unsigned at = 0;
+    int i;
+    int n = kt_rope_n(&AC);
+    c64_rope((int16_t *)out, AC.v, (uint8_t)n, (uint8_t)AC.hs, AC.cs);
+    at += 2 * (unsigned)n;
+    for (i = 0; i < AC.n; i++) {  // the key records' sums of squares (c64_sumsq, checked through the scores)
+        int16_t *kr = AC.k + i * (AC.hs + 2);
+        uint32_t sq = c64_sumsq(kr, (uint8_t)AC.hs);
+        memcpy(kr + AC.hs, &sq, 4);
+    }
+    c64_scores((int32_t *)(out + at), AC.q, AC.k, (uint8_t)AC.n, (uint8_t)AC.hs);
+    at += 4 * (unsigned)AC.n;
+    c64_softmax((uint16_t *)(out + at), AC.s, (uint16_t)AC.n, AC.cm_ck_dlim);
+    at += 2 * (unsigned)AC.n;
+    memcpy(TMP, AC.o, sizeof AC.o);
+    c64_pv(TMP, AC.p, AC.val, (uint8_t)AC.n, (uint8_t)AC.hs);
+    memcpy(out + at, TMP, 4 * (unsigned)AC.hs);
+    at += 4 * (unsigned)AC.hs;
+    c64_glu((int8_t *)(out + at), AC.h1, AC.h3, AC.silu, &AC.glu, (uint8_t)AC.n);
+    at += (unsigned)AC.n;
+    {
+        lm_sampler sm;
+        uint32_t S;
+        sm.tm = AC.cm_ck_dlim[0], sm.tk = AC.cm_ck_dlim[1], sm.dlim = AC.cm_ck_dlim[2];
+        S = c64_sample_weights(&sm, AC.s, AC.n, (uint32_t *)(out + at));
+        at += 4 * (unsigned)AC.n;
+        memcpy(out + at, &S, 4);
+    }
+}
+
+static void test_att(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, bad = 0;
+    lm_rng_seed(&r, 4);
+    for (t = 0; t < KT_ATT_CASES; t++) {
+        unsigned nb;
+        kt_att_case(&r, t, &AC);
+        nb = kt_att_ref(&AC, WANT);
+        att_asm(GOT);
+        bad += memcmp(WANT, GOT, nb) != 0;
+        check = crc32_update(check, WANT, nb);
+    }
+    report("att", KT_ATT_CASES, bad, check);
+}
+
+int main(void) {
+    c64_mul_init();
+    test_att();
+    test_norm();
+    test_rq();
+    test_mv();
+    return 0;
+}
