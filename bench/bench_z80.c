@@ -111,16 +111,17 @@ static void thin(chat_imodel *m, double drop, pcg32 *r) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *qfile = "examples/tinychat/chat.txt", *dump = NULL;
-    int nq = 40, json = 0;
+    int nq = 40, json = 0, quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--queries") && i + 1 < argc) qfile = argv[++i];
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) nq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
         else if (argv[i][0] != '-' && !model) model = argv[i];
-        else return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]\n"), 2;
+        else return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--quick] [--json]\n"), 2;
     }
-    if (!model) return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]\n"), 2;
+    if (!model) return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--quick] [--json]\n"), 2;
     rqf_file f;
     rq_reader r;
     chat_imodel m;
@@ -139,9 +140,9 @@ int main(int argc, char **argv) {
     pcg32 rng;
     pcg32_seed(&rng, 1, 1);
     int nres = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < (quick ? 1 : 4); k++) {
         if (k) thin(&m, 1 - (1 - drops[k]) / (1 - drops[k - 1]), &rng);  // cumulative thinning
-        for (int lay = CPM_LAYOUT_PACKED; lay >= CPM_LAYOUT_AUTO; lay--) {
+        for (int lay = quick ? CPM_LAYOUT_AUTO : CPM_LAYOUT_PACKED; lay >= CPM_LAYOUT_AUTO; lay--) {
             res[nres].density = density(&m);
             if (dump && lay == CPM_LAYOUT_PACKED) {  // the thinned image, for `retroqat export` by hand
                 char path[4096];

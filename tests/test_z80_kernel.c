@@ -36,9 +36,12 @@ static int rand_width(pcg32 *r) {
     return pcg32_bounded(r, 3) ? widths[pcg32_bounded(r, 16)] : 1 + (int)pcg32_bounded(r, 256);
 }
 
-// A model whose weights stress the kernel: per layer a density and a share of -2 codes, some rows
+// A model whose weights stress the kernel: per layer a density (layer 1: often another one for its
+// query columns) and a share of -2 codes, some rows
 // with exactly one -2, biases over the whole int16 range (so sums wrap), duplicated rows in the
 // output layer (argmax ties).
+static int split_density = -1;  // >= 0: layer 1 with 5% dense context and this dense query columns
+
 static void build_random(pcg32 *r, rmodel *rm, int L, int max_log2_buckets) {
     chat_imodel *m = &rm->m;
     memset(m, 0, sizeof *m);
@@ -62,13 +65,16 @@ static void build_random(pcg32 *r, rmodel *rm, int L, int max_log2_buckets) {
     for (int l = 0; l < L; l++) {
         int n_in = m->dims[l], n_out = m->dims[l + 1], rb = chat_row_bytes(n_in);
         uint32_t dens = pcg32_bounded(r, 101), m2 = pcg32_bounded(r, 60);
+        // layer 1's query columns: often a density of their own (the exporter may lay them out apart)
+        uint32_t qdens = l == 0 && pcg32_bounded(r, 2) ? (dens > 50 ? pcg32_bounded(r, 25) : 60 + pcg32_bounded(r, 41)) : dens;
+        if (l == 0 && split_density >= 0) dens = 5, qdens = (uint32_t)split_density;
         int big_bias = pcg32_bounded(r, 2);
         uint8_t *w = (uint8_t *)m->w[l], *b = (uint8_t *)m->b[l];
         for (int j = 0; j < n_out; j++) {
             uint32_t kind = pcg32_bounded(r, 10);
             for (int i = 0; i < n_in; i++) {
                 int v = 0;
-                if (pcg32_bounded(r, 100) < dens) v = pcg32_bounded(r, 100) < m2 ? -2 : (pcg32_bounded(r, 2) ? 1 : -1);
+                if (pcg32_bounded(r, 100) < (l == 0 && i < m->enc.q_buckets ? qdens : dens)) v = pcg32_bounded(r, 100) < m2 ? -2 : (pcg32_bounded(r, 2) ? 1 : -1);
                 row[i] = (int8_t)v;
             }
             if (kind == 0) {  // exactly one -2 and nothing else
@@ -124,7 +130,7 @@ typedef struct {
     cpm_machine *mc;
 } zk;
 
-static long n_sparse_layers, n_packed_layers;
+static long n_sparse_layers, n_packed_layers, n_split_layer1;
 
 static void zk_open_layout(zk *z, const chat_imodel *m, int layout) {
     cpm_export_opts o = {.probes = 0, .layout = layout};
@@ -135,6 +141,7 @@ static void zk_open_layout(zk *z, const chat_imodel *m, int layout) {
     assert_non_null(z->mc);
     assert_int_equal(cpm_load_com(z->mc, z->p.com, z->p.com_size, "T.COM"), 0);
     for (int l = 0; l < m->n_layers; l++) z->p.sparse[l] ? n_sparse_layers++ : n_packed_layers++;
+    n_split_layer1 += z->p.qsparse != z->p.sparse[0];  // layer 1's query and context parts laid out apart
 }
 
 static void zk_open(zk *z, const chat_imodel *m) { zk_open_layout(z, m, CPM_LAYOUT_AUTO); }
@@ -221,15 +228,50 @@ static void test_random_layers(void **state) {
         models++;
     }
     fprintf(stderr,
-            "z80 kernel: %d random models (%ld sparse and %ld packed layers), %ld forwards, %ld logits and %ld hidden "
-            "outputs bit-exact\n",
-            models, n_sparse_layers, n_packed_layers, n_forwards, n_logits_checked, n_hidden_checked);
+            "z80 kernel: %d random models (%ld sparse and %ld packed layers, %ld with layer 1's query and context "
+            "columns in different layouts), %ld forwards, %ld logits and %ld hidden outputs bit-exact\n",
+            models, n_sparse_layers, n_packed_layers, n_split_layer1, n_forwards, n_logits_checked, n_hidden_checked);
     assert_true(n_sparse_layers > 50 && n_packed_layers > 50);
 }
 
 // One layer, shift 0: the logits are the wrapped accumulators themselves. Biases near the int16
 // edges and inputs of 255 << 7 make nearly every sum wrap; a row of only -2 weights checks that
 // -2 is exactly twice -1.
+// Layer 1's query columns (run once per query) and context columns (every step) in different
+// layouts: with a 5% dense context part, auto lays a 0-5% dense query part out sparse as well, and
+// a 90% dense one of 256 columns (too big for the TPA as lists) packed next to the sparse context.
+static void test_layer1_split_layouts(void **state) {
+    (void)state;
+    pcg32 r;
+    pcg32_seed(&r, 16, 16);
+    uint8_t counts[1024];
+    int split = 0;
+    for (int t = 0; t < 12; t++) {
+        rmodel rm;
+        split_density = t % 2 ? 90 : (int)pcg32_bounded(&r, 6);
+        for (;;) {  // wide enough that the layouts differ in speed; a dense query part too big for the
+                    // TPA in the sparse layout (about a byte per non-zero weight)
+            build_fitting(&r, &rm, t % 2 ? 1 : 1 + (int)pcg32_bounded(&r, 3), 8, CPM_LAYOUT_AUTO);
+            int q = rm.m.enc.q_buckets, n1 = rm.m.dims[1];
+            if (t % 2 ? q == 256 && n1 >= 240 : n1 >= 64 && q >= 16 && rm.m.enc.k_buckets >= 16) break;
+            free(rm.img);
+        }
+        zk z;
+        zk_open(&z, &rm.m);
+        assert_int_equal(z.p.sparse[0], 1);
+        assert_int_equal(z.p.qsparse, t % 2 == 0);
+        split += z.p.qsparse != z.p.sparse[0];
+        for (int k = 0; k < 6; k++) {
+            random_counts(&r, &rm.m, counts);
+            check_forward(&z, &rm.m, counts, "split layer 1");
+        }
+        zk_close(&z);
+        free(rm.img);
+    }
+    split_density = -1;
+    assert_int_equal(split, 6);
+}
+
 static void test_accumulators_wrap(void **state) {
     (void)state;
     pcg32 r;
@@ -374,6 +416,7 @@ int main(void) {
         cmocka_unit_test(test_argmax_ties),
         cmocka_unit_test(test_accumulators_wrap),
         cmocka_unit_test(test_random_layers),
+        cmocka_unit_test(test_layer1_split_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,16 +39,16 @@ void cpm_program_free(cpm_program *p) {
     p->com = NULL, p->bin = NULL;
 }
 
-// Sparse columns: table[i] -> [n+1][offsets][n-1][offsets][n-2][offsets], offset = off + row.
-// The layer is written to dst; at is the Z80 address it will occupy (the table holds addresses).
-static void write_sparse(const chat_imodel *m, int l, int off, uint32_t at, uint8_t *dst) {
+// Sparse columns [lo, hi) of layer l: table[i - lo] -> [n+1][offsets][n-1][offsets][n-2][offsets],
+// offset = off + row. Written to dst; at is the Z80 address it will occupy (the table holds addresses).
+static void write_sparse(const chat_imodel *m, int l, int lo, int hi, int off, uint32_t at, uint8_t *dst) {
     int n_in = m->dims[l], n_out = m->dims[l + 1], rb = chat_row_bytes(n_in);
     uint8_t *table = dst, *f = dst - (at - 0x100);
-    uint32_t list = at + 2 * (uint32_t)n_in;
+    uint32_t list = at + 2 * (uint32_t)(hi - lo);
     int8_t *codes = rq_malloc((size_t)n_in * n_out);  // [r][i] values
     for (int r = 0; r < n_out; r++) chat_unpack_row(m->w[l] + (size_t)r * rb, n_in, codes + (size_t)r * n_in);
-    for (int i = 0; i < n_in; i++) {
-        put16(table + 2 * i, list);
+    for (int i = lo; i < hi; i++) {
+        put16(table + 2 * (i - lo), list);
         static const int8_t group[3] = {1, -1, -2};
         for (int g = 0; g < 3; g++) {
             uint8_t *n = f + (list - 0x100);
@@ -61,29 +61,47 @@ static void write_sparse(const chat_imodel *m, int l, int off, uint32_t at, uint
     free(codes);
 }
 
+// Packed columns [lo, hi) of layer l: column-major codes, nb bytes per column.
+static void write_packed(const chat_imodel *m, int l, int lo, int hi, uint8_t *dst) {
+    int nb = chat_row_bytes(m->dims[l + 1]);
+    uint8_t *all = rq_malloc((size_t)m->dims[l] * nb);
+    cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], all);
+    memcpy(dst, all + (size_t)lo * nb, (size_t)(hi - lo) * nb);
+    free(all);
+}
+
+// The weight parts of a model, each in its own layout: part 0 = layer 1's query columns (run once
+// per query), part 1 = its context columns (every step), part l + 1 = layer l >= 1. A layer's parts
+// lie one after the other (layer 1: query part, then context part).
+#define N_PARTS(L) ((L) + 1)
+static int part_layer(int k) { return k == 0 ? 0 : k - 1; }
+
 int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     memset(p, 0, sizeof *p);
-    int L = m->n_layers, n_out = m->dims[L], layout = o ? o->layout : CPM_LAYOUT_AUTO;
+    int L = m->n_layers, n_out = m->dims[L], layout = o ? o->layout : CPM_LAYOUT_AUTO, Q = m->enc.q_buckets;
     for (int l = 0; l < L; l++)
         if (m->dims[l + 1] > CPM_MAX_ROWS)
             return rq_fail(RQ_EINPUT, "layer %d has %d outputs; the Z80 kernel handles at most %d per layer", l,
                            m->dims[l + 1], CPM_MAX_ROWS);
-    int nb[CHAT_MAX_LAYERS], widest = 1, sparse[CHAT_MAX_LAYERS];
-    chat_z80_cost cost[CHAT_MAX_LAYERS];
-    for (int l = 0; l < L; l++) {
-        nb[l] = chat_row_bytes(m->dims[l + 1]);
-        chat_z80_layer_cost(m, l, 0, m->dims[l], &cost[l]);
-        sparse[l] = cost[l].can_sparse &&
-                    (layout == CPM_LAYOUT_SPARSE || (layout == CPM_LAYOUT_AUTO && cost[l].t_sparse < cost[l].t_packed));
+    int nb[CHAT_MAX_LAYERS], widest = 1, sparse[CHAT_MAX_LAYERS + 1], lo[CHAT_MAX_LAYERS + 1], hi[CHAT_MAX_LAYERS + 1];
+    chat_z80_cost cost[CHAT_MAX_LAYERS + 1];
+    for (int l = 0; l < L; l++) nb[l] = chat_row_bytes(m->dims[l + 1]);
+    for (int k = 0; k < N_PARTS(L); k++) {
+        int l = part_layer(k);
+        lo[k] = k == 1 ? Q : 0, hi[k] = k == 0 ? Q : m->dims[l];
+        chat_z80_layer_cost(m, l, lo[k], hi[k], &cost[k]);
+        sparse[k] = cost[k].can_sparse &&
+                    (layout == CPM_LAYOUT_SPARSE || (layout == CPM_LAYOUT_AUTO && cost[k].t_sparse < cost[k].t_packed));
     }
     for (int l = 0; l + 1 < L; l++)
         if (m->dims[l + 1] > widest) widest = m->dims[l + 1];
     const chat_enc_cfg *e = &m->enc;
 
     // Sizes and addresses (in 32 bits so an oversized model is measured, not wrapped). AUTO turns
-    // sparse layers back to packed, the largest growth first, until the program fits.
-    uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], file_end, cnt, ctx, qbuf, line, list, acc;
-    uint32_t fcb = 0, buf = 0, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs = 1;
+    // sparse parts back to packed, the largest growth first, until the program fits.
+    uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], wpart[CHAT_MAX_LAYERS + 1], file_end, cnt, ctx, qbuf,
+        line, list, acc;
+    uint32_t fcb = 0, buf = 0, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs = 1, psize[CHAT_MAX_LAYERS + 1];
     int stream = o && o->stream;
     for (;;) {
         a = 0x100 + cpm_kernel_size;
@@ -94,10 +112,11 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         for (int l = 0; l < L; l++) blo[l] = a, a += 8 * (uint32_t)nb[l];
         if (stream) fcb = a, a += 36;
         p->data_bytes = a - desc;
+        for (int k = 0; k < N_PARTS(L); k++) psize[k] = (uint32_t)(sparse[k] ? cost[k].sparse : cost[k].packed);
         uint32_t wmax = 0;
         bin_recs = 1;
         for (int l = 0; l < L; l++) {
-            uint32_t n = (uint32_t)(sparse[l] ? cost[l].sparse : cost[l].packed);
+            uint32_t n = l == 0 ? psize[0] + psize[1] : psize[l + 1];
             nrec[l] = (n + 127) / 128, rec0[l] = bin_recs, bin_recs += nrec[l];
             if (128 * nrec[l] > wmax) wmax = 128 * nrec[l];
             if (!stream) w[l] = a, a += n;
@@ -106,6 +125,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         p->weight_bytes = stream ? wmax : a - desc - p->data_bytes;
         file_end = stream ? buf : a;
         for (int l = 0; l < L && stream; l++) w[l] = buf;
+        for (int k = 0; k < N_PARTS(L); k++) wpart[k] = k == 1 ? w[0] + psize[0] : w[part_layer(k)];
         cnt = a, a += (uint32_t)(e->q_buckets + e->k_buckets);
         ctx = a, a += (uint32_t)e->context;
         qbuf = a, a += (uint32_t)e->max_query + 2;
@@ -117,17 +137,18 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         a += CPM_STACK_BYTES;
         if (a <= CPM_TPA_END || layout != CPM_LAYOUT_AUTO) break;
         int worst = -1;
-        for (int l = 0; l < L; l++)
-            if (sparse[l] && cost[l].sparse > cost[l].packed &&
-                (worst < 0 || cost[l].sparse - cost[l].packed > cost[worst].sparse - cost[worst].packed))
-                worst = l;
+        for (int k = 0; k < N_PARTS(L); k++)
+            if (sparse[k] && cost[k].sparse > cost[k].packed &&
+                (worst < 0 || cost[k].sparse - cost[k].packed > cost[worst].sparse - cost[worst].packed))
+                worst = k;
         if (worst < 0) break;
         sparse[worst] = 0;
     }
     p->stack_bytes = CPM_STACK_BYTES;
     p->code_bytes = cpm_kernel_size;
     p->com_size = file_end - 0x100;
-    for (int l = 0; l < L; l++) p->sparse[l] = sparse[l];
+    for (int l = 0; l < L; l++) p->sparse[l] = sparse[l + 1];
+    p->qsparse = sparse[0];
     if (a > CPM_TPA_END)
         return rq_fail(RQ_EINPUT,
                        "the model does not fit%s a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
@@ -154,9 +175,9 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
             f[at - 0x100] = 0, f[at - 0x100 + 1] = 0;  // NOP NOP
         }
     }
-    const uint8_t *colfn = cpm_kernel_bin + (CPM_K_COLFN - 0x100);  // colrun, colrun_s
-    int stride[CHAT_MAX_LAYERS];
-    for (int l = 0; l < L; l++) stride[l] = sparse[l] ? 2 : nb[l];
+    const uint8_t *colfn = cpm_kernel_bin + (CPM_K_COLFN - 0x100);  // colrun_p, colrun_s
+    int stride[CHAT_MAX_LAYERS + 1];  // per part
+    for (int k = 0; k < N_PARTS(L); k++) stride[k] = sparse[k] ? 2 : nb[part_layer(k)];
     uint8_t *d = f + (desc - 0x100);
     put16(d + 0, (unsigned)e->q_buckets - 1), put16(d + 2, (unsigned)e->k_buckets - 1);
     put16(d + 4, (unsigned)e->q_buckets), put16(d + 6, (unsigned)e->k_buckets);
@@ -166,8 +187,11 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list + 64 + 4 * (uint32_t)widest);
     d[26] = p->acc_page, d[27] = p->qacc_page;
     put16(d + 28, p->end);
-    put16(d + 30, w[0] + (uint32_t)e->q_buckets * stride[0]);
+    put16(d + 30, wpart[1]);
     put16(d + 32, buf), put16(d + 34, fcb);
+    put16(d + 36, wpart[0]);
+    d[38] = colfn[2 * sparse[0]], d[39] = colfn[2 * sparse[0] + 1];
+    d[40] = (uint8_t)stride[0];
     if (stream) {
         // FCB: drive 0 (current), NAME.TYP blank-padded, the rest zero.
         uint8_t *fc = f + (fcb - 0x100);
@@ -193,15 +217,18 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         r[0] = (uint8_t)nb[l], r[1] = (uint8_t)p->row_off[l], r[2] = (uint8_t)m->shift[l], r[3] = l == L - 1;
         put16(r + 4, w[l]), put16(r + 6, blo[l]), put16(r + 8, blo[l] + 4 * nb[l]);
         put16(r + 10, (unsigned)m->dims[l + 1]);
-        r[12] = colfn[2 * sparse[l]], r[13] = colfn[2 * sparse[l] + 1];
-        r[14] = l + 1 < L ? (uint8_t)stride[l + 1] : 0;
-        r[15] = (uint8_t)stride[l];
+        r[12] = colfn[2 * sparse[l + 1]], r[13] = colfn[2 * sparse[l + 1] + 1];  // layer 1: its context part
+        r[14] = l + 1 < L ? (uint8_t)stride[l + 2] : 0;
+        r[15] = (uint8_t)stride[l + 1];
         put16(r + 16, rec0[l]), put16(r + 18, nrec[l]);
         uint8_t *b = f + (blo[l] - 0x100);
         for (int j = 0; j < m->dims[l + 1]; j++) b[j] = m->b[l][2 * j], b[4 * nb[l] + j] = m->b[l][2 * j + 1];
-        uint8_t *dst = stream ? p->bin + 128 * (size_t)rec0[l] : f + (w[l] - 0x100);
-        if (sparse[l]) write_sparse(m, l, p->row_off[l], w[l], dst);
-        else cpm_transpose_layer(m->w[l], m->dims[l], m->dims[l + 1], dst);
+    }
+    for (int k = 0; k < N_PARTS(L); k++) {
+        int l = part_layer(k);
+        uint8_t *dst = stream ? p->bin + 128 * (size_t)rec0[l] + (wpart[k] - w[l]) : f + (wpart[k] - 0x100);
+        if (sparse[k]) write_sparse(m, l, lo[k], hi[k], p->row_off[l], wpart[k], dst);
+        else write_packed(m, l, lo[k], hi[k], dst);
     }
     memcpy(f + (charset - 0x100), m->charset, (size_t)n_out - 1);
     p->com = f;

@@ -27,7 +27,7 @@
 ;   0109h t_encc     context in CTX -> CNT[Q..Q+K)
 ;   010Ch .dw probes (addresses of the T-state probe OUTs the exporter keeps or NOPs out)
 ;   010Eh .dw model  (the descriptor; = end of the kernel)
-;   0110h .dw colrun, colrun_s (the column routines of the two weight layouts)
+;   0110h .dw colrun_p, colrun_s (the column routines of the two weight layouts)
 ;   0114h t_open     open and check the .BIN of a streaming build (main does this first)
 	.module chat
 	.area KERN (ABS)
@@ -57,9 +57,12 @@ D_LIST = 24		; u16 -> END of the list of (column pointer, y) of the non-zero hid
 D_ACCPG = 26		; u8 page of ACC lo (ACC hi on the next page)
 D_QACCPG = 27		; u8 page of QACC lo
 D_STACK = 28		; u16 initial SP
-D_WK = 30		; u16 -> first context column of layer 1 (W1 + Q*nb1)
+D_WK = 30		; u16 -> first context column of layer 1 (L_FN, L_STRIDE are its context part's)
 D_BUF = 32		; u16 -> weight buffer when the weights are streamed from a .BIN; 0: resident
 D_FCB = 34		; u16 -> FCB of the .BIN (streaming only)
+D_WQ = 36		; u16 -> first query column of layer 1 (its query part has its own layout:)
+D_QFN = 38		; u16 column routine of layer 1's query part
+D_QSTRIDE = 40		; u8 column stride of layer 1's query part
 D_LAYERS = 48		; L records of 20 bytes:
 L_NB = 0		;   u8 bytes per column = ceil(n_out/4)
 L_OFF = 1		;   u8 256 - 4*nb (mod 256): row 0's offset in the accumulator pages
@@ -82,7 +85,7 @@ L_SIZE = 20
 	jp t_encc
 	.dw probes
 	.dw model
-	.dw colrun
+	.dw colrun_p
 	.dw colrun_s
 	jp open_bin
 
@@ -479,9 +482,19 @@ layer1_query:
 	ld ix,#model+D_LAYERS
 	call load_layer
 	call acc_from_bias
+	ld hl,#1		; x1 = 1 << a: the input of a count of 1
+	ld a,(model+D_ASH)
+	or a
+	jr z,2$
+	ld b,a
+1$:	add hl,hl
+	djnz 1$
+2$:	ld (x1),hl
+	ld hl,(model+D_QFN)	; the query part's layout
+	ld (l1_call+1),hl
+	ld a,(model+D_QSTRIDE)
 	ld hl,(model+D_CNT)
-	ld e,L_W(ix)
-	ld d,L_W+1(ix)
+	ld de,(model+D_WQ)
 	ld bc,(model+D_Q)
 	call l1_cols
 	ld a,(model+D_ACCPG)	; QACC = ACC
@@ -502,6 +515,7 @@ probe_l0:
 	ld a,(model+D_QACCPG)
 	ld d,a
 	call copy_pages
+	ld a,L_STRIDE(ix)
 	ld hl,(model+D_KCNT)
 	ld de,(model+D_WK)
 	ld bc,(model+D_K)
@@ -600,10 +614,9 @@ copy_rows_hl:
 	jp pe,1$
 	ret
 
-; l1_cols: for BC columns with counts at HL and weights from DE on: add (count << a) * column
-; to ACC (pgoff set).
+; l1_cols: for BC columns with counts at HL and weights from DE on, A bytes apart: add
+; (count << a) * column to ACC (pgoff and the column routine in l1_call set).
 l1_cols:
-	ld a,L_STRIDE(ix)	; column stride (IX = layer 1)
 	ld (l1c_st+1),a
 	ld a,c			; BC columns as DJNZ rounds: B inner, C outer
 	ld c,b
@@ -631,28 +644,40 @@ l1c_5:	inc d
 l1c_3:	push hl
 	push de
 	push bc
-	push de
-	exx
-	pop hl			; HL' = column pointer
-	exx
-	ld l,a
-	ld h,#0
-	ld a,(model+D_ASH)
-	or a
-	jr z,l1c_6
-	ld b,a
-l1c_4:	add hl,hl
-	djnz l1c_4
-l1c_6:	ex de,hl		; DE = x
-	ld bc,(pgoff)
+	ex de,hl		; HL = the column
+	cp #1
+	jr nz,l1c_4
+	ld de,(x1)		; DE = x
+l1c_6:	ld bc,(pgoff)
 l1_call:
-	call colrun
+	call colrun_p
 	pop bc
 	pop de
 	pop hl
 	jr l1c_2
+l1c_4:	ld e,a			; count > 1: x = count << a
+	ld d,#0
+	ld a,(model+D_ASH)
+	or a
+	jr z,l1c_6
+	ld b,a
+l1c_5s:	sla e
+	rl d
+	djnz l1c_5s
+	jr l1c_6
 
-; colrun: ACC[off + r] += code(r) * DE for the rows r of the column at HL' (BC = page, off).
+; The column routines (one per weight layout, in the layer's L_FN): ACC[off + r] += code(r) * x
+; for the rows r of one column. HL = the column (packed: its first byte; sparse: its entry in the
+; layer's pointer table), DE = x (1..32767: zero inputs are never run), BC = ACC lo page, off.
+; Every register may change.
+
+; colrun_p: the packed layout. colrun walks the column's bytes with HL' and dispatches each byte to
+; its handler, which jumps back to colrun until C wraps to 0 after the column's last row.
+colrun_p:
+	push hl
+	exx
+	pop hl
+	exx
 colrun:
 	exx
 	ld a,(hl)
@@ -666,171 +691,186 @@ colrun:
 	ld l,a
 	jp (hl)
 
-; colrun_s: the same update from the sparse layout. HL' points at the column's entry in the
-; layer's pointer table; the column is three lists (+1, -1, -2 rows), each a count byte and the
-; page offsets (off + r) of its rows. The three addends x, -x, -2x (mod 2^16) are patched into the
-; ADD/ADC immediates of the three loops, so -2 is one addition of -2x, never two subtractions.
+; colrun_s: the sparse layout. The column is three lists (+1, -1, -2 rows), each a count byte
+; and the page offsets (off + r) of its rows. The addends are x, -x and -2x (mod 2^16), so a -2 is
+; one addition of -2x, never two subtractions. For 0 < x < 256 (layer 1's inputs with small counts,
+; most hidden outputs) the addends x, -x and, when x <= 128, -2x have the high bytes 00, FF, FF: the
+; short loops add the low byte only and correct the high byte on a carry (+x) or on a missing carry
+; (-x, -2x): ~44 T per non-zero weight (two rows per loop round). Otherwise the long loop adds both
+; bytes (~66 T).
 colrun_s:
-	exx
 	ld a,(hl)
 	inc hl
 	ld h,(hl)
-	ld l,a
-	push hl
-	exx
-	ld (xsave),de		; for -2x, computed only when the -2 list is not empty
-	ld a,d			; 0 < x < 256: x and -x have the high bytes 00 and FF, so the high
-	or a			; accumulator byte only changes on a carry (short loops)
-	ld a,e
-	jr z,crs_short
-crs_long:
-	ld a,e
-	ld (sp_lo+1),a
+	ld l,a			; HL = the column's three lists
 	ld a,d
-	ld (sp_hi+1),a
-	ld hl,#0
 	or a
-	sbc hl,de		; -x
-	ld a,l
-	ld (sm_lo+1),a
-	ld a,h
-	ld (sm_hi+1),a
-	ld h,b			; H = ACC lo page
-	pop de			; DE = the lists
-	ld a,(de)
-	inc de
+	jr nz,crs_long
+	ld c,e			; C = x
+	ld d,b			; D = ACC lo page
+	ld a,(hl)		; the +1 rows
+	inc hl
 	or a
-	jr z,crs_2
-	ld b,a
-crs_1:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-sp_lo:	add a,#0
-	ld (hl),a
-	inc h
-	ld a,(hl)
-sp_hi:	adc a,#0
-	ld (hl),a
-	dec h
-	djnz crs_1
-crs_2:	ld a,(de)
-	inc de
+	call nz,add_short
+	xor a
+	sub c
+	ld c,a			; C = -x (low byte; its high byte is FF)
+	ld a,(hl)		; the -1 rows
+	inc hl
 	or a
-	jr z,crs_m2
-	ld b,a
-crs_3:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-sm_lo:	add a,#0
-	ld (hl),a
-	inc h
-	ld a,(hl)
-sm_hi:	adc a,#0
-	ld (hl),a
-	dec h
-	djnz crs_3
-	jr crs_m2
-crs_4:	ld a,(de)
-	inc de
+	call nz,sub_short
+	ld a,(hl)		; the -2 rows (rare)
 	or a
 	ret z
-	ld b,a
-crs_5:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-s2_lo:	add a,#0
-	ld (hl),a
-	inc h
-	ld a,(hl)
-s2_hi:	adc a,#0
-	ld (hl),a
-	dec h
-	djnz crs_5
-	ret
+	inc hl
+	sla c			; C = -2x (low byte); carry = x <= 128: its high byte is FF
+	jp c,sub_short
+	ld b,a			; 128 < x < 256: -2x = FExxh, the long loop
+	ld a,#0xFE
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld a,b
+	jp add_long
 
-; The short loops: add the low byte; on a carry (+x) or a missing carry (-x, -2x, whose high
-; byte is FF) correct the high byte by one.
-crs_short:
-	ld (ss_p+1),a		; x
-	neg
-	ld (ss_m+1),a		; -x (low byte)
-	ld h,b			; H = ACC lo page
-	pop de			; DE = the lists
-	ld a,(de)
-	inc de
-	or a
-	jr z,crs_s2
-	ld b,a
-crs_s1:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-ss_p:	add a,#0
-	ld (hl),a
-	jr nc,crs_s1n
-	inc h
-	inc (hl)
-	dec h
-crs_s1n:
-	djnz crs_s1
-crs_s2:	ld a,(de)
-	inc de
-	or a
-	jr z,crs_m2
-	ld b,a
-crs_s3:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-ss_m:	add a,#0
-	ld (hl),a
-	jr c,crs_s3n
-	inc h
-	dec (hl)
-	dec h
-crs_s3n:
-	djnz crs_s3
-; the -2 list (rare): if not empty, patch -2x into both -2 loops and take the short one when
-; its high byte is FF (0 < x <= 128), else the long one.
-crs_m2:	ld a,(de)
-	or a
-	ret z
-	push de
+; x >= 256: x, -x, -2x through the long loop (the high byte patched into it).
+crs_long:
 	push hl
-	ld de,(xsave)
 	ld hl,#0
 	or a
 	sbc hl,de
+	ld (xneg),hl		; -x
 	add hl,hl
-	ld a,l
-	ld (ss_m2+1),a
-	ld (s2_lo+1),a
-	ld a,h
-	ld (s2_hi+1),a
-	inc a
+	ld (xneg2),hl		; -2x
 	pop hl
-	pop de
-	jp nz,crs_4
-crs_s4:	ld a,(de)
-	inc de
+	ld c,e
+	ld a,d
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld d,b			; D = ACC lo page
+	ld a,(hl)		; the +1 rows
+	inc hl
+	or a
+	call nz,add_long
+	ld bc,(xneg)
+	ld a,b
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld a,(hl)		; the -1 rows
+	inc hl
+	or a
+	call nz,add_long
+	ld a,(hl)		; the -2 rows
 	or a
 	ret z
+	inc hl
+	ld bc,(xneg2)
+	ld e,a
+	ld a,b
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld a,e
+	jp add_long
+
+; add_short: ACC[D:row] += C for the A >= 1 rows listed at HL (HL moves past them): 0 < C < 256
+; is +x, so the high byte changes only on a carry. Two rows per round; an odd count enters the
+; second copy first.
+add_short:
+	srl a
 	ld b,a
-crs_s5:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-ss_m2:	add a,#0
-	ld (hl),a
-	jr c,crs_s5n
-	inc h
+	jr nc,as_1
+	inc b
+	jr as_2
+as_1:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr c,as_c1
+as_2:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr c,as_c2
+as_3:	djnz as_1
+	ret
+as_c1:	inc d
+	ex de,hl
+	inc (hl)
+	ex de,hl
+	dec d
+	jp as_2
+as_c2:	inc d
+	ex de,hl
+	inc (hl)
+	ex de,hl
+	dec d
+	jp as_3
+
+; sub_short: the same for an addend FFxxh (C = its low byte, -x or -2x): the high byte goes down
+; by one unless the low byte carries.
+sub_short:
+	srl a
+	ld b,a
+	jr nc,ss_1
+	inc b
+	jr ss_2
+ss_1:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr nc,ss_c1
+ss_2:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr nc,ss_c2
+ss_3:	djnz ss_1
+	ret
+ss_c1:	inc d
+	ex de,hl
 	dec (hl)
-	dec h
-crs_s5n:
-	djnz crs_s5
+	ex de,hl
+	dec d
+	jp ss_2
+ss_c2:	inc d
+	ex de,hl
+	dec (hl)
+	ex de,hl
+	dec d
+	jp ss_3
+
+; add_long: ACC[D:row] += (high byte patched into al_h1 and al_h2, C) for the A >= 1 rows listed
+; at HL, both bytes.
+add_long:
+	srl a
+	ld b,a
+	jr nc,al_1
+	inc b
+	jr al_2
+al_1:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	inc d
+	ld a,(de)
+al_h1:	adc a,#0
+	ld (de),a
+	dec d
+al_2:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	inc d
+	ld a,(de)
+al_h2:	adc a,#0
+	ld (de),a
+	dec d
+	djnz al_1
 	ret
 
 ; fin_hidden: y_j = max(0, floor(acc_j / 2^s)) for layer IX; the list receives (column j of the
@@ -912,18 +952,15 @@ rl_1:	ld e,(hl)
 	inc hl
 	ld d,(hl)
 	inc hl
-	push de
-	exx
-	pop hl			; HL' = the column
-	exx
+	push de			; the column
 	ld e,(hl)
 	inc hl
 	ld d,(hl)
 	inc hl			; DE = y
-	push hl
+	ex (sp),hl		; HL = the column, the list position on the stack
 	ld bc,(pgoff)
 rl_call:
-	call colrun
+	call colrun_p
 	pop hl
 	ld bc,(lcnt)
 	dec bc
@@ -982,7 +1019,9 @@ fin_last:
 
 ; ---- variables ---------------------------------------------------------------------------------
 qlen:	.db 0
-xsave:	.dw 0
+x1:	.dw 0
+xneg:	.dw 0
+xneg2:	.dw 0
 ldma:	.dw 0
 lrec:	.dw 0
 nout:	.db 0
