@@ -6,26 +6,28 @@
 LDLIBS += -lz80ex
 
 # ---- the Z80 chat kernel ---------------------------------------------------------------------
-# export/cpm/cpu/chat.s + the byte handlers that export/cpm/cpu/gen_handlers.py writes, assembled
-# with sdasz80/sdldz80 (code at 0100h), become $(BUILD)/gen/cpm_kernel_bin.c: the bytes the
-# exporter (export/cpm/com.c) puts at the start of every .COM. Nothing generated is checked in;
-# tests/test_z80_kernel.c re-assembles the sources and checks the library's copy against them.
+# The CP/M machine file export/cpm/cpu/cpm_io.s followed by the machine-independent kernel
+# export/cpm/cpu/chat.s (which includes the byte handlers that export/cpm/cpu/gen_handlers.py
+# writes as handlers.s), assembled with sdasz80/sdldz80 (code at 0100h), become
+# $(BUILD)/gen/cpm_kernel_bin.c: the bytes the exporter (export/cpm/com.c) puts at the start of
+# every .COM. Nothing generated is checked in; tests/test_z80_kernel.c re-assembles the sources
+# and checks the library's copy against them.
 CPM_CPU := export/cpm/cpu
 CPM_GEN := $(BUILD)/gen/cpm
 CPM_KERNEL_C := $(BUILD)/gen/cpm_kernel_bin.c
 CPM_KERNEL_O := $(BUILD)/obj/gen/cpm_kernel_bin.o
 
-$(CPM_GEN)/kernel.bin: $(CPM_CPU)/chat.s $(CPM_CPU)/gen_handlers.py
+$(CPM_GEN)/kernel.bin: $(CPM_CPU)/cpm_io.s $(CPM_CPU)/chat.s $(CPM_CPU)/gen_handlers.py
 	@mkdir -p $(CPM_GEN)
 	python3 $(CPM_CPU)/gen_handlers.py > $(CPM_GEN)/handlers.s
-	cat $(CPM_CPU)/chat.s $(CPM_GEN)/handlers.s > $(CPM_GEN)/kernel.s
+	cat $(CPM_CPU)/cpm_io.s $(CPM_CPU)/chat.s > $(CPM_GEN)/kernel.s
 	cd $(CPM_GEN) && rm -f kernel.ihx && sdasz80 -l -o kernel.rel kernel.s && sdldz80 -i kernel.ihx kernel.rel >/dev/null
 	objcopy -I ihex -O binary $(CPM_GEN)/kernel.ihx $@.tmp
 	mv $@.tmp $@
 
 $(CPM_KERNEL_C): $(CPM_GEN)/kernel.bin
 	python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); \
-	print("// GENERATED at build time by export/cpm/cpm.mk from export/cpm/cpu/chat.s and gen_handlers.py.\n" \
+	print("// GENERATED at build time by export/cpm/cpm.mk from export/cpm/cpu/cpm_io.s, chat.s and gen_handlers.py.\n" \
 	"// The Z80 chat kernel, assembled at 0100h (%d bytes); export/cpm/com.c appends the model.\n" \
 	"#include \"export/cpm/com.h\"\n\nconst unsigned char cpm_kernel_bin[] = {" % len(b)); \
 	[print("    " + " ".join("0x%02x," % x for x in b[i:i+16])) for i in range(0, len(b), 16)]; \

@@ -1,4 +1,7 @@
-; chat.s: the trigram chat model on a Z80 under CP/M 2.2 (docs/z80-kernel.md).
+; chat.s: the trigram chat model on a Z80, machine-independent (docs/z80-kernel.md). A machine
+; file comes first in the assembly (the entry table at its origin, main, the console; CP/M:
+; export/cpm/cpu/cpm_io.s, ZX Spectrum 48K: export/zx48/cpu/zx48_io.s) and provides what this file
+; calls: the macro put_answer_char (print A), the routines newline and load_layer, and PACKED.
 ;
 ; Computes exactly the integer contract of infer/chat_kernel.h and infer/chat_encode.h:
 ;   x0 = counts << a;  acc_j = wrap16(bias_j + sum_i w_ji x_i);  y_j = floor(acc_j / 2^s);
@@ -20,22 +23,11 @@
 ; weights, biases and buffers after it; accumulators live in 256-byte-aligned pages (lo byte of
 ; row j at page:off+j, hi byte at page+1:off+j with off = 256 - 4*ceil(n_out/4)).
 ;
-; Entry points (fixed addresses, used by the exporter's tests through the emulator):
-;   0100h main       chat mode (no command tail) or one-shot (command tail)
-;   0103h t_forward  counts already in CNT (Q+K bytes) -> logits in the ACC pages, A = argmax
-;   0106h t_encq     query at LINE+1 (length) / LINE+2 (text) -> CNT[0..Q)
-;   0109h t_encc     context in CTX -> CNT[Q..Q+K)
-;   010Ch .dw probes (addresses of the T-state probe OUTs the exporter keeps or NOPs out)
-;   010Eh .dw model  (the descriptor; = end of the kernel)
-;   0110h .dw colrun_p, colrun_s (the column routines of the two weight layouts)
-;   0114h t_open     open and check the .BIN of a streaming build (main does this first)
-	.module chat
-	.area KERN (ABS)
-	.org 0x100
-
-BDOS = 5
-CR = 13
-LF = 10
+; The machine file's entry table at its origin ORG (fixed offsets; the exporters' tests call them):
+;   ORG+00h main, +03h t_forward (counts in CNT -> logits in the ACC pages, A = argmax),
+;   +06h t_encq (query at LINE+1 length / LINE+2 text -> CNT[0..Q)), +09h t_encc (CTX ->
+;   CNT[Q..Q+K)), +0Ch .dw probes, +0Eh .dw model, +10h .dw colrun, colrun_s, +14h the machine's
+;   own entry.
 
 ; model descriptor (written by export/cpm/com.c)
 D_QMASK = 0		; u16 Q-1
@@ -78,75 +70,6 @@ L_STRIDE = 15		;   u8 column stride of this layer
 L_REC0 = 16		;   u16 first 128-byte record of the layer's weights in the .BIN (streaming)
 L_NREC = 18		;   u16 records of the layer's weights
 L_SIZE = 20
-
-	jp main
-	jp t_forward
-	jp t_encq
-	jp t_encc
-	.dw probes
-	.dw model
-	.dw colrun_p
-	.dw colrun_s
-	jp open_bin
-
-; ---- entry points ------------------------------------------------------------------------------
-
-main:
-	ld sp,(model+D_STACK)
-	call open_bin
-	ld a,(0x80)		; command tail length
-	or a
-	jr z,chat_mode
-	ld b,a			; one-shot: the tail without its leading spaces is the query
-	ld hl,#0x81
-1$:	ld a,(hl)
-	cp #' '
-	jr nz,2$
-	inc hl
-	djnz 1$
-	jr chat_mode		; a tail of spaces only: chat mode
-2$:	ld de,(model+D_LINE)
-	inc de
-	ld a,b
-	ld (de),a
-	inc de
-	ld c,b
-	ld b,#0
-	ldir
-	call answer
-	jp 0
-
-chat_mode:
-	ld de,#prompt
-	ld c,#9
-	call BDOS
-	ld de,(model+D_LINE)
-	ld a,#255
-	ld (de),a
-	ld c,#10
-	call BDOS
-	call crlf
-	ld hl,(model+D_LINE)
-	inc hl
-	ld a,(hl)
-	or a
-	jp z,0			; an empty line exits
-	inc hl
-	ld a,(hl)
-	cp #'!'
-	jp z,0			; so does '!'
-	call answer
-	jr chat_mode
-
-prompt:	.ascii "> $"
-
-crlf:
-	ld e,#CR
-	ld c,#2
-	call BDOS
-	ld e,#LF
-	ld c,#2
-	jp BDOS
 
 ; t_forward: the network on the counts in CNT, exactly the per-query then per-character path.
 t_forward:
@@ -204,17 +127,14 @@ probe_c1:
 	add hl,de
 	ld a,(hl)
 	push af
-	call upper
-	ld e,a
-	ld c,#2
-	call BDOS
+	put_answer_char
 	pop af
 	call ctx_push
 	ld hl,#nout
 	inc (hl)
 	jr gen
 gen_end:
-	jp crlf
+	jp newline
 
 ; ctx_push: shift the context left by one and append lower(A).
 ctx_push:
@@ -239,102 +159,6 @@ lower:
 	cp #'Z'+1
 	ret nc
 	add a,#32
-	ret
-
-upper:
-	cp #'a'
-	ret c
-	cp #'z'+1
-	ret nc
-	sub #32
-	ret
-
-; ---- streamed weights --------------------------------------------------------------------------
-
-; open_bin: when the weights are streamed, open the .BIN (its FCB is in the model data) and
-; check its header record ("RQZ1"); otherwise nothing. A missing or foreign file ends the program
-; with a message.
-open_bin:
-	ld hl,(model+D_BUF)
-	ld a,h
-	or l
-	ret z
-	ld de,(model+D_FCB)
-	ld c,#15
-	call BDOS
-	inc a
-	jr z,bin_error		; 0FFh: not found
-	ld ix,#hdr_layer	; record 0 into the buffer
-	call load_layer
-	ld hl,(model+D_BUF)
-	ld de,#bin_magic
-	ld b,#4
-1$:	ld a,(de)
-	cp (hl)
-	jr nz,bin_error
-	inc hl
-	inc de
-	djnz 1$
-	ret
-bin_error:
-	ld de,#bin_msg
-	ld c,#9
-	call BDOS
-	jp 0
-bin_magic:
-	.ascii "RQZ1"
-bin_msg:
-	.ascii "CANNOT READ THE WEIGHTS FILE (.BIN)"
-	.db 13,10
-	.ascii "$"
-hdr_layer = . - L_REC0		; a pseudo layer record: record 0, 1 record
-	.dw 0, 1
-
-; load_layer: read layer IX's weight records into the buffer (BDOS 26 set DMA, 33 read random);
-; nothing when the weights are resident.
-load_layer:
-	ld hl,(model+D_BUF)
-	ld a,h
-	or l
-	ret z
-	ld (ldma),hl
-	ld l,L_REC0(ix)
-	ld h,L_REC0+1(ix)
-	ld (lrec),hl
-	ld c,L_NREC(ix)
-	ld b,L_NREC+1(ix)
-	push ix
-1$:	push bc
-	ld de,(ldma)
-	ld c,#26
-	call BDOS
-	ld hl,(model+D_FCB)
-	ld de,#33		; r0, r1, r2
-	add hl,de
-	ld de,(lrec)
-	ld (hl),e
-	inc hl
-	ld (hl),d
-	inc hl
-	ld (hl),#0
-	ld de,(model+D_FCB)
-	ld c,#33
-	call BDOS
-	or a
-	jr nz,bin_error
-	ld hl,(ldma)
-	ld de,#128
-	add hl,de
-	ld (ldma),hl
-	ld hl,(lrec)
-	inc hl
-	ld (lrec),hl
-	pop bc
-	dec bc
-	ld a,b
-	or c
-	jr nz,1$
-	pop ix
 	ret
 
 ; ---- encoder (infer/chat_encode.h) --------------------------------------------------------------
@@ -650,7 +474,7 @@ l1c_3:	push hl
 	ld de,(x1)		; DE = x
 l1c_6:	ld bc,(pgoff)
 l1_call:
-	call colrun_p
+	call colrun
 	pop bc
 	pop de
 	pop hl
@@ -666,19 +490,20 @@ l1c_5s:	sla e
 	djnz l1c_5s
 	jr l1c_6
 
+	.if PACKED
 ; The column routines (one per weight layout, in the layer's L_FN): ACC[off + r] += code(r) * x
 ; for the rows r of one column. HL = the column (packed: its first byte; sparse: its entry in the
 ; layer's pointer table), DE = x (1..32767: zero inputs are never run), BC = ACC lo page, off.
 ; Every register may change.
 
-; colrun_p: the packed layout. colrun walks the column's bytes with HL' and dispatches each byte to
-; its handler, which jumps back to colrun until C wraps to 0 after the column's last row.
-colrun_p:
+; colrun: the packed layout. colrun_b walks the column's bytes with HL' and dispatches each byte
+; to its handler, which jumps back to colrun_b until C wraps to 0 after the column's last row.
+colrun:
 	push hl
 	exx
 	pop hl
 	exx
-colrun:
+colrun_b:
 	exx
 	ld a,(hl)
 	inc hl
@@ -690,6 +515,7 @@ colrun:
 	ld h,(hl)
 	ld l,a
 	jp (hl)
+	.endif
 
 ; colrun_s: the sparse layout. The column is three lists (+1, -1, -2 rows), each a count byte
 ; and the page offsets (off + r) of its rows. The addends are x, -x and -2x (mod 2^16), so a -2 is
@@ -960,7 +786,7 @@ rl_1:	ld e,(hl)
 	ex (sp),hl		; HL = the column, the list position on the stack
 	ld bc,(pgoff)
 rl_call:
-	call colrun_p
+	call colrun
 	pop hl
 	ld bc,(lcnt)
 	dec bc
@@ -1022,8 +848,6 @@ qlen:	.db 0
 x1:	.dw 0
 xneg:	.dw 0
 xneg2:	.dw 0
-ldma:	.dw 0
-lrec:	.dw 0
 nout:	.db 0
 h7:	.dw 0
 pgoff:	.db 0, 0		; row offset, ACC page (loaded as BC: C = off, B = page)
@@ -1035,3 +859,11 @@ bestv:	.dw 0
 bestj:	.db 0
 probes:	.dw probe_q0, probe_q1, probe_c0, probe_c1, probe_e0, probe_e1, probe_l0, probe_l1
 	.dw probe_f0, probe_f1, probe_b0, probe_b1, probe_r0, probe_r1, probe_a0, probe_a1, 0
+
+; the packed layout's byte handlers (generated by gen_handlers.py into handlers.s next to the
+; assembled file), then the end of the kernel
+	.if PACKED
+	.include "handlers.s"
+	.endif
+; the exporter appends the model descriptor here
+model:
