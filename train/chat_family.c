@@ -35,6 +35,7 @@ void chat_config_default(chat_config *c) {
     c->blend_start = 0.1f, c->blend_end = 0.6f, c->grid_loss = 0.0f, c->overflow_mu = 1.0f, c->margin = 0.25f;
     c->init_std = 0.7f;
     c->query_zero_frac = -1.0f;
+    c->max_in_shift = CHAT_MAX_IN_SHIFT;
     c->calib_examples = 2048, c->eval_examples = 2048, c->eval_queries = 128;
 }
 
@@ -78,6 +79,7 @@ int chat_config_load(const char *path, chat_config *c) {
         {.key = "margin", .type = CFG_FLOAT, .dst = &c->margin, .min = 0, .max = 0.95},
         {.key = "init_std", .type = CFG_FLOAT, .dst = &c->init_std, .min = 0.01, .max = 10},
         {.key = "calib_examples", .type = CFG_INT, .dst = &c->calib_examples, .min = 1, .max = 100000000},
+        {.key = "max_in_shift", .type = CFG_INT, .dst = &c->max_in_shift, .min = 0, .max = CHAT_MAX_IN_SHIFT},
         {.key = "zero_frac", .type = CFG_FLOAT_LIST, .dst = c->zero_frac, .min = 0, .max = 0.99, .cap = CHAT_MAX_LAYERS, .count = &c->n_zero_frac},
         {.key = "query_zero_frac", .type = CFG_FLOAT, .dst = &c->query_zero_frac, .min = 0, .max = 0.99},
         {.key = "act_l1", .type = CFG_FLOAT, .dst = &c->act_l1, .min = 0, .max = 1e6},
@@ -369,7 +371,7 @@ static void calibrate(chat_family *cf) {
         int e = amax[l] > 0 ? (int)floor(log2(T / amax[l])) : 30;
         if (l == 0) {
             int a = cf->q.in_shift + e;
-            a = a < 0 ? 0 : a > CHAT_MAX_IN_SHIFT ? CHAT_MAX_IN_SHIFT : a;
+            a = a < 0 ? 0 : a > cf->cfg.max_in_shift ? cf->cfg.max_in_shift : a;
             move_scale(cf, 0, a - cf->q.in_shift);
             cf->q.in_shift = a;
         } else {

@@ -51,6 +51,8 @@ typedef struct {
     float distill;    // qat.distill: weight of the teacher's soft targets in the loss (0..1)
     char teacher[1024];  // qat.teacher: the teacher checkpoint (its integer logits are the soft targets)
     int calib_examples, eval_examples, eval_queries;
+    int max_in_shift;  // qat.max_in_shift: the calibration's largest input shift a (inputs count << a;
+                       //   small a keeps the Z80's layer-1 addends below 256: its short loops)
 } chat_config;
 
 void chat_config_default(chat_config *c);

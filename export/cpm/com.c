@@ -10,8 +10,9 @@
 //              then the columns' +1/-1/-2 lists) -- streaming builds: in the .BIN instead
 //   -- end of the .COM --
 //   weight buffer (streaming builds: the largest layer, whole records)
-//   CNT (Q+K), CTX (context), QBUF (max_query + 2), LINE (258), LIST (64 + 4 * widest hidden
-//   layer; the kernel pushes the entries down from its end)
+//   CNT (Q+K), KLIST (2 * (3 * context - 3): the non-zero context counts of a step), CTX (context),
+//   QBUF (max_query + 2), LINE (258), LIST (64 + 4 * widest hidden layer; the kernel pushes the
+//   entries down from its end)
 //   ACC lo/hi, QACC lo/hi: four 256-byte pages, page-aligned
 //   stack (256 bytes); SP starts at its top, which must be <= E400h
 #include "export/cpm/com.h"
@@ -98,9 +99,9 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     const chat_enc_cfg *e = &m->enc;
 
     // Sizes and addresses (in 32 bits so an oversized model is measured, not wrapped). AUTO turns
-    // sparse parts back to packed, the largest growth first, until the program fits.
-    uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], wpart[CHAT_MAX_LAYERS + 1], file_end, cnt, ctx, qbuf,
-        line, list, acc;
+    // sparse parts back to packed until the program fits.
+    uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], wpart[CHAT_MAX_LAYERS + 1], file_end, cnt, klist, ctx,
+        qbuf, line, list, acc;
     uint32_t fcb = 0, buf = 0, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs = 1, psize[CHAT_MAX_LAYERS + 1];
     int stream = o && o->stream;
     for (;;) {
@@ -127,6 +128,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         for (int l = 0; l < L && stream; l++) w[l] = buf;
         for (int k = 0; k < N_PARTS(L); k++) wpart[k] = k == 1 ? w[0] + psize[0] : w[part_layer(k)];
         cnt = a, a += (uint32_t)(e->q_buckets + e->k_buckets);
+        klist = a, a += 2 * (3 * (uint32_t)e->context - 3);  // the addresses of the non-zero context counts
         ctx = a, a += (uint32_t)e->context;
         qbuf = a, a += (uint32_t)e->max_query + 2;
         line = a, a += 258;
@@ -136,11 +138,17 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         p->buffer_bytes = a - file_end - (stream ? p->weight_bytes : 0);
         a += CPM_STACK_BYTES;
         if (a <= CPM_TPA_END || layout != CPM_LAYOUT_AUTO) break;
+        // The part that loses the least time per byte it gives back goes packed first. Time counts
+        // per generated character: the query part runs once per answer (about max_answer / 2
+        // characters), every other part on every step.
         int worst = -1;
-        for (int k = 0; k < N_PARTS(L); k++)
-            if (sparse[k] && cost[k].sparse > cost[k].packed &&
-                (worst < 0 || cost[k].sparse - cost[k].packed > cost[worst].sparse - cost[worst].packed))
-                worst = k;
+        double best_ratio = 0.0;
+        for (int k = 0; k < N_PARTS(L); k++) {
+            if (!sparse[k] || cost[k].sparse <= cost[k].packed) continue;
+            double runs = k == 0 ? 2.0 / (m->max_answer > 2 ? m->max_answer : 2) : 1.0;
+            double ratio = (cost[k].t_packed - cost[k].t_sparse) * runs / (double)(cost[k].sparse - cost[k].packed);
+            if (worst < 0 || ratio < best_ratio) worst = k, best_ratio = ratio;
+        }
         if (worst < 0) break;
         sparse[worst] = 0;
     }
@@ -192,6 +200,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     put16(d + 36, wpart[0]);
     d[38] = colfn[2 * sparse[0]], d[39] = colfn[2 * sparse[0] + 1];
     d[40] = (uint8_t)stride[0];
+    put16(d + 42, klist);
     if (stream) {
         // FCB: drive 0 (current), NAME.TYP blank-padded, the rest zero.
         uint8_t *fc = f + (fcb - 0x100);

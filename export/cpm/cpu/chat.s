@@ -55,6 +55,7 @@ D_FCB = 34		; u16 -> FCB of the .BIN (streaming only)
 D_WQ = 36		; u16 -> first query column of layer 1 (its query part has its own layout:)
 D_QFN = 38		; u16 column routine of layer 1's query part
 D_QSTRIDE = 40		; u8 column stride of layer 1's query part
+D_KLIST = 42		; u16 -> list of the non-zero context counts (their addresses, 2 * (3*context-3) bytes)
 D_LAYERS = 48		; L records of 20 bytes:
 L_NB = 0		;   u8 bytes per column = ceil(n_out/4)
 L_OFF = 1		;   u8 256 - 4*nb (mod 256): row 0's offset in the accumulator pages
@@ -74,6 +75,7 @@ L_SIZE = 20
 ; t_forward: the network on the counts in CNT, exactly the per-query then per-character path.
 t_forward:
 	call layer1_query
+	call klist_scan
 	jp fwd_ctx
 
 ; t_encq: query in the line buffer -> QBUF, qlen, CNT[0..Q).
@@ -207,9 +209,15 @@ prep_query:
 	djnz 2$
 3$:	ld a,#' '
 	ld (de),a
-	ld hl,(model+D_CNT)	; counts = 0
-	ld bc,(model+D_Q)
+	ld hl,(model+D_Q)	; counts = 0, query and context (encc zeroes only what it listed)
+	ld de,(model+D_K)
+	add hl,de
+	ld b,h
+	ld c,l
+	ld hl,(model+D_CNT)
 	call zero_mem
+	xor a
+	ld (klen),a
 	ld a,(qlen)
 	or a
 	ret z
@@ -238,9 +246,21 @@ prep_query:
 ; encc: CNT[Q..Q+K) = the n-gram counts of CTX: for each position p and length m = 1..3 with
 ; p+m <= context, the m-gram from p hashed from 7p.
 encc:
-	ld hl,(model+D_KCNT)
-	ld bc,(model+D_K)
-	call zero_mem
+	ld a,(klen)		; zero the counts the last step listed (prep_query zeroed all of them)
+	or a
+	jr z,3$
+	ld b,a
+	ld hl,(model+D_KLIST)
+	xor a
+4$:	ld e,(hl)
+	inc hl
+	ld d,(hl)
+	inc hl
+	ld (de),a
+	djnz 4$
+	ld (klen),a
+3$:	ld hl,(model+D_KLIST)
+	ld (ktail),hl
 	ld ix,(model+D_CTX)
 	ld a,(model+D_CTXN)
 	ld c,a			; C = context - p
@@ -271,7 +291,8 @@ encc:
 	jr nz,1$
 	ret
 
-; kinc: CNT[Q + (HL & (K-1))] += 1; keeps HL and C.
+; kinc: CNT[Q + (HL & (K-1))] += 1, and a count that was 0 joins the list (layer 1 visits only
+; the listed columns); keeps HL and C.
 kinc:
 	push hl
 	ld a,(model+D_KMASK)
@@ -282,8 +303,50 @@ kinc:
 	ld d,a
 	ld hl,(model+D_KCNT)
 	add hl,de
+	ld a,(hl)
 	inc (hl)
-	pop hl
+	or a
+	jr nz,1$
+	ex de,hl		; a new bucket: append its address
+	ld hl,(ktail)
+	ld (hl),e
+	inc hl
+	ld (hl),d
+	inc hl
+	ld (ktail),hl
+	ld hl,#klen
+	inc (hl)
+1$:	pop hl
+	ret
+
+; klist_scan: list the non-zero context counts (t_forward: the counts were written from outside).
+klist_scan:
+	ld hl,(model+D_KLIST)
+	ld (ktail),hl
+	xor a
+	ld (klen),a
+	ld hl,(model+D_KCNT)
+	ld bc,(model+D_K)
+1$:	ld a,(hl)
+	or a
+	jr z,2$
+	push bc
+	ex de,hl
+	ld hl,(ktail)
+	ld (hl),e
+	inc hl
+	ld (hl),d
+	inc hl
+	ld (ktail),hl
+	ld hl,#klen
+	inc (hl)
+	ex de,hl
+	pop bc
+2$:	inc hl
+	dec bc
+	ld a,b
+	or c
+	jr nz,1$
 	ret
 
 ; zero_mem: BC bytes at HL = 0 (BC >= 1).
@@ -315,7 +378,7 @@ layer1_query:
 	djnz 1$
 2$:	ld (x1),hl
 	ld hl,(model+D_QFN)	; the query part's layout
-	ld (l1_call+1),hl
+	ld (l1_go+1),hl
 	ld a,(model+D_QSTRIDE)
 	ld hl,(model+D_CNT)
 	ld de,(model+D_WQ)
@@ -340,7 +403,11 @@ probe_l0:
 	ld d,a
 	call copy_pages
 	ld a,L_STRIDE(ix)
-	ld hl,(model+D_KCNT)
+	cp #2
+	jr nz,1$
+	call l1_list		; sparse: the listed columns
+	jr probe_l1
+1$:	ld hl,(model+D_KCNT)	; packed: a scan of the counts finds each column's bytes on the way
 	ld de,(model+D_WK)
 	ld bc,(model+D_K)
 	call l1_cols
@@ -411,7 +478,7 @@ acc_from_bias:
 layer_setup:
 	ld l,L_FN(ix)
 	ld h,L_FN+1(ix)
-	ld (l1_call+1),hl
+	ld (l1_go+1),hl
 	ld (rl_call+1),hl
 	ld a,L_OFF(ix)
 	ld (pgoff),a
@@ -439,7 +506,7 @@ copy_rows_hl:
 	ret
 
 ; l1_cols: for BC columns with counts at HL and weights from DE on, A bytes apart: add
-; (count << a) * column to ACC (pgoff and the column routine in l1_call set).
+; (count << a) * column to ACC (pgoff and the column routine in l1_go set).
 l1_cols:
 	ld (l1c_st+1),a
 	ld a,c			; BC columns as DJNZ rounds: B inner, C outer
@@ -469,26 +536,64 @@ l1c_3:	push hl
 	push de
 	push bc
 	ex de,hl		; HL = the column
-	cp #1
-	jr nz,l1c_4
-	ld de,(x1)		; DE = x
-l1c_6:	ld bc,(pgoff)
-l1_call:
-	call colrun
+	call count_x
+	ld bc,(pgoff)
+	call l1_go
 	pop bc
 	pop de
 	pop hl
 	jr l1c_2
-l1c_4:	ld e,a			; count > 1: x = count << a
+
+; l1_list: the context columns of layer 1 (IX, sparse layout), for the counts in the list: add
+; (count << a) * column to ACC (pgoff and l1_go set).
+l1_list:
+	ld a,(klen)
+	or a
+	ret z
+	ld b,a
+	ld hl,(model+D_KLIST)
+1$:	push bc
+	ld e,(hl)
+	inc hl
+	ld d,(hl)
+	inc hl
+	push hl
+	ex de,hl		; HL -> the count
+	ld c,(hl)
+	ld de,(model+D_KCNT)
+	or a
+	sbc hl,de		; HL = the bucket
+	add hl,hl		; a pointer per column
+	ld de,(model+D_WK)
+	add hl,de		; HL = the column
+	ld a,c
+	call count_x
+	ld bc,(pgoff)
+	call l1_go
+	pop hl
+	pop bc
+	djnz 1$
+	ret
+
+; count_x: DE = x = A << a for a count A >= 1 (1 << a precomputed: most counts are 1). Keeps HL.
+count_x:
+	ld de,(x1)
+	dec a
+	ret z
+	inc a
+	ld e,a
 	ld d,#0
 	ld a,(model+D_ASH)
 	or a
-	jr z,l1c_6
+	ret z
 	ld b,a
-l1c_5s:	sla e
+1$:	sla e
 	rl d
-	djnz l1c_5s
-	jr l1c_6
+	djnz 1$
+	ret
+
+; l1_go: the column routine of the layer-1 part being run (patched).
+l1_go:	jp colrun
 
 	.if PACKED
 ; The column routines (one per weight layout, in the layer's L_FN): ACC[off + r] += code(r) * x
@@ -846,6 +951,8 @@ fin_last:
 ; ---- variables ---------------------------------------------------------------------------------
 qlen:	.db 0
 x1:	.dw 0
+klen:	.db 0			; entries in the list of non-zero context counts
+ktail:	.dw 0			; its end
 xneg:	.dw 0
 xneg2:	.dw 0
 nout:	.db 0
