@@ -306,8 +306,13 @@ kinc:
 	ld a,(hl)
 	inc (hl)
 	or a
-	jr nz,1$
-	ex de,hl		; a new bucket: append its address
+	call z,klist_add	; a new bucket
+	pop hl
+	ret
+
+; klist_add: append the count address HL to the list; keeps HL, BC.
+klist_add:
+	ex de,hl
 	ld hl,(ktail)
 	ld (hl),e
 	inc hl
@@ -316,7 +321,7 @@ kinc:
 	ld (ktail),hl
 	ld hl,#klen
 	inc (hl)
-1$:	pop hl
+	ex de,hl
 	ret
 
 ; klist_scan: list the non-zero context counts (t_forward: the counts were written from outside).
@@ -329,20 +334,8 @@ klist_scan:
 	ld bc,(model+D_K)
 1$:	ld a,(hl)
 	or a
-	jr z,2$
-	push bc
-	ex de,hl
-	ld hl,(ktail)
-	ld (hl),e
+	call nz,klist_add
 	inc hl
-	ld (hl),d
-	inc hl
-	ld (ktail),hl
-	ld hl,#klen
-	inc (hl)
-	ex de,hl
-	pop bc
-2$:	inc hl
 	dec bc
 	ld a,b
 	or c
