@@ -114,6 +114,17 @@ static void build_fitting(pcg32 *r, rmodel *rm, int L, int max_log2_buckets, int
     }
 }
 
+// The counts of a random query and context, as the encoder makes them.
+static void encoded_counts(pcg32 *r, const chat_imodel *m, uint8_t *counts) {
+    char q[64];
+    uint8_t ctx[CHAT_MAX_CONTEXT];
+    int n = (int)pcg32_bounded(r, 40);
+    for (int i = 0; i < n; i++) q[i] = (char)(32 + pcg32_bounded(r, 95));
+    for (int i = 0; i < m->enc.context; i++) ctx[i] = chat_lower((uint8_t)(32 + pcg32_bounded(r, 95)));
+    chat_encode_query(&m->enc, q, n, counts);
+    chat_encode_context(&m->enc, ctx, counts + m->enc.q_buckets);
+}
+
 static void random_counts(pcg32 *r, const chat_imodel *m, uint8_t *counts) {
     int n = m->dims[0];
     uint32_t p = 1 + pcg32_bounded(r, 30), big = pcg32_bounded(r, 3);
@@ -130,7 +141,7 @@ typedef struct {
     cpm_machine *mc;
 } zk;
 
-static long n_sparse_layers, n_packed_layers, n_split_layer1;
+static long n_sparse_layers, n_packed_layers, n_split_layer1, n_counter_forwards;
 
 static void zk_open_layout(zk *z, const chat_imodel *m, int layout) {
     cpm_export_opts o = {.probes = 0, .layout = layout};
@@ -223,15 +234,25 @@ static void test_random_layers(void **state) {
             snprintf(what, sizeof what, "model %d (L=%d) input %d", t, L, k);
             check_forward(&z, &rm.m, counts, what);
         }
+        // inputs the encoder makes (context counts summing to 3 * context - 3: layer 1's counter
+        // path when the model has it), between and after the random ones
+        for (int k = 0; k < 4; k++) {
+            encoded_counts(&r, &rm.m, counts);
+            snprintf(what, sizeof what, "model %d (L=%d) encoded input %d", t, L, k);
+            check_forward(&z, &rm.m, counts, what);
+            n_counter_forwards += z.p.counters && 3 * rm.m.enc.context - 3 <= 63;
+        }
         zk_close(&z);
         free(rm.img);
         models++;
     }
     fprintf(stderr,
             "z80 kernel: %d random models (%ld sparse and %ld packed layers, %ld with layer 1's query and context "
-            "columns in different layouts), %ld forwards, %ld logits and %ld hidden outputs bit-exact\n",
-            models, n_sparse_layers, n_packed_layers, n_split_layer1, n_forwards, n_logits_checked, n_hidden_checked);
-    assert_true(n_sparse_layers > 50 && n_packed_layers > 50);
+            "columns in different layouts), %ld forwards (%ld by layer 1's counter path), %ld logits and %ld hidden "
+            "outputs bit-exact\n",
+            models, n_sparse_layers, n_packed_layers, n_split_layer1, n_forwards, n_counter_forwards, n_logits_checked,
+            n_hidden_checked);
+    assert_true(n_sparse_layers > 50 && n_packed_layers > 50 && n_counter_forwards > 40);
 }
 
 // One layer, shift 0: the logits are the wrapped accumulators themselves. Biases near the int16
@@ -270,6 +291,49 @@ static void test_layer1_split_layouts(void **state) {
     }
     split_density = -1;
     assert_int_equal(split, 6);
+}
+
+// Whole answers: the program run one-shot (A>T QUERY: every step encodes the context, runs the
+// network and feeds the character back, so state that one step leaves behind, e.g. layer 1's
+// context counters, is seen by the next) prints what chat_generate makes, upper-cased.
+static void test_random_generation(void **state) {
+    (void)state;
+    pcg32 r;
+    pcg32_seed(&r, 31, 31);
+    int answers = 0, counter_models = 0;
+    long chars = 0;
+    for (int t = 0; t < 24; t++) {
+        rmodel rm;
+        build_fitting(&r, &rm, 2 + (int)pcg32_bounded(&r, 2), 8, t % 3);
+        cpm_program p;
+        cpm_export_opts o = {.layout = t % 3};
+        assert_int_equal(cpm_build(&rm.m, &o, &p), 0);
+        counter_models += p.counters;
+        for (int k = 0; k < 3; k++) {
+            char q[40], want[300];
+            int n = 1 + (int)pcg32_bounded(&r, 30);
+            for (int i = 0; i < n; i++) q[i] = pcg32_bounded(&r, 5) ? (char)('a' + pcg32_bounded(&r, 26)) : ' ';
+            q[0] = 'x', q[n] = 0;  // the CCP drops leading blanks
+            int len = chat_generate(&rm.m, q, n, want, sizeof want);
+            for (int i = 0; i < len; i++) want[i] = (char)chat_upper((uint8_t)want[i]);
+            cpm_opts co = {.in_fd = -1};
+            cpm_machine *mc = cpm_new(&co);
+            assert_int_equal(cpm_load_com(mc, p.com, p.com_size, "T.COM"), 0);
+            assert_int_equal(cpm_set_tail(mc, q), 0);
+            assert_int_equal(cpm_run(mc), 0);
+            const char *got = cpm_output(mc, NULL);
+            size_t gl = strlen(got);
+            if (gl != (size_t)len + 1 || memcmp(got, want, (size_t)len) != 0)
+                fail_msg("model %d query '%s': Z80 '%.*s', C '%s'", t, q, (int)(gl ? gl - 1 : 0), got, want);
+            cpm_free(mc);
+            answers++, chars += len;
+        }
+        cpm_program_free(&p);
+        free(rm.img);
+    }
+    fprintf(stderr, "z80 kernel: %d answers of 24 random models (%d with layer 1's counter path), %ld characters, identical to chat_generate\n",
+            answers, counter_models, chars);
+    assert_true(counter_models >= 5);
 }
 
 static void test_accumulators_wrap(void **state) {
@@ -410,6 +474,7 @@ int main(void) {
         cmocka_unit_test(test_accumulators_wrap),
         cmocka_unit_test(test_random_layers),
         cmocka_unit_test(test_layer1_split_layouts),
+        cmocka_unit_test(test_random_generation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,8 @@
 //   CNT (Q+K), KLIST (2 * (3 * context - 3): the non-zero context counts of a step), CTX (context),
 //   QBUF (max_query + 2), LINE (258), LIST (64 + 4 * widest hidden layer; the kernel pushes the
 //   entries down from its end)
-//   ACC lo/hi, QACC lo/hi: four 256-byte pages, page-aligned
+//   ACC lo/hi, QACC lo/hi: four 256-byte pages, page-aligned; a fifth for layer 1's 8-bit context
+//   counters when it has them
 //   stack (256 bytes); SP starts at its top, which must be <= E400h
 #include "export/cpm/com.h"
 
@@ -102,6 +103,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     // sparse parts back to packed until the program fits.
     uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], wpart[CHAT_MAX_LAYERS + 1], file_end, cnt, klist, ctx,
         qbuf, line, list, acc;
+    int counters = 0;
     uint32_t fcb = 0, buf = 0, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs = 1, psize[CHAT_MAX_LAYERS + 1];
     int stream = o && o->stream;
     for (;;) {
@@ -135,6 +137,10 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         list = a, a += 64 + 4 * (uint32_t)widest;  // 64 bytes of room below the pushed entries
         a = (a + 255) & ~255u;
         acc = a, a += 4 * 256;
+        // Layer 1's 8-bit context counters (chat.s, fwd_ctx): a hidden layer 1 whose context part
+        // is sparse, and context sums (3 * context - 3) whose doubles fit a signed byte.
+        counters = L >= 2 && sparse[1] && 3 * e->context - 3 <= 63;
+        if (counters) a += 256;
         p->buffer_bytes = a - file_end - (stream ? p->weight_bytes : 0);
         a += CPM_STACK_BYTES;
         if (a <= CPM_TPA_END || layout != CPM_LAYOUT_AUTO) break;
@@ -157,6 +163,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     p->com_size = file_end - 0x100;
     for (int l = 0; l < L; l++) p->sparse[l] = sparse[l + 1];
     p->qsparse = sparse[0];
+    p->counters = counters;
     if (a > CPM_TPA_END)
         return rq_fail(RQ_EINPUT,
                        "the model does not fit%s a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
@@ -201,6 +208,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     d[38] = colfn[2 * sparse[0]], d[39] = colfn[2 * sparse[0] + 1];
     d[40] = (uint8_t)stride[0];
     put16(d + 42, klist);
+    d[44] = counters ? (uint8_t)((acc >> 8) + 4) : 0;
     if (stream) {
         // FCB: drive 0 (current), NAME.TYP blank-padded, the rest zero.
         uint8_t *fc = f + (fcb - 0x100);

@@ -72,6 +72,7 @@ typedef struct {
     uint16_t w[CHAT_MAX_LAYERS];             // column-major weights (packed) or pointer table (sparse)
     int sparse[CHAT_MAX_LAYERS];             // 1 when layer l uses the sparse layout (layer 1: its context columns)
     int qsparse;                             // 1 when layer 1's query columns use the sparse layout
+    int counters;                            // 1 when layer 1 has the 8-bit context counter path
 } cpm_program;
 
 // Build the .COM for m. RQ_EINPUT when the model cannot run on the kernel (a layer wider than 256

@@ -56,6 +56,7 @@ D_WQ = 36		; u16 -> first query column of layer 1 (its query part has its own la
 D_QFN = 38		; u16 column routine of layer 1's query part
 D_QSTRIDE = 40		; u8 column stride of layer 1's query part
 D_KLIST = 42		; u16 -> list of the non-zero context counts (their addresses, 2 * (3*context-3) bytes)
+D_CPAGE = 44		; u8 page of layer 1's 8-bit context counters; 0: no counter path (see fwd_ctx)
 D_LAYERS = 48		; L records of 20 bytes:
 L_NB = 0		;   u8 bytes per column = ceil(n_out/4)
 L_OFF = 1		;   u8 256 - 4*nb (mod 256): row 0's offset in the accumulator pages
@@ -259,7 +260,8 @@ encc:
 	ld (de),a
 	djnz 4$
 	ld (klen),a
-3$:	ld hl,(model+D_KLIST)
+3$:	ld (ksum),a		; A = 0
+	ld hl,(model+D_KLIST)
 	ld (ktail),hl
 	ld ix,(model+D_CTX)
 	ld a,(model+D_CTXN)
@@ -307,6 +309,8 @@ kinc:
 	inc (hl)
 	or a
 	call z,klist_add	; a new bucket
+	ld hl,#ksum
+	inc (hl)
 	pop hl
 	ret
 
@@ -330,12 +334,21 @@ klist_scan:
 	ld (ktail),hl
 	xor a
 	ld (klen),a
+	ld (ksum),a
 	ld hl,(model+D_KCNT)
 	ld bc,(model+D_K)
 1$:	ld a,(hl)
 	or a
-	call nz,klist_add
-	inc hl
+	jr z,2$
+	push hl
+	ld hl,#ksum		; the counts' sum, at most 255
+	add a,(hl)
+	jr nc,3$
+	ld a,#255
+3$:	ld (hl),a
+	pop hl
+	call klist_add
+2$:	inc hl
 	dec bc
 	ld a,b
 	or c
@@ -370,7 +383,14 @@ layer1_query:
 1$:	add hl,hl
 	djnz 1$
 2$:	ld (x1),hl
-	ld hl,(model+D_QFN)	; the query part's layout
+	ld a,(model+D_CPAGE)	; the context counters start at 0 (fin_l1 leaves them so)
+	or a
+	jr z,3$
+	ld h,a
+	ld l,#0
+	ld bc,#256
+	call zero_mem
+3$:	ld hl,(model+D_QFN)	; the query part's layout
 	ld (l1_go+1),hl
 	ld a,(model+D_QSTRIDE)
 	ld hl,(model+D_CNT)
@@ -381,15 +401,35 @@ layer1_query:
 	ld d,a
 	ld a,(model+D_QACCPG)
 	ld h,a
-	jr copy_pages
+	jp copy_pages
 
 ; fwd_ctx: one generation step from QACC and the context counts; returns A = argmax.
+; Layer 1's context part has two ways. The counter path (the exporter gives it a page when layer 1
+; is hidden and its context part sparse): the step's context counts sum to 3*context-3 <= 63, so
+; c_j = sum_i w_ji count_i fits a signed byte (|c_j| <= 126): the columns add into 8-bit counters
+; (an INC or DEC per weight for a count of 1), and fin_l1 finishes the rows from QACC_j + (c_j << a)
+; (mod 2^16: the same sum). Otherwise (and when counts written from outside sum to more): ACC =
+; QACC, then the columns add x = count << a into the 16-bit accumulators.
 fwd_ctx:
 probe_l0:
 	out (0xD3),a		; region 3: layer 1 from QACC and the context columns
 	ld ix,#model+D_LAYERS
 	call load_layer
 	call layer_setup
+	ld a,(model+D_CPAGE)
+	or a
+	jr z,5$
+	ld a,(ksum)
+	cp #64
+	jr nc,5$
+	ld hl,#colrun_c		; the counter path
+	ld (kl_go+1),hl
+	call l1_list
+	ld a,#1
+	ld (l1c),a
+	jr probe_l1
+5$:	ld hl,#l1_add16
+	ld (kl_go+1),hl
 	ld a,(model+D_ACCPG)
 	ld h,a			; ACC = QACC
 	ld a,(model+D_QACCPG)
@@ -411,7 +451,14 @@ fwd_loop:
 	jr nz,fwd_last
 probe_f0:
 	out (0xD4),a		; region 4: finishing hidden layers (shift, ReLU, list)
-	call fin_hidden
+	ld hl,#l1c
+	xor a
+	cp (hl)
+	ld (hl),a
+	jr z,6$
+	call fin_l1		; layer 1 by the counter path
+	jr probe_f1
+6$:	call fin_hidden
 probe_f1:
 	out (0xE4),a
 	ld de,#L_SIZE
@@ -537,34 +584,131 @@ l1c_3:	push hl
 	pop hl
 	jr l1c_2
 
-; l1_list: the context columns of layer 1 (IX, sparse layout), for the counts in the list: add
-; (count << a) * column to ACC (pgoff and l1_go set).
+; l1_list: the context columns of layer 1 (IX, sparse layout) for the counts in the list, through
+; kl_go (patched): l1_add16 adds (count << a) * column to ACC (pgoff and l1_go set), colrun_c adds
+; count * column to the 8-bit counters.
 l1_list:
 	ld a,(klen)
 	or a
 	ret z
 	ld b,a
 	ld hl,(model+D_KLIST)
-1$:	push bc
+l1l_1:	push bc
 	ld e,(hl)
 	inc hl
 	ld d,(hl)
 	inc hl
 	push hl
 	ex de,hl		; HL -> the count
-	ld c,(hl)
+	ld a,(hl)
 	ld de,(model+D_KCNT)
 	or a
 	sbc hl,de		; HL = the bucket
 	add hl,hl		; a pointer per column
 	ld de,(model+D_WK)
-	add hl,de		; HL = the column
-	ld a,c
-	call count_x
-	ld bc,(pgoff)
-	call l1_go
+	add hl,de		; HL = the column, A = the count
+kl_go:	call l1_add16
 	pop hl
 	pop bc
+	djnz l1l_1
+	ret
+
+l1_add16:
+	call count_x
+	ld bc,(pgoff)
+	jp l1_go
+
+; colrun_c: the 8-bit context counters (page D_CPAGE, row offsets as ACC's) += code(r) * A for the
+; rows of a sparse column (HL = its pointer-table entry): +1 rows INC and -1 rows DEC for a count
+; of 1, else (and for -2) an 8-bit addition; no carries: the sums fit a byte (fwd_ctx).
+colrun_c:
+	ld e,(hl)
+	inc hl
+	ld d,(hl)		; DE = the column's three lists
+	ld c,a			; C = count
+	ld a,(model+D_CPAGE)
+	ld h,a			; H = the counter page
+	dec c
+	jr nz,3$
+	ld a,(de)		; count 1: +1 rows
+	inc de
+	or a
+	call nz,c_inc
+	ld a,(de)		; -1 rows
+	inc de
+	or a
+	call nz,c_dec
+	ld c,#-2		; -2 rows
+	jr 4$
+3$:	inc c
+	ld a,(de)		; +count rows
+	inc de
+	or a
+	call nz,c_add
+	xor a
+	sub c
+	ld c,a
+	ld a,(de)		; -count rows
+	inc de
+	or a
+	call nz,c_add
+	sla c			; -2 count rows
+4$:	ld a,(de)
+	inc de
+	or a
+	ret z
+; c_add: counter[H:row] += C for the A >= 1 rows listed at DE; c_inc, c_dec: += 1, -= 1. Two rows
+; per round; an odd count enters the second copy first.
+c_add:
+	srl a
+	ld b,a
+	jr nc,1$
+	inc b
+	jr 2$
+1$:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+	add a,c
+	ld (hl),a
+2$:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+	add a,c
+	ld (hl),a
+	djnz 1$
+	ret
+c_inc:
+	srl a
+	ld b,a
+	jr nc,1$
+	inc b
+	jr 2$
+1$:	ld a,(de)
+	inc de
+	ld l,a
+	inc (hl)
+2$:	ld a,(de)
+	inc de
+	ld l,a
+	inc (hl)
+	djnz 1$
+	ret
+c_dec:
+	srl a
+	ld b,a
+	jr nc,1$
+	inc b
+	jr 2$
+1$:	ld a,(de)
+	inc de
+	ld l,a
+	dec (hl)
+2$:	ld a,(de)
+	inc de
+	ld l,a
+	dec (hl)
 	djnz 1$
 	ret
 
@@ -801,22 +945,9 @@ al_h2:	adc a,#0
 ; next layer, y_j) for every y_j != 0. The entries are PUSHed with SP in the list (an interrupt
 ; would only write below SP, into list space not yet used; the exporter leaves room below).
 fin_hidden:
-	exx
-	ld l,L_SIZE+L_W(ix)	; HL' = column j of the next layer, DE' = its stride
-	ld h,L_SIZE+L_W+1(ix)
-	ld e,L_NBN(ix)
-	ld d,#0
-	exx
-	ld a,#15		; the shift: enter the chain of 15 SRL D / RR E at 15 - s
-	sub L_SHIFT(ix)
-	add a,a
-	add a,a
-	ld e,a
-	ld d,#0
 	ld hl,#fh_chain
-	add hl,de
+	call fin_setup
 	ld (fh_jp+1),hl
-	ld b,L_NOUT(ix)		; 256 -> 0 -> 256 rounds of DJNZ
 	ld a,(model+D_ACCPG)
 	inc a
 	ld h,a			; H = the high-byte page
@@ -850,6 +981,8 @@ fh_next:
 	exx
 	inc l
 	djnz fh_row
+; fin_end: the list's length; SP back.
+fin_end:
 	ld (lpos),sp		; entries = (LIST - SP) / 4
 	ld hl,#0
 	add hl,sp
@@ -864,6 +997,91 @@ fh_next:
 	ld (lcnt),hl
 fh_sp:	ld sp,#0
 	ret
+
+; fin_setup: for finishing layer IX: HL' = column 0 of the next layer, DE' = its stride, B = the
+; rows (256 -> 0 -> 256 rounds of DJNZ); HL = the entry into the chain of 15 SRL D / RR E at HL
+; that shifts by s (15 - s steps before it).
+fin_setup:
+	exx
+	ld l,L_SIZE+L_W(ix)
+	ld h,L_SIZE+L_W+1(ix)
+	ld e,L_NBN(ix)
+	ld d,#0
+	exx
+	ld a,#15
+	sub L_SHIFT(ix)
+	add a,a
+	add a,a
+	ld e,a
+	ld d,#0
+	add hl,de
+	ld b,L_NOUT(ix)
+	ret
+
+; fin_l1: fin_hidden for layer 1 on the counter path: acc_j = QACC_j + (c_j << a) (mod 2^16, c_j
+; the signed 8-bit counter, shifted as (c_j << 8) >> (8 - a)), and c_j back to 0 for the next step.
+fin_l1:
+	ld hl,#fl_schain
+	call fin_setup
+	ld (fl_sjp+1),hl
+	ld a,(model+D_ASH)	; enter the chain of 8 SRA D / RR E after a of them
+	add a,a
+	add a,a
+	ld e,a
+	ld d,#0
+	ld hl,#fl_achain
+	add hl,de
+	ld (fl_ajp+1),hl
+	ld a,(model+D_CPAGE)
+	ld (fl_cp+1),a
+	ld a,(model+D_QACCPG)
+	ld (fl_qp+1),a
+	ld c,#0
+	ld l,L_OFF(ix)
+	ld (fh_sp+1),sp
+	ld sp,(model+D_LIST)
+fl_row:
+fl_cp:	ld h,#0			; the counter page
+	ld a,(hl)
+	ld (hl),c		; C = 0
+	ld d,a
+	ld e,c
+fl_ajp:	jp fl_achain
+fl_achain:
+	.rept 8
+	sra d
+	rr e
+	.endm
+fl_qp:	ld h,#0			; QACC lo, then hi
+	ld a,(hl)
+	add a,e
+	ld e,a
+	inc h
+	ld a,(hl)
+	adc a,d
+	jp m,fl_next		; negative: ReLU gives 0
+	ld d,a
+fl_sjp:	jp fl_schain
+fl_schain:
+	.rept 15
+	srl d
+	rr e
+	.endm
+	ld a,d
+	or e
+	jr z,fl_next
+	push de
+	exx
+	push hl
+	exx
+fl_next:
+	exx
+	add hl,de
+	exx
+	inc l
+	dec b
+	jp nz,fl_row
+	jp fin_end
 
 ; run_list: ACC += y * column for every (column, y) in the list.
 run_list:
@@ -945,6 +1163,8 @@ fin_last:
 qlen:	.db 0
 x1:	.dw 0
 klen:	.db 0			; entries in the list of non-zero context counts
+ksum:	.db 0			; their sum (at most 255)
+l1c:	.db 0			; 1: layer 1 took the counter path this step
 ktail:	.dw 0			; its end
 xneg:	.dw 0
 xneg2:	.dw 0
