@@ -240,8 +240,8 @@ static void col_abs_sum(const float *w, int din, int dout, float *s) {
         for (int i = 0; i < din; i++) s[i] += fabsf(w[(size_t)j * din + i]);
 }
 
-float chatnet_cost_forward(const chatnet *n, const float *params, int B, int q_free, float c_col, float c_nz, float mu,
-                           const float *m) {
+float chatnet_cost_forward(const chatnet *n, const float *params, int B, int q_free, const float *c_col, const float *c_nz,
+                           float mu, const float *m) {
     chatnet_params p;
     chatnet_point(n, (float *)params, &p);
     float a[CHAT_MAX_WIDTH], s[CHAT_MAX_WIDTH];
@@ -249,13 +249,13 @@ float chatnet_cost_forward(const chatnet *n, const float *params, int B, int q_f
     for (int l = 0; l < n->L; l++) {
         cost_activity(n, l, B, q_free, m, a);
         col_abs_sum(p.w[l], n->dims[l], n->dims[l + 1], s);
-        for (int i = 0; i < n->dims[l]; i++) t += (double)a[i] * (c_col + c_nz * s[i]);
+        for (int i = 0; i < n->dims[l]; i++) t += (double)a[i] * (c_col[l] + c_nz[l] * s[i]);
     }
     return (float)(mu * t);
 }
 
-void chatnet_cost_backward(const chatnet *n, const float *params, const chatnet_quant *q, int B, int q_free, float c_col,
-                           float c_nz, float mu, const float *m, float *const *dacc, float *grads) {
+void chatnet_cost_backward(const chatnet *n, const float *params, const chatnet_quant *q, int B, int q_free,
+                           const float *c_col, const float *c_nz, float mu, const float *m, float *const *dacc, float *grads) {
     chatnet_params p, g;
     chatnet_point(n, (float *)params, &p);
     chatnet_point(n, grads, &g);
@@ -263,21 +263,21 @@ void chatnet_cost_backward(const chatnet *n, const float *params, const chatnet_
     for (int l = 0; l < n->L; l++) {
         int din = n->dims[l], dout = n->dims[l + 1];
         cost_activity(n, l, B, q_free, m, a);
-        // dP/dw_lji = mu c_nz a_li sign(w_lji)
+        // dP/dw_lji = mu c_nz[l] a_li sign(w_lji)
         for (int j = 0; j < dout; j++)
             for (int i = 0; i < din; i++) {
                 float w = p.w[l][(size_t)j * din + i];
-                g.w[l][(size_t)j * din + i] += mu * c_nz * a[i] * (float)((w > 0.0f) - (w < 0.0f));
+                g.w[l][(size_t)j * din + i] += mu * c_nz[l] * a[i] * (float)((w > 0.0f) - (w < 0.0f));
             }
         if (l == 0 || m[l - 1] == 0.0f) continue;
-        // dP/dx_l,ri = mu (c_col + c_nz S_li) / (B m); x_l = ReLU(floor(acc_{l-1} / 2^s)): the gate
+        // dP/dx_l,ri = mu (c_col[l] + c_nz[l] S_li) / (B m); x_l = ReLU(floor(acc_{l-1} / 2^s)): the gate
         // is acc > 0, the floor passes straight through
         col_abs_sum(p.w[l], din, dout, s);
         float k = mu / ((float)B * m[l - 1]) * ldexpf(1.0f, -q->shift[l - 1]);
         const float *acc = n->acc[l - 1];
         for (int r = 0; r < B; r++)
             for (int i = 0; i < din; i++)
-                if (acc[(size_t)r * din + i] > 0.0f) dacc[l - 1][(size_t)r * din + i] += k * (c_col + c_nz * s[i]);
+                if (acc[(size_t)r * din + i] > 0.0f) dacc[l - 1][(size_t)r * din + i] += k * (c_col[l] + c_nz[l] * s[i]);
     }
 }
 

@@ -6,6 +6,13 @@
 
 #include "base/err.h"
 
+int chat_z80_counters(int n_layers, int context) { return n_layers >= 2 && 2 * (3 * context - 3) <= 127; }
+
+float chat_z80_t_nz(const chat_imodel *m, int l, int lo) {
+    return l == 0 && lo >= m->enc.q_buckets && chat_z80_counters(m->n_layers, m->enc.context) ? CHAT_Z80_T_NZ_COUNTER
+                                                                                             : CHAT_Z80_T_NZ;
+}
+
 void chat_z80_layer_cost(const chat_imodel *m, int l, int lo, int hi, chat_z80_cost *c) {
     int n_in = m->dims[l], n_out = m->dims[l + 1], nb = chat_row_bytes(n_out), rb = chat_row_bytes(n_in);
     int *cnt = rq_calloc((size_t)n_in * 4, sizeof *cnt);  // per column: rows with code 0..3
@@ -15,6 +22,7 @@ void chat_z80_layer_cost(const chat_imodel *m, int l, int lo, int hi, chat_z80_c
         for (int i = lo; i < hi; i++) cnt[4 * i + (row[i] & 3)]++;
     }
     memset(c, 0, sizeof *c);
+    float t_nz = chat_z80_t_nz(m, l, lo);
     c->packed = (size_t)(hi - lo) * nb;
     c->sparse = 2 * (size_t)(hi - lo);
     c->can_sparse = 1;
@@ -22,7 +30,7 @@ void chat_z80_layer_cost(const chat_imodel *m, int l, int lo, int hi, chat_z80_c
         int p1 = cnt[4 * i + 1], m2 = cnt[4 * i + 2], m1 = cnt[4 * i + 3], nz = p1 + m1 + m2;
         c->sparse += 3 + (size_t)nz;
         c->t_packed += 84.0 * nb + 44.0 * (nz + m2);
-        c->t_sparse += CHAT_Z80_T_COL + CHAT_Z80_T_NZ * nz;
+        c->t_sparse += CHAT_Z80_T_COL + t_nz * nz;
         if (p1 > 255 || m1 > 255 || m2 > 255) c->can_sparse = 0;
     }
     free(cnt);

@@ -352,7 +352,8 @@ static void test_lambda_one_sees_only_the_grid(void **state) {
 
 typedef struct {
     int q_free;
-    float c_col, c_nz, mu, *m;
+    const float *c_col, *c_nz;
+    float mu, *m;
 } cost_ctx;
 static double cost_pen(small *s, void *ctx) {
     cost_ctx *c = ctx;
@@ -367,7 +368,7 @@ static double cost_pen(small *s, void *ctx) {
 static void test_cost_gradient_matches_finite_differences(void **state) {
     (void)state;
     const int dims[] = {10, 9, 7, 5}, q_free = 4;
-    const float c_col = 230.0f, c_nz = 80.0f, mu = 4e-3f;
+    const float c_col[3] = {230.0f, 430.0f, 300.0f}, c_nz[3] = {36.0f, 80.0f, 48.0f}, mu = 4e-3f;
     small s;
     build_small(&s, 3, dims, 6, 7, 0.8f);
     float *gce = calloc(s.net.n_params, sizeof(float)), *dpen[CHAT_MAX_LAYERS] = {0}, m[CHAT_MAX_LAYERS];
@@ -390,7 +391,7 @@ static void test_cost_gradient_matches_finite_differences(void **state) {
                 a += l == 0 ? (i >= q_free && x != 0.0f) : x / m[l - 1];
             }
             for (int j = 0; j < dims[l + 1]; j++) sw += fabsf(w[j * dims[l] + i]);
-            want += a / s.B * (c_col + c_nz * sw);
+            want += a / s.B * (c_col[l] + c_nz[l] * sw);
         }
         w += dims[l + 1] * dims[l];
     }

@@ -453,7 +453,11 @@ static float cost_penalty(chat_family *cf, int B) {
     if (mu <= 0.0f) return 0.0f;
     chatnet_act_l1_norm(&cf->net, B, m);
     int qf = cf->enc.q_buckets;
-    float c_col = CHAT_Z80_T_COL + CHAT_Z80_T_VISIT, c_nz = CHAT_Z80_T_NZ;
+    float c_col[CHAT_MAX_LAYERS], c_nz[CHAT_MAX_LAYERS];
+    for (int l = 0; l < cf->L; l++) {
+        c_col[l] = CHAT_Z80_T_COL + CHAT_Z80_T_VISIT;
+        c_nz[l] = l == 0 && chat_z80_counters(cf->L, cf->enc.context) ? CHAT_Z80_T_NZ_COUNTER : CHAT_Z80_T_NZ;
+    }
     chatnet_cost_backward(&cf->net, cf->params, &cf->q, B, qf, c_col, c_nz, mu, m, cf->pen, cf->grads);
     return chatnet_cost_forward(&cf->net, cf->params, B, qf, c_col, c_nz, mu, m);
 }

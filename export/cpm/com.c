@@ -139,7 +139,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         acc = a, a += 4 * 256;
         // Layer 1's 8-bit context counters (chat.s, fwd_ctx): a hidden layer 1 whose context part
         // is sparse, and context sums (3 * context - 3) whose doubles fit a signed byte.
-        counters = L >= 2 && sparse[1] && 3 * e->context - 3 <= 63;
+        counters = sparse[1] && chat_z80_counters(L, e->context);
         if (counters) a += 256;
         p->buffer_bytes = a - file_end - (stream ? p->weight_bytes : 0);
         a += CPM_STACK_BYTES;
