@@ -78,6 +78,58 @@ static void write_packed(const chat_imodel *m, int l, int lo, int hi, uint8_t *d
 #define N_PARTS(L) ((L) + 1)
 static int part_layer(int k) { return k == 0 ? 0 : k - 1; }
 
+// The memory map of a layout choice (see the top of this file); returns the stack's end.
+typedef struct {
+    uint32_t desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], wpart[CHAT_MAX_LAYERS + 1], file_end, cnt, klist,
+        ctx, qbuf, line, list, acc, fcb, buf, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs;  // list: its end
+    size_t data_bytes, weight_bytes, buffer_bytes;
+    int counters;
+} mem_plan;
+
+static uint32_t plan_memory(const chat_imodel *m, int stream, const int *sparse, const chat_z80_cost *cost, mem_plan *mp) {
+    int L = m->n_layers, widest = 1;
+    const chat_enc_cfg *e = &m->enc;
+    for (int l = 0; l + 1 < L; l++)
+        if (m->dims[l + 1] > widest) widest = m->dims[l + 1];
+    memset(mp, 0, sizeof *mp);
+    uint32_t a = 0x100 + cpm_kernel_size, psize[CHAT_MAX_LAYERS + 1], wmax = 0;
+    mp->desc = a;
+    a += 48 + 20 * (uint32_t)L;
+    mp->charset = a;
+    a += (uint32_t)m->dims[L] - 1;
+    for (int l = 0; l < L; l++) mp->blo[l] = a, a += 8 * (uint32_t)chat_row_bytes(m->dims[l + 1]);
+    if (stream) mp->fcb = a, a += 36;
+    mp->data_bytes = a - mp->desc;
+    for (int k = 0; k < N_PARTS(L); k++) psize[k] = (uint32_t)(sparse[k] ? cost[k].sparse : cost[k].packed);
+    mp->bin_recs = 1;
+    for (int l = 0; l < L; l++) {
+        uint32_t n = l == 0 ? psize[0] + psize[1] : psize[l + 1];
+        mp->nrec[l] = (n + 127) / 128, mp->rec0[l] = mp->bin_recs, mp->bin_recs += mp->nrec[l];
+        if (128 * mp->nrec[l] > wmax) wmax = 128 * mp->nrec[l];
+        if (!stream) mp->w[l] = a, a += n;
+    }
+    if (stream) mp->buf = a, a += wmax;  // not part of the file: counted with the buffers below
+    mp->weight_bytes = stream ? wmax : a - mp->desc - mp->data_bytes;
+    mp->file_end = stream ? mp->buf : a;
+    for (int l = 0; l < L && stream; l++) mp->w[l] = mp->buf;
+    for (int k = 0; k < N_PARTS(L); k++) mp->wpart[k] = k == 1 ? mp->w[0] + psize[0] : mp->w[part_layer(k)];
+    mp->cnt = a, a += (uint32_t)(e->q_buckets + e->k_buckets);
+    mp->klist = a, a += 2 * (3 * (uint32_t)e->context - 3);  // the addresses of the non-zero context counts
+    mp->ctx = a, a += (uint32_t)e->context;
+    mp->qbuf = a, a += (uint32_t)e->max_query + 2;
+    mp->line = a, a += 258;
+    a += 64 + 4 * (uint32_t)widest;  // the list's entries are pushed down from its end, 64 bytes to spare
+    mp->list = a;
+    a = (a + 255) & ~255u;
+    mp->acc = a, a += 4 * 256;
+    // Layer 1's 8-bit context counters (chat.s, fwd_ctx): a hidden layer 1 whose context part is
+    // sparse, and context sums (3 * context - 3) whose doubles fit a signed byte.
+    mp->counters = sparse[1] && chat_z80_counters(L, e->context);
+    if (mp->counters) a += 256;
+    mp->buffer_bytes = a - mp->file_end - (stream ? mp->weight_bytes : 0);
+    return a + CPM_STACK_BYTES;
+}
+
 int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     memset(p, 0, sizeof *p);
     int L = m->n_layers, n_out = m->dims[L], layout = o ? o->layout : CPM_LAYOUT_AUTO, Q = m->enc.q_buckets;
@@ -85,7 +137,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         if (m->dims[l + 1] > CPM_MAX_ROWS)
             return rq_fail(RQ_EINPUT, "layer %d has %d outputs; the Z80 kernel handles at most %d per layer", l,
                            m->dims[l + 1], CPM_MAX_ROWS);
-    int nb[CHAT_MAX_LAYERS], widest = 1, sparse[CHAT_MAX_LAYERS + 1], lo[CHAT_MAX_LAYERS + 1], hi[CHAT_MAX_LAYERS + 1];
+    int nb[CHAT_MAX_LAYERS], sparse[CHAT_MAX_LAYERS + 1], lo[CHAT_MAX_LAYERS + 1], hi[CHAT_MAX_LAYERS + 1];
     chat_z80_cost cost[CHAT_MAX_LAYERS + 1];
     for (int l = 0; l < L; l++) nb[l] = chat_row_bytes(m->dims[l + 1]);
     for (int k = 0; k < N_PARTS(L); k++) {
@@ -95,69 +147,37 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         sparse[k] = cost[k].can_sparse &&
                     (layout == CPM_LAYOUT_SPARSE || (layout == CPM_LAYOUT_AUTO && cost[k].t_sparse < cost[k].t_packed));
     }
-    for (int l = 0; l + 1 < L; l++)
-        if (m->dims[l + 1] > widest) widest = m->dims[l + 1];
     const chat_enc_cfg *e = &m->enc;
 
     // Sizes and addresses (in 32 bits so an oversized model is measured, not wrapped). AUTO turns
-    // sparse parts back to packed until the program fits.
-    uint32_t a, desc, charset, blo[CHAT_MAX_LAYERS], w[CHAT_MAX_LAYERS], wpart[CHAT_MAX_LAYERS + 1], file_end, cnt, klist, ctx,
-        qbuf, line, list, acc;
-    int counters = 0;
-    uint32_t fcb = 0, buf = 0, rec0[CHAT_MAX_LAYERS], nrec[CHAT_MAX_LAYERS], bin_recs = 1, psize[CHAT_MAX_LAYERS + 1];
-    int stream = o && o->stream;
-    for (;;) {
-        a = 0x100 + cpm_kernel_size;
-        desc = a;
-        a += 48 + 20 * (uint32_t)L;
-        charset = a;
-        a += (uint32_t)n_out - 1;
-        for (int l = 0; l < L; l++) blo[l] = a, a += 8 * (uint32_t)nb[l];
-        if (stream) fcb = a, a += 36;
-        p->data_bytes = a - desc;
-        for (int k = 0; k < N_PARTS(L); k++) psize[k] = (uint32_t)(sparse[k] ? cost[k].sparse : cost[k].packed);
-        uint32_t wmax = 0;
-        bin_recs = 1;
-        for (int l = 0; l < L; l++) {
-            uint32_t n = l == 0 ? psize[0] + psize[1] : psize[l + 1];
-            nrec[l] = (n + 127) / 128, rec0[l] = bin_recs, bin_recs += nrec[l];
-            if (128 * nrec[l] > wmax) wmax = 128 * nrec[l];
-            if (!stream) w[l] = a, a += n;
-        }
-        if (stream) buf = a, a += wmax;  // not part of the file: counted with the buffers below
-        p->weight_bytes = stream ? wmax : a - desc - p->data_bytes;
-        file_end = stream ? buf : a;
-        for (int l = 0; l < L && stream; l++) w[l] = buf;
-        for (int k = 0; k < N_PARTS(L); k++) wpart[k] = k == 1 ? w[0] + psize[0] : w[part_layer(k)];
-        cnt = a, a += (uint32_t)(e->q_buckets + e->k_buckets);
-        klist = a, a += 2 * (3 * (uint32_t)e->context - 3);  // the addresses of the non-zero context counts
-        ctx = a, a += (uint32_t)e->context;
-        qbuf = a, a += (uint32_t)e->max_query + 2;
-        line = a, a += 258;
-        list = a, a += 64 + 4 * (uint32_t)widest;  // 64 bytes of room below the pushed entries
-        a = (a + 255) & ~255u;
-        acc = a, a += 4 * 256;
-        // Layer 1's 8-bit context counters (chat.s, fwd_ctx): a hidden layer 1 whose context part
-        // is sparse, and context sums (3 * context - 3) whose doubles fit a signed byte.
-        counters = sparse[1] && chat_z80_counters(L, e->context);
-        if (counters) a += 256;
-        p->buffer_bytes = a - file_end - (stream ? p->weight_bytes : 0);
-        a += CPM_STACK_BYTES;
-        if (a <= CPM_TPA_END || layout != CPM_LAYOUT_AUTO) break;
-        // The part that loses the least time per byte it gives back goes packed first. Time counts
-        // per generated character: the query part runs once per answer (about max_answer / 2
-        // characters), every other part on every step.
-        int worst = -1;
-        double best_ratio = 0.0;
-        for (int k = 0; k < N_PARTS(L); k++) {
-            if (!sparse[k] || cost[k].sparse <= cost[k].packed) continue;
-            double runs = k == 0 ? 2.0 / (m->max_answer > 2 ? m->max_answer : 2) : 1.0;
-            double ratio = (cost[k].t_packed - cost[k].t_sparse) * runs / (double)(cost[k].sparse - cost[k].packed);
-            if (worst < 0 || ratio < best_ratio) worst = k, best_ratio = ratio;
-        }
-        if (worst < 0) break;
-        sparse[worst] = 0;
+    // sparse parts back to packed until the program fits, the part that loses the least time per
+    // byte it gives back first (time per generated character: the query part runs once per answer,
+    // about max_answer / 2 characters, every other part on every step), then takes back, the most
+    // valuable first, the reverted parts that fit after all.
+    mem_plan mp;
+    int stream = o && o->stream, reverted[CHAT_MAX_LAYERS + 1], n_reverted = 0;
+    double ratio[CHAT_MAX_LAYERS + 1];
+    for (int k = 0; k < N_PARTS(L); k++) {
+        double runs = k == 0 ? 2.0 / (m->max_answer > 2 ? m->max_answer : 2) : 1.0;
+        ratio[k] = (cost[k].t_packed - cost[k].t_sparse) * runs / (double)(cost[k].sparse - cost[k].packed + 1);
     }
+    while (plan_memory(m, stream, sparse, cost, &mp) > CPM_TPA_END && layout == CPM_LAYOUT_AUTO) {
+        int worst = -1;
+        for (int k = 0; k < N_PARTS(L); k++)
+            if (sparse[k] && cost[k].sparse > cost[k].packed && (worst < 0 || ratio[k] < ratio[worst])) worst = k;
+        if (worst < 0) break;
+        sparse[worst] = 0, reverted[n_reverted++] = worst;
+    }
+    for (int i = n_reverted - 2; i >= 0; i--) {  // the last one reverted made it fit
+        sparse[reverted[i]] = 1;
+        if (plan_memory(m, stream, sparse, cost, &mp) > CPM_TPA_END) sparse[reverted[i]] = 0;
+    }
+    uint32_t a = plan_memory(m, stream, sparse, cost, &mp);
+    uint32_t desc = mp.desc, charset = mp.charset, *blo = mp.blo, *w = mp.w, *wpart = mp.wpart, file_end = mp.file_end,
+             cnt = mp.cnt, klist = mp.klist, ctx = mp.ctx, qbuf = mp.qbuf, line = mp.line, list = mp.list, acc = mp.acc,
+             fcb = mp.fcb, buf = mp.buf, *rec0 = mp.rec0, *nrec = mp.nrec, bin_recs = mp.bin_recs;
+    int counters = mp.counters;
+    p->data_bytes = mp.data_bytes, p->weight_bytes = mp.weight_bytes, p->buffer_bytes = mp.buffer_bytes;
     p->stack_bytes = CPM_STACK_BYTES;
     p->code_bytes = cpm_kernel_size;
     p->com_size = file_end - 0x100;
@@ -175,7 +195,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
 
     p->desc = (uint16_t)desc, p->charset = (uint16_t)charset, p->cnt = (uint16_t)cnt;
     p->kcnt = (uint16_t)(cnt + e->q_buckets), p->ctx = (uint16_t)ctx, p->qbuf = (uint16_t)qbuf;
-    p->line = (uint16_t)line, p->list = (uint16_t)(list + 64 + 4 * (uint32_t)widest), p->end = (uint16_t)a;
+    p->line = (uint16_t)line, p->list = (uint16_t)list, p->end = (uint16_t)a;
     p->acc_page = (uint8_t)(acc >> 8), p->qacc_page = (uint8_t)((acc >> 8) + 2);
     p->n_layers = L;
 
@@ -199,7 +219,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     d[8] = (uint8_t)e->context, d[9] = (uint8_t)e->max_query, d[10] = (uint8_t)m->max_answer;
     d[11] = (uint8_t)m->in_shift;
     put16(d + 12, charset), put16(d + 14, cnt), put16(d + 16, p->kcnt), put16(d + 18, ctx);
-    put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list + 64 + 4 * (uint32_t)widest);
+    put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list);
     d[26] = p->acc_page, d[27] = p->qacc_page;
     put16(d + 28, p->end);
     put16(d + 30, wpart[1]);
