@@ -37,7 +37,12 @@ void chat_z80_layer_cost(const chat_imodel *m, int l, int lo, int hi, chat_z80_c
 }
 
 double chat_z80_step_estimate(const chat_imodel *m, double ctx_active, const double *active) {
-    double t = 0;
+    // what a step costs whatever the weights: encoding the context, layer 1's start (a QACC copy, or
+    // nothing on the counter path), finishing each hidden row (more from QACC + counters), the
+    // biases of layers 2.., the output shift and argmax (measured on the bundled models)
+    int L = m->n_layers, counters = chat_z80_counters(L, m->enc.context);
+    double t = 10600.0 + (counters ? 0.0 : 32.0 * m->dims[1]) + 176.0 * m->dims[L];
+    for (int l = 0; l + 1 < L; l++) t += (l == 0 && counters ? 147.0 : 60.0) * m->dims[l + 1] + 32.0 * m->dims[l + 2];
     for (int l = 0; l < m->n_layers; l++) {
         chat_z80_cost c;
         int lo = l == 0 ? m->enc.q_buckets : 0, hi = m->dims[l];  // layer 1: the context part

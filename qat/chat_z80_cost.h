@@ -38,8 +38,8 @@ typedef struct {
 
 // Layer l, columns [lo, hi) (the exporter lays out layer 1's query and context columns apart).
 void chat_z80_layer_cost(const chat_imodel *m, int l, int lo, int hi, chat_z80_cost *c);
-// Estimated T-states of the columns' part of one generation step (the bulk of it: context
-// encoding, biases, finishing the hidden layers and the argmax add ~0.05-0.1 M T),
+// Estimated T-states of one generation step (the columns, plus what encoding the context,
+// finishing the hidden layers, the biases and the argmax cost),
 // each layer in the layout `export --layout auto` picks when it fits: ctx_active = mean non-zero
 // context buckets per step, active[l] = mean active units of hidden layer l.
 double chat_z80_step_estimate(const chat_imodel *m, double ctx_active, const double *active);
