@@ -49,10 +49,10 @@ def run(args, env):
 
 
 def config_for(entry, seed, search_dir):
-    base = json.load(open(os.path.join(search_dir, entry.get("base", "config.json"))))
-    cfg = merge(base, json.loads(json.dumps(entry.get("overrides", {}))))
+    base_path = os.path.join(search_dir, entry.get("base", "config.json"))
+    cfg = merge(json.load(open(base_path)), json.loads(json.dumps(entry.get("overrides", {}))))
     cfg["seed"] = seed
-    cfg["data"] = os.path.abspath(os.path.join(search_dir, cfg["data"]))
+    cfg["data"] = os.path.abspath(os.path.join(os.path.dirname(base_path), cfg["data"]))  # relative to its config
     if "teacher" in cfg.get("qat", {}):  # a teacher of the same seed (its split must match)
         cfg["qat"]["teacher"] = cfg["qat"]["teacher"].replace("{seed}", str(seed))
     return cfg

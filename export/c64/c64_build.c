@@ -4,14 +4,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
+#include "base/binio.h"
 #include "export/proc.h"
 
 // Sources of the program, relative to the source tree (every one goes through c89.py).
 static const char *const SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "infer/lm_tok.c", "infer/ierr.c", "base/crc32.c",
                                       "export/c64/cpu/c64_forward.c", "export/c64/cpu/c64_main.c", "export/c64/cpu/c64_rt.c",
                                       "export/c64/cpu/c64_mac_init.c", NULL};
+// The chat program: the shared one (export/rt/) over infer/'s kernel, with the C64's services.
+static const char *const CHAT_SOURCES[] = {"export/rt/chat_main.c", "export/rt/io.c", "export/rt/arena.c", "infer/chat_kernel.c",
+                                           "infer/chat_encode.c", "infer/chat_image.c", "infer/ierr.c", "infer/lm_gen.c", "base/crc32.c",
+                                           "export/c64/cpu/rt_c64.c", "export/c64/cpu/c64_rt.c", NULL};
 static const char *const TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", "export/c64/cpu/c64_mac_init.c", NULL};
 
 uint32_t c64_kv_bytes(const lm_config *c) { return (uint32_t)c->n_layers * c->seq_len * lm_kv_dim(c) * 3u; }
@@ -100,26 +106,41 @@ static long overflow_bytes(const char *log) {
     return sum;
 }
 
-int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *shortfall) {
+int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, long *shortfall) {
     int reu = strcmp(sys, "c64") == 0, rc;
+    char exe[4200], cwd[4096];
+    // the link runs in the build folder: a relative output path is made absolute first
+    if (exe_path[0] != '/' && getcwd(cwd, sizeof cwd)) snprintf(exe, sizeof exe, "%s/%s", cwd, exe_path);
+    else snprintf(exe, sizeof exe, "%s", exe_path);
     size_t cap = 1 << 17, n = 0;
     char *cmd = malloc(cap), defs[1024], gen[4200];
     // every source: preprocess (cc65's type widths, the model header: LM_MAX_LAYERS / LM_MAX_HEAD
     // from its dimensions), rewrite for cc65 in one python run, compile in one cl65 run, link
-    snprintf(defs, sizeof defs, "-include '%s/c64_model.h' -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s", b->bdir,
-             reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : "");
-    snprintf(gen, sizeof gen, "%s/c64_model.c", b->bdir);
-    const char *srcs[16];
+    int chat = b->chat_defs != NULL, lm = !chat && !b->test_main;  // (a chat test_main: chat_layer.s's test)
+    if (chat)
+        snprintf(defs, sizeof defs, "%s%s", b->chat_defs, reu ? " -DC64_REU" : "");
+    else
+        snprintf(defs, sizeof defs, "-include c64_model.h -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s",
+                 reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : "");
+    int chat_reu = chat && b->chat_reu;
+    snprintf(gen, sizeof gen, "%s", chat ? "c64_chat.c" : "c64_model.c");  // generated in bdir, where the commands run
+    const char *srcs[20];
     int ns = 0;
-    const char *const *list = b->test_main ? TEST_SOURCES : SOURCES;
+    static const char *const CHAT_TEST_SOURCES[] = {"infer/lm_ops.c", "infer/lm_gen.c", "base/crc32.c", NULL};
+    const char *const *list = b->test_main ? (chat ? CHAT_TEST_SOURCES : TEST_SOURCES) : chat ? CHAT_SOURCES : SOURCES;
     for (int i = 0; list[i]; i++) srcs[ns++] = list[i];
     if (b->test_main) {
         srcs[ns++] = b->test_main;
-    } else {
+    } else if (lm) {
         srcs[ns++] = reu ? "export/c64/cpu/ws_reu.c" : "export/c64/cpu/ws_file.c";
+        if (reu) srcs[ns++] = "export/c64/cpu/reu_dma.c";
+        srcs[ns++] = gen;
+    } else if (chat_reu) {
+        srcs[ns++] = "export/c64/cpu/chat_reu.c";
+        srcs[ns++] = "export/c64/cpu/reu_dma.c";
         srcs[ns++] = gen;
     }
-    char bases[16][128];
+    char bases[20][128];
     n += (size_t)snprintf(cmd + n, cap - n, "set -e; cd '%s'; ", b->bdir);
     for (int i = 0; i < ns; i++) {
         const char *sl = strrchr(srcs[i], '/');
@@ -128,32 +149,84 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *
         n += (size_t)snprintf(cmd + n, cap - n, "gcc -E -P -std=c99 -nostdinc -I'%s/export/c64/cpu/inc' -I'%s/export/c64/cpu' -I'%s' -I. %s '%s%s%s' > %s_%s.i; ",
                               b->root, b->root, b->root, defs, srcs[i] == gen ? "" : b->root, srcs[i] == gen ? "" : "/", srcs[i], bases[i], sys);
     }
-    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'", b->root);
+    int chat_asm = chat && !b->c_kernels;  // chat_layer.s instead of infer/'s chat_layer_forward
+    n += (size_t)snprintf(cmd + n, cap - n, "python3 '%s/export/c64/c89.py'%s", b->root, chat_asm ? " --drop chat_layer_forward" : "");
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.i %s_%s.c", bases[i], sys, bases[i], sys);
-    n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O -c", sys);
+    if (reu) {
+        // cc65 -t c64 turns character and string constants into PETSCII; the identity map keeps
+        // them ASCII (infer/ compares bytes with 'A'..'Z', ' ', ...), c64_rt.c translates at the KERNAL
+        n += (size_t)snprintf(cmd + n, cap - n, "; : > ascii.h; i=1; while [ $i -lt 256 ]; do echo \"#pragma charmap ($i, $i)\" >> ascii.h; i=$((i+1)); done");
+        for (int i = 0; i < ns; i++)
+            n += (size_t)snprintf(cmd + n, cap - n, "; cat ascii.h %s_%s.c > %s_%s.t && mv %s_%s.t %s_%s.c", bases[i], sys, bases[i], sys, bases[i], sys,
+                                  bases[i], sys);
+    }
+    // the chat kernel's arrays (a few KB) are static (-Cl): the C stack is 1 KB, nothing recurses
+    n += (size_t)snprintf(cmd + n, cap - n, "; cl65 -t %s -O%s -c", sys, chat ? " -Cl" : "");
     for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.c", bases[i], sys);
-    if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
-                                                b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
-    if (!b->test_main) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
+    if (!b->c_kernels && !chat) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s %s-o c64_mac_%s.o '%s/export/c64/cpu/c64_mac.s'", sys,
+                                                          b->wbits == 4 ? "-D C64_INT4 " : "", sys, b->root);
+    if (lm || chat_reu) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -o c64_crc_%s.o '%s/export/c64/cpu/c64_crc.s'", sys, sys, b->root);
+    if (chat_asm)
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D CHAT_MAX_WIDTH=%d -o chat_layer_%s.o '%s/export/c64/cpu/chat_layer.s'", sys, b->chat_width,
+                              sys, b->root);
+    if (reu && !b->test_main) n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t c64 -o c64_petscii_c64.o '%s/export/c64/cpu/c64_petscii.s'", b->root);
     rc = sh(cmd, NULL);
     if (!rc) {
         char *log = NULL;
         // a 1 KB C stack (cc65's default is 2 KB; the deepest chain, main -> lm_gen_next ->
-        // lm_forward -> attention -> lm_softmax_q15, uses a few hundred bytes)
-        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -D __STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, exe);
+        // lm_forward -> attention -> lm_softmax_q15, uses a few hundred bytes: 262 measured on
+        // the C64 model for stories260K with sampling). The size is the linker's symbol (-Wl -D:
+        // cl65's own -D defines a C preprocessor symbol, which left the 2 KB default in place).
+        n = (size_t)snprintf(cmd, cap, "cd '%s' && cl65 -t %s -Wl -D,__STACKSIZE__=0x400 -m %s.map -o '%s'", b->bdir, sys, sys, exe);
         for (int i = 0; i < ns; i++) n += (size_t)snprintf(cmd + n, cap - n, " %s_%s.o", bases[i], sys);
-        if (!b->c_kernels) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
-        if (!b->test_main) n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
+        if (!b->c_kernels && !chat) n += (size_t)snprintf(cmd + n, cap - n, " c64_mac_%s.o", sys);
+        if (lm || chat_reu) n += (size_t)snprintf(cmd + n, cap - n, " c64_crc_%s.o", sys);
+        if (chat_asm) n += (size_t)snprintf(cmd + n, cap - n, " chat_layer_%s.o", sys);
+        if (reu && !b->test_main) n += (size_t)snprintf(cmd + n, cap - n, " c64_petscii_c64.o");
         snprintf(cmd + n, cap - n, " %s.lib", sys);
         rc = sh(cmd, &log);
         long over = log ? overflow_bytes(log) : 0;
         if (rc && over > 0) {
             *shortfall = over;
-            rc = rq_fail(RQ_EINPUT, "target c64: the program does not fit the %s's RAM: %ld bytes short (code + tokenizer + buffers for this model)",
-                         reu ? "C64" : "sim65 machine", over);
+            rc = rq_fail(RQ_EINPUT, "target c64: the program does not fit the %s's RAM: %ld bytes short (code + %s for this model)",
+                         reu ? "C64" : "sim65 machine", over, chat ? "model image + the kernel's arrays" : "tokenizer + buffers");
         }
         free(log);
     }
     free(cmd);
     return rc;
+}
+
+int c64_put_file(const char *dir, const char *name, const void *p, size_t n) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
+    return rq_write_atomic(path, p, n);
+}
+
+long c64_segment_bytes(const char *map, const char *seg) {
+    // ld65 map "Segment list": NAME  START  END  SIZE  ALIGN (hex)
+    const char *p = strstr(map, "Segment list:");
+    char pat[32];
+    snprintf(pat, sizeof pat, "\n%s ", seg);
+    if (!p || !(p = strstr(p, pat))) return 0;
+    unsigned long a, b, n;
+    return sscanf(p + strlen(pat), " %lx %lx %lx", &a, &b, &n) == 3 ? (long)n : 0;
+}
+
+int c64_map_segments(const char *bdir, long seg[4]) {
+    char mpath[4200];
+    uint8_t *map = NULL;
+    size_t ml = 0;
+    snprintf(mpath, sizeof mpath, "%s/c64.map", bdir);
+    if (rq_read_file(mpath, &map, &ml)) map = NULL, rq_clear_error();
+    const char *mp = map ? (const char *)map : "", *names[4] = {"CODE", "RODATA", "DATA", "BSS"};
+    for (int i = 0; i < 4; i++) seg[i] = c64_segment_bytes(mp, names[i]);
+    free(map);
+    return map != NULL;
+}
+
+int c64_d64(const char *dir, const char *files) {
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm -f %s && cc1541 -n RETROQAT -i RQ %s >/dev/null", dir, strrchr(files, ' ') + 1, files);
+    return sh(cmd, NULL);
 }

@@ -1,6 +1,7 @@
 // c64_build.h: the C64 exporter's build step: generate the model header for one model image,
 // rewrite the C sources for cc65 (c89.py) and compile and link them with cl65, for sim65
-// (sim6502, paravirtual host files) and for a C64 with an REU (c64, the .prg).
+// (sim6502, paravirtual host files) and for a C64 with an REU (c64, the .prg); the chat program
+// (export/rt/chat_main.c) the same way.
 #ifndef RQ_EXPORT_C64_BUILD_H
 #define RQ_EXPORT_C64_BUILD_H
 
@@ -17,7 +18,14 @@ typedef struct {
     int c_kernels;         // 1: infer/'s C loops instead of the 6502 routines (for comparison)
     int wbits;             // the layers' weight bits (4: the int4 kernel is assembled too)
     const char *test_main; // NULL: the transformer program; else a test program's main file
-                           // (linked with infer/lm_ops, lm_gen, crc32 and the MAC kernels)
+                           // (linked with infer/lm_ops, lm_gen, crc32 and the MAC kernels; with
+                           // chat_defs: lm_ops, lm_gen, crc32 and chat_layer.s)
+    const char *chat_defs; // non-NULL: the chat program (export/rt/chat_main.c), built with these
+                           // -D flags (CHAT_MAX_WIDTH, CHAT_MAX_BUCKETS, RT_ARENA_BYTES)
+    int chat_reu;          // the chat program with its image in the REU (chat_reu.c and the
+                           // generated bdir/c64_chat.c; chat_defs has -DRT_CHAT_REMOTE)
+    int chat_width;        // the chat model's widest layer (chat_layer.s's tables; c_kernels:
+                           // infer/'s C chat_layer_forward instead)
 } c64_build_cfg;
 
 // The KV cache bytes and the REU address where it starts (after the image, 256-aligned).
@@ -31,5 +39,19 @@ int c64_gen_model(const c64_build_cfg *b, const lm_model *m, const uint8_t *img,
 // fit the machine's RAM, returns RQ_EINPUT with the shortfall in bytes in *shortfall (and the
 // message recorded); other failures RQ_ERUNTIME with the tool's output in the message.
 int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe, long *shortfall);
+
+// Export helpers: write DIR/NAME; the size of a segment in an ld65 map (0 when absent); CODE,
+// RODATA, DATA, BSS of bdir/c64.map (0: no map); cc1541 in dir with `files` (its arguments, the
+// .d64's name last).
+int c64_put_file(const char *dir, const char *name, const void *p, size_t n);
+long c64_segment_bytes(const char *map, const char *seg);
+int c64_map_segments(const char *bdir, long seg[4]);
+int c64_d64(const char *dir, const char *files);
+
+// The chat model's export (c64_chat.c); force_reu: the weights in the REU even when they fit RAM;
+// c_kernels: infer/'s C layer instead of chat_layer.s.
+#include "qat/model_open.h"
+#include "export/target.h"
+int c64_chat_export(const rq_model *m, const rq_export_opts *o, int force_reu, int c_kernels);
 
 #endif

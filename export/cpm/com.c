@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "infer/lm_gen.h"
 #include "qat/chat_z80_cost.h"
 
 static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
@@ -45,7 +46,7 @@ void cpm_program_free(cpm_program *p) {
 // offset = off + row. Written to dst; at is the Z80 address it will occupy (the table holds addresses).
 static void write_sparse(const chat_imodel *m, int l, int lo, int hi, int off, uint32_t at, uint8_t *dst) {
     int n_in = m->dims[l], n_out = m->dims[l + 1], rb = chat_row_bytes(n_in);
-    uint8_t *table = dst, *f = dst - (at - 0x100);
+    uint8_t *table = dst;  // dst[a - at] is the byte at Z80 address a
     uint32_t list = at + 2 * (uint32_t)(hi - lo);
     int8_t *codes = rq_malloc((size_t)n_in * n_out);  // [r][i] values
     for (int r = 0; r < n_out; r++) chat_unpack_row(m->w[l] + (size_t)r * rb, n_in, codes + (size_t)r * n_in);
@@ -53,11 +54,11 @@ static void write_sparse(const chat_imodel *m, int l, int lo, int hi, int off, u
         put16(table + 2 * (i - lo), list);
         static const int8_t group[3] = {1, -1, -2};
         for (int g = 0; g < 3; g++) {
-            uint8_t *n = f + (list - 0x100);
+            uint8_t *n = dst + (list - at);
             list++;
             *n = 0;
             for (int r = 0; r < n_out; r++)
-                if (codes[(size_t)r * n_in + i] == group[g]) f[list++ - 0x100] = (uint8_t)(off + r), (*n)++;
+                if (codes[(size_t)r * n_in + i] == group[g]) dst[list++ - at] = (uint8_t)(off + r), (*n)++;
         }
     }
     free(codes);
@@ -86,13 +87,14 @@ typedef struct {
     int counters;
 } mem_plan;
 
-static uint32_t plan_memory(const chat_imodel *m, int stream, const int *sparse, const chat_z80_cost *cost, mem_plan *mp) {
+static uint32_t plan_memory(const chat_imodel *m, const cpm_mem_map *mm, int stream, const int *sparse, const chat_z80_cost *cost,
+                            mem_plan *mp) {
     int L = m->n_layers, widest = 1;
     const chat_enc_cfg *e = &m->enc;
     for (int l = 0; l + 1 < L; l++)
         if (m->dims[l + 1] > widest) widest = m->dims[l + 1];
     memset(mp, 0, sizeof *mp);
-    uint32_t a = 0x100 + cpm_kernel_size, psize[CHAT_MAX_LAYERS + 1], wmax = 0;
+    uint32_t a = mm->org + mm->kernel_size, psize[CHAT_MAX_LAYERS + 1], wmax = 0;
     mp->desc = a;
     a += 48 + 20 * (uint32_t)L;
     mp->charset = a;
@@ -132,11 +134,16 @@ static uint32_t plan_memory(const chat_imodel *m, int stream, const int *sparse,
 
 int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     memset(p, 0, sizeof *p);
+    const cpm_mem_map cpm = {cpm_kernel_bin, cpm_kernel_size, 0x100, 1, CPM_TPA_END, NULL};
+    const cpm_mem_map *mm = o && o->map ? o->map : &cpm;
+    const uint32_t org = mm->org;
     int L = m->n_layers, n_out = m->dims[L], layout = o ? o->layout : CPM_LAYOUT_AUTO, Q = m->enc.q_buckets;
     for (int l = 0; l < L; l++)
         if (m->dims[l + 1] > CPM_MAX_ROWS)
             return rq_fail(RQ_EINPUT, "layer %d has %d outputs; the Z80 kernel handles at most %d per layer", l,
                            m->dims[l + 1], CPM_MAX_ROWS);
+    if (!mm->packed && layout == CPM_LAYOUT_PACKED)
+        return rq_fail(RQ_EINPUT, "this kernel has no packed layout (every layer is sparse)");
     int nb[CHAT_MAX_LAYERS], sparse[CHAT_MAX_LAYERS + 1], lo[CHAT_MAX_LAYERS + 1], hi[CHAT_MAX_LAYERS + 1];
     chat_z80_cost cost[CHAT_MAX_LAYERS + 1];
     for (int l = 0; l < L; l++) nb[l] = chat_row_bytes(m->dims[l + 1]);
@@ -144,8 +151,11 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         int l = part_layer(k);
         lo[k] = k == 1 ? Q : 0, hi[k] = k == 0 ? Q : m->dims[l];
         chat_z80_layer_cost(m, l, lo[k], hi[k], &cost[k]);
-        sparse[k] = cost[k].can_sparse &&
-                    (layout == CPM_LAYOUT_SPARSE || (layout == CPM_LAYOUT_AUTO && cost[k].t_sparse < cost[k].t_packed));
+        if (!mm->packed && !cost[k].can_sparse)
+            return rq_fail(RQ_EINPUT, "layer %d has a column whose rows of one weight value do not fit a sparse list "
+                           "(at most 255), and this kernel has only the sparse layout", l);
+        sparse[k] = cost[k].can_sparse && (!mm->packed || layout == CPM_LAYOUT_SPARSE ||
+                                           (layout == CPM_LAYOUT_AUTO && cost[k].t_sparse < cost[k].t_packed));
     }
     const chat_enc_cfg *e = &m->enc;
 
@@ -161,7 +171,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         double runs = k == 0 ? 2.0 / (m->max_answer > 2 ? m->max_answer : 2) : 1.0;
         ratio[k] = (cost[k].t_packed - cost[k].t_sparse) * runs / (double)(cost[k].sparse - cost[k].packed + 1);
     }
-    while (plan_memory(m, stream, sparse, cost, &mp) > CPM_TPA_END && layout == CPM_LAYOUT_AUTO) {
+    while (plan_memory(m, mm, stream, sparse, cost, &mp) > mm->end && layout == CPM_LAYOUT_AUTO && mm->packed) {
         int worst = -1;
         for (int k = 0; k < N_PARTS(L); k++)
             if (sparse[k] && cost[k].sparse > cost[k].packed && (worst < 0 || ratio[k] < ratio[worst])) worst = k;
@@ -170,21 +180,29 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     }
     for (int i = n_reverted - 2; i >= 0; i--) {  // the last one reverted made it fit
         sparse[reverted[i]] = 1;
-        if (plan_memory(m, stream, sparse, cost, &mp) > CPM_TPA_END) sparse[reverted[i]] = 0;
+        if (plan_memory(m, mm, stream, sparse, cost, &mp) > mm->end) sparse[reverted[i]] = 0;
     }
-    uint32_t a = plan_memory(m, stream, sparse, cost, &mp);
+    uint32_t a = plan_memory(m, mm, stream, sparse, cost, &mp);
     uint32_t desc = mp.desc, charset = mp.charset, *blo = mp.blo, *w = mp.w, *wpart = mp.wpart, file_end = mp.file_end,
              cnt = mp.cnt, klist = mp.klist, ctx = mp.ctx, qbuf = mp.qbuf, line = mp.line, list = mp.list, acc = mp.acc,
              fcb = mp.fcb, buf = mp.buf, *rec0 = mp.rec0, *nrec = mp.nrec, bin_recs = mp.bin_recs;
     int counters = mp.counters;
     p->data_bytes = mp.data_bytes, p->weight_bytes = mp.weight_bytes, p->buffer_bytes = mp.buffer_bytes;
     p->stack_bytes = CPM_STACK_BYTES;
-    p->code_bytes = cpm_kernel_size;
-    p->com_size = file_end - 0x100;
+    p->code_bytes = mm->kernel_size;
+    p->com_size = file_end - org;
+    p->org = (uint16_t)org;
+    p->end = a;
     for (int l = 0; l < L; l++) p->sparse[l] = sparse[l + 1];
     p->qsparse = sparse[0];
     p->counters = counters;
-    if (a > CPM_TPA_END)
+    if (a > mm->end && mm != &cpm)
+        return rq_fail(RQ_EINPUT,
+                       "the model does not fit %s: program, weights, buffers and stack need %u bytes (%04Xh-%04Xh), "
+                       "%u bytes over the %u available (kernel %zu, weights %zu, data %zu, buffers %zu, stack %d)",
+                       mm->where, a - org, org, a - 1, a - mm->end, mm->end - org, p->code_bytes, p->weight_bytes,
+                       p->data_bytes, p->buffer_bytes, CPM_STACK_BYTES);
+    if (mm == &cpm && a > CPM_TPA_END)
         return rq_fail(RQ_EINPUT,
                        "the model does not fit%s a 64K CP/M 2.2 TPA: program, weights, buffers and stack need %u bytes "
                        "(0100h-%04Xh), %u bytes over the %u available below the CCP at E400h (kernel %zu, weights %zu, "
@@ -195,25 +213,25 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
 
     p->desc = (uint16_t)desc, p->charset = (uint16_t)charset, p->cnt = (uint16_t)cnt;
     p->kcnt = (uint16_t)(cnt + e->q_buckets), p->ctx = (uint16_t)ctx, p->qbuf = (uint16_t)qbuf;
-    p->line = (uint16_t)line, p->list = (uint16_t)list, p->end = (uint16_t)a;
+    p->line = (uint16_t)line, p->list = (uint16_t)list;
     p->acc_page = (uint8_t)(acc >> 8), p->qacc_page = (uint8_t)((acc >> 8) + 2);
     p->n_layers = L;
 
     uint8_t *f = rq_calloc(p->com_size, 1);
-    memcpy(f, cpm_kernel_bin, cpm_kernel_size);
+    memcpy(f, mm->kernel, mm->kernel_size);
     if (!o || !o->probes) {
         // The probes are OUT (n),A instructions: on a real machine those ports may be hardware.
-        unsigned list_at = cpm_kernel_bin[CPM_K_PROBES - 0x100] | cpm_kernel_bin[CPM_K_PROBES - 0x100 + 1] << 8;
-        for (unsigned k = list_at - 0x100;; k += 2) {
+        unsigned list_at = mm->kernel[CPM_K_PROBES - 0x100] | mm->kernel[CPM_K_PROBES - 0x100 + 1] << 8;
+        for (unsigned k = list_at - org;; k += 2) {
             unsigned at = f[k] | f[k + 1] << 8;
             if (!at) break;
-            f[at - 0x100] = 0, f[at - 0x100 + 1] = 0;  // NOP NOP
+            f[at - org] = 0, f[at - org + 1] = 0;  // NOP NOP
         }
     }
-    const uint8_t *colfn = cpm_kernel_bin + (CPM_K_COLFN - 0x100);  // colrun_p, colrun_s
+    const uint8_t *colfn = mm->kernel + (CPM_K_COLFN - 0x100);  // colrun, colrun_s
     int stride[CHAT_MAX_LAYERS + 1];  // per part
     for (int k = 0; k < N_PARTS(L); k++) stride[k] = sparse[k] ? 2 : nb[part_layer(k)];
-    uint8_t *d = f + (desc - 0x100);
+    uint8_t *d = f + (desc - org);
     put16(d + 0, (unsigned)e->q_buckets - 1), put16(d + 2, (unsigned)e->k_buckets - 1);
     put16(d + 4, (unsigned)e->q_buckets), put16(d + 6, (unsigned)e->k_buckets);
     d[8] = (uint8_t)e->context, d[9] = (uint8_t)e->max_query, d[10] = (uint8_t)m->max_answer;
@@ -221,7 +239,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     put16(d + 12, charset), put16(d + 14, cnt), put16(d + 16, p->kcnt), put16(d + 18, ctx);
     put16(d + 20, qbuf), put16(d + 22, line), put16(d + 24, list);
     d[26] = p->acc_page, d[27] = p->qacc_page;
-    put16(d + 28, p->end);
+    put16(d + 28, a);  // SP: 0000h when everything ends at the top of memory
     put16(d + 30, wpart[1]);
     put16(d + 32, buf), put16(d + 34, fcb);
     put16(d + 36, wpart[0]);
@@ -231,7 +249,7 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
     d[44] = counters ? (uint8_t)((acc >> 8) + 4) : 0;
     if (stream) {
         // FCB: drive 0 (current), NAME.TYP blank-padded, the rest zero.
-        uint8_t *fc = f + (fcb - 0x100);
+        uint8_t *fc = f + (fcb - org);
         const char *nm = o->bin_name ? o->bin_name : "CHAT.BIN";
         memset(fc + 1, ' ', 11);
         const char *dot = strchr(nm, '.');
@@ -258,16 +276,43 @@ int cpm_build(const chat_imodel *m, const cpm_export_opts *o, cpm_program *p) {
         r[14] = l + 1 < L ? (uint8_t)stride[l + 2] : 0;
         r[15] = (uint8_t)stride[l + 1];
         put16(r + 16, rec0[l]), put16(r + 18, nrec[l]);
-        uint8_t *b = f + (blo[l] - 0x100);
+        uint8_t *b = f + (blo[l] - org);
         for (int j = 0; j < m->dims[l + 1]; j++) b[j] = m->b[l][2 * j], b[4 * nb[l] + j] = m->b[l][2 * j + 1];
     }
     for (int k = 0; k < N_PARTS(L); k++) {
         int l = part_layer(k);
-        uint8_t *dst = stream ? p->bin + 128 * (size_t)rec0[l] + (wpart[k] - w[l]) : f + (wpart[k] - 0x100);
+        uint8_t *dst = stream ? p->bin + 128 * (size_t)rec0[l] + (wpart[k] - w[l]) : f + (wpart[k] - org);
         if (sparse[k]) write_sparse(m, l, lo[k], hi[k], p->row_off[l], wpart[k], dst);
         else write_packed(m, l, lo[k], hi[k], dst);
     }
-    memcpy(f + (charset - 0x100), m->charset, (size_t)n_out - 1);
+    memcpy(f + (charset - org), m->charset, (size_t)n_out - 1);
     p->com = f;
     return 0;
+}
+
+int cpm_read_logits(const uint8_t *mem, uint16_t desc, int16_t *v) {
+    unsigned acc = mem[(uint16_t)(desc + 26)] * 256u;  // D_ACCPG
+    // D_LAYERS: 20-byte records, the last has L_LAST set
+    unsigned rec = (uint16_t)(desc + 48);
+    for (int l = 1; l < CHAT_MAX_LAYERS && !mem[(uint16_t)(rec + 3)]; l++) rec = (uint16_t)(rec + 20);
+    int off = mem[(uint16_t)(rec + 1)], n_out = mem[(uint16_t)(rec + 10)] | mem[(uint16_t)(rec + 11)] << 8;
+    if (n_out > CPM_MAX_ROWS) n_out = CPM_MAX_ROWS;
+    for (int j = 0; j < n_out; j++)
+        v[j] = (int16_t)(uint16_t)(mem[(acc + off + j) & 0xFFFF] | mem[(acc + 256 + off + j) & 0xFFFF] << 8);
+    return n_out;
+}
+
+uint16_t cpm_step_probe(const uint8_t *mem, uint16_t org, uint16_t *desc) {
+    uint16_t probes = (uint16_t)(org + CPM_K_PROBES - 0x100), model = (uint16_t)(org + CPM_K_MODEL - 0x100);
+    uint16_t list = (uint16_t)(mem[probes] | mem[(uint16_t)(probes + 1)] << 8);
+    uint16_t at = (uint16_t)(list + 2 * CPM_PROBE_STEP_END);
+    *desc = (uint16_t)(mem[model] | mem[(uint16_t)(model + 1)] << 8);
+    return (uint16_t)(mem[at] | mem[(uint16_t)(at + 1)] << 8);
+}
+
+void cpm_logit_log_step(cpm_logit_log *g, const uint8_t *mem) {
+    int16_t v[CPM_MAX_ROWS];
+    int n_out = cpm_read_logits(mem, g->desc, v);
+    if (g->n == g->cap) g->crc = rq_realloc(g->crc, sizeof *g->crc * (size_t)(g->cap = g->cap ? 2 * g->cap : 64));
+    g->crc[g->n++] = chat_logits_crc(v, n_out);
 }

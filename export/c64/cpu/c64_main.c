@@ -1,6 +1,8 @@
 // c64_main.c: the transformer program of the C64 target (export/rt/rt.h's command line):
 //   PROG [-m MODEL.reu] [-k TOK.tok] [-i PROMPT] [-n STEPS] [-T TEMP_Q8] [-P TOPP_Q15] [-s SEED] [-d]
 //        [-x IDS]
+// (a flag's value may also be attached: -n20, "-iOnce upon a time"; on a C64 the arguments are
+// typed after RUN:REM, at most 9 of them)
 // It checks the REU image against the model the program was built for (header, configuration,
 // size, CRC of every byte), reads the scalars of every layer into RAM, then runs run.c's loop
 // (infer/lm_gen.c) over the streaming forward (c64_forward.c) and prints the pieces like
@@ -12,12 +14,10 @@
 
 #include "base/crc32.h"
 #include "c64_forward.h"
+#include "c64_rt.h"
 #include "c64_ws.h"
 #include "infer/lm_gen.h"
 #include "infer/lm_tok.h"
-
-void c64_exit(int code);  // c64_rt.c
-void c64_write(int fd, const void *p, unsigned n);
 
 static lm_model M;
 static lm_state S;
@@ -129,7 +129,7 @@ static long num(const char *s) {
 }
 
 static long read_file(const char *name, void *buf, unsigned cap) {
-    int fd = open(name, O_RDONLY), n;
+    int fd = c64_open(name, O_RDONLY), n;
     long len = 0;
     if (fd < 0) return -1;
     while ((n = read(fd, (uint8_t *)buf + len, cap - (unsigned)len < 1024 ? cap - (unsigned)len : 1024)) > 0) {
@@ -151,15 +151,17 @@ int main(int argc, char **argv) {
     infer_err e;
     lm_tok tok;
     lm_gen g;
+    c64_args(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
-        if (i + 1 < argc) v = argv[i + 1];
         if (a[0] == '-' && a[1] == 'd' && !a[2]) { debug = 1; continue; }
-        if (a[0] != '-' || !a[1] || a[2] || !v) {
+        // a value follows its flag or is attached to it (-n20: a C64 passes main at most 9 arguments)
+        if (a[0] == '-' && a[1] && a[2]) v = a + 2;
+        else if (i + 1 < argc) v = argv[++i];
+        if (a[0] != '-' || !a[1] || !v) {
             puts_(2, "usage: PROG [-m MODEL.reu] [-k TOK] [-i PROMPT] [-n STEPS] [-T TEMP_Q8] [-P TOPP_Q15] [-s SEED] [-d] [-x IDS]\n");
             c64_exit(2);
         }
-        i++;
         if (a[1] == 'm') model = v;
         else if (a[1] == 'k') tokf = v;
         else if (a[1] == 'i') prompt = v;
@@ -220,14 +222,12 @@ int main(int argc, char **argv) {
         }
     }
     puts_(1, "\n");
-#ifndef C64_REU
-    puts_(2, "#dma ");  // for the runner's statistics (sim65): bytes and transfers, forwards
+    puts_(2, "#dma ");  // for the runner's statistics: bytes and transfers, forwards
     put_dec(2, (long)ws_dma_bytes);
     puts_(2, " ");
     put_dec(2, (long)ws_dma_transfers);
     puts_(2, " ");
     put_dec(2, (long)g.pos);
     puts_(2, "\n");
-#endif
     return 0;
 }

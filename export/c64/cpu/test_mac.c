@@ -3,7 +3,7 @@
 // over the whole contract range) under sim65. Prints "mac8 TRIALS MISMATCHES CHECK" (and mac4
 // for an int4 build), CHECK = a hash of every accumulator, which tests/test_target_c64.c
 // recomputes on the host from the same random numbers: asm == cc65's C == the host's C.
-#include <unistd.h>
+#include "test_out.h"
 
 #include "c64_forward.h"
 #include "infer/lm_gen.h"
@@ -12,21 +12,6 @@
 static int8_t W[9 * 255];
 static int8_t X[255];
 static int32_t A1[9], A2[9];
-
-static void put(const char *s) {
-    int n = 0;
-    while (s[n]) n++;
-    write(1, s, (unsigned)n);
-}
-
-static void put_num(uint32_t v, int base) {
-    char b[12];
-    int i = 11;
-    b[i] = 0;
-    do b[--i] = "0123456789abcdef"[v % (uint32_t)base], v /= (uint32_t)base;
-    while (v);
-    put(b + i);
-}
 
 static void run(int bits) {
     lm_rng r;

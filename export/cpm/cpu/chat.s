@@ -757,6 +757,8 @@ colrun_b:
 	ld h,(hl)
 	ld l,a
 	jp (hl)
+	.else
+colrun = 0		; not assembled in: every layer is sparse (layer_setup patches the CALLs)
 	.endif
 
 ; colrun_s: the sparse layout. The column is three lists (+1, -1, -2 rows), each a count byte
