@@ -21,7 +21,7 @@ bench-c64: $(BIN)
 	  done; done; \
 	done
 	@echo "cycles per token = difference of the two runs / ($(C64_STEPS) - 1) (removes the start-up image check)"
-	@test -f $(C64_BENCH)/zed/best.ckpt || nice $(BIN) train examples/tinychat/config.json --out $(C64_BENCH)/zed --quiet
+	@test -f $(C64_BENCH)/zed/best.ckpt || nice $(BIN) train examples/tinychat/config-deep.json --out $(C64_BENCH)/zed --quiet
 	@$(BIN) export $(C64_BENCH)/zed/best.ckpt --target c64 -o $(C64_BENCH)/zed-c64
 	@$(BIN) export $(C64_BENCH)/zed/best.ckpt --target c64 -o $(C64_BENCH)/zed-c64-c --c-kernels > /dev/null
 	@for k in "" -c; do for m in sim65 c64; do \
