@@ -1,12 +1,13 @@
 // bench_z80.c: `make bench-z80`: speed and size of the Z80 chat kernel in the bundled CP/M emulator.
 //
-//   bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]
+//   bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--quick] [--json]
 //
 // For the model, and for copies of it with a share of its non-zero weights set to zero (what a
 // sparser trainer would give the kernel to skip), build CHAT.COM with the T-state probes, answer
 // N queries of FILE one-shot, and report per generated character: the T-states of a generation
 // step (context encoding + forward + argmax), the T-states of everything (query setup, steps,
-// the end step, printing), seconds at 4 MHz; and the .COM size.
+// the end step, printing), seconds at 4 MHz; and the .COM size. --quick: the model itself in the
+// auto layout only (what mk/bench-z80-search.py measures every configuration with).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
