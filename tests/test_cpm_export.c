@@ -305,7 +305,7 @@ static void test_summary_and_probes(void **state) {
     chat_imodel m;
     uint8_t *img = make_image(2, dims, 32, 32, &m, path);
     char *out = NULL;
-    assert_int_equal(rq_test_run(&out, NULL, "%s export %s --target cpm -o %s --json", rq_test_bin(), path, com), 0);
+    assert_int_equal(rq_test_run(&out, NULL, "%s export %s --target cpm -o %s --json --layout packed", rq_test_bin(), path, com), 0);
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
     assert_true(cJSON_GetObjectItem(j, "code_bytes")->valuedouble == cpm_kernel_size);

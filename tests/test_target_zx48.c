@@ -323,7 +323,7 @@ static void test_relocation(void **state) {
         assert_true(kn->nreloc > 50);
         free(bin), free(rel);
     }
-    assert_true(zx48_kernels[0].size < 2048 && !zx48_kernels[0].packed);
+    assert_true(zx48_kernels[0].size < 3072 && !zx48_kernels[0].packed);  // 2,048 bytes with layer 1's counter path
     assert_true(zx48_kernels[1].size > 10000 && zx48_kernels[1].packed);
 }
 
@@ -444,9 +444,10 @@ static void test_trained_model(void **state) {
     assert_int_equal(rq_test_run(&host, NULL, "%s chat %s \"%s\"", bin, ckpt, queries[1]), 0);
     assert_non_null(strstr(ref, host));
     free(host);
-    check_export(&md, ckpt, "", nq, ref, &ref_crc, "packed+sparse");
+    // auto: every part of this model is faster sparse, so the small sparse-only kernel (a tie)
+    check_export(&md, ckpt, "", nq, ref, &ref_crc, "sparse");
     check_export(&md, ckpt, "--layout sparse", nq, ref, &ref_crc, "sparse");
-    check_export(&md, ckpt, "--org 6000h", nq, ref, &ref_crc, "packed+sparse");
+    check_export(&md, ckpt, "--org 6000h --layout packed", nq, ref, &ref_crc, "packed+sparse");
     rq_model_close(&md);
 }
 

@@ -88,7 +88,9 @@ typedef struct {
     uint8_t acc_page, qacc_page;                                       // ACC lo at acc_page:00
     int n_layers, row_off[CHAT_MAX_LAYERS];  // row j of layer l sits at page offset row_off[l] + j
     uint16_t w[CHAT_MAX_LAYERS];             // column-major weights (packed) or pointer table (sparse)
-    int sparse[CHAT_MAX_LAYERS];             // 1 when layer l uses the sparse layout
+    int sparse[CHAT_MAX_LAYERS];             // 1 when layer l uses the sparse layout (layer 1: its context columns)
+    int qsparse;                             // 1 when layer 1's query columns use the sparse layout
+    int counters;                            // 1 when layer 1 has the 8-bit context counter path
 } cpm_program;
 
 // Build the .COM for m. RQ_EINPUT when the model cannot run on the kernel (a layer wider than 256

@@ -64,6 +64,8 @@ void cpm_summary_parts(cJSON *o, const chat_imodel *m, const cpm_program *p, con
         cJSON_AddNumberToObject(e, "n_out", m->dims[l + 1]);
         cJSON_AddNumberToObject(e, "shift", m->shift[l]);
         cJSON_AddStringToObject(e, "layout", p->sparse[l] ? "sparse" : "packed");
+        // layer 1's query columns (run once per query) have a layout of their own
+        if (l == 0) cJSON_AddStringToObject(e, "query_layout", p->qsparse ? "sparse" : "packed");
         cJSON_AddNumberToObject(e, "worst_acc_lo", lo[l]);
         cJSON_AddNumberToObject(e, "worst_acc_hi", hi[l]);
         cJSON_AddBoolToObject(e, "can_wrap", lo[l] < -32768 || hi[l] > 32767);

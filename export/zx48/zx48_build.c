@@ -71,15 +71,19 @@ uint8_t *zx48_basic_loader(uint16_t org, size_t *n, size_t *prog_len) {
 // ---- the layout ----------------------------------------------------------------------------------
 
 // The cost model's T-states of the layers with every column visited, in the layouts chosen: what
-// the choice between the two kernels compares.
+// the choice between the two kernels compares. Layer 1's query columns (their own layout) run once
+// per answer, about max_answer / 2 characters.
 static double est_tstates(const chat_imodel *m, const cpm_program *p) {
     double t = 0;
     for (int l = 0; l < m->n_layers; l++) {
         chat_z80_cost c;
-        chat_z80_layer_cost(m, l, 0, m->dims[l], &c);
+        int lo = l == 0 ? m->enc.q_buckets : 0;
+        chat_z80_layer_cost(m, l, lo, m->dims[l], &c);
         t += p->sparse[l] ? c.t_sparse : c.t_packed;
     }
-    return t;
+    chat_z80_cost q;
+    chat_z80_layer_cost(m, 0, 0, m->enc.q_buckets, &q);
+    return t + (p->qsparse ? q.t_sparse : q.t_packed) * 2.0 / (m->max_answer > 2 ? m->max_answer : 2);
 }
 
 // The program with kernel k at org in the layout o asks for. 0, or RQ_EINPUT with p's sizes.

@@ -33,7 +33,7 @@ def handler(b):
         out += ["ld a,c", "add a,#%d" % pending, "ld c,a"]
     else:
         out += ["inc c"] * pending
-    return out + ["jp nz,colrun", "ret"]
+    return out + ["jp nz,colrun_b", "ret"]
 
 
 def main():
