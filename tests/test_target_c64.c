@@ -236,6 +236,25 @@ static uint32_t host_att_check(void) {
     return check;
 }
 
+static uint32_t host_smx_check(void) {
+    static int32_t s[KT_SMX_N], cm_ck_dlim[3];
+    static uint16_t p[KT_SMX_N];
+    uint32_t check = 0;
+    lm_rng r;
+    lm_rng_seed(&r, 5);
+    for (int t = 0; t < KT_SMX_CASES; t++) {
+        int n = kt_smx_case(&r, t, s, cm_ck_dlim);
+        lm_softmax_q15(p, s, n, cm_ck_dlim[0], (int)cm_ck_dlim[1], cm_ck_dlim[2]);
+        check = crc32_update(check, p, 2 * (size_t)n);
+    }
+    static int8_t v[KT_PVL_N * KT_ATT_HS];  // p*v over the last softmax
+    int32_t o[KT_ATT_HS] = {0};
+    for (int i = 0; i < KT_PVL_N * KT_ATT_HS; i++) v[i] = kt_val(&r);
+    for (int t = 0; t < KT_PVL_N; t++)
+        for (int i = 0; i < KT_ATT_HS; i++) o[i] += (int32_t)p[t] * v[t * KT_ATT_HS + i];
+    return crc32_update(check, o, sizeof o);
+}
+
 // The 6502 kernels (c64_*.s) == infer/'s C on the 6502 == infer/'s C on the host.
 static void test_kernels(void **state) {
     (void)state;
@@ -258,7 +277,7 @@ static void test_kernels(void **state) {
     snprintf(bdir, sizeof bdir, "%s/build", dir);
     snprintf(exe, sizeof exe, "%s/test_kernels.sim", bdir);
     c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = 16, .prompt_max = 1, .wbits = 4, .maxc8 = 255, .maxb4 = 128,
-                       .test_main = "export/c64/cpu/test_kernels.c"};
+                       .hs = KT_ATT_HS, .test_main = "export/c64/cpu/test_kernels.c"};
     long shortfall = 0;
     if (c64_compile(&b, "sim6502", exe, &shortfall)) fail_msg("test_kernels build: %s", rq_last_error());
     char *out = NULL;
@@ -268,7 +287,7 @@ static void test_kernels(void **state) {
         uint32_t (*host)(void);
         int trials;
     } k[] = {{"rq", host_rq_check, 4}, {"mv", host_mv_check, KT_MV_CASES}, {"norm", host_norm_check, KT_NORM_CASES},
-               {"att", host_att_check, KT_ATT_CASES}};
+               {"att", host_att_check, KT_ATT_CASES}, {"smx", host_smx_check, KT_SMX_CASES + 1}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         char want[64];
         snprintf(want, sizeof want, "%s %d 0 %x\n", k[i].name, k[i].trials, k[i].host());

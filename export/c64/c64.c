@@ -71,6 +71,13 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     copy = rq_malloc(img.len);
     memcpy(copy, img.data, img.len);
     if ((rc = lm_image_open(copy, img.len, "c64 image", &lay))) goto done;
+    int hs = lm_head_size(&lay.c);
+    if (!ck && (hs < 2 || hs > C64_MAX_HS || hs % 2)) {
+        rc = rq_fail(RQ_EINPUT, "target c64: the 6502 attention kernels take heads of 2..%d values (an even number); this model's have %d: "
+                                "export with --c-kernels",
+                     C64_MAX_HS, hs);
+        goto done;
+    }
     // the sidecar: every matrix row's record for the 6502 kernels (and their 24-bit bound check)
     if ((rc = c64_side_build(&lay, copy[12] | copy[13] << 8 | copy[14] << 16 | (uint32_t)copy[15] << 24, ck != NULL, &side))) goto done;
     // the REU: image, sidecar, then the KV cache (each 256-aligned), in the smallest REU size that holds them
@@ -87,7 +94,7 @@ static int c64_export(const rq_model *m, const rq_export_opts *o) {
     if ((rc = rq_mkdir_p(bdir))) goto done;
     int wide = lay.c.dim > lay.c.hidden_dim ? lay.c.dim : lay.c.hidden_dim;
     c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL,
-                       .wbits = lay.c.wbits, .maxc8 = lay.c.wbits == 4 ? lay.c.dim : wide, .maxb4 = lay.c.wbits == 4 ? (wide + 1) / 2 : 0};
+                       .wbits = lay.c.wbits, .maxc8 = lay.c.wbits == 4 ? lay.c.dim : wide, .maxb4 = lay.c.wbits == 4 ? (wide + 1) / 2 : 0, .hs = hs};
     {  // the block buffer for this model's rows: dim and hidden wide (int8 or int4), the int8 classifier
         int rows[2] = {lay.c.dim, lay.c.hidden_dim};
         b.blk_bytes = c64_blk_bytes(b.maxc8, lay.c.dim);

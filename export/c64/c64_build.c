@@ -26,10 +26,8 @@ static const char *const ASM_KERNELS[] = {"c64_mul", "c64_rq", "c64_matvec", "c6
 #define C_KERNELS "export/c64/cpu/c64_kernels_c.c"
 
 static uint32_t al256(uint32_t n) { return (n + 255u) & ~255u; }
-// (key records: the key's int16 values and their int32 sum of squares, cpu/c64_ws.h; int8 values)
-uint32_t c64_kv_bytes(const lm_config *c) {
-    return (uint32_t)c->n_layers * c->seq_len * (lm_kv_dim(c) * 3u + 4u * (uint32_t)c->n_kv_heads);
-}
+// (key records: 3 index bytes per value, cpu/c64_ws.h; value records: a byte per value)
+uint32_t c64_kv_bytes(const lm_config *c) { return (uint32_t)c->n_layers * c->seq_len * lm_kv_dim(c) * 4u; }
 uint32_t c64_side_base(uint32_t image_bytes) { return al256(image_bytes); }
 uint32_t c64_kv_base(uint32_t image_bytes, uint32_t side_bytes) { return al256(c64_side_base(image_bytes) + side_bytes); }
 
@@ -100,6 +98,13 @@ int c64_side_build(const lm_model *m, uint32_t image_crc, int c_kernels, rq_buf 
     return 0;
 }
 
+int c64_kw_bytes(const c64_build_cfg *b) {
+    if (b->c_kernels) return 1;  // (c64_kernels_c.c has its own buffers)
+    int blk = b->blk_bytes ? b->blk_bytes : (b->maxb4 > b->maxc8 ? b->maxb4 : b->maxc8) + 255;
+    int mv = blk + C64_REC_BYTES * 24, att = 32 * b->hs + 255;  // c64_matvec.s: RECROWS records
+    return mv > att ? mv : att;
+}
+
 int c64_blk_bytes(int maxc, int stride) {
     int per = 1;
     while (per < 8 && per * stride <= 255) per++;  // c64_matvec.s's set_per
@@ -130,8 +135,8 @@ int c64_gen_model(const c64_build_cfg *b, const lm_model *m, const uint8_t *img,
     int wide = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;  // (cc65 folds no ?: in array sizes)
     fprintf(f, "#define C64_MAXW %d\n", wide);
     // one scratch area, used in turn by: the CRC table (1 KB, at start), the prompt encoder, one
-    // head's scores and probabilities (6 bytes per position, in a forward), the sampler (6 per token)
-    int scratch = 6 * (c->seq_len > c->vocab_size ? c->seq_len : c->vocab_size);
+    // head's scores and probabilities (4 bytes per position), the sampler (6 bytes per token)
+    int scratch = 4 * c->seq_len > 6 * c->vocab_size ? 4 * c->seq_len : 6 * c->vocab_size;
     fprintf(f, "#define C64_SCRATCH_BYTES %d\n", scratch < 1024 ? 1024 : scratch);
     fprintf(f, "#define C64_IMAGE_BYTES %luUL\n#define C64_IMAGE_CRC 0x%08lxUL\n", (unsigned long)len,
             (unsigned long)(img[12] | img[13] << 8 | img[14] << 16 | (uint32_t)img[15] << 24));
@@ -214,8 +219,8 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     if (chat)
         snprintf(defs, sizeof defs, "%s%s", b->chat_defs, reu ? " -DC64_REU" : "");
     else
-        snprintf(defs, sizeof defs, "-include c64_model.h -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS%s%s",
-                 reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : " -DLM_SAMPLE_WEIGHTS=c64_sample_weights -include c64_kernels.h");
+        snprintf(defs, sizeof defs, "-include c64_model.h -DLM_NO_2BIT -DLM_NO_WSOURCE -DLM_MAX_LAYERS=C64_N_LAYERS -DLM_MAX_HEAD=C64_HS -DC64_KWB=%d%s%s",
+                 c64_kw_bytes(b), reu ? " -DC64_REU" : "", b->c_kernels ? " -DC64_C_KERNELS" : " -DLM_SAMPLE_WEIGHTS=c64_sample_weights -include c64_kernels.h");
     int chat_reu = chat && b->chat_reu, lm_asm = !chat && !b->c_kernels;  // the transformer's 6502 kernels
     snprintf(gen, sizeof gen, "%s", chat ? "c64_chat.c" : "c64_model.c");  // generated in bdir, where the commands run
     const char *srcs[20];
@@ -269,8 +274,9 @@ int c64_compile(const c64_build_cfg *b, const char *sys, const char *exe_path, l
     for (int i = 0; lm_asm && ASM_KERNELS[i]; i++) {
         char blk[48] = "";
         if (b->blk_bytes) snprintf(blk, sizeof blk, " -D C64_BLKBYTES=%d", b->blk_bytes);
-        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D C64_MAXC8=%d -D C64_MAXB4=%d%s%s -o %s_%s.o '%s/export/c64/cpu/%s.s'", sys, b->maxc8,
-                              b->maxb4, blk, b->test_main ? " -D C64_TEST=1" : "", ASM_KERNELS[i], sys, b->root, ASM_KERNELS[i]);
+        n += (size_t)snprintf(cmd + n, cap - n, "; ca65 -t %s -D C64_MAXC8=%d -D C64_MAXB4=%d -D C64_HS=%d -D C64_KWB=%d%s%s -o %s_%s.o '%s/export/c64/cpu/%s.s'",
+                              sys, b->maxc8, b->maxb4, b->hs, c64_kw_bytes(b), blk, b->test_main ? " -D C64_TEST=1" : "", ASM_KERNELS[i], sys, b->root,
+                              ASM_KERNELS[i]);
         no += (size_t)snprintf(objs + no, sizeof objs - no, " %s_%s.o", ASM_KERNELS[i], sys);
     }
     const char *more[4] = {NULL};

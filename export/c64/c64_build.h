@@ -22,6 +22,8 @@ typedef struct {
                            // kernels take (c64_matvec.s: C64_MAXC8, C64_MAXB4; 0: no int4 kernel)
     int blk_bytes;         // the matrix kernel's block buffer for this model's rows (0: any row;
                            // c64_blk_bytes)
+    int hs;                // the transformer's head size (c64_attn.s is assembled for it: even,
+                           // 2..C64_MAX_HS)
     const char *test_main; // NULL: the transformer program; else a test program's main file
                            // (linked with infer/lm_ops, lm_gen, crc32 and the kernels; with
                            // chat_defs: lm_ops, lm_gen, crc32 and chat_layer.s)
@@ -32,6 +34,8 @@ typedef struct {
     int chat_width;        // the chat model's widest layer (chat_layer.s's tables; c_kernels:
                            // infer/'s C chat_layer_forward instead)
 } c64_build_cfg;
+
+#define C64_MAX_HS 16  // the attention kernels' largest head (c64_attn.s: 16 tables of a byte's index)
 
 // The REU (README.md, "The REU"): the model image at 0, the C64 sidecar at c64_side_base (after
 // the image, 256-aligned), the KV cache at c64_kv_base (after the sidecar, 256-aligned).
@@ -45,6 +49,10 @@ uint32_t c64_kv_base(uint32_t image_bytes, uint32_t side_bytes);
 // named) a model whose rows break the 6502 kernels' 24-bit bound (c64_matvec.s).
 #define C64_SIDE_HEADER 16
 int c64_side_build(const lm_model *m, uint32_t image_crc, int c_kernels, rq_buf *side);
+
+// The kernels' workspace at the start of the forward's arena (c64_forward.h's kw: C64_KWB bytes):
+// c64_matvec.s's block buffer and row records, or c64_attn.s's query tables and chunk of records.
+int c64_kw_bytes(const c64_build_cfg *b);
 
 // The bytes c64_matvec.s's block buffer needs for rows of `stride` bytes in a kernel `maxc`
 // wide: the first row starts at maxc - stride, the block holds the rows that keep x below 256.

@@ -7,24 +7,32 @@
 #include "c64_model.h"
 #include "infer/lm_kernel.h"
 
-#define C64_TCH (768 / (2 * C64_HS + 4))  // positions per KV chunk (768 bytes of key records: 38 of 8-value heads)
-
 // The forward's working RAM: nothing in it lasts from one forward to the next (the residual is
 // rebuilt from the embedding, the KV cache is in the REU), so c64_main.c lends it, before the
 // first forward and between forwards, to the tokenizer image (tok) and to the sampler (scratch,
-// after the logits are made).
+// after the logits are made; u.mtab, the sampler's table of multiples). The assembly kernels find
+// kw and u.mtab at fixed places: the arena's start and C64_KWB bytes after it.
 typedef struct {
+    uint8_t kw[C64_KWB];  // the kernels' workspace (c64_matvec.s's block and records, or c64_attn.s's
+                          // query tables and chunk of KV records; C64_KWB: c64_build.c)
+    union {
+        uint8_t mtab[768];  // during attention and sampling: the multiples of cm (c64_attn.s)
+        struct {
+            int8_t h1[C64_HID], h3[C64_HID];
+            int16_t g[C64_DIM];  // one norm's multipliers
+            int16_t silu[256];
+            int8_t e[C64_DIM];   // the embedding row
+        } b;
+    } u;
     int32_t x[C64_DIM];        // residual, Q16
     int32_t logits[C64_VOCAB];
     int8_t xq[C64_MAXW];       // int8 matmul input
     int16_t qk16[C64_DIM], q[C64_DIM], kc[C64_KVD];
-    int16_t krec[C64_HS + 2];  // one key record: the key, its sum of squares (c64_ws.h)
-    int8_t h1[C64_HID], h3[C64_HID], vc[C64_KVD];
-    uint8_t scratch[C64_SCRATCH_BYTES];  // one head's scores and probabilities; the sampler's
-    int16_t g[C64_DIM];        // one norm's multipliers
-    int16_t silu[256];
-    int8_t e[C64_DIM];         // the embedding row
-    uint8_t kv[C64_TCH * (2 * C64_HS + 4)];  // a chunk of key records or values
+    uint8_t krec[3 * C64_HS];  // one key record (c64_ws.h)
+    int8_t vc[C64_KVD];
+    // a head's scores, then its probabilities over them (4 * C64_SEQ bytes); or the sampler's
+    // weights and order
+    uint8_t scratch[C64_SCRATCH_BYTES];
 } c64_fwd_ram;
 typedef union {
     c64_fwd_ram f;

@@ -36,19 +36,30 @@ void c64_mv_run(void);
 // c64_norm.s: lm_rmsnorm_q8 for n <= 255.
 void c64_rmsnorm(int8_t *out, const int32_t *x, const int16_t *g, uint8_t gk, uint8_t n, uint32_t eps_ss);
 
-// c64_attn.s: RoPE with the (cos, sin) of every frequency given (cs[2i], cs[2i+1]), a head's
-// scores over n positions of key records (hs int16, then their sum of squares as an int32:
-// c64_sumsq), lm_softmax_q15 (cm_ck_dlim: the layer's att_cm, att_ck, att_dlim), the p * v sums
-// into o; c64_rq.s: SwiGLU (n <= 255). |q|, |k| <= 2047.
+// c64_attn.s (c64_attn.s's comment has the arithmetic): RoPE with the (cos, sin) of every
+// frequency given (cs[2i], cs[2i+1]); one head's attention over the KV cache, whose key and value
+// records (c64_kvrec: C64_KREC(hs) and hs bytes, c64_ws.h) come through the weight source's KV
+// stream (kv_k_begin / kv_v_begin first): the scores q.k_t of n positions into att (their max into
+// c64_att_max); lm_softmax_q15 over them in place with the constants of the last c64_att_layer and
+// the max in c64_att_max: p_t in the low half of s[t]; the sums o_i = sum_t p_t v_t,i from those
+// halves. c64_exp2s: the softmax's e_t alone (not normalised, each a uint32) and their sum: the
+// sampler's (c64_sample_weights). hs = C64_HS (the assembly is built for it: even, 2..16), |q|,
+// |k| <= 2047, |v| <= 127. Their RAM is the program's c64_arena: the kernels' workspace (C64_KWB
+// bytes at its start) and the 768 bytes after it (the multiples of a softmax's cm; the sampler's
+// too, so they must be free between forwards). c64_rq.s: SwiGLU (n <= 255).
+extern int32_t c64_att_max;
 void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16_t *cs);
-uint32_t c64_sumsq(const int16_t *v, uint8_t n);
-void c64_scores(int32_t *att, const int16_t *q, const int16_t *krec, uint8_t n, uint8_t hs);
-void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim);
-void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs);
+void c64_kvrec(uint8_t *krec, const int16_t *k, int8_t *v);
+void c64_scores(int32_t *att, const int16_t *q, uint16_t n);
+void c64_att_layer(const int32_t *cm_ck_dlim);
+void c64_softmax(int32_t *s, uint16_t n);
+uint32_t c64_exp2s(uint32_t *e, const int32_t *s, uint16_t n);
+void c64_pv(int32_t *o, const int32_t *p, uint16_t n);
 void c64_glu(int8_t *out, const int8_t *h1, const int8_t *h3, const int16_t *silu, const lm_rq *rq, uint8_t n);
 void c64_requant1(uint8_t mode, void *y, const int32_t *acc, const lm_rq *rq, uint16_t n);
 // lm_sample_weights (the sampler's e_t: the softmax's exponentials with the sampler's tm, tk,
-// dlim); the C64 program's lm_sample calls it (-DLM_SAMPLE_WEIGHTS, c64_build.c).
+// dlim, c64_exp2s); the C64 program's lm_sample calls it (-DLM_SAMPLE_WEIGHTS, c64_build.c;
+// c64_forward.c).
 uint32_t c64_sample_weights(const lm_sampler *s, const int32_t *logits, int n, uint32_t *e);
 
 #endif

@@ -78,31 +78,54 @@ void c64_rope(int16_t *out, const int16_t *v, uint8_t n, uint8_t hs, const int16
     }
 }
 
-uint32_t c64_sumsq(const int16_t *v, uint8_t n) {
-    uint32_t s = 0;
+// Attention over the KV cache's records (c64_ws.h), one record per read of the KV stream.
+static uint8_t att_ws[C64_KREC(C64_HS)];
+static int32_t att_cm, att_dlim;
+static int att_ck;
+int32_t c64_att_max;
+
+void c64_kvrec(uint8_t *krec, const int16_t *k, int8_t *v) {
     uint8_t i;
-    for (i = 0; i < n; i++) s += (uint32_t)((int32_t)v[i] * v[i]);
-    return s;
+    for (i = 0; i < C64_HS; i++) {
+        uint16_t w = (uint16_t)(k[i] + 2048);
+        krec[i] = (uint8_t)(16 * i + (w & 15));
+        krec[C64_HS + i] = (uint8_t)(16 * i + (w >> 4 & 15));
+        krec[2 * C64_HS + i] = (uint8_t)(16 * i + (w >> 8));
+        if (v[i] < 0) v[i] = (int8_t)(uint8_t)(128 - v[i]);
+    }
 }
 
-void c64_scores(int32_t *att, const int16_t *q, const int16_t *k, uint8_t n, uint8_t hs) {
-    uint8_t t, i;
-    for (t = 0; t < n; t++, k += hs + 2) {  // key records: hs values, then two int16 of sum
+void c64_scores(int32_t *att, const int16_t *q, uint16_t n) {
+    uint16_t t;
+    uint8_t i;
+    for (t = 0; t < n; t++) {
         int32_t a = 0;
-        for (i = 0; i < hs; i++) a += (int32_t)q[i] * k[i];
+        ws_next(C64_KV_STREAM, att_ws, C64_KREC(C64_HS));
+        for (i = 0; i < C64_HS; i++) {
+            int16_t k = (int16_t)(((att_ws[2 * C64_HS + i] & 15) << 8 | (att_ws[C64_HS + i] & 15) << 4 | (att_ws[i] & 15)) - 2048);
+            a += (int32_t)q[i] * k;
+        }
         att[t] = a;
     }
 }
 
-void c64_softmax(uint16_t *p, const int32_t *s, uint16_t n, const int32_t *cm_ck_dlim) {
-    lm_softmax_q15(p, s, n, cm_ck_dlim[0], (int)cm_ck_dlim[1], cm_ck_dlim[2]);
+void c64_att_layer(const int32_t *cm_ck_dlim) { att_cm = cm_ck_dlim[0], att_ck = (int)cm_ck_dlim[1], att_dlim = cm_ck_dlim[2]; }
+
+// p_t into the low half of s[t] (lm_softmax_q15 in place, then spread from the end)
+void c64_softmax(int32_t *s, uint16_t n) {
+    uint16_t *p = (uint16_t *)(void *)s, t = n;
+    lm_softmax_q15(p, s, (int)n, att_cm, att_ck, att_dlim);
+    while (t-- > 0) p[2 * t] = p[t];
 }
 
-void c64_pv(int32_t *o, const uint16_t *p, const int8_t *v, uint8_t n, uint8_t hs) {
-    uint8_t t, i;
-    for (t = 0; t < n; t++, v += hs) {
-        int32_t pt = p[t];
-        for (i = 0; i < hs; i++) o[i] += pt * v[i];
+void c64_pv(int32_t *o, const int32_t *p, uint16_t n) {
+    uint16_t t;
+    uint8_t i;
+    for (i = 0; i < C64_HS; i++) o[i] = 0;
+    for (t = 0; t < n; t++) {
+        int32_t pt = (uint16_t)p[t];
+        ws_next(C64_KV_STREAM, att_ws, C64_HS);
+        for (i = 0; i < C64_HS; i++) o[i] += pt * (att_ws[i] & 128 ? -(int32_t)(att_ws[i] & 127) : (int32_t)att_ws[i]);
     }
 }
 

@@ -36,6 +36,7 @@
         .import ws_nx, ws_nx_buf, ws_nx_n
 .else                           ; the kernel test program's weight source is C (ws_next)
         .import _ws_next
+        .export ws_nx, ws_nx_buf, ws_nx_n   ; (c64_attn.s's too)
         .segment "BSS"
 ws_nx_n:   .res 2
 ws_nx_buf: .res 2
@@ -52,6 +53,7 @@ ws_nx:  jsr     pusha
         .importzp m_a, m_b, m_r
         .import rq_core, rq_m, rq_p, rq_k, rq_mode
         .export _c64_mv_input, _c64_mv_run, _c64_mv, c64_blk
+        .import _c64_arena
 .if C64_MAXB4 > 0
         .export _c64_nibhi
 .endif
@@ -92,9 +94,12 @@ cnt:     .res 1
 ri:      .res 1                 ; record offset in rec
 xsave:   .res 1
 optr:    .res 2
-blk:     .res BLKMAX
-c64_blk = blk                   ; (c64_norm.s keeps its xs here between matrices)
-rec:     .res 7 * RECROWS
+; the block and the records: the start of the forward's arena (c64_forward.h: kw, C64_KWB bytes;
+; c64_attn.s uses the same bytes between matrices, c64_norm.s keeps its xs there)
+blk     = _c64_arena
+c64_blk = blk
+rec     = blk + BLKMAX
+.assert BLKMAX + 7 * RECROWS <= C64_KWB, error, "c64_matvec.s: C64_KWB is too small for the block buffer"
 .if C64_MAXB4 > 0
 _c64_nibhi: .res 256            ; ((b >> 4) ^ 8): the high nibble's y (filled by c64_mv_input)
 nib_ok:  .res 1

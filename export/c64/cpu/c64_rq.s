@@ -23,7 +23,7 @@
         .import k_mul16s, c64_mul_ptrs
         .importzp m_a, m_b, m_r
         .import popa, popax
-        .export rq_core, rq_post, rq_rshr, rq_out, rq_m, rq_p, rq_k, rq_mode, _c64_requant, _c64_requant1, _c64_glu
+        .export rq_core, rq_post, rq_rshr, rq_out, rq_m, rq_p, rq_k, rq_mode, _c64_requant, _c64_requant1, _c64_glu, bitmask
 
         .segment "BSS"
 rq_m:   .res 2

@@ -8,9 +8,14 @@
 
 #include "base/crc32.h"
 #include "c64_kernels.h"
+#include "c64_ws.h"
 #include "test_kernels.h"
 
-static const uint8_t *at[2];
+#if C64_HS != KT_ATT_HS
+#error "the test's model must have heads of KT_ATT_HS values (c64_attn.s is assembled for C64_HS)"
+#endif
+
+static const uint8_t *at[C64_KV_STREAM + 1];
 void ws_read(uint32_t off, void *buf, uint16_t n) { memcpy(buf, (const void *)(uint16_t)off, n); }
 void ws_seek(uint8_t s, uint32_t off) { at[s] = (const uint8_t *)(uint16_t)off; }
 void ws_next(uint8_t s, void *buf, uint16_t n) {
@@ -22,6 +27,20 @@ static kt_mv C;
 static kt_norm NC;
 static kt_att AC;
 static int32_t TMP[KT_ATT_MAXN];
+// The kernels' RAM (c64_kernels.h: their workspace, then the multiples of cm), as the program's
+// forward arena provides it.
+uint8_t c64_arena[C64_KWB + 768];
+// The attention tests' buffers in the matrix case's weights (test_mv runs last): the KV stream's
+// records and the probabilities (across a page boundary); or the long softmaxes' scores and values.
+#define KB (C.w)
+#define VB (KB + KT_ATT_MAXN * C64_KREC(KT_ATT_HS))
+#define PIN ((int32_t *)(void *)(VB + KT_ATT_MAXN * KT_ATT_HS + ((0xF0 - ((uint16_t)(VB + KT_ATT_MAXN * KT_ATT_HS) & 0xFF)) & 0xFF)))
+#define SL ((int32_t *)(void *)KB)
+#define PVL_V ((int8_t *)KB + 4 * KT_PVL_N)
+#if KT_ATT_MAXN * (3 * KT_ATT_HS + KT_ATT_HS) + 255 + 4 * KT_ATT_MAXN > KT_WBYTES || 4 * KT_SMX_N > KT_WBYTES || \
+    KT_PVL_N * (4 + KT_ATT_HS) > KT_WBYTES
+#error "the attention tests' buffers do not fit the matrix case's weights"
+#endif
 static uint8_t REC[KT_MAXR * C64_REC_BYTES];
 static int32_t ACC[KT_RQ_N], INIT[KT_RQ_N];
 static lm_rq RQ[KT_RQ_N];
@@ -111,30 +130,33 @@ static void test_norm(void) {
 // One attention case's results by the assembly, in kt_att_ref's layout.
 static void att_asm(uint8_t *out) {
     unsigned at = 0;
-    int i;
-    int n = kt_rope_n(&AC);
-    c64_rope((int16_t *)out, AC.v, (uint8_t)n, (uint8_t)AC.hs, AC.cs);
+    int i, n = kt_rope_n(&AC);
+    c64_rope((int16_t *)out, AC.v, (uint8_t)n, (uint8_t)AC.rhs, AC.cs);
     at += 2 * (unsigned)n;
-    for (i = 0; i < AC.n; i++) {  // the key records' sums of squares (c64_sumsq, checked through the scores)
-        int16_t *kr = AC.k + i * (AC.hs + 2);
-        uint32_t sq = c64_sumsq(kr, (uint8_t)AC.hs);
-        memcpy(kr + AC.hs, &sq, 4);
+    for (i = 0; i < AC.n; i++) {  // the records of the KV cache (c64_kvrec), read back as a stream
+        memcpy(VB + i * KT_ATT_HS, AC.val + i * KT_ATT_HS, KT_ATT_HS);
+        c64_kvrec(KB + i * C64_KREC(KT_ATT_HS), AC.k + i * KT_ATT_HS, (int8_t *)VB + i * KT_ATT_HS);
     }
-    c64_scores((int32_t *)(out + at), AC.q, AC.k, (uint8_t)AC.n, (uint8_t)AC.hs);
+    ws_seek(C64_KV_STREAM, (uint16_t)KB);
+    c64_scores((int32_t *)(out + at), AC.q, (uint16_t)AC.n);
     at += 4 * (unsigned)AC.n;
-    c64_softmax((uint16_t *)(out + at), AC.s, (uint16_t)AC.n, AC.cm_ck_dlim);
+    memcpy(PIN, AC.s, 4 * (unsigned)AC.n);  // (in place, as the forward does: p_t in the low halves)
+    c64_att_layer(AC.cm_ck_dlim);
+    c64_att_max = AC.s[lm_argmax(AC.s, AC.n)];
+    c64_softmax(PIN, (uint16_t)AC.n);
+    for (i = 0; i < AC.n; i++) memcpy(out + at + 2 * i, PIN + i, 2);
     at += 2 * (unsigned)AC.n;
-    memcpy(TMP, AC.o, sizeof AC.o);
-    c64_pv(TMP, AC.p, AC.val, (uint8_t)AC.n, (uint8_t)AC.hs);
-    memcpy(out + at, TMP, 4 * (unsigned)AC.hs);
-    at += 4 * (unsigned)AC.hs;
+    lm_softmax_q15((uint16_t *)TMP, AC.s, AC.n, AC.cm_ck_dlim[0], (int)AC.cm_ck_dlim[1], AC.cm_ck_dlim[2]);
+    for (i = AC.n - 1; i >= 0; i--) PIN[i] = ((uint16_t *)TMP)[i];  // p*v over the reference's p
+    ws_seek(C64_KV_STREAM, (uint16_t)VB);
+    c64_pv(TMP, PIN, (uint16_t)AC.n);
+    memcpy(out + at, TMP, 4 * KT_ATT_HS);
+    at += 4 * KT_ATT_HS;
     c64_glu((int8_t *)(out + at), AC.h1, AC.h3, AC.silu, &AC.glu, (uint8_t)AC.n);
     at += (unsigned)AC.n;
-    {
-        lm_sampler sm;
+    {  // the sampler's weights: (tm, tk, dlim) = (cm, ck, dlim), c64_sample_weights's steps
         uint32_t S;
-        sm.tm = AC.cm_ck_dlim[0], sm.tk = AC.cm_ck_dlim[1], sm.dlim = AC.cm_ck_dlim[2];
-        S = c64_sample_weights(&sm, AC.s, AC.n, (uint32_t *)(out + at));
+        S = c64_exp2s((uint32_t *)(out + at), AC.s, (uint16_t)AC.n);
         at += 4 * (unsigned)AC.n;
         memcpy(out + at, &S, 4);
     }
@@ -156,9 +178,46 @@ static void test_att(void) {
     report("att", KT_ATT_CASES, bad, check);
 }
 
+// Softmaxes longer than the attention cases (the normalisation's shifts for sums of 2^24 and more),
+// and p*v over the last one (300 positions), its probabilities in WANT.
+static void test_smx(void) {
+    lm_rng r;
+    uint32_t check = 0;
+    int t, i, b, bad = 0;
+    lm_rng_seed(&r, 5);
+    for (t = 0; t < KT_SMX_CASES; t++) {
+        int n = kt_smx_case(&r, t, SL, AC.cm_ck_dlim);
+        lm_softmax_q15((uint16_t *)WANT, SL, n, AC.cm_ck_dlim[0], (int)AC.cm_ck_dlim[1], AC.cm_ck_dlim[2]);
+        c64_att_layer(AC.cm_ck_dlim);
+        c64_att_max = SL[lm_argmax(SL, n)];
+        c64_softmax(SL, (uint16_t)n);
+        for (i = 0, b = 0; i < n; i++) b |= memcmp(WANT + 2 * i, SL + i, 2);
+        bad += b != 0;
+        check = crc32_update(check, WANT, 2 * (unsigned)n);
+    }
+    {  // p*v over 300 positions: values after the scores
+        const uint16_t *p = (const uint16_t *)WANT;
+        int32_t *p32 = SL;  // (the softmax's slots, as c64_softmax leaves them)
+        int8_t *v = PVL_V;
+        int32_t o[KT_ATT_HS];
+        for (i = 0; i < KT_PVL_N * KT_ATT_HS; i++) v[i] = kt_val(&r);
+        for (i = 0; i < KT_ATT_HS; i++) o[i] = 0;
+        for (t = 0; t < KT_PVL_N; t++)
+            for (i = 0; i < KT_ATT_HS; i++) o[i] += (int32_t)p[t] * v[t * KT_ATT_HS + i];
+        for (i = 0; i < KT_PVL_N * KT_ATT_HS; i++)
+            if (v[i] < 0) v[i] = (int8_t)(uint8_t)(128 - v[i]);  // the value records
+        ws_seek(C64_KV_STREAM, (uint16_t)v);
+        c64_pv(TMP, p32, KT_PVL_N);
+        bad += memcmp(o, TMP, sizeof o) != 0;
+        check = crc32_update(check, o, sizeof o);
+    }
+    report("smx", KT_SMX_CASES + 1, bad, check);
+}
+
 int main(void) {
     c64_mul_init();
     test_att();
+    test_smx();
     test_norm();
     test_rq();
     test_mv();

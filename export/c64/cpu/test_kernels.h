@@ -155,21 +155,22 @@ static void kt_norm_case(lm_rng *r, int t, kt_norm *c) {
     }
 }
 
-// Attention cases: RoPE (n values of heads of hs, a position, frequencies), scores and p*v of
-// a head over n positions, softmax over n scores, SwiGLU over n units.
-#define KT_ATT_CASES 16
+// Attention cases: RoPE (n values of heads of rhs, a position, frequencies), the scores and p*v
+// of a head of KT_ATT_HS values over n positions, softmax over n scores (constants like the
+// quantiser's, or random ones: the kernel's fast and slow paths; scores spread over the range
+// that gives weights, or wider; all equal, a single one), SwiGLU over n units.
+#define KT_ATT_CASES 24
 #define KT_ATT_MAXN 96
 #define KT_ATT_MAXHS 16
+#define KT_ATT_HS 8                              // the attention kernels' head (C64_HS of the test's model)
 typedef struct {
-    int n, hs, pos;
+    int n, rhs, pos;
     uint32_t theta[KT_ATT_MAXHS / 2];
     int16_t cs[KT_ATT_MAXHS];                    // (cos, sin) of pos * theta_i
     int16_t v[KT_ATT_MAXN];                      // rope input
-    int16_t q[KT_ATT_MAXHS];
-    int16_t k[KT_ATT_MAXN * (KT_ATT_MAXHS + 2)]; // [n] key records: hs values, then 2 int16 for their sum of squares
-    int8_t val[KT_ATT_MAXN * KT_ATT_MAXHS];      // [n][hs]
-    uint16_t p[KT_ATT_MAXN];
-    int32_t o[KT_ATT_MAXHS];                     // p*v accumulators' start
+    int16_t q[KT_ATT_HS];
+    int16_t k[KT_ATT_MAXN * KT_ATT_HS];          // [n][hs] keys
+    int8_t val[KT_ATT_MAXN * KT_ATT_HS];         // [n][hs] values (|v| <= 127: lm_sat8's)
     int32_t s[KT_ATT_MAXN];                      // softmax scores
     int32_t cm_ck_dlim[3];
     int16_t silu[256];
@@ -184,27 +185,45 @@ static int16_t kt_q12(lm_rng *r, int t) {
 
 static void kt_att_case(lm_rng *r, int t, kt_att *c) {
     int i;
-    c->hs = 2 * (1 + kt_below(r, KT_ATT_MAXHS / 2));
-    c->n = t < 2 ? KT_ATT_MAXN : 1 + kt_below(r, KT_ATT_MAXN);
+    uint32_t dz, spread;
+    int32_t cm, ck;
+    c->rhs = 2 * (1 + kt_below(r, KT_ATT_MAXHS / 2));
+    c->n = t < 2 ? KT_ATT_MAXN : t == 4 ? 64 : t == 5 ? 1 : 1 + kt_below(r, KT_ATT_MAXN);
     c->pos = (int)lm_rng_below(r, 32768UL);  // (below 2^15: an int on both machines)
-    for (i = 0; i < c->hs / 2; i++) {
+    for (i = 0; i < c->rhs / 2; i++) {
         c->theta[i] = lm_rng_next(r);
         c->cs[2 * i] = (int16_t)lm_cos_q15((uint32_t)c->pos * c->theta[i]);
         c->cs[2 * i + 1] = (int16_t)lm_sin_q15((uint32_t)c->pos * c->theta[i]);
     }
-    for (i = 0; i < c->hs; i++) c->q[i] = kt_q12(r, t), c->o[i] = (int32_t)(lm_rng_next(r) >> 10) - 2097152L;
+    for (i = 0; i < KT_ATT_HS; i++) c->q[i] = kt_q12(r, t);
     for (i = 0; i < KT_ATT_MAXN; i++) c->v[i] = kt_q12(r, t);
-    for (i = 0; i < c->n * c->hs; i++) {
-        c->k[i / c->hs * (c->hs + 2) + i % c->hs] = kt_q12(r, t);
-        c->val[i] = (int8_t)(kt_below(r, 256) - 128);
+    for (i = 0; i < c->n * KT_ATT_HS; i++) {
+        c->k[i] = kt_q12(r, t);
+        c->val[i] = (int8_t)(t % 5 == 2 ? (kt_below(r, 2) ? 127 : -127) : kt_below(r, 255) - 127);
     }
+    // the softmax's constants: the quantiser's kind (ck 18, cm < 2^13), cm >= 2^16, or random
+    if (t % 8 == 1) {
+        ck = 18, cm = 2000 + kt_below(r, 7000);
+        c->cm_ck_dlim[2] = (int32_t)lm_udiv(4352UL << 18, (uint32_t)cm) + 1;
+    } else if (t % 8 == 6) {  // a small cm, a large dlim: D cm by products, D >= 2^16
+        cm = 2 + kt_below(r, 120), ck = 20 + kt_below(r, 5);
+        c->cm_ck_dlim[2] = 1 + (int32_t)lm_rng_below(r, lm_udiv(0x7FFFFFFFUL - (1UL << ck), (uint32_t)cm) - 1);
+    } else {
+        cm = t % 4 == 3 ? 65536L + (int32_t)kt_below(r, 30000) : 1 + (int32_t)kt_below(r, 20000);
+        ck = kt_below(r, 25);
+        c->cm_ck_dlim[2] = 1 + (int32_t)lm_rng_below(r, lm_udiv(0x7FFFFFFFUL - (1UL << ck), (uint32_t)cm) - 1);
+    }
+    c->cm_ck_dlim[0] = cm, c->cm_ck_dlim[1] = ck;
+    dz = (uint32_t)c->cm_ck_dlim[2];  // about where the weights end: the scores spread over it
+    if (ck <= 19 && lm_udiv(4096UL << ck, (uint32_t)cm) < dz) dz = lm_udiv(4096UL << ck, (uint32_t)cm);
+    if (dz > (1UL << 29)) dz = 1UL << 29;
+    spread = t % 3 == 0 ? 2 * dz + 1 : t % 3 == 1 ? dz / 8 + 1 : 0;
     for (i = 0; i < c->n; i++) {
-        c->p[i] = (uint16_t)(i % 4 == 1 ? 0 : lm_rng_below(r, 32769UL));
-        c->s[i] = (int32_t)(lm_rng_next(r) >> (6 + t % 8)) - (int32_t)(0x3FFFFFFUL >> (t % 8));
+        if (spread) c->s[i] = (int32_t)(lm_rng_next(r) % spread) - (int32_t)(spread / 2);
+        else c->s[i] = (int32_t)(lm_rng_next(r) >> (6 + t % 8)) - (int32_t)(0x3FFFFFFUL >> (t % 8));
+        if (t == 4) c->s[i] = 12345;  // all equal (64 of them: R = 2^16)
+        if (t == 9) c->s[i] = (int32_t)(0x80000000UL + lm_rng_next(r) % 100000UL);  // near -2^31
     }
-    c->cm_ck_dlim[0] = t % 4 == 3 ? 65536L + (int32_t)kt_below(r, 30000) : 1 + (int32_t)kt_below(r, 20000);
-    c->cm_ck_dlim[1] = kt_below(r, 25);
-    c->cm_ck_dlim[2] = 1 + (int32_t)lm_rng_below(r, lm_udiv(0x7FFFFFFFUL - (1UL << c->cm_ck_dlim[1]), (uint32_t)c->cm_ck_dlim[0]) - 1);
     for (i = 0; i < 256; i++) c->silu[i] = (int16_t)((int32_t)lm_rng_below(r, 65535) - 32767);
     for (i = 0; i < c->n; i++) {
         c->h1[i] = (int8_t)(kt_below(r, 256) - 128);
@@ -213,22 +232,36 @@ static void kt_att_case(lm_rng *r, int t, kt_att *c) {
     kt_rq_random(r, &c->glu, 127UL * 32767);
 }
 
+// Long softmaxes: n = 512 equal scores (S = 2^24, R = 2^16), 600 equal (S >> 9), 300 spread;
+// p*v over the last one's probabilities (counts of positions above 255).
+#define KT_SMX_CASES 3
+#define KT_SMX_N 600
+#define KT_PVL_N 300
+static int kt_smx_case(lm_rng *r, int t, int32_t *s, int32_t *cm_ck_dlim) {
+    int i, n = t == 0 ? 512 : t == 1 ? KT_SMX_N : KT_PVL_N;
+    cm_ck_dlim[0] = 4598, cm_ck_dlim[1] = 18, cm_ck_dlim[2] = (int32_t)lm_udiv(4352UL << 18, 4598) + 1;
+    for (i = 0; i < n; i++) s[i] = t < 2 ? -777 : (int32_t)(lm_rng_next(r) % 200000UL);
+    return n;
+}
+static int8_t kt_val(lm_rng *r) { return (int8_t)(kt_below(r, 255) - 127); }
+
 // The references (lm_kernel.c's attend_head loops, lm_ops.c's operations).
 static void kt_scores_ref(const kt_att *c, int32_t *att) {
     int t, i;
     for (t = 0; t < c->n; t++) {
         int32_t a = 0;
-        for (i = 0; i < c->hs; i++) a += (int32_t)c->q[i] * c->k[t * (c->hs + 2) + i];
+        for (i = 0; i < KT_ATT_HS; i++) a += (int32_t)c->q[i] * c->k[t * KT_ATT_HS + i];
         att[t] = a;
     }
 }
 
-static void kt_pv_ref(const kt_att *c, int32_t *o) {
+// p*v over the case's softmax: o_i = sum_t p_t v_t,i
+static void kt_pv_ref(const kt_att *c, const uint16_t *p, int32_t *o) {
     int t, i;
-    for (i = 0; i < c->hs; i++) o[i] = c->o[i];
+    for (i = 0; i < KT_ATT_HS; i++) o[i] = 0;
     for (t = 0; t < c->n; t++) {
-        int32_t pt = c->p[t];
-        for (i = 0; i < c->hs; i++) o[i] += pt * c->val[t * c->hs + i];
+        int32_t pt = p[t];
+        for (i = 0; i < KT_ATT_HS; i++) o[i] += pt * c->val[t * KT_ATT_HS + i];
     }
 }
 
@@ -238,28 +271,28 @@ static void kt_glu_ref(const kt_att *c, int8_t *out) {
 }
 
 // The rope input's length: whole heads.
-static int kt_rope_n(const kt_att *c) { return c->n < c->hs ? c->hs : c->n - c->n % c->hs; }
+static int kt_rope_n(const kt_att *c) { return c->n < c->rhs ? c->rhs : c->n - c->n % c->rhs; }
 
 // The references of a case one after the other (rope, scores, softmax, p*v, SwiGLU, the
 // sampler's weights and their sum); the bytes (at most KT_ATT_BYTES).
-#define KT_ATT_BYTES (13 * KT_ATT_MAXN + 4 * KT_ATT_MAXHS + 4)
+#define KT_ATT_BYTES (13 * KT_ATT_MAXN + 4 * KT_ATT_HS + 4)
 static unsigned kt_att_ref(const kt_att *c, uint8_t *out) {
     static int32_t r32[KT_ATT_MAXN];  // (each result in an aligned array, then bytewise into out)
+    static uint16_t p[KT_ATT_MAXN];
     int16_t *r16 = (int16_t *)(void *)r32;
-    uint16_t *p16 = (uint16_t *)(void *)r32;
     int8_t *r8 = (int8_t *)r32;
     unsigned at = 0;
     int n = kt_rope_n(c);
     lm_sampler sm;
     uint32_t S;
-    lm_rope_q12(r16, c->v, n, c->hs, c->pos, c->theta);
+    lm_rope_q12(r16, c->v, n, c->rhs, c->pos, c->theta);
     memcpy(out + at, r16, 2 * (unsigned)n), at += 2 * (unsigned)n;
     kt_scores_ref(c, r32);
     memcpy(out + at, r32, 4 * (unsigned)c->n), at += 4 * (unsigned)c->n;
-    lm_softmax_q15(p16, c->s, c->n, c->cm_ck_dlim[0], (int)c->cm_ck_dlim[1], c->cm_ck_dlim[2]);
-    memcpy(out + at, p16, 2 * (unsigned)c->n), at += 2 * (unsigned)c->n;
-    kt_pv_ref(c, r32);
-    memcpy(out + at, r32, 4 * (unsigned)c->hs), at += 4 * (unsigned)c->hs;
+    lm_softmax_q15(p, c->s, c->n, c->cm_ck_dlim[0], (int)c->cm_ck_dlim[1], c->cm_ck_dlim[2]);
+    memcpy(out + at, p, 2 * (unsigned)c->n), at += 2 * (unsigned)c->n;
+    kt_pv_ref(c, p, r32);
+    memcpy(out + at, r32, 4 * KT_ATT_HS), at += 4 * KT_ATT_HS;
     kt_glu_ref(c, r8);
     memcpy(out + at, r8, (unsigned)c->n), at += (unsigned)c->n;
     // the sampler's weights over the scores, (tm, tk, dlim) = (cm, ck, dlim)

@@ -3,8 +3,9 @@
 // sim65 2.19 implements open/read/write/close on host files but no lseek, so every handle keeps
 // its position and a seek reads forward to the offset; a seek backwards reopens the file. Three
 // handles on the REU image: the two streams (weights, row records) and ws_read's, so the
-// matrices, their records and the norms / tables between them each read forward within a token.
-// The stream reads are ws_file_next.s.
+// matrices, their records and the norms / tables between them each read forward within a token;
+// a fourth on the KV file being scanned (stream C64_KV_STREAM). The stream reads are
+// ws_file_next.s.
 // The KV cache is one append-only file per (layer, kv head, K/V) in the current folder, "kvLHk" and
 // "kvLHv"; the stash is the file "stash".
 #include <fcntl.h>
@@ -15,10 +16,9 @@
 uint32_t ws_dma_bytes, ws_dma_transfers;
 
 static const char *img_name;
-int ws_fd[3];        // handles: streams 0 and 1, ws_read's (ws_file_next.s reads them: ws_next)
-uint32_t ws_pos[3];  // their positions
+int ws_fd[C64_KV_STREAM + 1];        // handles: streams 0 and 1, ws_read's, the KV scan's (ws_file_next.s reads them: ws_next)
+uint32_t ws_pos[C64_KV_STREAM + 1];  // their positions
 static uint8_t skip[8192];  // (sim65 only: its RAM is larger than the C64's; a skip read costs one call, whatever its length)
-static int kv_fd = -1;
 
 static void reopen(uint8_t s) {
     if (ws_fd[s] >= 0) close(ws_fd[s]);
@@ -39,7 +39,7 @@ void ws_seek(uint8_t s, uint32_t off) {
 int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
     uint8_t b[4];
     img_name = name;
-    ws_fd[0] = ws_fd[1] = ws_fd[2] = -1;
+    ws_fd[0] = ws_fd[1] = ws_fd[2] = ws_fd[C64_KV_STREAM] = -1;
     reopen(2);
     // sim65 2.19 may report a failed open as success: a read of the first bytes tells.
     if (ws_fd[2] < 0 || read(ws_fd[2], b, 4) != 4) return infer_fail(e, -1, "cannot read the model image", 0, 0, 0, 0);
@@ -81,7 +81,7 @@ static void kv_file(int l, int h, char kind) {
     kv_name[4] = kind;
 }
 
-void kv_put(int l, int h, int t, const int16_t *krec, const int8_t *v, int hs) {
+void kv_put(int l, int h, int t, const uint8_t *krec, const int8_t *v, int hs) {
     kv_file(l, h, 'k');
     put_file(kv_name, t != 0, krec, C64_KREC(hs));
     kv_file(l, h, 'v');
@@ -91,22 +91,11 @@ void kv_put(int l, int h, int t, const int16_t *krec, const int8_t *v, int hs) {
 }
 
 static void scan_begin(int l, int h, char kind) {
-    if (kv_fd >= 0) close(kv_fd);
+    if (ws_fd[C64_KV_STREAM] >= 0) close(ws_fd[C64_KV_STREAM]);
     kv_file(l, h, kind);
-    kv_fd = open(kv_name, O_RDONLY);
+    ws_fd[C64_KV_STREAM] = open(kv_name, O_RDONLY);
+    ws_pos[C64_KV_STREAM] = 0;
 }
 
 void kv_k_begin(int l, int h) { scan_begin(l, h, 'k'); }
 void kv_v_begin(int l, int h) { scan_begin(l, h, 'v'); }
-
-void kv_k_next(int16_t *k, int n, int hs) {
-    read(kv_fd, k, n * C64_KREC(hs));
-    ws_dma_bytes += n * C64_KREC(hs);
-    ws_dma_transfers++;
-}
-
-void kv_v_next(int8_t *v, int n, int hs) {
-    read(kv_fd, v, n * hs);
-    ws_dma_bytes += n * hs;
-    ws_dma_transfers++;
-}

@@ -10,8 +10,7 @@
 
 #include "reu_dma.h"
 
-static uint32_t kv_at;
-uint8_t ws_stream[2][3];  // the streams' next REU addresses (ws_reu_next.s reads them: ws_next)
+uint8_t ws_stream[C64_KV_STREAM + 1][3];  // the streams' next REU addresses (ws_reu_next.s reads them: ws_next; 2 unused)
 
 int ws_open(const char *name, uint32_t image_bytes, infer_err *e) {
     uint8_t b[4];
@@ -43,20 +42,10 @@ static uint32_t v_addr(int l, int h, int t, int hs) {
     return C64_KV_BASE + KBYTES + (((uint32_t)l * C64_N_KV + (uint32_t)h) * C64_SEQ + (uint32_t)t) * (uint32_t)hs;
 }
 
-void kv_put(int l, int h, int t, const int16_t *krec, const int8_t *v, int hs) {
+void kv_put(int l, int h, int t, const uint8_t *krec, const int8_t *v, int hs) {
     reu_dma(C64_TO_REU, krec, k_addr(l, h, t, hs), (uint16_t)C64_KREC(hs));
     reu_dma(C64_TO_REU, v, v_addr(l, h, t, hs), (uint16_t)hs);
 }
 
-void kv_k_begin(int l, int h) { kv_at = k_addr(l, h, 0, C64_HS); }
-void kv_v_begin(int l, int h) { kv_at = v_addr(l, h, 0, C64_HS); }
-
-void kv_k_next(int16_t *k, int n, int hs) {
-    reu_dma(REU_TO_C64, k, kv_at, (uint16_t)(n * C64_KREC(hs)));
-    kv_at += (uint32_t)(n * C64_KREC(hs));
-}
-
-void kv_v_next(int8_t *v, int n, int hs) {
-    reu_dma(REU_TO_C64, v, kv_at, (uint16_t)(n * hs));
-    kv_at += (uint32_t)(n * hs);
-}
+void kv_k_begin(int l, int h) { ws_seek(C64_KV_STREAM, k_addr(l, h, 0, C64_HS)); }
+void kv_v_begin(int l, int h) { ws_seek(C64_KV_STREAM, v_addr(l, h, 0, C64_HS)); }
