@@ -297,7 +297,7 @@ static int lf_load(rq_family *f, const rqf_file *file) {
 
 static const char TRAIN_USAGE[] =
     "usage: retroqat train CONFIG.json [--init PATH.bin] [--data TRAIN.txt] [--valid VALID.txt] [--out DIR]\n"
-    "                      [--steps N] [--resume] [--quiet]\n"
+    "                      [--steps N] [--resume] [--quiet] [--check [--json]]\n"
     "Train (or, with \"init\", fine-tune) a llama2.c transformer (\"model\": \"llama\"); writes model.bin.\n"
     "With a \"qat\" section (\"model\": \"llama-int8\" requires one), quantisation-aware fine-tuning for\n"
     "the integer contract: the loss is the integer model's (infer/lm_kernel.c), gradients pass straight\n"
@@ -313,11 +313,13 @@ static const char TRAIN_USAGE[] =
     "  --out DIR       output folder (overrides $.out)\n"
     "  --steps N       optimizer steps (overrides $.train.steps)\n"
     "  --resume        continue from DIR/last.ckpt\n"
-    "  --quiet         no progress line\n";
+    "  --quiet         no progress line\n"
+    "  --check         parse the config and print its resolved paths (exit 2 when an input is\n"
+    "                  missing); trains nothing. --json: as one JSON object\n";
 
 int llama_family_train_main(int argc, char **argv) {
     const char *out = NULL, *init = NULL, *data = NULL, *valid = NULL;
-    int resume = 0, quiet = 0, steps = 0;
+    int resume = 0, quiet = 0, steps = 0, check = 0, json = 0;
     const rq_arg opts[] = {
         {"--init", NULL, ARG_STR, &init, NULL},
         {"--data", NULL, ARG_STR, &data, NULL},
@@ -326,6 +328,8 @@ int llama_family_train_main(int argc, char **argv) {
         {"--steps", NULL, ARG_INT, &steps, NULL},
         {"--resume", NULL, ARG_FLAG, &resume, NULL},
         {"--quiet", NULL, ARG_FLAG, &quiet, NULL},
+        {"--check", NULL, ARG_FLAG, &check, NULL},
+        {"--json", NULL, ARG_FLAG, &json, NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     const char *pos[1];
@@ -347,6 +351,12 @@ int llama_family_train_main(int argc, char **argv) {
     if (out) snprintf(c->out, sizeof c->out, "%s", out);
     if (steps > 0) c->steps = steps;
     if ((rc = check_cfg(pos[0], c))) goto done;
+    if (check) {
+        const cfg_path_check paths[] = {{"$.init", c->init, 1}, {"$.tokenizer", c->tokenizer, 1}, {"$.data.train", c->train_path, 1},
+                                        {"$.data.valid", c->valid_path, 1}, {"$.out", c->out, 0}};
+        rc = cfg_check_paths(pos[0], paths, 5, json);
+        goto done;
+    }
 
     // The model: fine-tune a .bin, or a fresh one of the configured shape.
     if (c->init[0]) {
