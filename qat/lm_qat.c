@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "model/llama_ckpt.h"
+#include "qat/model_open.h"
 
 struct lm_qat {
     lm_qat_cfg cfg;
@@ -25,6 +26,12 @@ struct lm_qat {
     float *scale, *am, *av;  // [n_scale] learned per-row steps and their Adam moments (lsq)
     size_t n_scale;
     uint32_t t;            // Adam updates so far
+    // learned activation clips (learn_clips): the float forward fake-quantises every point
+    llama_actq aq;
+    float *hstep;          // [n_clips] the grid steps of the clips (aq.step)
+    double *dstep;         // [n_clips] their LSQ gradient over the step's micro-batches
+    float *cm, *cv;        // [n_clips] Adam moments of log clip
+    uint32_t tc;           // Adam updates of the clips
 };
 
 // The weight spec of a config: every matrix at wbits unless matrix_bits says otherwise.
@@ -144,7 +151,37 @@ static void init_scales(lm_qat *s) {
     }
 }
 
+// The frozen distillation teacher: c->teacher, or a copy of the init weights.
+static int load_teacher(lm_qat *s) {
+    const llama_model *m = s->m;
+    int rc;
+    if (!s->cfg.teacher[0]) {
+        if ((rc = llama_build(&s->teacher, &m->config))) return rc;
+        memcpy(s->teacher.params, m->params, m->n_params * sizeof(float));
+    } else if ((rc = rq_llama_float_open(s->cfg.teacher, &s->teacher))) {
+        return rc;
+    } else if (s->teacher.config.vocab_size != m->config.vocab_size || s->teacher.config.seq_len < s->T) {
+        return rq_fail(RQ_EINPUT, "%s: the teacher needs the model's vocabulary (%d, has %d) and seq_len >= %d (has %d)", s->cfg.teacher,
+                       m->config.vocab_size, s->teacher.config.vocab_size, s->T, s->teacher.config.seq_len);
+    }
+    llama_train_build(&s->tst, &s->teacher.config, s->B, s->T, 0);
+    return 0;
+}
+
 static size_t n_clips(int n_layers) { return (size_t)n_layers * LMQ_NPOINT + 1; }
+
+// The activation grids of the contract as llama_actq sees them: an int8 point's clip c is the
+// scale c / 127 with codes in [-127, 127]; q and k are int16 in units of that scale / 16, clamped
+// to +-2047 (before and after RoPE). A point whose clip is 0 (never seen non-zero in calibration)
+// has the exporter's scale 1 / 127 (act_scale, lm_quant.c).
+static void clip_steps(lm_qat *s) {
+    int L = s->m->config.n_layers;
+    for (size_t k = 0; k < n_clips(L); k++) {
+        int p = (int)(k % LMQ_NPOINT), div = k < (size_t)L * LMQ_NPOINT && (p == LMQ_Q || p == LMQ_K) ? 16 : 1;
+        float c = s->stats.clip[k];
+        s->hstep[k] = (c > 0 ? c : 1.0f) / (127.0f * div);
+    }
+}
 
 int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len) {
     lm_qat *s = rq_calloc(1, sizeof *s);
@@ -166,11 +203,17 @@ int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const ui
         s->ws.scale = s->scale;
     }
     int rc = calibrate(s, &s->stats);
-    if (!rc && c->fake_quant_weights) rc = llama_build(&s->mq, &m->config);
-    if (!rc && c->distill > 0 && !(rc = llama_build(&s->teacher, &m->config))) {
-        memcpy(s->teacher.params, m->params, m->n_params * sizeof(float));
-        llama_train_build(&s->tst, &m->config, batch, seq_len, 0);
+    if (!rc && c->learn_clips) {
+        size_t nc = n_clips(m->config.n_layers);
+        s->hstep = rq_calloc(nc, sizeof(float));
+        s->dstep = rq_calloc(nc, sizeof(double));
+        s->cm = rq_calloc(nc, sizeof(float));
+        s->cv = rq_calloc(nc, sizeof(float));
+        s->aq.step = s->hstep, s->aq.dstep = s->dstep;
+        for (int p = 0; p <= LMQ_NPOINT; p++) s->aq.qmax[p] = p == LMQ_Q || p == LMQ_K ? 2047 : 127;
     }
+    if (!rc && c->fake_quant_weights) rc = llama_build(&s->mq, &m->config);
+    if (!rc && c->distill > 0) rc = load_teacher(s);
     if (rc) {
         lm_qat_free(s);
         s = NULL;
@@ -187,6 +230,7 @@ void lm_qat_free(lm_qat *s) {
     lmq_stats_free(&s->stats);
     free(s->probs);
     free(s->scale), free(s->am), free(s->av);
+    free(s->hstep), free(s->dstep), free(s->cm), free(s->cv);
     free(s);
 }
 
@@ -217,6 +261,7 @@ double lm_qat_step(lm_qat *s, llama_train *st, const int *in, const int *tg, lla
     // float forward (activations for the backward), then the integer forward replaces the output
     const llama_model *fm = s->m;
     if (s->cfg.fake_quant_weights) lmq_fake_quant_spec(s->m, &s->mq, &s->ws), fm = &s->mq;
+    if (s->cfg.learn_clips) clip_steps(s), st->aq = &s->aq;  // this forward and backward only
     *float_loss = llama_train_forward(st, fm, in, tg, s->T);
     lm_model q;
     double il = NAN;
@@ -226,15 +271,33 @@ double lm_qat_step(lm_qat *s, llama_train *st, const int *in, const int *tg, lla
     }
     *kd = s->cfg.distill > 0 && !isnan(il) ? distill(s, st, in, tg) : NAN;
     llama_train_backward(st, fm, g);
+    st->aq = NULL;
     return il;
 }
 
+// One Adam step on log|x| (b 0.9/0.999) from the gradient gl = d/dlog|x| = x dL/dx: x *= exp(-lr m^/sqrt(v^)).
+static float adam_log(float x, float gl, float *m, float *v, uint32_t t, float lr) {
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-12f;
+    *m = b1 * *m + (1 - b1) * gl;
+    *v = b2 * *v + (1 - b2) * gl * gl;
+    double upd = lr * (*m / (1 - pow(b1, t))) / (sqrt(*v / (1 - pow(b2, t))) + eps);
+    return (float)(x * exp(-upd));
+}
+
+// Learned clips: Adam on log clip from the LSQ gradient of the grid steps (d/dlog c = d/dlog h).
+static void update_clips(lm_qat *s) {
+    s->tc++;
+    for (size_t k = 0; k < n_clips(s->m->config.n_layers); k++) {
+        if (s->stats.clip[k] > 0) s->stats.clip[k] = adam_log(s->stats.clip[k], (float)(s->dstep[k] * s->hstep[k]), s->cm + k, s->cv + k, s->tc, s->cfg.clip_lr);
+        s->dstep[k] = 0;
+    }
+}
+
 void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
+    if (s->cfg.learn_clips) update_clips(s);
     if (!s->cfg.lsq) return;
     const llama_config *c = &s->m->config;
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-12f;
     s->t++;
-    double c1 = 1 - pow(b1, s->t), c2 = 1 - pow(b2, s->t);
     for (int k = 0; k < LM_NMAT; k++) {
         int rows, cols, lo, hi;
         lmq_mat_shape(c, k, &rows, &cols);
@@ -253,13 +316,7 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
                 if (q > hi || q < lo) ds += (double)gr[j] * (q > hi ? hi : lo), gr[j] = 0;  // clipped: no weight gradient
                 else ds += (double)gr[j] * (q - v);
             }
-            // Adam on log|s|: d/dlog|s| = s dL/ds
-            float gl = (float)(ds * sc);
-            float *m = s->am + off + r, *v = s->av + off + r;
-            *m = b1 * *m + (1 - b1) * gl;
-            *v = b2 * *v + (1 - b2) * gl * gl;
-            double upd = s->cfg.scale_lr * (*m / c1) / (sqrt(*v / c2) + eps);
-            s->scale[off + r] = (float)(sc * exp(-upd));
+            s->scale[off + r] = adam_log(sc, (float)(ds * sc), s->am + off + r, s->av + off + r, s->t, s->cfg.scale_lr);
         }
     }
 }
@@ -267,7 +324,7 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
 int lm_qat_int_model(lm_qat *s, lm_model *qm) {
     // Re-calibrate on the current weights (same calibration tokens), so the ranges follow the
     // fine-tuned model.
-    if (s->cfg.recalibrate) {
+    if (s->cfg.recalibrate && !s->cfg.learn_clips) {
         lmq_stats fresh;
         if (calibrate(s, &fresh) == 0) {
             memcpy(s->stats.clip, fresh.clip, n_clips(s->m->config.n_layers) * sizeof(float));
@@ -300,6 +357,12 @@ const float *lm_qat_clips(const lm_qat *s, int *n) {
     return s->stats.clip;
 }
 
+static int has_section(const rqf_file *f, const char *tag) {
+    for (int i = 0; i < f->n; i++)
+        if (memcmp(f->sec[i].tag, tag, 4) == 0) return 1;
+    return 0;
+}
+
 void lm_qat_save(const lm_qat *s, rqf_writer *w) {
     rq_buf *b = rqf_section_begin(w, "LQAT");
     int np = (int)n_clips(s->stats.n_layers);
@@ -314,12 +377,27 @@ void lm_qat_save(const lm_qat *s, rqf_writer *w) {
         rq_buf_f32s(b, s->av, s->n_scale);
         rq_buf_u32(b, s->t);
     }
+    if (s->cfg.learn_clips) {  // the clips themselves are LQAT's
+        b = rqf_section_begin(w, "LQAC");
+        rq_buf_u32(b, (uint32_t)np);
+        rq_buf_f32s(b, s->cm, np);
+        rq_buf_f32s(b, s->cv, np);
+        rq_buf_u32(b, s->tc);
+    }
 }
 
-static int has_section(const rqf_file *f, const char *tag) {
-    for (int i = 0; i < f->n; i++)
-        if (memcmp(f->sec[i].tag, tag, 4) == 0) return 1;
-    return 0;
+// Read LQAC (the learned clips' Adam state) into s.
+static int get_lqac(lm_qat *s, const rqf_file *file) {
+    if (!has_section(file, "LQAC")) return rq_fail(RQ_EINPUT, "%s: no LQAC section: the checkpoint was not trained with $.qat.learn_clips", file->path);
+    rq_reader r;
+    int rc = rqf_section(file, "LQAC", &r);
+    if (rc) return rc;
+    uint32_t np = rq_rd_u32(&r, "clip count");
+    if (r.err) return r.err;
+    if (np != n_clips(s->m->config.n_layers)) return rq_fail(RQ_EINPUT, "%s: LQAC: %u clips for %d layers", file->path, np, s->m->config.n_layers);
+    if ((rc = rq_rd_f32s(&r, s->cm, np, "Adam m")) || (rc = rq_rd_f32s(&r, s->cv, np, "Adam v"))) return rc;
+    s->tc = rq_rd_u32(&r, "updates");
+    return r.err;
 }
 
 // Read LQAT for a model of n_layers: weight spec and clips (st initialised here).
@@ -387,6 +465,7 @@ int lm_qat_resume(lm_qat *s, const rqf_file *file) {
             if (got < 0) rc = -got;
             else if (got == 0) rc = rq_fail(RQ_EINPUT, "%s: no LQSC section: the checkpoint was not trained with $.qat.lsq", file->path);
         }
+        if (!rc && s->cfg.learn_clips) rc = get_lqac(s, file);
     }
     lmq_stats_free(&st);
     return rc;

@@ -9,9 +9,12 @@
 // the weight rounding into the float master weights. What the optimiser sees is exactly what
 // `retroqat run` executes.
 //
-// The target is the training text, or with "distill" d > 0 a mix with the frozen init model's
-// distribution, (1 - d) onehot + d p_teacher (knowledge distillation): d = 1 trains the integer
-// model to reproduce the float model it started from, rather than to fit the text better.
+// The target is the training text, or with "distill" d > 0 a mix with a frozen float teacher's
+// distribution, (1 - d) onehot + d p_teacher (knowledge distillation). The teacher is the init
+// model as it was at the start (d = 1 then trains the integer model to reproduce the float model
+// it started from, rather than to fit the text better), or "teacher": any float model file of the
+// same vocabulary (rq_llama_float_open: a llama2.c .bin, a llama checkpoint, or a QAT
+// checkpoint's float master weights), e.g. a model already fine-tuned on the text.
 //
 // QAT is a mode of the llama family (train/llama_family.h: its config, flags, data, trainer and
 // outputs): a config is QAT when it has a "qat" object ("model": "llama-int8" is a synonym of
@@ -72,6 +75,9 @@ typedef struct {
     int ternary;             // 2-bit matrices on {-1, 0, +1}
     int lsq;                 // learned per-row weight steps (LSQ) instead of the per-step search
     float scale_lr;          // Adam step size of the learned steps' logarithms
+    char teacher[1024];      // distillation teacher (a float model file), "" for the init model
+    int learn_clips;         // learned activation clips (LSQ on the static activation scales)
+    float clip_lr;           // Adam step size of their logarithms
 } lm_qat_cfg;
 
 typedef struct lm_qat lm_qat;
@@ -79,7 +85,7 @@ typedef struct lm_qat lm_qat;
 // QAT of m, the float master weights (the caller's; its optimiser updates them in place), on
 // batches of batch x seq_len tokens. Calibrates the static activation clips on m as it is now,
 // from calib[0..n) when c->calib_tokens > 0 (calib must outlive the state: recalibration reads
-// it again); with distill, keeps a frozen copy of m as the teacher. RQ_THREADS sets the integer
+// it again); with distill, loads c->teacher or keeps a frozen copy of m as the teacher. RQ_THREADS sets the integer
 // pass's threads (default: all CPUs).
 int lm_qat_new(lm_qat **q, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len);
 void lm_qat_free(lm_qat *q);

@@ -208,10 +208,10 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err);
 }
 
-// Learned steps with mixed precision (int8 wq, int4 wk, 2-bit everywhere else): the trainer's
-// validation integer loss is eval's on the image it wrote (a version 3 image), export of the
-// checkpoint writes the same bytes, `run` on it equals the in-process integer pass, the steps
-// moved, and --resume reads them back.
+// Learned steps and activation clips with mixed precision (int8 wq, int4 wk, 2-bit everywhere
+// else): the trainer's validation integer loss is eval's on the image it wrote (a version 3
+// image), export of the checkpoint writes the same bytes, `run` on it equals the in-process
+// integer pass, the steps and the clips moved, and --resume reads them back.
 static void test_qat_lsq_mixed(void **state) {
     (void)state;
     char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
@@ -228,7 +228,8 @@ static void test_qat_lsq_mixed(void **state) {
              "{\"model\": \"llama\", \"init\": \"%s\", \"tokenizer\": \"%s\",\n"
              " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 513},\n"
              " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 1e-3, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
-             " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024}}\n",
+             " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024,\n"
+             "         \"learn_clips\": true, \"clip_lr\": 0.01}}\n",
              model, tok, train, valid);
     rq_test_write(cfg, text);
     int rc = rq_test_run(&out, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
@@ -246,8 +247,33 @@ static void test_qat_lsq_mixed(void **state) {
     assert_same_file(p0, p1);
     snprintf(p1, sizeof p1, "%s/run/metrics.jsonl", dir);
     double trained = best_int_loss(p1);
+    // the clips (the evaluations at steps 2 and 4 report them) moved at every point, and stayed > 0
+    char *metrics = slurp(p1, NULL);
+    double clip_at[2][64];
+    int ne = 0, nclip = 0;
+    for (char *line = strtok(metrics, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *cl = o ? cJSON_GetObjectItemCaseSensitive(o, "clips") : NULL;
+        if (cl && ne < 2) {
+            nclip = 0;
+            for (const cJSON *pt = cl->child; pt; pt = pt->next) {
+                if (cJSON_IsArray(pt))
+                    for (const cJSON *v = pt->child; v && nclip < 64; v = v->next) clip_at[ne][nclip++] = v->valuedouble;
+                else if (nclip < 64) clip_at[ne][nclip++] = pt->valuedouble;
+            }
+            ne++;
+        }
+        cJSON_Delete(o);
+    }
+    free(metrics);
+    assert_int_equal(ne, 2);
+    assert_int_equal(nclip, 5 * 9 + 1);
+    for (int i = 0; i < nclip; i++) {
+        assert_true(clip_at[1][i] > 0);
+        if (clip_at[0][i] == clip_at[1][i]) fail_msg("clip %d did not move between the evaluations (%g)", i, clip_at[0][i]);
+    }
     double il = eval_int_loss(bin, model, valid, tok, p0, "--no-ptq");
-    printf("QAT 2-bit mixed, learned steps (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
+    printf("QAT 2-bit mixed, learned steps and clips (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
     assert_true(fabs(il - trained) < 1e-6);
     snprintf(p1, sizeof p1, "%s/run/best.ckpt", dir);
     assert_run_matches(bin, p1, p0, tok);

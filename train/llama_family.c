@@ -50,7 +50,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     c->steps = 1000, c->batch = 32, c->seq_len = 256, c->grad_accum = 1, c->warmup = 100, c->eval_every = 100, c->seed = 1337;
     c->lr = 1e-3f, c->min_lr_frac = 0.1f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
     c->arch.shared_classifier = 1;
-    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f};
+    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f, .clip_lr = 1e-3f};
     int mb[LM_NMAT] = {0};
     if (c->qat) {
         c->steps = 200, c->batch = 8, c->warmup = 10, c->eval_every = 50, c->lr = 1e-4f, c->weight_decay = 0.0f;
@@ -110,6 +110,9 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"recalibrate", CFG_BOOL, &c->q.recalibrate, 0, 0, 0, NULL, NULL},
         {"distill", CFG_FLOAT, &c->q.distill, 0, 1, 0, NULL, NULL},
         {"fake_quant_weights", CFG_BOOL, &c->q.fake_quant_weights, 0, 0, 0, NULL, NULL},
+        {"teacher", CFG_STR, c->q.teacher, 0, 0, sizeof c->q.teacher, NULL, NULL},
+        {"learn_clips", CFG_BOOL, &c->q.learn_clips, 0, 0, 0, NULL, NULL},
+        {"clip_lr", CFG_FLOAT, &c->q.clip_lr, 0, 1, 0, NULL, NULL},
         {0},
     };
     char model_name[16] = "";
@@ -130,9 +133,9 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     if (rc) return rc;
     // Paths in the config are relative to the config file's folder (base/config.h); the
     // command line's --init/--data/--valid/--out, applied later, to the current directory.
-    char *paths[5] = {c->init, c->tokenizer, c->train_path, c->valid_path, c->out};
-    size_t caps[5] = {sizeof c->init, sizeof c->tokenizer, sizeof c->train_path, sizeof c->valid_path, sizeof c->out};
-    for (int i = 0; i < 5; i++)
+    char *paths[6] = {c->init, c->tokenizer, c->train_path, c->valid_path, c->out, c->q.teacher};
+    size_t caps[6] = {sizeof c->init, sizeof c->tokenizer, sizeof c->train_path, sizeof c->valid_path, sizeof c->out, sizeof c->q.teacher};
+    for (int i = 0; i < 6; i++)
         if ((rc = cfg_resolve_path(path, paths[i], caps[i]))) return rc;
     if (!c->out[0]) snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
     if (c->qat && c->q.wbits != 8 && c->q.wbits != 4 && c->q.wbits != 2) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8, 4 or 2, not %d", path, c->q.wbits);
@@ -151,6 +154,8 @@ static int check_cfg(const char *path, const llama_train_cfg *c) {
     if (!c->train_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.train: missing (or pass --data)", path);
     if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing (or pass --valid)", path);
     if (c->qat && !c->init[0]) return rq_fail(RQ_EINPUT, "%s: $.init: QAT starts from a float checkpoint (or pass --init)", path);
+    if (c->qat && c->q.teacher[0] && !(c->q.distill > 0))
+        return rq_fail(RQ_EINPUT, "%s: $.qat.teacher: a teacher needs $.qat.distill > 0", path);
     if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model (or pass --init)", path);
     return c->have_arch ? llama_config_check(&c->arch, path) : 0;
 }
@@ -296,7 +301,7 @@ static int lf_load(rq_family *f, const rqf_file *file) {
 }
 
 static const char TRAIN_USAGE[] =
-    "usage: retroqat train CONFIG.json [--init PATH.bin] [--data TRAIN.txt] [--valid VALID.txt] [--out DIR]\n"
+    "usage: retroqat train CONFIG.json [--init MODEL] [--data TRAIN.txt] [--valid VALID.txt] [--teacher MODEL] [--out DIR]\n"
     "                      [--steps N] [--resume] [--quiet] [--check [--json]]\n"
     "Train (or, with \"init\", fine-tune) a llama2.c transformer (\"model\": \"llama\"); writes model.bin.\n"
     "With a \"qat\" section (\"model\": \"llama-int8\" requires one), quantisation-aware fine-tuning for\n"
@@ -305,11 +310,14 @@ static const char TRAIN_USAGE[] =
     "  \"qat\": {\"wbits\": 8, 4 or 2, \"matrix_bits\": {\"wq\".. \"w3\": 8/4/2} per matrix, \"ternary\": false,\n"
     "          \"lsq\": false (learned per-row steps), \"scale_lr\": 1e-3,\n"
     "          \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
-    "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the init model),\n"
+    "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the teacher),\n"
+    "          \"teacher\": a float model (default: the init model as it was),\n"
+    "          \"learn_clips\": false (learned activation clips, LSQ; no recalibration), \"clip_lr\": 1e-3\n"
     "          \"fake_quant_weights\": true (the float forward on the quantised weights)}\n"
-    "  --init PATH     the llama2.c checkpoint to start from (overrides $.init)\n"
+    "  --init PATH     the float model to start from: llama2.c .bin, llama or QAT checkpoint (overrides $.init)\n"
     "  --data PATH     training text (overrides $.data.train)\n"
     "  --valid PATH    validation text (overrides $.data.valid)\n"
+    "  --teacher PATH  distillation teacher (overrides $.qat.teacher)\n"
     "  --out DIR       output folder (overrides $.out)\n"
     "  --steps N       optimizer steps (overrides $.train.steps)\n"
     "  --resume        continue from DIR/last.ckpt\n"
@@ -318,12 +326,13 @@ static const char TRAIN_USAGE[] =
     "                  missing); trains nothing. --json: as one JSON object\n";
 
 int llama_family_train_main(int argc, char **argv) {
-    const char *out = NULL, *init = NULL, *data = NULL, *valid = NULL;
+    const char *out = NULL, *init = NULL, *data = NULL, *valid = NULL, *teacher = NULL;
     int resume = 0, quiet = 0, steps = 0, check = 0, json = 0;
     const rq_arg opts[] = {
         {"--init", NULL, ARG_STR, &init, NULL},
         {"--data", NULL, ARG_STR, &data, NULL},
         {"--valid", NULL, ARG_STR, &valid, NULL},
+        {"--teacher", NULL, ARG_STR, &teacher, NULL},
         {"--out", NULL, ARG_STR, &out, NULL},
         {"--steps", NULL, ARG_INT, &steps, NULL},
         {"--resume", NULL, ARG_FLAG, &resume, NULL},
@@ -348,19 +357,20 @@ int llama_family_train_main(int argc, char **argv) {
     if (init) snprintf(c->init, sizeof c->init, "%s", init);
     if (data) snprintf(c->train_path, sizeof c->train_path, "%s", data);
     if (valid) snprintf(c->valid_path, sizeof c->valid_path, "%s", valid);
+    if (teacher) snprintf(c->q.teacher, sizeof c->q.teacher, "%s", teacher);
     if (out) snprintf(c->out, sizeof c->out, "%s", out);
     if (steps > 0) c->steps = steps;
     if ((rc = check_cfg(pos[0], c))) goto done;
     if (check) {
-        const cfg_path_check paths[] = {{"$.init", c->init, 1}, {"$.tokenizer", c->tokenizer, 1}, {"$.data.train", c->train_path, 1},
-                                        {"$.data.valid", c->valid_path, 1}, {"$.out", c->out, 0}};
-        rc = cfg_check_paths(pos[0], paths, 5, json);
+        const cfg_path_check paths[] = {{"$.init", c->init, 1},           {"$.tokenizer", c->tokenizer, 1}, {"$.data.train", c->train_path, 1},
+                                        {"$.data.valid", c->valid_path, 1}, {"$.qat.teacher", c->q.teacher, 1}, {"$.out", c->out, 0}};
+        rc = cfg_check_paths(pos[0], paths, 6, json);
         goto done;
     }
 
     // The model: fine-tune a .bin, or a fresh one of the configured shape.
     if (c->init[0]) {
-        if ((rc = llama_load(&s->m, c->init))) goto done;
+        if ((rc = rq_llama_float_open(c->init, &s->m))) goto done;
         if (c->have_arch && memcmp(&c->arch, &s->m.config, sizeof c->arch)) {
             rc = rq_fail(RQ_EINPUT, "%s: $.arch differs from the shape of %s (leave $.arch out when fine-tuning)", pos[0], c->init);
             goto done;
