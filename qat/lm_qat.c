@@ -133,9 +133,13 @@ static int calibrate(const lm_qat *s, lmq_stats *st) {
     return lmq_calibrate_default(s->m, s->n_calib ? s->calib : NULL, s->n_calib, st);
 }
 
+// The integer model of the current weights, its low-bit matrices unpacked to int8 codes for the
+// host's integer pass (lmq_unpack_i8: the same logits bit for bit; export packs them).
 static int quantize_now(const lm_qat *s, lm_model *q) {
     lmq_opts o = {0, 10, &s->ws};
-    return lmq_quantize(s->m, &s->stats, &o, q);
+    int rc = lmq_quantize(s->m, &s->stats, &o, q);
+    if (!rc) lmq_unpack_i8(q);
+    return rc;
 }
 
 // LSQ's starting steps: the search's, so that step 0 is the PTQ model.

@@ -83,6 +83,11 @@ typedef struct {
 // (e.g. a requantisation multiplier that would need a left shift).
 int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, lm_model *out);
 void lmq_free(lm_model *m);
+// The same integer model with every int4 / 2-bit layer matrix stored as int8 codes (mbits 8; rows,
+// requantisations and everything else unchanged): the accumulators are the same exact integer sums,
+// so lm_forward's logits are the same bit for bit (tests/test_lm_qat.c), and the host runs the int8
+// kernel, which the compiler vectorises (QAT's integer pass over every batch). Not an image format.
+void lmq_unpack_i8(lm_model *m);
 
 // Post-training quantisation in one call. Calibration data: tokens[n] when given (cut into
 // sequences of calib_len starting at position 0), else the default: LMQ_CALIB_SEQS sequences of

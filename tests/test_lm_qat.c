@@ -417,10 +417,40 @@ static void test_learned_steps_are_the_kernels(void **state) {
     llama_free(&f), llama_free(&fq);
 }
 
+// The trainer's integer pass runs the low-bit matrices unpacked to int8 codes (lmq_unpack_i8): the
+// logits are the packed kernel's (lm_matvec_i4 / lm_matvec_i2) bit for bit, at every width and mixed.
+static void test_unpacked_is_the_kernel(void **state) {
+    (void)state;
+    llama_model f;
+    if (llama_load(&f, rq_test_data("llama2c/stories260K.bin"))) fail_msg("%s", rq_last_error());
+    const lmq_wspec specs[] = {lmq_wspec_uniform(4), lmq_wspec_uniform(2), {{8, 4, 2, 2, 4, 2, 8}, 0, NULL}, {{2, 2, 2, 2, 2, 2, 2}, 1, NULL}};
+    for (int v = 0; v < 4; v++) {
+        lm_model a, b;
+        assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &specs[v], &a), 0);
+        assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &specs[v], &b), 0);
+        lmq_unpack_i8(&b);
+        assert_int_equal(b.c.wbits, 8);
+        void *ma = calloc(1, lm_state_bytes(&a.c)), *mb = calloc(1, lm_state_bytes(&b.c));
+        lm_state sa, sb;
+        lm_state_init(&sa, &a.c, ma);
+        lm_state_init(&sb, &b.c, mb);
+        int tok = 1;
+        for (int pos = 0; pos < 96; pos++) {
+            int32_t *la = lm_forward(&a, &sa, tok, pos), *lb = lm_forward(&b, &sb, tok, pos);
+            assert_memory_equal(la, lb, (size_t)a.c.vocab_size * sizeof(int32_t));
+            tok = (lm_argmax(la, a.c.vocab_size) + pos * 37) % a.c.vocab_size;  // varied inputs
+        }
+        free(ma), free(mb);
+        lmq_free(&a), lmq_free(&b);
+    }
+    llama_free(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
         cmocka_unit_test(test_learned_steps_are_the_kernels),
+        cmocka_unit_test(test_unpacked_is_the_kernel),
         cmocka_unit_test(test_qat_end_to_end),
         cmocka_unit_test(test_qat_lsq_mixed),
     };
