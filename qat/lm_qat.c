@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "model/llama_ckpt.h"
 #include "qat/model_open.h"
+#include "qat/quant.h"
 
 struct lm_qat {
     lm_qat_cfg cfg;
@@ -32,6 +33,7 @@ struct lm_qat {
     double *dstep;         // [n_clips] their LSQ gradient over the step's micro-batches
     float *cm, *cv;        // [n_clips] Adam moments of log clip
     uint32_t tc;           // Adam updates of the clips
+    float lambda;          // blend of the weights toward the grid (1: the quantised weights)
 };
 
 // The weight spec of a config: every matrix at wbits unless matrix_bits says otherwise.
@@ -198,6 +200,7 @@ int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const ui
     s->threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     s->probs = rq_malloc((size_t)batch * seq_len * m->config.vocab_size * sizeof(float));
     s->ws = cfg_wspec(c);
+    s->lambda = 1.0f;
     if (c->lsq) {
         s->n_scale = lmq_scale_count(&m->config);
         s->scale = rq_calloc(s->n_scale, sizeof(float));
@@ -261,16 +264,31 @@ static double distill(lm_qat *s, llama_train *st, const int *in, const int *tg) 
     return kl / N;
 }
 
+void lm_qat_schedule(lm_qat *s, long step, long total) {
+    qat_blend b = {s->cfg.blend_start, s->cfg.blend_end};
+    s->lambda = qat_lambda(&b, step, total);
+}
+
 double lm_qat_step(lm_qat *s, llama_train *st, const int *in, const int *tg, llama_weights *g, double *float_loss, double *kd) {
     // float forward (activations for the backward), then the integer forward replaces the output
     const llama_model *fm = s->m;
-    if (s->cfg.fake_quant_weights) lmq_fake_quant_spec(s->m, &s->mq, &s->ws), fm = &s->mq;
+    if (s->cfg.fake_quant_weights) {
+        lmq_fake_quant_spec(s->m, &s->mq, &s->ws), fm = &s->mq;
+        if (s->lambda < 1)  // blend: w + lambda (q(w) - w), the layer matrices (embedding and classifier stay int8)
+            for (int k = 0; k < LM_NMAT; k++) {
+                int rows, cols;
+                lmq_mat_shape(&s->m->config, k, &rows, &cols);
+                const float *w = lmq_mat_weights(&s->m->w, k);
+                float *wb = lmq_mat_weights(&s->mq.w, k);
+                for (size_t i = 0; i < (size_t)s->m->config.n_layers * rows * cols; i++) wb[i] = w[i] + s->lambda * (wb[i] - w[i]);
+            }
+    }
     if (s->cfg.learn_clips) clip_steps(s), st->aq = &s->aq;  // this forward and backward only
     *float_loss = llama_train_forward(st, fm, in, tg, s->T);
     lm_model q;
     double il = NAN;
-    if (quantize_now(s, &q) == 0) {
-        il = int_pass(s, &q, in, tg, s->B, st->a.probs);
+    if (quantize_now(s, &q) == 0) {  // during a blend the backward keeps the float probabilities
+        il = int_pass(s, &q, in, tg, s->B, s->lambda < 1 ? s->probs : st->a.probs);
         lmq_free(&q);
     }
     *kd = s->cfg.distill > 0 && !isnan(il) ? distill(s, st, in, tg) : NAN;
@@ -313,13 +331,7 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
             float sc = s->scale[off + r];
             const float *wr = w + (size_t)r * cols;
             float *gr = gw + (size_t)r * cols;
-            double ds = 0;
-            for (int j = 0; j < cols; j++) {
-                float v = wr[j] / sc;
-                long q = lroundf(v);
-                if (q > hi || q < lo) ds += (double)gr[j] * (q > hi ? hi : lo), gr[j] = 0;  // clipped: no weight gradient
-                else ds += (double)gr[j] * (q - v);
-            }
+            double ds = lmq_lsq_row_grad(wr, gr, cols, sc, lo, hi, s->lambda);
             s->scale[off + r] = adam_log(sc, (float)(ds * sc), s->am + off + r, s->av + off + r, s->t, s->cfg.scale_lr);
         }
     }

@@ -78,6 +78,7 @@ typedef struct {
     char teacher[1024];      // distillation teacher (a float model file), "" for the init model
     int learn_clips;         // learned activation clips (LSQ on the static activation scales)
     float clip_lr;           // Adam step size of their logarithms
+    float blend_start, blend_end;  // progressive quantisation of the weights (fractions of the run)
 } lm_qat_cfg;
 
 typedef struct lm_qat lm_qat;
@@ -89,6 +90,14 @@ typedef struct lm_qat lm_qat;
 // pass's threads (default: all CPUs).
 int lm_qat_new(lm_qat **q, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len);
 void lm_qat_free(lm_qat *q);
+
+// Progressive quantisation ("blend_start", "blend_end", qat/quant.h's cosine ramp): before the
+// optimiser step `step` of `total`, set lambda. While lambda < 1 the float forward runs on the
+// blended weights w + lambda (q(w) - w) and the backward uses its own probabilities (the integer
+// loss is still measured and reported); the weight gradient is straight through where w is inside
+// the grid and (1 - lambda) of it where w clips, the steps' LSQ gradient is lambda times theirs.
+// From lambda = 1 on (the default throughout) the loss is the integer model's as above.
+void lm_qat_schedule(lm_qat *q, long step, long total);
 
 // One batch (in/tg: batch x seq_len tokens): the float forward into st (on the fake-quantised
 // weights), the integer pass's probabilities in place of the float ones (distilled), the

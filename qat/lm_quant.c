@@ -204,6 +204,17 @@ void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, 
     lmq_quantize_rows_grid(w, rows, cols, -qmax, qmax, q, scale);
 }
 
+double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, float lambda) {
+    double ds = 0;
+    for (int j = 0; j < cols; j++) {
+        float v = w[j] / s;
+        long q = lroundf(v);  // lmq_quant_row's rounding
+        if (q > hi || q < lo) ds += (double)g[j] * (q > hi ? hi : lo), g[j] *= 1 - lambda;
+        else ds += (double)g[j] * (q - v);
+    }
+    return ds * lambda;
+}
+
 // Quantise each row of w [rows][cols] in place to its dequantised value q * s, on the grid
 // [lo, hi] with the steps s (rows of them) or, when s is NULL, the search's.
 static void fake_quant_rows(float *w, int rows, int cols, int lo, int hi, const float *s) {

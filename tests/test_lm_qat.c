@@ -16,6 +16,7 @@
 #include "base/binio.h"
 #include "base/endian.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "data/tokenizer.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_qat.h"
@@ -446,11 +447,140 @@ static void test_unpacked_is_the_kernel(void **state) {
     llama_free(&f);
 }
 
+// ---- finite-difference check of the learned weight steps' backward (lmq_lsq_row_grad) -------------
+// A tiny random model whose layer matrices are blended toward their grid, w_hat = w + lambda (s q - w),
+// at 2 and 4 bits, lambda 1 and 0.6, steps 0.8x the search's (so rows clip). The backward's weight
+// and step gradients are compared with central differences of the loss on the frozen surrogate
+// w_hat = w + lambda s (q0 - w0 / s0) inside the grid, (1 - lambda) w + lambda s q0 where w0 / s0
+// clipped (codes q0 and offsets of the base point w0, s0), which equals w_hat at the base point and
+// whose exact gradients are the straight-through / LSQ rules.
+typedef struct {
+    llama_model m, fq;  // float masters, the forward's weights
+    llama_train st;
+    float *w0, *s0;     // base weights of kind k and steps
+    int8_t *q0;
+    int k, rows, cols, lo, hi, in[14], tg[14];
+    float lambda;
+} lsq_ctx;
+
+static void lsq_surrogate(lsq_ctx *c, const float *s) {
+    memcpy(c->fq.params, c->m.params, c->m.n_params * sizeof(float));
+    const float *w = lmq_mat_weights(&c->m.w, c->k);
+    float *wh = lmq_mat_weights(&c->fq.w, c->k);
+    for (int r = 0; r < c->rows; r++)
+        for (int j = 0; j < c->cols; j++) {
+            size_t i = (size_t)r * c->cols + j;
+            long q = lroundf(c->w0[i] / c->s0[r]);
+            wh[i] = q > c->hi || q < c->lo ? (1 - c->lambda) * w[i] + c->lambda * s[r] * c->q0[i]
+                                           : w[i] + c->lambda * s[r] * (c->q0[i] - c->w0[i] / c->s0[r]);
+        }
+}
+
+static float *lsq_s;  // the steps the loss reads
+static double lsq_loss(lsq_ctx *c) {
+    lsq_surrogate(c, lsq_s);
+    return llama_train_forward(&c->st, &c->fq, c->in, c->tg, 7);
+}
+
+static void test_lsq_steps_fd(void **state) {
+    (void)state;
+    llama_config cfg = {.dim = 16, .hidden_dim = 20, .n_layers = 2, .n_heads = 2, .n_kv_heads = 1, .vocab_size = 13, .seq_len = 8,
+                        .shared_classifier = 1};
+    pcg32 rng;
+    pcg32_seed(&rng, 7, 3);
+    for (int v = 0; v < 4; v++) {
+        lsq_ctx c = {.k = v % 2 ? LM_W2 : LM_WQ, .lambda = v < 2 ? 1.0f : 0.6f};
+        int bits = v % 2 ? 2 : 4;
+        assert_int_equal(llama_build(&c.m, &cfg), 0);
+        assert_int_equal(llama_build(&c.fq, &cfg), 0);
+        llama_init_random(&c.m, 5 + v);
+        for (size_t i = 0; i < c.m.n_params; i++) c.m.params[i] *= 3.0f;
+        llama_train_build(&c.st, &cfg, 2, 7, 1);
+        for (int i = 0; i < 14; i++) c.in[i] = (int)pcg32_bounded(&rng, 13), c.tg[i] = (int)pcg32_bounded(&rng, 13);
+        lmq_mat_shape(&cfg, c.k, &c.rows, &c.cols);
+        c.rows *= cfg.n_layers;
+        lmq_grid(bits, 0, &c.lo, &c.hi);
+        size_t n = (size_t)c.rows * c.cols;
+        c.w0 = malloc(n * sizeof(float)), c.q0 = malloc(n), c.s0 = malloc(c.rows * sizeof(float));
+        memcpy(c.w0, lmq_mat_weights(&c.m.w, c.k), n * sizeof(float));
+        lmq_quantize_rows_grid(c.w0, c.rows, c.cols, c.lo, c.hi, c.q0, c.s0);
+        for (int r = 0; r < c.rows; r++) c.s0[r] *= 0.8f;  // rows clip
+        long clipped = 0;
+        for (int r = 0; r < c.rows; r++) {
+            lmq_quant_row(c.w0 + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.q0 + (size_t)r * c.cols);
+            for (int j = 0; j < c.cols; j++) {
+                long q = lroundf(c.w0[(size_t)r * c.cols + j] / c.s0[r]);
+                clipped += q > c.hi || q < c.lo;
+            }
+        }
+        assert_true(clipped > 0);
+        // the analytic gradients: backward at w_hat, then lmq_lsq_row_grad per row
+        float *s = malloc(c.rows * sizeof(float)), *gm = calloc(c.m.n_params, sizeof(float));
+        memcpy(s, c.s0, c.rows * sizeof(float));
+        lsq_s = s;
+        llama_weights g;
+        llama_point_weights(&g, &cfg, gm);
+        double base = lsq_loss(&c);
+        llama_train_backward(&c.st, &c.fq, &g);
+        float *gw = lmq_mat_weights(&g, c.k);
+        double *ds = malloc(c.rows * sizeof(double));
+        for (int r = 0; r < c.rows; r++) ds[r] = lmq_lsq_row_grad(c.w0 + (size_t)r * c.cols, gw + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.lambda);
+        // the steps (relative perturbation) and every third weight
+        double worst = 0, big = 0, *num = malloc((n > (size_t)c.rows ? n : (size_t)c.rows) * sizeof(double));
+        for (int r = 0; r < c.rows; r++) {
+            // h moves the row's weights by at most 3e-3 (dw_hat/ds is lambda (q0 - w0/s0) or lambda q0)
+            double dmax = 0;
+            for (int j = 0; j < c.cols; j++) {
+                size_t i = (size_t)r * c.cols + j;
+                long q = lroundf(c.w0[i] / c.s0[r]);
+                dmax = fmax(dmax, fabs(q > c.hi || q < c.lo ? c.q0[i] : c.q0[i] - c.w0[i] / c.s0[r]) * c.lambda);
+            }
+            float h = (float)(3e-3 / fmax(dmax, 1e-3));
+            s[r] = c.s0[r] + h;
+            double up = lsq_loss(&c);
+            s[r] = c.s0[r] - h;
+            double dn = lsq_loss(&c);
+            s[r] = c.s0[r];
+            num[r] = (up - dn) / (2.0 * h);
+            big = fmax(big, fabs(num[r]));
+        }
+        for (int r = 0; r < c.rows; r++) {
+            double err = fabs(ds[r] - num[r]) / fmax(fabs(num[r]), 0.05 * big);
+            worst = fmax(worst, err);
+            if (err > 1e-2) fail_msg("bits %d lambda %g row %d: dL/ds analytic %.6g numeric %.6g", bits, c.lambda, r, ds[r], num[r]);
+        }
+        assert_true(big > 1e-3);
+        float *w = lmq_mat_weights(&c.m.w, c.k);
+        double wworst = 0, wbig = 0;
+        for (size_t i = 0; i < n; i += 3) {
+            float keep = w[i], h = 3e-3f;
+            w[i] = keep + h;
+            double up = lsq_loss(&c);
+            w[i] = keep - h;
+            double dn = lsq_loss(&c);
+            w[i] = keep;
+            num[i] = (up - dn) / (2.0 * h);
+            wbig = fmax(wbig, fabs(num[i]));
+        }
+        for (size_t i = 0; i < n; i += 3) {
+            double err = fabs(gw[i] - num[i]) / fmax(fmax(fabs(num[i]), 0.05 * wbig), 1e-3);
+            wworst = fmax(wworst, err);
+            if (err > 1e-2) fail_msg("bits %d lambda %g weight %zu: analytic %.6g numeric %.6g", bits, c.lambda, i, gw[i], num[i]);
+        }
+        printf("  %d-bit lambda %.1f: loss %.4f, dL/ds max rel error %.2e (max %.3g), dL/dw %.2e (max %.3g), %ld weights clip\n", bits,
+               c.lambda, base, worst, big, wworst, wbig, clipped);
+        free(num), free(ds), free(s), free(gm), free(c.w0), free(c.q0), free(c.s0);
+        llama_train_free(&c.st);
+        llama_free(&c.m), llama_free(&c.fq);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
         cmocka_unit_test(test_learned_steps_are_the_kernels),
         cmocka_unit_test(test_unpacked_is_the_kernel),
+        cmocka_unit_test(test_lsq_steps_fd),
         cmocka_unit_test(test_qat_end_to_end),
         cmocka_unit_test(test_qat_lsq_mixed),
     };

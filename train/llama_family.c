@@ -113,6 +113,8 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"teacher", CFG_STR, c->q.teacher, 0, 0, sizeof c->q.teacher, NULL, NULL},
         {"learn_clips", CFG_BOOL, &c->q.learn_clips, 0, 0, 0, NULL, NULL},
         {"clip_lr", CFG_FLOAT, &c->q.clip_lr, 0, 1, 0, NULL, NULL},
+        {"blend_start", CFG_FLOAT, &c->q.blend_start, 0, 1, 0, NULL, NULL},
+        {"blend_end", CFG_FLOAT, &c->q.blend_end, 0, 1, 0, NULL, NULL},
         {0},
     };
     char model_name[16] = "";
@@ -154,6 +156,7 @@ static int check_cfg(const char *path, const llama_train_cfg *c) {
     if (!c->train_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.train: missing (or pass --data)", path);
     if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing (or pass --valid)", path);
     if (c->qat && !c->init[0]) return rq_fail(RQ_EINPUT, "%s: $.init: QAT starts from a float checkpoint (or pass --init)", path);
+    if (c->qat && c->q.blend_end < c->q.blend_start) return rq_fail(RQ_EINPUT, "%s: $.qat.blend_end: must be >= blend_start", path);
     if (c->qat && c->q.teacher[0] && !(c->q.distill > 0))
         return rq_fail(RQ_EINPUT, "%s: $.qat.teacher: a teacher needs $.qat.distill > 0", path);
     if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model (or pass --init)", path);
@@ -178,11 +181,11 @@ typedef struct {
 // offsets of the training stream, gradients averaged. With QAT the loss is the integer model's,
 // the float forward's goes to the stats ("float_loss", and "kd" when distilling).
 static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
-    (void)step;
     llama_family *s = f->self;
     int B = s->cfg.batch, T = s->cfg.seq_len, A = s->cfg.grad_accum;
     memset(f->grads, 0, f->n_params * sizeof(float));
     double loss = 0, float_loss = 0, kd = 0;
+    if (s->qat) lm_qat_schedule(s->qat, step, s->cfg.steps);
     for (int micro = 0; micro < A; micro++) {
         for (int b = 0; b < B; b++) {
             uint32_t off = pcg32_bounded(rng, (uint32_t)(s->train.n - T));
@@ -312,7 +315,9 @@ static const char TRAIN_USAGE[] =
     "          \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
     "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the teacher),\n"
     "          \"teacher\": a float model (default: the init model as it was),\n"
-    "          \"learn_clips\": false (learned activation clips, LSQ; no recalibration), \"clip_lr\": 1e-3\n"
+    "          \"learn_clips\": false (learned activation clips, LSQ; no recalibration), \"clip_lr\": 1e-3,\n"
+    "          \"blend_start\", \"blend_end\": 0, 0 (weights blended from float to the grid between\n"
+    "          these fractions of the run; the integer loss drives the backward after blend_end)\n"
     "          \"fake_quant_weights\": true (the float forward on the quantised weights)}\n"
     "  --init PATH     the float model to start from: llama2.c .bin, llama or QAT checkpoint (overrides $.init)\n"
     "  --data PATH     training text (overrides $.data.train)\n"
