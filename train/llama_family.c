@@ -26,7 +26,7 @@ typedef struct {
     char init[1024], tokenizer[1100], train_path[1024], valid_path[1024], out[1024];
     llama_config arch;
     int have_arch;
-    int valid_tokens;
+    int valid_tokens, valid_spread;
     int steps, batch, seq_len, grad_accum, warmup, eval_every, seed;
     float lr, min_lr_frac, weight_decay, grad_clip, beta1, beta2;
     int qat;  // a "qat" section: quantisation-aware training with q
@@ -72,6 +72,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"train", CFG_STR, c->train_path, 0, 0, sizeof c->train_path, NULL, NULL},
         {"valid", CFG_STR, c->valid_path, 0, 0, sizeof c->valid_path, NULL, NULL},
         {"valid_tokens", CFG_INT, &c->valid_tokens, 0, 1e9, 0, NULL, NULL},
+        {"valid_spread", CFG_BOOL, &c->valid_spread, 0, 0, 0, NULL, NULL},
         {0},
     };
     const cfg_field train[] = {
@@ -221,12 +222,13 @@ static void lf_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
     snprintf(buf, n, "float %.4f", fl ? fl->valuedouble : NAN);
 }
 
-// Mean loss over consecutive full windows of the validation stream (at most valid_tokens
-// tokens), B windows per forward: the float model's, and with qm also the integer model's
-// (into *int_loss).
+// Mean loss over full windows of seq_len tokens of the validation stream (at most valid_tokens
+// tokens): the first ones, or with valid_spread as many spread evenly over the whole stream (the
+// first, then every (all / windows)-th of its consecutive windows), B windows per forward: the
+// float model's, and with qm also the integer model's (into *int_loss).
 static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, size_t *n_targets, long *agree) {
     int B = s->cfg.batch, T = s->cfg.seq_len;
-    size_t n = s->valid.n;
+    size_t n = s->valid.n, all = n > 1 ? (n - 1) / T : 0;
     if (s->cfg.valid_tokens > 0 && (size_t)s->cfg.valid_tokens < n) n = s->cfg.valid_tokens;
     size_t windows = n > 1 ? (n - 1) / T : 0;
     double total = 0, int_total = 0;
@@ -234,7 +236,7 @@ static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, 
     for (size_t w0 = 0; w0 < windows; w0 += B) {
         int rows = (int)(windows - w0 < (size_t)B ? windows - w0 : (size_t)B);
         for (int b = 0; b < B; b++) {
-            size_t off = (w0 + (b < rows ? b : 0)) * T;
+            size_t w = w0 + (b < rows ? b : 0), off = (s->cfg.valid_spread ? w * all / windows : w) * T;
             for (int t = 0; t < T; t++) {
                 s->in[b * T + t] = s->valid.tokens[off + t];
                 s->tg[b * T + t] = s->valid.tokens[off + t + 1];
