@@ -135,6 +135,14 @@ static int calibrate(const lm_qat *s, lmq_stats *st) {
     return lmq_calibrate_default(s->m, s->n_calib ? s->calib : NULL, s->n_calib, st);
 }
 
+// Recalibration with "calib_quantized": on the model the kernel runs (the fake-quantised weights),
+// whose activations can differ much from the float masters' at 2 bits.
+static int recalibrate(lm_qat *s, lmq_stats *st) {
+    if (!s->cfg.calib_quantized || !s->cfg.fake_quant_weights) return calibrate(s, st);
+    lmq_fake_quant_spec(s->m, &s->mq, &s->ws);
+    return lmq_calibrate_default(&s->mq, s->n_calib ? s->calib : NULL, s->n_calib, st);
+}
+
 // The integer model of the current weights, its low-bit matrices unpacked to int8 codes for the
 // host's integer pass (lmq_unpack_i8: the same logits bit for bit; export packs them).
 static int quantize_now(const lm_qat *s, lm_model *q) {
@@ -342,7 +350,7 @@ int lm_qat_int_model(lm_qat *s, lm_model *qm) {
     // fine-tuned model.
     if (s->cfg.recalibrate && !s->cfg.learn_clips) {
         lmq_stats fresh;
-        if (calibrate(s, &fresh) == 0) {
+        if (recalibrate(s, &fresh) == 0) {
             memcpy(s->stats.clip, fresh.clip, n_clips(s->m->config.n_layers) * sizeof(float));
             lmq_stats_free(&fresh);
         }

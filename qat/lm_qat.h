@@ -35,8 +35,21 @@
 // calib_tokens: 0 calibrates the static clips as `retroqat export` does (sequences sampled from
 // the model itself, qat/lm_quant.h), so step 0 is exactly the post-training-quantised model; n > 0
 // uses the first n training tokens instead. recalibrate: refresh the clips on the current weights
-// at every evaluation. QAT needs "init" (the float checkpoint to start from), and its defaults of
-// the other sections differ from float training's: train {steps 200, batch 8, lr 1e-4, warmup 10,
+// at every evaluation (on the float masters, or with "calib_quantized": true on the fake-quantised
+// weights the kernel runs).
+// "learn_clips": true learns the clips instead (LSQ on activations): the float forward
+// fake-quantises every contract point (model/llama_train.h llama_actq: int8 points on the grid
+// clip/127, q and k on the int16 grid clip/(127*16) within +-2047, before and after RoPE), the
+// backward passes straight through inside the grid and adds the LSQ gradient of each point's
+// step; Adam ("clip_lr", default 1e-3) moves log clip once per optimiser step (checkpoint section
+// LQAC: u32 count, count x f32 Adam m, count x f32 Adam v, u32 updates), and there is no
+// recalibration. Export folds the learned clips into the (m, p, k) requantisations as it folds
+// calibrated ones.
+// "blend_start", "blend_end" (fractions of the run, default 0, 0: off): progressive quantisation,
+// see lm_qat_schedule.
+// QAT needs "init" (the float model to start from: a llama2.c .bin, a llama checkpoint, or a QAT
+// checkpoint's float master weights), and its defaults of the other sections differ from float
+// training's: train {steps 200, batch 8, lr 1e-4, warmup 10,
 // weight_decay 0, eval_every 50}, data.valid_tokens 16384, out "runs/llama-int8".
 // In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
 // that of the float forward the backward used (on the quantised weights with fake_quant_weights),
@@ -79,6 +92,7 @@ typedef struct {
     int learn_clips;         // learned activation clips (LSQ on the static activation scales)
     float clip_lr;           // Adam step size of their logarithms
     float blend_start, blend_end;  // progressive quantisation of the weights (fractions of the run)
+    int calib_quantized;     // recalibrate on the fake-quantised weights rather than the float masters
 } lm_qat_cfg;
 
 typedef struct lm_qat lm_qat;

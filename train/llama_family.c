@@ -109,6 +109,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"scale_lr", CFG_FLOAT, &c->q.scale_lr, 0, 1, 0, NULL, NULL},
         {"calib_tokens", CFG_INT, &c->q.calib_tokens, 0, 1 << 24, 0, NULL, NULL},
         {"recalibrate", CFG_BOOL, &c->q.recalibrate, 0, 0, 0, NULL, NULL},
+        {"calib_quantized", CFG_BOOL, &c->q.calib_quantized, 0, 0, 0, NULL, NULL},
         {"distill", CFG_FLOAT, &c->q.distill, 0, 1, 0, NULL, NULL},
         {"fake_quant_weights", CFG_BOOL, &c->q.fake_quant_weights, 0, 0, 0, NULL, NULL},
         {"teacher", CFG_STR, c->q.teacher, 0, 0, sizeof c->q.teacher, NULL, NULL},
