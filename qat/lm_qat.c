@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/progress.h"
 #include "model/llama_ckpt.h"
 #include "qat/model_open.h"
 #include "qat/quant.h"
@@ -270,6 +271,71 @@ static double distill(lm_qat *s, llama_train *st, const int *in, const int *tg) 
         p[tg[i]] += d;
     }
     return kl / N;
+}
+
+typedef struct {
+    const llama_model *f;
+    int len, chunk_seqs, next, end;
+    uint64_t seed;
+    uint16_t **tok;  // [end] per chunk
+    int **lens;
+    pthread_mutex_t mu;
+} synth_job;
+
+static void *synth_worker(void *arg) {
+    synth_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int c = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (c >= j->end) return NULL;
+        j->tok[c] = rq_malloc((size_t)j->chunk_seqs * j->len * sizeof(uint16_t));
+        j->lens[c] = rq_malloc(j->chunk_seqs * sizeof(int));
+        lmq_self_generate(j->f, j->chunk_seqs, j->len, j->seed * 0x9E3779B97F4A7C15ull + (uint64_t)c, j->tok[c], j->lens[c]);
+    }
+}
+
+int lm_qat_synthesize(lm_qat *s, size_t n, int max_len, uint64_t seed, int show, token_stream *out) {
+    if (!(s->cfg.distill > 0)) return rq_fail(RQ_EINPUT, "synthetic text is sampled from the distillation teacher: needs distill > 0");
+    memset(out, 0, sizeof *out);
+    int nt = s->threads < 1 ? 1 : s->threads > 8 ? 8 : s->threads, cap = 0;
+    synth_job j = {.f = &s->teacher, .len = max_len, .chunk_seqs = 32, .seed = seed};
+    pthread_mutex_init(&j.mu, NULL);
+    rq_progress pg;
+    rq_progress_start(&pg, "synthetic text: tokens", (long)n, !show);
+    size_t have = 0;
+    int done = 0;
+    while (have < n) {  // rounds of nt chunks
+        if (done + nt > cap) {
+            cap = 2 * (done + nt);
+            j.tok = rq_realloc(j.tok, cap * sizeof *j.tok);
+            j.lens = rq_realloc(j.lens, cap * sizeof *j.lens);
+        }
+        j.next = done, j.end = done + nt;
+        pthread_t th[8];
+        for (int t = 1; t < nt; t++) pthread_create(&th[t], NULL, synth_worker, &j);
+        synth_worker(&j);
+        for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
+        for (int c = done; c < done + nt; c++)
+            for (int q = 0; q < j.chunk_seqs; q++) have += j.lens[c][q];
+        done += nt;
+        rq_progress_draw(&pg, (long)(have < n ? have : n), -1, NULL);
+    }
+    rq_progress_end(&pg);
+    // chunks in order up to the first that reaches n (the last round may have made more)
+    out->tokens = rq_malloc(have * sizeof(uint16_t));
+    for (int c = 0; c < done; c++) {
+        size_t k = 0;
+        for (int q = 0; q < j.chunk_seqs; q++) k += j.lens[c][q];
+        if (out->n < n) {
+            memcpy(out->tokens + out->n, j.tok[c], k * sizeof(uint16_t));  // lmq_self_generate packs them
+            out->n += k, out->n_docs += j.chunk_seqs;
+        }
+        free(j.tok[c]), free(j.lens[c]);
+    }
+    free(j.tok), free(j.lens);
+    pthread_mutex_destroy(&j.mu);
+    return 0;
 }
 
 void lm_qat_schedule(lm_qat *s, long step, long total) {

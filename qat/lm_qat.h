@@ -74,6 +74,7 @@
 #include <stdint.h>
 
 #include "base/rqfile.h"
+#include "data/textdata.h"
 #include "infer/lm_kernel.h"
 #include "model/llama.h"
 #include "model/llama_train.h"
@@ -93,6 +94,8 @@ typedef struct {
     float clip_lr;           // Adam step size of their logarithms
     float blend_start, blend_end;  // progressive quantisation of the weights (fractions of the run)
     int calib_quantized;     // recalibrate on the fake-quantised weights rather than the float masters
+    int synthetic_tokens;    // text sampled from the teacher to train on besides the training text
+    float synthetic_frac;    // share of a batch's windows drawn from it
 } lm_qat_cfg;
 
 typedef struct lm_qat lm_qat;
@@ -104,6 +107,15 @@ typedef struct lm_qat lm_qat;
 // pass's threads (default: all CPUs).
 int lm_qat_new(lm_qat **q, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len);
 void lm_qat_free(lm_qat *q);
+
+// Text sampled from the distillation teacher (temperature 1, from BOS, each story ended by the
+// model's BOS as in lmq_self_generate) until at least n tokens: chunks of 32 stories of up to
+// max_len tokens, chunk c from seed (seed, c), sampled on the threads and concatenated in chunk
+// order (the same stream whatever the thread count), into *out (token_stream_free). With
+// "synthetic_tokens" the family draws "synthetic_frac" of each batch's windows from it: more text
+// for long low-bit runs than the training file has, labelled by the teacher's distribution (and
+// the sampled next token). show: a progress line.
+int lm_qat_synthesize(lm_qat *q, size_t n, int max_len, uint64_t seed, int show, token_stream *out);
 
 // Progressive quantisation ("blend_start", "blend_end", qat/quant.h's cosine ramp): before the
 // optimiser step `step` of `total`, set lambda. While lambda < 1 the float forward runs on the

@@ -50,7 +50,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     c->steps = 1000, c->batch = 32, c->seq_len = 256, c->grad_accum = 1, c->warmup = 100, c->eval_every = 100, c->seed = 1337;
     c->lr = 1e-3f, c->min_lr_frac = 0.1f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
     c->arch.shared_classifier = 1;
-    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f, .clip_lr = 1e-3f};
+    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f, .clip_lr = 1e-3f, .synthetic_frac = 0.5f};
     int mb[LM_NMAT] = {0};
     if (c->qat) {
         c->steps = 200, c->batch = 8, c->warmup = 10, c->eval_every = 50, c->lr = 1e-4f, c->weight_decay = 0.0f;
@@ -110,6 +110,8 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"calib_tokens", CFG_INT, &c->q.calib_tokens, 0, 1 << 24, 0, NULL, NULL},
         {"recalibrate", CFG_BOOL, &c->q.recalibrate, 0, 0, 0, NULL, NULL},
         {"calib_quantized", CFG_BOOL, &c->q.calib_quantized, 0, 0, 0, NULL, NULL},
+        {"synthetic_tokens", CFG_INT, &c->q.synthetic_tokens, 0, 1 << 28, 0, NULL, NULL},
+        {"synthetic_frac", CFG_FLOAT, &c->q.synthetic_frac, 0, 1, 0, NULL, NULL},
         {"distill", CFG_FLOAT, &c->q.distill, 0, 1, 0, NULL, NULL},
         {"fake_quant_weights", CFG_BOOL, &c->q.fake_quant_weights, 0, 0, 0, NULL, NULL},
         {"teacher", CFG_STR, c->q.teacher, 0, 0, sizeof c->q.teacher, NULL, NULL},
@@ -159,6 +161,8 @@ static int check_cfg(const char *path, const llama_train_cfg *c) {
     if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing (or pass --valid)", path);
     if (c->qat && !c->init[0]) return rq_fail(RQ_EINPUT, "%s: $.init: QAT starts from a float checkpoint (or pass --init)", path);
     if (c->qat && c->q.blend_end < c->q.blend_start) return rq_fail(RQ_EINPUT, "%s: $.qat.blend_end: must be >= blend_start", path);
+    if (c->qat && c->q.synthetic_tokens > 0 && !(c->q.distill > 0))
+        return rq_fail(RQ_EINPUT, "%s: $.qat.synthetic_tokens: the text is sampled from the teacher: needs $.qat.distill > 0", path);
     if (c->qat && c->q.teacher[0] && !(c->q.distill > 0))
         return rq_fail(RQ_EINPUT, "%s: $.qat.teacher: a teacher needs $.qat.distill > 0", path);
     if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model (or pass --init)", path);
@@ -174,7 +178,7 @@ typedef struct {
     llama_weights g;
     uint8_t *decay;
     llama_train st;
-    token_stream train, valid;
+    token_stream train, valid, synth;  // synth: text sampled from the QAT teacher (synthetic_tokens)
     int *in, *tg;
     lm_qat *qat;          // NULL: float training
 } llama_family;
@@ -190,10 +194,11 @@ static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     if (s->qat) lm_qat_schedule(s->qat, step, s->cfg.steps);
     for (int micro = 0; micro < A; micro++) {
         for (int b = 0; b < B; b++) {
-            uint32_t off = pcg32_bounded(rng, (uint32_t)(s->train.n - T));
+            const token_stream *ts = s->synth.n && pcg32_float(rng) < s->cfg.q.synthetic_frac ? &s->synth : &s->train;
+            uint32_t off = pcg32_bounded(rng, (uint32_t)(ts->n - T));
             for (int t = 0; t < T; t++) {
-                s->in[b * T + t] = s->train.tokens[off + t];
-                s->tg[b * T + t] = s->train.tokens[off + t + 1];
+                s->in[b * T + t] = ts->tokens[off + t];
+                s->tg[b * T + t] = ts->tokens[off + t + 1];
             }
         }
         if (s->qat) {
@@ -319,6 +324,7 @@ static const char TRAIN_USAGE[] =
     "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the teacher),\n"
     "          \"teacher\": a float model (default: the init model as it was),\n"
     "          \"learn_clips\": false (learned activation clips, LSQ; no recalibration), \"clip_lr\": 1e-3,\n"
+    "          \"synthetic_tokens\": 0 (text sampled from the teacher), \"synthetic_frac\": 0.5 of the windows,\n"
     "          \"blend_start\", \"blend_end\": 0, 0 (weights blended from float to the grid between\n"
     "          these fractions of the run; the integer loss drives the backward after blend_end)\n"
     "          \"fake_quant_weights\": true (the float forward on the quantised weights)}\n"
@@ -417,6 +423,13 @@ int llama_family_train_main(int argc, char **argv) {
     }
     // QAT: the static activation clips, calibrated on the initial weights.
     if (c->qat && (rc = lm_qat_new(&s->qat, &c->q, &s->m, s->train.tokens, s->train.n, c->batch, c->seq_len))) goto done;
+    if (c->qat && c->q.synthetic_tokens > 0 &&
+        (rc = lm_qat_synthesize(s->qat, (size_t)c->q.synthetic_tokens, mc->seq_len, (uint64_t)c->seed, !quiet, &s->synth)))
+        goto done;
+    if (s->synth.n && s->synth.n <= (size_t)c->seq_len + 1) {
+        rc = rq_fail(RQ_EINPUT, "%s: $.qat.synthetic_tokens: %zu tokens, a window needs %d", pos[0], s->synth.n, c->seq_len + 1);
+        goto done;
+    }
     if (!quiet && c->qat)
         fprintf(stderr, "llama-int8 QAT: %zu parameters from %s, int%d weights%s%s; train %zu tokens, valid %zu tokens\n", s->m.n_params,
                 c->init, c->q.wbits, c->q.lsq ? ", learned steps" : "", c->q.ternary ? ", ternary" : "", s->train.n, s->valid.n);
@@ -494,6 +507,7 @@ done:
     free(s->decay);
     token_stream_free(&s->train);
     token_stream_free(&s->valid);
+    token_stream_free(&s->synth);
     tokenizer_free(&tok);
     llama_free(&s->m);
     free(s);
