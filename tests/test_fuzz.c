@@ -128,25 +128,20 @@ static int make_seeds(void **state) {
              tok, path, path);
     rq_test_write(cfg, text);
     run_ok("llama", "train %s --out %s/llama --quiet%s", cfg, seeds, "");
-    snprintf(cfg, sizeof cfg, "%s/qat.json", seeds);
-    snprintf(text, sizeof text,
-             "{\"model\": \"llama-int8\", \"init\": \"%s/llama/model.bin\", \"tokenizer\": \"%s\",\n"
-             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 256},\n"
-             " \"train\": {\"steps\": 2, \"batch\": 2, \"seq_len\": 32, \"lr\": 1e-4, \"warmup\": 1, \"eval_every\": 2, \"seed\": 3},\n"
-             " \"qat\": {\"wbits\": 8, \"calib_tokens\": 256}}\n",
-             seeds, tok, path, path);
-    rq_test_write(cfg, text);
-    run_ok("qat", "train %s --out %s/qat --quiet%s", cfg, seeds, "");
-    // learned steps and clips (LQSC, LQAC), read back by --resume
-    snprintf(cfg, sizeof cfg, "%s/qatlc.json", seeds);
-    snprintf(text, sizeof text,
-             "{\"model\": \"llama-int8\", \"init\": \"%s/llama/model.bin\", \"tokenizer\": \"%s\",\n"
-             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 256},\n"
-             " \"train\": {\"steps\": 2, \"batch\": 2, \"seq_len\": 32, \"lr\": 1e-4, \"warmup\": 1, \"eval_every\": 2, \"seed\": 3},\n"
-             " \"qat\": {\"wbits\": 2, \"calib_tokens\": 256, \"lsq\": true, \"learn_clips\": true}}\n",
-             seeds, tok, path, path);
-    rq_test_write(cfg, text);
-    run_ok("qatlc", "train %s --out %s/qatlc --quiet%s", cfg, seeds, "");
+    // QAT runs: int8; 2-bit with learned steps and clips (LQSC, LQAC: read back by --resume)
+    const char *qat[2][2] = {{"qat", "\"wbits\": 8, \"calib_tokens\": 256"},
+                             {"qatlc", "\"wbits\": 2, \"calib_tokens\": 256, \"lsq\": true, \"learn_clips\": true"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cfg, sizeof cfg, "%s/%s.json", seeds, qat[i][0]);
+        snprintf(text, sizeof text,
+                 "{\"model\": \"llama-int8\", \"init\": \"%s/llama/model.bin\", \"tokenizer\": \"%s\",\n"
+                 " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 256},\n"
+                 " \"train\": {\"steps\": 2, \"batch\": 2, \"seq_len\": 32, \"lr\": 1e-4, \"warmup\": 1, \"eval_every\": 2, \"seed\": 3},\n"
+                 " \"qat\": {%s}}\n",
+                 seeds, tok, path, path, qat[i][1]);
+        rq_test_write(cfg, text);
+        run_ok(qat[i][0], "train %s --out %s/%s --quiet", cfg, seeds, qat[i][0]);
+    }
     const char *rqm[4][2] = {{"le8", ""}, {"be8", " --endian big"}, {"le4", " --wbits 4"}, {"be4", " --endian big --wbits 4"}};
     for (int i = 0; i < 4; i++) {
         char o[4400];
