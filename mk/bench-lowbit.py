@@ -5,16 +5,19 @@ usage: bench-lowbit.py BIN DATA_DIR OUT_DIR EQUAL_STEPS [--json]
 
 Trains examples/stories/int8.json, then int4.json, int2.json (every layer matrix 2-bit) and
 int2-ffn.json (mixed: 2-bit w1 w2 w3, int8 wq wk wv wo) at their own steps (the recipes the aims
-are measured with), the same three again at EQUAL_STEPS (the int8 row's steps, when they differ:
-the equal-steps table), and int8.json at the longest low-bit run's steps (what those steps alone
-give at int8). A config with a distillation teacher gets the int8 row's best.ckpt (--teacher).
-Every best.ckpt is scored with `retroqat eval stories260K.bin --text valid.txt --qat CKPT --no-ptq`
-on the whole file (289,387 tokens, windows of 512), next to one eval of the PTQ models of
-stories260K itself. Prints both tables (int_loss, x the int8 QAT row, steps and the best
-checkpoint's step, wall time of the training run with its evaluations, image bytes) and a greedy
-story of the 2-bit model; writes OUT_DIR/results.jsonl. --json prints the rows as JSON lines.
+are measured with), the same three again at EQUAL_STEPS (the int8 row's steps, with their
+synthetic text cut in proportion: the equal-steps table), and int8.json at the longest low-bit
+run's steps (what those steps alone give at int8). Each run is the example config with the shared
+data's paths, its steps, and the int8 row's best.ckpt as the distillation teacher where the config
+names one, written to OUT_DIR/NAME.json. Every best.ckpt is scored with `retroqat eval
+stories260K.bin --text valid.txt --qat CKPT --no-ptq` on the whole file (289,387 tokens, windows of
+512), next to one eval of the PTQ models of stories260K itself. Prints both tables (int_loss, x the
+int8 QAT row, steps and the best checkpoint's step, wall time of the training run with its
+evaluations and synthetic text, image bytes, bits per matrix) and a greedy story of the 2-bit
+model; writes OUT_DIR/results.jsonl. --json prints the rows as JSON lines instead.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -29,6 +32,7 @@ valid = f"{data}/tinystories/valid.txt"
 env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
 os.makedirs(out, exist_ok=True)
 EX = "examples/stories"
+MATS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
 
 
 def log(msg):
@@ -47,37 +51,48 @@ def evaluate(extra):
 
 
 def config(name):
-    c = json.load(open(f"{EX}/{name}"))
+    return json.load(open(f"{EX}/{name}"))
+
+
+def bits_of(c):
     q = c.get("qat", {})
-    bits = {k: q.get("matrix_bits", {}).get(k, q.get("wbits", 8)) for k in ("wq", "wk", "wv", "wo", "w1", "w2", "w3")}
-    return c, bits, c["train"]["steps"]
+    return {k: q.get("matrix_bits", {}).get(k, q.get("wbits", 8)) for k in MATS}
 
 
-def train_row(name, cfg, steps, teacher=None):
+def train_row(name, cfg, steps=None, teacher=None):
+    """Train example cfg as run NAME (at `steps`, synthetic text cut in proportion) and score it."""
+    c = config(cfg)
+    own = c["train"]["steps"]
+    steps = steps or own
     d = f"{out}/{name}"
-    c, bits, own = config(cfg)
-    args = [binp, "train", f"{EX}/{cfg}", "--init", model, "--data", train, "--valid", valid, "--out", d, "--quiet", "--steps", str(steps)]
-    if c.get("qat", {}).get("teacher"):
-        args += ["--teacher", teacher]
+    c.update(init=model, tokenizer=tok, out=d)
+    c["data"].update(train=train, valid=valid)
+    c["train"]["steps"] = steps
+    q = c.get("qat", {})
+    if q.get("teacher"):
+        q["teacher"] = teacher
+    if q.get("synthetic_tokens") and steps != own:
+        q["synthetic_tokens"] = math.ceil(q["synthetic_tokens"] * steps / own)
+    with open(f"{out}/{name}.json", "w") as f:
+        json.dump(c, f, indent=1)
     subprocess.run(["rm", "-rf", d], check=True)
     log(f"training {name} ({cfg}, {steps} steps)")
     t0 = time.time()
-    run(args)
+    run([binp, "train", f"{out}/{name}.json", "--quiet"])
     wall = time.time() - t0
     evals = [e for e in map(json.loads, open(f"{d}/metrics.jsonl")) if e.get("type") == "eval"]
     best = max(evals, key=lambda e: e["score"])
     log(f"scoring {name} on {valid}")
     o = evaluate(["--qat", f"{d}/best.ckpt", "--no-ptq"])
-    return {"row": name, "config": cfg, "bits": bits, "steps": evals[-1]["step"], "best_step": best["step"], "train_wall_s": round(wall, 1),
-            "int_loss": o["int_loss"], "int_top1_agree": o["int_top1_agree"], "qat_float_loss": o.get("qat_float_loss"),
-            "image_bytes": os.path.getsize(f"{d}/model.rqm"), "tokens": o["tokens"], "dir": d}
+    return {"row": name, "config": cfg, "bits": bits_of(c), "steps": evals[-1]["step"], "best_step": best["step"],
+            "train_wall_s": round(wall, 1), "int_loss": o["int_loss"], "int_top1_agree": o["int_top1_agree"],
+            "qat_float_loss": o.get("qat_float_loss"), "image_bytes": os.path.getsize(f"{d}/model.rqm"), "tokens": o["tokens"],
+            "teacher": q.get("teacher"), "synthetic_tokens": q.get("synthetic_tokens", 0), "dir": d}
 
 
 def bits_label(b):
     w = sorted(set(b.values()))
-    if len(w) == 1:
-        return f"all {w[0]}"
-    return " ".join(f"{k}:{v}" for k, v in b.items())
+    return f"all {w[0]}" if len(w) == 1 else " ".join(f"{k} {v}" for k, v in b.items())
 
 
 rows = []
@@ -85,29 +100,21 @@ log("scoring the PTQ models of stories260K")
 ptq = evaluate([])
 for bits, key, agree in ((8, "ptq_loss", "top1_agree"), (4, "int4_ptq_loss", "int4_top1_agree"), (2, "int2_ptq_loss", "int2_top1_agree")):
     rows.append({"row": f"int{bits} PTQ (stories260K)", "table": "ptq", "steps": 0, "int_loss": ptq[key], "int_top1_agree": ptq[agree],
-                 "tokens": ptq["tokens"], "float_loss": ptq["float_loss"], "bits": {"all": bits}})
-r8 = train_row("int8", "int8.json", config("int8.json")[2])
-r8["table"] = "own"
+                 "tokens": ptq["tokens"], "float_loss": ptq["float_loss"], "bits": {k: bits for k in MATS}})
+r8 = dict(train_row("int8", "int8.json"), table="own")
 rows.append(r8)
 teacher = f"{r8['dir']}/best.ckpt"
-low = [("int4", "int4.json"), ("int2", "int2.json"), ("int2-ffn", "int2-ffn.json")]
-longest = 0
-for name, cfg in low:
-    steps = config(cfg)[2]
-    longest = max(longest, steps)
-    r = train_row(name, cfg, steps, teacher)
-    r["table"] = "own"
+longest = r8["steps"]
+for name, cfg in (("int4", "int4.json"), ("int2", "int2.json"), ("mixed int2-ffn", "int2-ffn.json")):
+    r = dict(train_row(name.replace(" ", "-"), cfg, None, teacher), row=name, table="own")
     rows.append(r)
-    if steps != equal:
-        r = train_row(f"{name}-{equal}", cfg, equal, teacher)
-        r["table"] = "equal"
-        rows.append(r)
+    longest = max(longest, r["steps"])
+    if r["steps"] != equal:
+        rows.append(dict(train_row(f"{name.replace(' ', '-')}-{equal}", cfg, equal, teacher), row=f"{name}, {equal} steps", table="equal"))
     else:
         rows.append(dict(r, table="equal"))
 if longest != r8["steps"]:
-    r = train_row(f"int8-{longest}", "int8.json", longest)
-    r["table"] = "reference"
-    rows.append(r)
+    rows.append(dict(train_row(f"int8-{longest}", "int8.json", longest), row=f"int8, {longest} steps", table="reference"))
 base = r8["int_loss"]
 with open(f"{out}/results.jsonl", "w") as f:
     for r in rows:
@@ -133,8 +140,12 @@ def table(title, rs):
 
 print(f"bench-lowbit: retroqat eval on the whole {os.path.basename(valid)} ({rows[0]['tokens']} tokens, windows of 512); "
       f"stories260K float loss {rows[0]['float_loss']:.4f}; x int8 QAT = int_loss / {base:.4f} (int8.json, {r8['steps']} steps)")
-table("the configs at their own steps (the aims: int4 <= 1.02, 2-bit <= 1.15 x int8 QAT)",
-      [r for r in rows if r["table"] in ("ptq", "own", "reference")])
+table("the configs at their own steps (aims: int4 <= 1.02, 2-bit <= 1.15 x int8 QAT)", [r for r in rows if r["table"] in ("ptq", "own", "reference")])
 table(f"equal steps ({equal}, the int8 row's)", [r8] + [r for r in rows if r["table"] == "equal"])
-print("\nweight bits per matrix: " + "; ".join(f"{r['row']}: {bits_label(r['bits'])}" for r in rows if r["table"] == "own"))
+print("\nweight bits per layer matrix (embedding/classifier and activations int8 in every row):")
+for r in rows:
+    if r["table"] == "own":
+        extra = f"; teacher {r['teacher']}" if r.get("teacher") else ""
+        extra += f"; {r['synthetic_tokens']} synthetic tokens" if r.get("synthetic_tokens") else ""
+        print(f"  {r['row']}: {bits_label(r['bits'])}{extra}")
 print(f"\ngreedy story of the 2-bit model ({out}/int2/model.rqm, -t 0 -n 200):\n{story}")
