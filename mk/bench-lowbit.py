@@ -6,10 +6,10 @@ usage: bench-lowbit.py BIN DATA_DIR OUT_DIR EQUAL_STEPS [--json]
 Trains examples/stories/int8.json, then int4.json, int2.json (every layer matrix 2-bit) and
 int2-ffn.json (mixed: 2-bit w1 w2 w3, int8 wq wk wv wo) at their own steps (the recipes the aims
 are measured with), the same three again at EQUAL_STEPS (the int8 row's steps, with their
-synthetic text cut in proportion: the equal-steps table), and int8.json at the longest low-bit
-run's steps (what those steps alone give at int8). Each run is the example config with the shared
-data's paths, its steps, and the int8 row's best.ckpt as the distillation teacher where the config
-names one, written to OUT_DIR/NAME.json. Every best.ckpt is scored with `retroqat eval
+synthetic text cut in proportion: the equal-steps table), and the longest low-bit config's recipe
+(steps, teacher, synthetic text) with every matrix at int8, for reference. Each run is the example
+config with the shared data's paths, its steps, and the int8 row's best.ckpt as the distillation
+teacher where the config names one, written to OUT_DIR/NAME.json. Every best.ckpt is scored with `retroqat eval
 stories260K.bin --text valid.txt --qat CKPT --no-ptq` on the whole file (289,387 tokens, windows of
 512), next to one eval of the PTQ models of stories260K itself. Prints both tables (int_loss, x the
 int8 QAT row, steps and the best checkpoint's step, wall time of the training run with its
@@ -59,9 +59,13 @@ def bits_of(c):
     return {k: q.get("matrix_bits", {}).get(k, q.get("wbits", 8)) for k in MATS}
 
 
-def train_row(name, cfg, steps=None, teacher=None):
-    """Train example cfg as run NAME (at `steps`, synthetic text cut in proportion) and score it."""
+def train_row(name, cfg, steps=None, teacher=None, wbits=None):
+    """Train example cfg as run NAME (at `steps`, synthetic text cut in proportion; every layer
+    matrix at wbits when given) and score it."""
     c = config(cfg)
+    if wbits:
+        c["qat"]["wbits"] = wbits
+        c["qat"].pop("matrix_bits", None)
     own = c["train"]["steps"]
     steps = steps or own
     d = f"{out}/{name}"
@@ -104,17 +108,18 @@ for bits, key, agree in ((8, "ptq_loss", "top1_agree"), (4, "int4_ptq_loss", "in
 r8 = dict(train_row("int8", "int8.json"), table="own")
 rows.append(r8)
 teacher = f"{r8['dir']}/best.ckpt"
-longest = r8["steps"]
+longest, longest_cfg = r8["steps"], "int8.json"
 for name, cfg in (("int4", "int4.json"), ("int2", "int2.json"), ("mixed int2-ffn", "int2-ffn.json")):
     r = dict(train_row(name.replace(" ", "-"), cfg, None, teacher), row=name, table="own")
     rows.append(r)
-    longest = max(longest, r["steps"])
+    if r["steps"] > longest:
+        longest, longest_cfg = r["steps"], cfg
     if r["steps"] != equal:
         rows.append(dict(train_row(f"{name.replace(' ', '-')}-{equal}", cfg, equal, teacher), row=f"{name}, {equal} steps", table="equal"))
     else:
         rows.append(dict(r, table="equal"))
-if longest != r8["steps"]:
-    rows.append(dict(train_row(f"int8-{longest}", "int8.json", longest), row=f"int8, {longest} steps", table="reference"))
+if longest != r8["steps"]:  # the longest low-bit recipe (its steps, teacher, synthetic text) at int8
+    rows.append(dict(train_row(f"int8-{longest}", longest_cfg, longest, teacher, 8), row=f"int8, {longest_cfg}'s recipe", table="reference"))
 base = r8["int_loss"]
 with open(f"{out}/results.jsonl", "w") as f:
     for r in rows:
