@@ -103,16 +103,26 @@ static int apply_obj(const cJSON *obj, const char *path, const cfg_field *schema
         case CFG_OBJ:
             if ((rc = apply_obj(v, path, f->sub, key))) return rc;
             break;
-        case CFG_INT_ARRAY: {
-            if (!cJSON_IsArray(v)) return rq_fail(RQ_EINPUT, "%s: %s: expected an array, got %s", path, key, json_type_name(v));
+        case CFG_INT_ARRAY:
+        case CFG_FLOAT_LIST: {
+            int fl = f->type == CFG_FLOAT_LIST;
+            if (fl && cJSON_IsNumber(v)) {
+                if ((rc = check_number(v, f, path, key, 0, &d))) return rc;
+                ((float *)f->dst)[0] = (float)d;
+                *f->count = 1;
+                break;
+            }
+            if (!cJSON_IsArray(v))
+                return rq_fail(RQ_EINPUT, "%s: %s: expected %s, got %s", path, key, fl ? "a number or an array" : "an array", json_type_name(v));
             int n = cJSON_GetArraySize(v);
             if (n > f->cap) return rq_fail(RQ_EINPUT, "%s: %s: at most %d elements, got %d", path, key, f->cap, n);
             int i = 0;
             for (const cJSON *e = v->child; e; e = e->next, i++) {
                 char ekey[540];
                 snprintf(ekey, sizeof ekey, "%s[%d]", key, i);
-                if ((rc = check_number(e, f, path, ekey, 1, &d))) return rc;
-                ((int *)f->dst)[i] = (int)d;
+                if ((rc = check_number(e, f, path, ekey, !fl, &d))) return rc;
+                if (fl) ((float *)f->dst)[i] = (float)d;
+                else ((int *)f->dst)[i] = (int)d;
             }
             *f->count = n;
             break;

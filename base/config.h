@@ -19,6 +19,7 @@ typedef enum {
     CFG_STR,        // char dst[cap]
     CFG_OBJ,        // nested object checked against sub
     CFG_INT_ARRAY,  // int dst[cap], count in *count; each element within [min, max]
+    CFG_FLOAT_LIST, // float dst[cap], count in *count: an array of numbers, or one number (count 1)
     CFG_IGNORE,     // accepted and not checked (e.g. a "comment" key)
 } cfg_type;
 
@@ -27,8 +28,8 @@ typedef struct cfg_field {
     cfg_type type;
     void *dst;
     double min, max;               // numeric range (ignored when min == max == 0)
-    int cap;                       // CFG_STR: buffer size; CFG_INT_ARRAY: max elements
-    int *count;                    // CFG_INT_ARRAY: number read
+    int cap;                       // CFG_STR: buffer size; CFG_INT_ARRAY, CFG_FLOAT_LIST: max elements
+    int *count;                    // CFG_INT_ARRAY, CFG_FLOAT_LIST: number read
     const struct cfg_field *sub;   // CFG_OBJ
 } cfg_field;
 

@@ -1,12 +1,13 @@
 // bench_z80.c: `make bench-z80`: speed and size of the Z80 chat kernel in the bundled CP/M emulator.
 //
-//   bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]
+//   bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--quick] [--json]
 //
 // For the model, and for copies of it with a share of its non-zero weights set to zero (what a
 // sparser trainer would give the kernel to skip), build CHAT.COM with the T-state probes, answer
 // N queries of FILE one-shot, and report per generated character: the T-states of a generation
 // step (context encoding + forward + argmax), the T-states of everything (query setup, steps,
-// the end step, printing), seconds at 4 MHz; and the .COM size.
+// the end step, printing), seconds at 4 MHz; and the .COM size. --quick: the model itself in the
+// auto layout only (what mk/bench-z80-search.py measures every configuration with).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,16 +112,17 @@ static void thin(chat_imodel *m, double drop, pcg32 *r) {
 
 int main(int argc, char **argv) {
     const char *model = NULL, *qfile = "examples/tinychat/chat.txt", *dump = NULL;
-    int nq = 40, json = 0;
+    int nq = 40, json = 0, quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--queries") && i + 1 < argc) qfile = argv[++i];
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) nq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
         else if (argv[i][0] != '-' && !model) model = argv[i];
-        else return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]\n"), 2;
+        else return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--quick] [--json]\n"), 2;
     }
-    if (!model) return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--json]\n"), 2;
+    if (!model) return fprintf(stderr, "usage: bench_z80 MODEL.ckpt [--queries FILE] [--n N] [--quick] [--json]\n"), 2;
     rqf_file f;
     rq_reader r;
     chat_imodel m;
@@ -139,9 +141,9 @@ int main(int argc, char **argv) {
     pcg32 rng;
     pcg32_seed(&rng, 1, 1);
     int nres = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < (quick ? 1 : 4); k++) {
         if (k) thin(&m, 1 - (1 - drops[k]) / (1 - drops[k - 1]), &rng);  // cumulative thinning
-        for (int lay = CPM_LAYOUT_PACKED; lay >= CPM_LAYOUT_AUTO; lay--) {
+        for (int lay = quick ? CPM_LAYOUT_AUTO : CPM_LAYOUT_PACKED; lay >= CPM_LAYOUT_AUTO; lay--) {
             res[nres].density = density(&m);
             if (dump && lay == CPM_LAYOUT_PACKED) {  // the thinned image, for `retroqat export` by hand
                 char path[4096];

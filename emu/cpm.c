@@ -101,8 +101,7 @@ cpm_machine *cpm_new(const cpm_opts *opts) {
     z80m_trap(&m->z, map.top);
     z80m_trap(&m->z, 0);
     for (int i = 0; i < 17; i++) z80m_trap(&m->z, (uint16_t)(map.bios + 3 * i));
-    m->in_fd = o.in_fd;
-    m->in_tty = o.in_fd >= 0 && isatty(o.in_fd);
+    con_input_fd(&m->in, o.in_fd);
     m->peek = -1;
     m->out = o.out;
     m->out_tty = o.out && isatty(fileno(o.out));
@@ -119,7 +118,7 @@ void cpm_free(cpm_machine *m) {
     if (!m) return;
     z80m_free(&m->z);
     file_search_free(m);
-    free(m->in_buf);
+    con_input_free(&m->in);
     rq_buf_free(&m->cap);
     free(m->dir);
     free(m);

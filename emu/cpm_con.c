@@ -7,15 +7,11 @@
 // dropped: the Unix LF already returned to column 0. On a terminal a held CR is written before
 // the program waits for input; elsewhere it is held until the next byte or the end of the run. Every other byte is passed through unchanged (8 bits).
 // Input: the host's LF is CP/M's CR (the Return key); CR LF from a DOS-style file is one CR.
-// The input is a memory buffer or a file descriptor read with read(2) (no stdio buffering, so
-// status checks with poll(2) are honest); -1 means EOF.
+// The input is a memory buffer or a file descriptor (emu/con_in.h); -1 means EOF.
 #include "emu/cpm_con.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/err.h"
 #include "emu/cpm_int.h"
@@ -57,25 +53,14 @@ void con_flush(cpm_machine *m, int final) {
 }
 
 void cpm_set_input(cpm_machine *m, const void *data, size_t n) {
-    free(m->in_buf);
-    m->in_buf = rq_malloc(n ? n : 1);
-    if (n) memcpy(m->in_buf, data, n);
-    m->in_len = n;
-    m->in_pos = 0;
-    m->in_fd = -1;
-    m->in_tty = 0;
+    con_input_mem(&m->in, data, n);
     m->peek = -1;
-    m->in_eof = 0;
     m->last_cr = 0;
 }
 
 void cpm_set_input_fd(cpm_machine *m, int fd) {
-    free(m->in_buf);
-    m->in_buf = NULL;
-    m->in_fd = fd;
-    m->in_tty = fd >= 0 && isatty(fd);
+    con_input_fd(&m->in, fd);
     m->peek = -1;
-    m->in_eof = 0;
     m->last_cr = 0;
 }
 
@@ -98,32 +83,8 @@ static int raw_get(cpm_machine *m, int wait) {
         m->peek = -1;
         return c;
     }
-    if (m->in_eof) return -1;
-    if (m->in_buf) {
-        if (m->in_pos < m->in_len) return m->in_buf[m->in_pos++];
-        m->in_eof = 1;
-        return -1;
-    }
-    if (m->in_fd < 0) {
-        m->in_eof = 1;
-        return -1;
-    }
-    if (!wait) {
-        struct pollfd p = {.fd = m->in_fd, .events = POLLIN};
-        int r;
-        while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) {}
-        if (r <= 0) return -2;
-    } else {
-        con_flush(m, 0);  // whoever types (a person or a script) sees the prompt first
-    }
-    for (;;) {
-        uint8_t b;
-        ssize_t r = read(m->in_fd, &b, 1);
-        if (r == 1 && !(b == 0x04 && m->in_tty)) return b;
-        if (r < 0 && errno == EINTR) continue;
-        m->in_eof = 1;  // EOF or a read error both end the input
-        return -1;
-    }
+    if (wait && m->in.fd >= 0 && !m->in.eof) con_flush(m, 0);  // whoever types (a person or a script) sees the prompt first
+    return con_input_get(&m->in, wait);
 }
 
 // The next mapped byte: LF -> CR, and the LF of CR LF dropped.

@@ -1,5 +1,7 @@
 #include "emu/cpm_hostpath.h"
 
+#include "emu/hostfile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -47,26 +49,12 @@ static int open_dir(const char *dir, const char *path, const char **name) {
 }
 
 int cpm_host_open(const char *dir, const char *path, int flags, mode_t mode) {
-    const char *name;
-    int dfd = open_dir(dir, path, &name);
-    if (dfd < 0) return -1;
-    // O_NOFOLLOW: a symbolic link as the last (only) component fails with ELOOP; the name has no
-    // '/' so nothing else is resolved, and the file is below dfd whatever the string said.
-    int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
-    int e = errno;
-    close(dfd);
-    if (fd < 0) {
-        errno = e;
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {  // a FIFO or device in the folder is not a CP/M file
-        close(fd);
+    const char *name = confined_name(dir, path);
+    if (!name) {
         errno = EINVAL;
         return -1;
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    return fd;
+    return host_open_in(dir, name, flags, mode);
 }
 
 int cpm_host_stat(const char *dir, const char *path, struct stat *sb) {

@@ -10,6 +10,7 @@
 #include <z80ex/z80ex.h>
 
 #include "base/binio.h"
+#include "emu/con_in.h"
 #include "emu/cpm.h"
 #include "emu/z80_machine.h"
 
@@ -27,12 +28,8 @@ struct cpm_machine {
     uint8_t drive, user;
 
     // console input: a memory buffer or a file descriptor, with one byte of lookahead
-    uint8_t *in_buf;
-    size_t in_len, in_pos;
-    int in_fd;
-    int in_tty;          // in_fd is a terminal: ^D (04h) is end of input
+    con_input in;
     int peek;            // -1 none, else the raw byte read ahead by a status check
-    int in_eof;
     int last_cr;         // the last raw byte was CR: a following LF is swallowed
     int no_echo;
 

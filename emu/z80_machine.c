@@ -26,14 +26,26 @@ void z80m_end(z80_machine *z, int end, int exit_code) {
 // ---- the CPU's view of memory and ports ------------------------------------------------------
 // Callback names avoid POSIX pread/pwrite (libz80ex's typedef names would suggest them).
 
+static void mem_wait(z80_machine *z, Z80EX_CONTEXT *cpu, uint16_t addr) {
+    int w = z->mem_wait(z, addr, z->tstates + (uint64_t)z80ex_op_tstate(cpu));
+    if (w > 0) z80ex_w_states(cpu, (unsigned)w);
+}
+
 static Z80EX_BYTE on_mem_read(Z80EX_CONTEXT *cpu, Z80EX_WORD addr, int m1, void *ud) {
-    (void)cpu, (void)m1;
-    return ((z80_machine *)ud)->mem[addr];
+    (void)m1;
+    z80_machine *z = ud;
+    if (z->mem_wait) mem_wait(z, cpu, addr);
+    if (addr < z->rom_end && !z->ev_romread) z->ev_romread = 1, z->romread_addr = addr;
+    return z->mem[addr];
 }
 
 static void on_mem_write(Z80EX_CONTEXT *cpu, Z80EX_WORD addr, Z80EX_BYTE v, void *ud) {
-    (void)cpu;
     z80_machine *z = ud;
+    if (z->mem_wait) mem_wait(z, cpu, addr);
+    if (addr < z->rom_end) {  // a ROM: the write goes nowhere
+        if (!z->rom_writes++) z->rom_write_addr = addr, z->rom_write_pc = z->end_pc;
+        return;
+    }
     if (z->ro_from && addr >= z->ro_from) {  // protected (CP/M: the BDOS and BIOS): refuse, report after the step
         if (!z->ev_fault) z->fault_addr = addr;
         z->ev_fault = 1;
@@ -52,7 +64,7 @@ static void on_port_out(Z80EX_CONTEXT *cpu, Z80EX_WORD port, Z80EX_BYTE v, void 
     (void)cpu;
     z80_machine *z = ud;
     int p = port & 0xFF;
-    if (z->test_ports && p == Z80M_PORT_EXIT) {
+    if (z->test_ports && !z->no_exit_port && p == Z80M_PORT_EXIT) {
         z->ev_exit = 1;
         z->exit_val = v;
     } else if (z->test_ports && p >= Z80M_PORT_REGION_START && p < Z80M_PORT_REGION_START + Z80M_NREGIONS) {
@@ -102,6 +114,12 @@ void z80m_ret(z80_machine *z, int t) {
 
 // Handle what the callbacks raised during the last step (an instruction is complete).
 static void step_events(z80_machine *z) {
+    if (z->ev_romread) {
+        z->ev_romread = 0;
+        z80m_fail(z, "read of %04Xh in the ROM by the instruction at %04Xh: this machine has no ROM image", z->romread_addr,
+                  z->end_pc);
+        return;
+    }
     if (z->ev_fault) {
         z->ev_fault = 0;
         z80m_fail(z, "write to %04Xh (%s at or above %04Xh) by the instruction at %04Xh", z->fault_addr,
@@ -135,6 +153,36 @@ static void step_events(z80_machine *z) {
     }
 }
 
+// At an instruction boundary of a machine with interrupts: accept the period's interrupt while
+// the INT line is held, or let a HALT wait for the next one. 1 when the CPU state changed (the
+// run loop starts over at the new PC).
+static int interrupt(z80_machine *z) {
+    uint64_t period = z->tstates / z->int_period, pos = z->tstates % z->int_period;
+    if (period != z->int_served && pos < (uint64_t)z->int_len) {
+        int halted = z80ex_doing_halt(z->cpu);
+        int t = z80ex_int(z->cpu);
+        if (t > 0) {
+            z->int_served = period;
+            z->int_from_halt = halted;
+            z->interrupts++;
+            z->tstates += (uint64_t)t;
+            return 1;
+        }
+    } else if (period != z->int_served) {
+        z->int_served = period;  // the line dropped before the CPU could take it: missed
+    }
+    if (z80ex_doing_halt(z->cpu) && z80ex_get_reg(z->cpu, regIFF1)) {  // wait for the next period
+        uint64_t next = (period + 1) * z->int_period;
+        if (next > z->max_tstates) next = z->max_tstates;
+        if (next > z->tstates) {
+            z->halted_tstates += next - z->tstates;
+            z->tstates = next;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int z80m_run(z80_machine *z) {
     if (z->end == Z80M_END_TLIMIT) z->end = Z80M_END_NONE;  // continue with a new limit
     if (z->end) return z->end == Z80M_END_ERROR ? RQ_ERUNTIME : RQ_OK;
@@ -152,6 +200,7 @@ int z80m_run(z80_machine *z) {
                 break;
             }
             if (z->in_call && pc == z->call_ret) break;
+            if (z->int_period && interrupt(z)) continue;
             if (z->trap[pc >> 3] & (1u << (pc & 7))) {
                 z->trap_fn(z, pc, z->ud);
                 continue;
@@ -162,9 +211,13 @@ int z80m_run(z80_machine *z) {
         z->tstates += (uint64_t)z80ex_step(cpu);
         boundary = z80ex_last_op_type(cpu) == 0;
         if (!boundary) continue;
-        if (z->ev_fault | z->ev_region | z->ev_exit) step_events(z);
-        if (z80ex_doing_halt(cpu) && !z->end)
-            z80m_fail(z, "HALT at %04Xh: no interrupts in this machine, the program would hang", z->end_pc);
+        if (z->ev_fault | z->ev_region | z->ev_exit | z->ev_romread) step_events(z);
+        if (z80ex_doing_halt(cpu) && !z->end) {
+            if (!z->int_period)
+                z80m_fail(z, "HALT at %04Xh: no interrupts in this machine, the program would hang", z->end_pc);
+            else if (!z80ex_get_reg(cpu, regIFF1))
+                z80m_fail(z, "HALT at %04Xh with interrupts disabled: the program would hang", z->end_pc);
+        }
     }
     if (z->on_stop) z->on_stop(z, z->ud);
     if (z->end == Z80M_END_TLIMIT || z->end == Z80M_END_ERROR) return rq_fail(RQ_ERUNTIME, "%s", z->err);

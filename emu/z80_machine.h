@@ -7,8 +7,24 @@
 // with z80m_ret), and the watched PC (watch_fn runs, then the instruction). Writes at or above
 // ro_from (0: none) are refused and end the run with an error after the instruction.
 //
+// A machine with a ROM (rom_end: the ZX Spectrum's 4000h) ignores writes below rom_end, as the
+// hardware does, and counts them (rom_writes, the first one's address and PC); a read below it
+// ends the run with an error (the model has no ROM image: every ROM entry must be trapped).
+//
+// Maskable interrupts (int_period > 0): the INT line is held for int_len T-states at the start
+// of every int_period (from T-state 0 of the run, whose own frame counts as served); at each
+// instruction boundary inside that window the CPU accepts it if it can (IFF1, not right after
+// EI), in the interrupt mode the program set (IM 1: RST 38h, which the OS layer traps). A HALT
+// with interrupts enabled waits for the next one: the T-states up to it are counted (and in
+// halted_tstates) without stepping; a HALT with interrupts disabled, or in a machine without
+// interrupts, is a runtime error (it would hang).
+//
+// mem_wait (NULL: none) adds wait states to a memory access at absolute T-state t: contended
+// memory (the Spectrum's ULA delays the CPU's accesses to 4000h-7FFFh while it draws the screen).
+//
 // Test ports (test_ports = 1; OUT (n),A with the high address byte ignored):
 //   FEh        exit: the run ends after this instruction (Z80M_END_EXIT) with exit code A
+//              (not with no_exit_port: the Spectrum's ULA is there)
 //   D0h..DFh   start T-state region 0..15     E0h..EFh  stop region 0..15
 // A region counts exactly the T-states of the instructions between the start OUT and the stop
 // OUT (neither included), summed over every start/stop pair. Other ports read FFh (an
@@ -49,7 +65,12 @@ struct z80_machine {
     // set up by the OS layer
     uint16_t ro_from;      // writes at or above fault (0: none)
     const char *ro_name;   // what lives there, for the message ("BDOS/BIOS area")
+    uint16_t rom_end;      // writes below it are ignored (counted), reads fail (0: no ROM)
     int test_ports;        // 1: the exit and region ports above
+    int no_exit_port;      // 1: OUT (FEh) goes to port_out like any other port
+    uint32_t int_period;   // T-states from one maskable interrupt to the next (0: none)
+    int int_len;           // T-states the INT line is held at the start of a period
+    int (*mem_wait)(z80_machine *z, uint16_t addr, uint64_t t);  // wait states of an access at t
     uint8_t trap[8192];    // bit pc: trap_fn runs at that PC (z80m_trap)
     z80m_trap_fn trap_fn;
     z80m_in_fn port_in;    // other ports (NULL: FFh in, OUT ignored)
@@ -60,13 +81,21 @@ struct z80_machine {
     z80m_hook_fn watch_fn;
     void *watch_ud;
 
+    // counters
+    uint64_t rom_writes;   // writes into the ROM, ignored
+    uint16_t rom_write_addr, rom_write_pc;  // the first one
+    uint64_t interrupts;   // maskable interrupts accepted
+    uint64_t halted_tstates;  // T-states spent in HALT waiting for an interrupt
+    int int_from_halt;     // the interrupt being served woke a HALT (for the OS's trap)
+
     // run state
     int in_call;           // z80m_call in progress: call_ret is its return address
     uint16_t call_ret;
     uint64_t t_insn;       // tstates at the start of the current instruction
-    int ev_exit, ev_fault, ev_region, ev_region_id;  // raised by callbacks, handled after the step
+    int ev_exit, ev_fault, ev_region, ev_region_id, ev_romread;  // raised by callbacks, handled after the step
     uint8_t exit_val;
-    uint16_t fault_addr;
+    uint16_t fault_addr, romread_addr;
+    uint64_t int_served;   // the last period whose interrupt was accepted or missed
     struct { uint64_t start, sum, count; int running; } region[Z80M_NREGIONS];
 };
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -158,4 +159,13 @@ void rq_proc_result_free(rq_proc_result *r) {
     free(r->out);
     free(r->err);
     memset(r, 0, sizeof *r);
+}
+
+char *rq_read_all_stdin(size_t *len) {
+    size_t cap = 4096, n = 0;
+    char *b = rq_malloc(cap);
+    for (size_t k; (k = fread(b + n, 1, cap - n, stdin)) > 0;)
+        if ((n += k) == cap) b = rq_realloc(b, cap *= 2);
+    *len = n;
+    return b;
 }

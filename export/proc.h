@@ -31,6 +31,9 @@ typedef struct {
 int rq_proc_run(const rq_proc *p, rq_proc_result *r);
 void rq_proc_result_free(rq_proc_result *r);
 
+// All of our stdin (the input a runner hands its program), malloc'd; *len its size.
+char *rq_read_all_stdin(size_t *len);
+
 // 1 when prog is an executable on PATH (or a path to one).
 int rq_have_program(const char *prog);
 

@@ -259,15 +259,6 @@ static void split_stderr(const char *err, rq_run_result *r) {
     }
 }
 
-static char *read_all_stdin(size_t *len) {
-    size_t cap = 4096, n = 0;
-    char *b = rq_malloc(cap);
-    for (size_t k; (k = fread(b + n, 1, cap - n, stdin)) > 0;)
-        if ((n += k) == cap) b = rq_realloc(b, cap *= 2);
-    *len = n;
-    return b;
-}
-
 int qt_run(const qt_target *t, const char *dir, const rq_run_opts *o, int files, rq_run_result *r) {
     manifest mf;
     int rc = read_manifest(t, dir, &mf);
@@ -301,7 +292,7 @@ int qt_run(const qt_target *t, const char *dir, const rq_run_opts *o, int files,
         args[n++] = "--";
         if (o->nargs > 280) return rq_fail(RQ_EINPUT, "run: at most 280 queries");
         for (int i = 0; i < o->nargs; i++) args[n++] = o->args[i];
-        if (o->nargs == 0) in = read_all_stdin(&in_len);  // the "> " loop reads the queries
+        if (o->nargs == 0) in = rq_read_all_stdin(&in_len);  // the "> " loop reads the queries
     }
     args[n] = NULL;
     qu_run run = {.bin = prog, .args = args, .cwd = dir, .in = in, .in_len = in_len, .timeout = o->timeout > 0 ? o->timeout : 600,

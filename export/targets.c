@@ -13,6 +13,7 @@ extern const rq_target rq_target_coldfire;
 extern const rq_target rq_target_ppc;
 extern const rq_target rq_target_c64;
 extern const rq_target rq_target_ps2;
+extern const rq_target rq_target_zx48;
 
 const rq_target *const rq_targets[] = {
     &rq_target_host,
@@ -21,6 +22,7 @@ const rq_target *const rq_targets[] = {
     &rq_target_ppc,
     &rq_target_c64,
     &rq_target_ps2,
+    &rq_target_zx48,
     NULL,
 };
 

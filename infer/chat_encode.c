@@ -36,8 +36,8 @@ void chat_context_push(const chat_enc_cfg *c, uint8_t *ctx, uint8_t ch) {
 static int pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
 
 int chat_enc_check(const chat_enc_cfg *c) {
-    if (!pow2(c->q_buckets) || c->q_buckets > 4096) return 1;
-    if (!pow2(c->k_buckets) || c->k_buckets > 4096) return 1;
+    if (!pow2(c->q_buckets) || c->q_buckets > CHAT_MAX_BUCKETS) return 1;
+    if (!pow2(c->k_buckets) || c->k_buckets > CHAT_MAX_BUCKETS) return 1;
     if (c->context < 3 || c->context > CHAT_MAX_CONTEXT) return 1;
     if (c->max_query < 1 || c->max_query > CHAT_MAX_QUERY) return 1;
     return 0;

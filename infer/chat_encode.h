@@ -27,6 +27,12 @@
 
 #define CHAT_MAX_CONTEXT 32
 #define CHAT_MAX_QUERY 255
+// The most buckets Q (or K) may have. A build for a small machine may define it (and
+// CHAT_MAX_WIDTH, chat_kernel.h) to its model's sizes: the kernel's arrays are sized by them, and
+// an image that needs more is refused.
+#ifndef CHAT_MAX_BUCKETS
+#define CHAT_MAX_BUCKETS 4096
+#endif
 
 typedef struct {
     int q_buckets;  // Q, power of two, 1..4096

@@ -75,6 +75,7 @@ int chat_forward(const chat_imodel *m, const uint8_t *counts, int16_t *logits, i
     int L = m->n_layers;
     for (int l = 0; l < L; l++) {
         int16_t *out = l == L - 1 ? logits : y;
+        if (m->fetch) m->fetch(m->fetch_ctx, l);
         chat_layer_forward(m->w[l], m->b[l], m->dims[l], m->dims[l + 1], x, m->shift[l], l < L - 1, out,
                            acc ? acc[l] : NULL);
         int16_t *t = x;
@@ -88,7 +89,7 @@ int chat_generate(const chat_imodel *m, const char *query, int qlen, char *out, 
 }
 
 int chat_generate_steps(const chat_imodel *m, const char *query, int qlen, char *out, int cap, chat_step_fn on_step, void *step_ctx) {
-    uint8_t counts[2 * 4096];
+    uint8_t counts[2 * CHAT_MAX_BUCKETS];
     uint8_t ctx[CHAT_MAX_CONTEXT];
     int16_t logits[CHAT_MAX_WIDTH];
     const chat_enc_cfg *e = &m->enc;

@@ -25,7 +25,9 @@
 #include "infer/ierr.h"
 
 #define CHAT_MAX_LAYERS 8
+#ifndef CHAT_MAX_WIDTH  // (a small machine's build may size it to its model: chat_encode.h)
 #define CHAT_MAX_WIDTH 1024
+#endif
 #define CHAT_MAX_SHIFT 15
 #define CHAT_MAX_IN_SHIFT 7
 
@@ -45,6 +47,11 @@ typedef struct {
     const uint8_t *charset;            // n_out - 1 bytes
     const uint8_t *w[CHAT_MAX_LAYERS]; // packed weights, dims[l+1] rows of ceil(dims[l]/4) bytes
     const uint8_t *b[CHAT_MAX_LAYERS]; // dims[l+1] int16 biases, little-endian bytes
+    // A machine whose RAM cannot hold every layer (a C64 with the weights in an REU) brings
+    // layer l's weights and biases to where w[l] and b[l] point before the layer runs:
+    // fetch(fetch_ctx, l). NULL (chat_image_check's default): every layer is in memory.
+    void (*fetch)(void *fetch_ctx, int layer);
+    void *fetch_ctx;
 } chat_imodel;
 
 static inline int chat_row_bytes(int n_in) { return (n_in + 3) / 4; }

@@ -276,7 +276,7 @@ void lm_sampler_init(lm_sampler *s, uint32_t temp_q8, uint32_t topp_q15, uint32_
     lm_rng_seed(&s->rng, seed);
 }
 
-int lm_sample(lm_sampler *s, const int32_t *logits, int n, uint32_t *e, int16_t *idx) {
+uint32_t lm_sample_weights(const lm_sampler *s, const int32_t *logits, int n, uint32_t *e) {
     int32_t mx = logits[lm_argmax(logits, n)];
     uint32_t S = 0;
     for (int t = 0; t < n; t++) {
@@ -284,6 +284,14 @@ int lm_sample(lm_sampler *s, const int32_t *logits, int n, uint32_t *e, int16_t 
         e[t] = d < -s->dlim ? 0 : lm_exp2_q15(lm_rshr(d * s->tm, s->tk));
         S += e[t];
     }
+    return S;
+}
+
+#ifndef LM_SAMPLE_WEIGHTS
+#define LM_SAMPLE_WEIGHTS lm_sample_weights
+#endif
+int lm_sample(lm_sampler *s, const int32_t *logits, int n, uint32_t *e, int16_t *idx) {
+    uint32_t S = LM_SAMPLE_WEIGHTS(s, logits, n, e);
     int m = 0;
     uint32_t total = 0;
     if (s->topp_q15 >= 32768 || n < 2) {
@@ -292,7 +300,7 @@ int lm_sample(lm_sampler *s, const int32_t *logits, int n, uint32_t *e, int16_t 
     } else {
         uint32_t cut = lm_mul_q15(S, 32768 - s->topp_q15);
         for (int t = 0; t < n; t++)
-            if (e[t] * (uint32_t)(n - 1) >= cut && e[t] > 0) idx[m++] = (int16_t)t;
+            if (e[t] > 0 && e[t] * (uint32_t)(n - 1) >= cut) idx[m++] = (int16_t)t;  // (zeros first: no product)
         // insertion sort, e descending, index ascending on ties (stable)
         for (int i = 1; i < m; i++) {
             int16_t v = idx[i];

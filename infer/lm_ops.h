@@ -146,6 +146,9 @@ void lm_sampler_init(lm_sampler *s, uint32_t temp_q8, uint32_t topp_q15, uint32_
 // first token whose running sum exceeds r. With topp_q15 >= 32768 the prefix is all tokens in
 // index order. Scratch: e (n uint32) and idx (n int16). n <= 32767.
 int lm_sample(lm_sampler *s, const int32_t *logits, int n, uint32_t *e, int16_t *idx);
+// lm_sample's first step: e_t as above for every token into e, their sum returned. A target may
+// give lm_sample its own (bit-identical) version at compile time: -DLM_SAMPLE_WEIGHTS=name.
+uint32_t lm_sample_weights(const lm_sampler *s, const int32_t *logits, int n, uint32_t *e);
 
 #define LM_LOG2E_Q16 94548  // round(2^16 * log2(e))
 

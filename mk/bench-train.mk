@@ -1,5 +1,5 @@
-# make bench-train: speed and quality of the chat trainer (default 256->256->192->128->C network,
-# examples/tinychat/config.json) on 2 threads:
+# make bench-train: speed and quality of the chat trainer (the default network, 256->256->C since
+# z80fast, examples/tinychat/config.json) on 2 threads:
 #   1. the full bundled dataset (about 53,000 training character examples)
 #   2. a quarter of it (every 4th pair: about 15,000 character examples, the size the aim
 #      "convergence in under 20 s on 2 cores" refers to)

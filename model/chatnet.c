@@ -59,8 +59,8 @@ void chatnet_prepare(chatnet *n, const float *params, const chatnet_quant *q, fl
     size_t i = 0;
     for (int l = 0; l < n->L; l++) {
         size_t end = i + (size_t)n->dims[l + 1] * n->dims[l];
-        for (; i < end; i++) {
-            float w = params[i], wq = qat_wquant_dz(w, q->ternary, q->dz[l]);
+        for (int c = 0; i < end; i++, c = c + 1 == n->dims[l] ? 0 : c + 1) {
+            float w = params[i], wq = qat_wquant_dz(w, q->ternary, chatnet_dz(q, l, c));
             n->weff[i] = lambda >= 1.0f ? wq : w + lambda * (wq - w);
         }
     }
@@ -113,7 +113,15 @@ float chatnet_forward_prepared(chatnet *n, const float *params, const chatnet_qu
         for (int k = 0; k < C; k++) mx = fmaxf(mx, tau * h[k]);
         for (int k = 0; k < C; k++) s += p[k] = expf(tau * h[k] - mx);
         for (int k = 0; k < C; k++) p[k] /= s;
-        if (targets) loss -= log(fmax(p[targets[r]], 1e-30));
+        if (!targets) continue;
+        if (n->soft) {
+            const float *t = n->soft + (size_t)r * C;
+            double sl = 0.0;
+            for (int k = 0; k < C; k++) sl -= (double)t[k] * log(fmax(p[k], 1e-30));
+            loss += (1.0 - n->soft_w) * -log(fmax(p[targets[r]], 1e-30)) + n->soft_w * sl;
+        } else {
+            loss -= log(fmax(p[targets[r]], 1e-30));
+        }
     }
     return targets ? (float)(loss / B) : 0.0f;
 }
@@ -130,7 +138,9 @@ void chatnet_backward(chatnet *n, const float *params, const chatnet_quant *q, f
     for (int r = 0; r < B; r++)
         for (int k = 0; k < C; k++) {
             size_t i = (size_t)r * C + k;
-            float d = (n->probs[i] - (k == targets[r] ? 1.0f : 0.0f)) / (float)B;
+            float t = k == targets[r] ? 1.0f : 0.0f;
+            if (n->soft) t = (1.0f - n->soft_w) * t + n->soft_w * n->soft[i];
+            float d = (n->probs[i] - t) / (float)B;
             dlt += (double)d * tau * n->x[L][i];
             dh[i] = d * tau;
         }
@@ -211,6 +221,66 @@ void chatnet_act_l1_backward(const chatnet *n, const chatnet_quant *q, int B, fl
     }
 }
 
+// a_li of the cost penalty (chatnet.h) for the inputs of layer l: a[0..dims[l]).
+static void cost_activity(const chatnet *n, int l, int B, int q_free, const float *m, float *a) {
+    int din = n->dims[l];
+    const float *x = n->x[l];
+    for (int i = 0; i < din; i++) a[i] = 0.0f;
+    if (l > 0 && m[l - 1] == 0.0f) return;
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < din; i++) a[i] += l == 0 ? (i >= q_free && x[(size_t)r * din + i] != 0.0f) : x[(size_t)r * din + i];
+    float k = l == 0 ? 1.0f / (float)B : 1.0f / ((float)B * m[l - 1]);
+    for (int i = 0; i < din; i++) a[i] *= k;
+}
+
+// S_li = sum_j |w_lji|: the column sums of |W_l| (row-major dout x din).
+static void col_abs_sum(const float *w, int din, int dout, float *s) {
+    for (int i = 0; i < din; i++) s[i] = 0.0f;
+    for (int j = 0; j < dout; j++)
+        for (int i = 0; i < din; i++) s[i] += fabsf(w[(size_t)j * din + i]);
+}
+
+float chatnet_cost_forward(const chatnet *n, const float *params, int B, int q_free, const float *c_col, const float *c_nz,
+                           float mu, const float *m) {
+    chatnet_params p;
+    chatnet_point(n, (float *)params, &p);
+    float a[CHAT_MAX_WIDTH], s[CHAT_MAX_WIDTH];
+    double t = 0.0;
+    for (int l = 0; l < n->L; l++) {
+        cost_activity(n, l, B, q_free, m, a);
+        col_abs_sum(p.w[l], n->dims[l], n->dims[l + 1], s);
+        for (int i = 0; i < n->dims[l]; i++) t += (double)a[i] * (c_col[l] + c_nz[l] * s[i]);
+    }
+    return (float)(mu * t);
+}
+
+void chatnet_cost_backward(const chatnet *n, const float *params, const chatnet_quant *q, int B, int q_free,
+                           const float *c_col, const float *c_nz, float mu, const float *m, float *const *dacc, float *grads) {
+    chatnet_params p, g;
+    chatnet_point(n, (float *)params, &p);
+    chatnet_point(n, grads, &g);
+    float a[CHAT_MAX_WIDTH], s[CHAT_MAX_WIDTH];
+    for (int l = 0; l < n->L; l++) {
+        int din = n->dims[l], dout = n->dims[l + 1];
+        cost_activity(n, l, B, q_free, m, a);
+        // dP/dw_lji = mu c_nz[l] a_li sign(w_lji)
+        for (int j = 0; j < dout; j++)
+            for (int i = 0; i < din; i++) {
+                float w = p.w[l][(size_t)j * din + i];
+                g.w[l][(size_t)j * din + i] += mu * c_nz[l] * a[i] * (float)((w > 0.0f) - (w < 0.0f));
+            }
+        if (l == 0 || m[l - 1] == 0.0f) continue;
+        // dP/dx_l,ri = mu (c_col[l] + c_nz[l] S_li) / (B m); x_l = ReLU(floor(acc_{l-1} / 2^s)): the gate
+        // is acc > 0, the floor passes straight through
+        col_abs_sum(p.w[l], din, dout, s);
+        float k = mu / ((float)B * m[l - 1]) * ldexpf(1.0f, -q->shift[l - 1]);
+        const float *acc = n->acc[l - 1];
+        for (int r = 0; r < B; r++)
+            for (int i = 0; i < din; i++)
+                if (acc[(size_t)r * din + i] > 0.0f) dacc[l - 1][(size_t)r * din + i] += k * (c_col[l] + c_nz[l] * s[i]);
+    }
+}
+
 void chatnet_to_image(const chatnet *n, const float *params, const chatnet_quant *q, const chat_enc_cfg *e,
                       int max_answer, const char *charset, uint8_t *img, chat_imodel *m) {
     memset(m, 0, sizeof *m);
@@ -227,7 +297,7 @@ void chatnet_to_image(const chatnet *n, const float *params, const chatnet_quant
         uint8_t *w = (uint8_t *)m->w[l], *b = (uint8_t *)m->b[l];
         float scale = ldexpf(1.0f, q->bexp[l]);
         for (int j = 0; j < dout; j++) {
-            for (int i = 0; i < din; i++) row[i] = (int8_t)qat_wquant_dz(p.w[l][(size_t)j * din + i], q->ternary, q->dz[l]);
+            for (int i = 0; i < din; i++) row[i] = (int8_t)qat_wquant_dz(p.w[l][(size_t)j * din + i], q->ternary, chatnet_dz(q, l, i));
             chat_pack_row(row, din, w + (size_t)j * rb);
             int v = (int)qat_bquant(p.b[l][j] * scale);
             b[2 * j] = (uint8_t)(v & 0xFF), b[2 * j + 1] = (uint8_t)((v >> 8) & 0xFF);

@@ -33,7 +33,12 @@ typedef struct {
     int bexp[CHAT_MAX_LAYERS];   // integer bias = q(beta * 2^bexp_l)
     int ternary;                 // 1: weights in {-1, 0, +1}
     float dz[CHAT_MAX_LAYERS];   // dead zone t_l: q(w) = 0 for |w| < t_l (0: the plain grid; qat.zero_frac)
+    int nq;                      // the first nq inputs of layer 0 (the query buckets) have their own
+    float dzq;                   // dead zone dzq (qat.query_zero_frac); nq = 0: dz[0] for all of layer 0
 } chatnet_quant;
+
+// The dead zone of the weights of input i of layer l (any row).
+static inline float chatnet_dz(const chatnet_quant *q, int l, int i) { return l == 0 && i < q->nq ? q->dzq : q->dz[l]; }
 
 typedef struct {
     float *w[CHAT_MAX_LAYERS];  // dims[l+1] x dims[l] shadow weights (grid units)
@@ -53,6 +58,11 @@ typedef struct {
     float *probs;                    // B x n_out softmax of the logits
     float *dx[2];                    // backward scratch, B x max width
     float *dacc;                     // B x max width
+    // Distillation (qat.distill): when soft is set (B x n_out probabilities of a teacher, for the
+    // rows of the next forward), the loss is (1 - soft_w) * CE(target) + soft_w * CE(soft), i.e.
+    // the target distribution is (1 - soft_w) * onehot + soft_w * soft. NULL: plain CE.
+    const float *soft;
+    float soft_w;
 } chatnet;
 
 // Flat parameter layout: all W (layer order), then all beta, then logtau.
@@ -90,6 +100,24 @@ float chatnet_act_l1_forward(const chatnet *n, int B, float mu, const float *m);
 // an accumulator outside int16.
 void chatnet_act_l1_backward(const chatnet *n, const chatnet_quant *q, int B, float mu, const float *m,
                              float *const *dacc);
+
+// Z80 cost penalty (qat.cost): a differentiable stand-in for the T-states the Z80 kernel spends
+// per generation step on the columns of the layers (qat/chat_z80_cost.h), on the last forward:
+//   P = mu * sum_l sum_i a_li * (c_col[l] + c_nz[l] * S_li),     S_li = sum_j |w_lji|  (shadows)
+// Column i of layer l runs when input i is non-zero, and costs c_col[l] plus c_nz[l] per non-zero
+// weight (S_li stands for the count: |w| is about 1 for a weight off zero). a_li is how often it runs:
+//   l = 0: the share of the B rows whose count i is non-zero, 0 for the first q_free inputs (the
+//          query buckets: their columns run once per query, not per step) -- a constant;
+//   l >= 1: (1/B) sum_r x_l,ri / m_{l-1}, m the per-layer normaliser of chatnet_act_l1_norm
+//          (held constant; at the measured m, sum_i a_li is the mean number of active units).
+// Gradients: dP/dw_lji = mu c_nz[l] a_li sign(w_lji) (added to grads), and dP/dx_l,ri =
+// mu (c_col[l] + c_nz[l] S_li) / (B m_{l-1}) through the ReLU gate and 2^-s into dacc[l-1] (the
+// dacc_extra of chatnet_backward). So a unit pays for its own column and a weight for how often its
+// input runs: the trainer trades accuracy for T-states where they are cheapest.
+float chatnet_cost_forward(const chatnet *n, const float *params, int B, int q_free, const float *c_col, const float *c_nz,
+                           float mu, const float *m);
+void chatnet_cost_backward(const chatnet *n, const float *params, const chatnet_quant *q, int B, int q_free,
+                           const float *c_col, const float *c_nz, float mu, const float *m, float *const *dacc, float *grads);
 
 // Fill a model image from the fully quantised parameters (the kernel's view of params at lambda 1).
 // img must hold chat_image_size bytes; m receives the parsed model pointing into img.

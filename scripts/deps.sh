@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install, only when missing, every Debian package retroqat uses (python3: the Z80 handler
 # generator export/cpm/cpu/gen_handlers.py and report scripts; libxml2-utils: xmllint, the strict
-# parser tests/test_report.c checks the report pages with; the rest: build, tests, targets).
+# parser tests/test_report.c checks the report pages with; fuse-emulator-utils: Fuse's tape tools,
+# which tests/test_target_zx48.c lists the .TAP with; the rest: build, tests, targets).
 #   scripts/deps.sh            install what is missing (apt-get update once, first)
 #   scripts/deps.sh --check    exit 0 when everything is present, 1 otherwise
 #   scripts/deps.sh --browser  also the browser the report's rendering test uses (chromium; only
@@ -10,7 +11,7 @@
 set -e
 PKGS="pkg-config python3 libopenblas-dev libcjson-dev libcmocka-dev libstb-dev libz80ex-dev sdcc cc65
       gcc-m68k-linux-gnu gcc-mipsel-linux-gnu gcc-powerpc-linux-gnu qemu-user gxemul libxml2-utils
-      cc1541 python3-pycparser libspectrum-dev xorriso"
+      cc1541 python3-pycparser libspectrum-dev fuse-emulator-utils xorriso"
 BROWSER_PKGS="chromium"
 [ "$1" = "--browser" ] && PKGS="$PKGS $BROWSER_PKGS"
 if [ "$1" = "--libfuzzer" ]; then PKGS="clang libclang-rt-14-dev"; shift; fi

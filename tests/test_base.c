@@ -168,6 +168,8 @@ typedef struct {
     int quiet;
     char name[16];
     int hidden[4], n_hidden;
+    float frac[3];
+    int n_frac;
 } toy_cfg;
 
 static int load_toy(const char *text, toy_cfg *c) {
@@ -187,6 +189,7 @@ static int load_toy(const char *text, toy_cfg *c) {
         {.key = "quiet", .type = CFG_BOOL, .dst = &c->quiet},
         {.key = "name", .type = CFG_STR, .dst = c->name, .cap = sizeof c->name},
         {.key = "hidden", .type = CFG_INT_ARRAY, .dst = c->hidden, .cap = 4, .count = &c->n_hidden, .min = 1, .max = 4096},
+        {.key = "frac", .type = CFG_FLOAT_LIST, .dst = c->frac, .cap = 3, .count = &c->n_frac, .min = 0, .max = 0.99},
         {.key = "comment", .type = CFG_IGNORE},
         {0},
     };
@@ -210,6 +213,14 @@ static void test_config_ok(void **state) {
     assert_string_equal(c.name, "abc");
     assert_int_equal(c.n_hidden, 3);
     assert_int_equal(c.hidden[2], 128);
+    assert_int_equal(c.n_frac, 0);
+    // a float list: an array, or one number (a list of one)
+    assert_int_equal(load_toy("{\"frac\": [0.5, 0, 0.25]}", &c), 0);
+    assert_int_equal(c.n_frac, 3);
+    assert_true(c.frac[0] == 0.5f && c.frac[1] == 0.0f && c.frac[2] == 0.25f);
+    assert_int_equal(load_toy("{\"frac\": 0.75}", &c), 0);
+    assert_int_equal(c.n_frac, 1);
+    assert_true(c.frac[0] == 0.75f);
 }
 
 static void expect_cfg_error(const char *text, const char *msg) {
@@ -229,6 +240,10 @@ static void test_config_errors(void **state) {
     expect_cfg_error("{\"hidden\": [1, 2, 3, 4, 5]}", "$.hidden: at most 4 elements, got 5");
     expect_cfg_error("{\"name\": \"a very long name indeed\"}", "$.name: string longer than 15 characters");
     expect_cfg_error("{\"quiet\": 1}", "$.quiet: expected a boolean, got a number");
+    expect_cfg_error("{\"frac\": \"x\"}", "$.frac: expected a number or an array, got a string");
+    expect_cfg_error("{\"frac\": [0.1, 2]}", "$.frac[1]: 2 is out of range [0, 0.99]");
+    expect_cfg_error("{\"frac\": 1.5}", "$.frac: 1.5 is out of range [0, 0.99]");
+    expect_cfg_error("{\"frac\": [0.1, 0.2, 0.3, 0.4]}", "$.frac: at most 3 elements, got 4");
     // Malformed JSON: line and column of the first bad character.
     expect_cfg_error("{\n  \"train\": {\n    \"lr\": 0.1,\n  }\n}", "cfg.json:4:3: malformed JSON");
     expect_cfg_error("{\"a\": 1", "cfg.json:1:8: malformed JSON: unexpected end of file");

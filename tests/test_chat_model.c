@@ -87,6 +87,56 @@ static int same_gates(const chatnet *n, int B, const uint8_t *gate) {
     return 1;
 }
 
+// Central differences of CE + P over every parameter against s->grads (the analytic gradient of
+// both), at lambda 0 with P's normaliser frozen. P (the penalty of the current forward) is
+// piecewise linear: a coordinate whose +-h forwards change a ReLU gate, or (kink_at_zero) a weight
+// within 2h of 0, is skipped. moved counts the coordinates where P's gradient (s->grads - gce)
+// exceeds the tolerance by far. Returns the number of mismatches.
+typedef double (*penalty_fn)(small *s, void *ctx);
+typedef struct {
+    int checked, skipped, moved;
+} fd_counts;
+static int fd_check_penalty(small *s, penalty_fn pen, void *ctx, const float *gce, const uint8_t *gate, int kink_at_zero,
+                            fd_counts *c) {
+    int bad = 0;
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < s->net.n_params; i++) {
+        float keep = s->params[i], h = 2e-3f;
+        if (kink_at_zero && i < s->net.n_weights && fabsf(keep) < 2 * h) {
+            c->skipped++;
+            continue;
+        }
+        s->params[i] = keep + h;
+        double lp = chatnet_forward(&s->net, s->params, &s->q, 0.0f, s->x, s->B, s->y) + pen(s, ctx);
+        int same = same_gates(&s->net, s->B, gate);
+        s->params[i] = keep - h;
+        double lm = chatnet_forward(&s->net, s->params, &s->q, 0.0f, s->x, s->B, s->y) + pen(s, ctx);
+        same = same && same_gates(&s->net, s->B, gate);
+        s->params[i] = keep;
+        if (!same) {
+            c->skipped++;
+            continue;
+        }
+        // as in the chatnet check: relative 2%, plus the float rounding of the loss (~1e-7 * loss / h)
+        double fd = (lp - lm) / (2 * h), an = s->grads[i], tol = 2e-2 * (fabs(fd) + fabs(an)) + 1e-4;
+        c->checked++;
+        c->moved += fabs(an - gce[i]) > 10 * tol;
+        if (fabs(fd - an) > tol) {
+            bad++;
+            if (bad < 10) fprintf(stderr, "param %zu: fd %.6g analytic %.6g\n", i, fd, an);
+        }
+    }
+    return bad;
+}
+
+typedef struct {
+    float mu, *m;
+} act_l1_ctx;
+static double act_l1_pen(small *s, void *ctx) {
+    act_l1_ctx *a = ctx;
+    return chatnet_act_l1_forward(&s->net, s->B, a->mu, a->m);
+}
+
 // The whole loss with the activation L1 (qat.act_l1, train/chat_family.c): CE + P(x; m), m frozen
 // at the base point as the trainer's gradient holds it (with m re-measured P is mu times the share
 // of active units, a step function that finite differences cannot see). Parameters against central
@@ -117,31 +167,9 @@ static void test_act_l1_gradient_matches_finite_differences(void **state) {
     chatnet_act_l1_backward(&s.net, &s.q, s.B, mu, m, dpen);
     chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, dpen, s.grads);
     chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, NULL, gce);  // CE alone
-    int checked = 0, skipped = 0, bad = 0, moved = 0;
-    for (size_t i = 0; i < s.net.n_params; i++) {
-        float keep = s.params[i], h = 2e-3f;
-        s.params[i] = keep + h;
-        double lp = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
-        lp += chatnet_act_l1_forward(&s.net, s.B, mu, m);
-        int same = same_gates(&s.net, s.B, gate);
-        s.params[i] = keep - h;
-        double lm = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
-        lm += chatnet_act_l1_forward(&s.net, s.B, mu, m);
-        same = same && same_gates(&s.net, s.B, gate);
-        s.params[i] = keep;
-        if (!same) {
-            skipped++;
-            continue;
-        }
-        double fd = (lp - lm) / (2 * h), an = s.grads[i], tol = 2e-2 * (fabs(fd) + fabs(an)) + 1e-4;
-        // as in the chatnet check: relative 2%, plus the float rounding of the loss (~1e-7 * loss / h)
-        checked++;
-        moved += fabs(an - gce[i]) > 10 * tol;
-        if (fabs(fd - an) > tol) {
-            bad++;
-            if (bad < 10) fprintf(stderr, "param %zu: fd %.6g analytic %.6g\n", i, fd, an);
-        }
-    }
+    act_l1_ctx ac = {mu, m};
+    fd_counts fc;
+    int bad = fd_check_penalty(&s, act_l1_pen, &ac, gce, gate, 0, &fc), checked = fc.checked, skipped = fc.skipped, moved = fc.moved;
     if (bad || skipped * 10 > (int)s.net.n_params || moved < 80)
         fprintf(stderr, "act_l1: %d checked, %d skipped (gate change), %d moved by P\n", checked, skipped, moved);
     assert_int_equal(bad, 0);
@@ -321,6 +349,158 @@ static void test_lambda_one_sees_only_the_grid(void **state) {
     free_small(&s);
 }
 
+
+typedef struct {
+    int q_free;
+    const float *c_col, *c_nz;
+    float mu, *m;
+} cost_ctx;
+static double cost_pen(small *s, void *ctx) {
+    cost_ctx *c = ctx;
+    return chatnet_cost_forward(&s->net, s->params, s->B, c->q_free, c->c_col, c->c_nz, c->mu, c->m);
+}
+
+// The Z80 cost penalty (qat.cost, model/chatnet.h) against finite differences of the whole loss
+// CE + P(x, w; m), m frozen as in the act_l1 check. P is piecewise linear in each parameter, kinked
+// where a hidden accumulator crosses 0 (a ReLU gate) or a weight crosses 0 (|w|): such coordinates
+// are skipped (counted). Its value at the base point is the cost model's sum written out, and the
+// first q_free inputs (the query buckets) add nothing to it.
+static void test_cost_gradient_matches_finite_differences(void **state) {
+    (void)state;
+    const int dims[] = {10, 9, 7, 5}, q_free = 4;
+    const float c_col[3] = {230.0f, 430.0f, 300.0f}, c_nz[3] = {36.0f, 80.0f, 48.0f}, mu = 4e-3f;
+    small s;
+    build_small(&s, 3, dims, 6, 7, 0.8f);
+    float *gce = calloc(s.net.n_params, sizeof(float)), *dpen[CHAT_MAX_LAYERS] = {0}, m[CHAT_MAX_LAYERS];
+    uint8_t gate[6 * (9 + 7)];
+    chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+    chatnet_act_l1_norm(&s.net, s.B, m);
+    for (int l = 0, o = 0; l < 2; l++) {
+        int n = s.B * dims[l + 1];
+        dpen[l] = calloc((size_t)n, sizeof(float));
+        for (int i = 0; i < n; i++, o++) gate[o] = s.net.acc[l][i] > 0.0f;
+    }
+    // the value, written out: sum over layers and inputs of a_li (c_col + c_nz sum_j |w_lji|)
+    double want = 0.0;
+    const float *w = s.params;
+    for (int l = 0; l < 3; l++) {
+        for (int i = 0; i < dims[l]; i++) {
+            double a = 0.0, sw = 0.0;
+            for (int r = 0; r < s.B; r++) {
+                float x = s.net.x[l][r * dims[l] + i];
+                a += l == 0 ? (i >= q_free && x != 0.0f) : x / m[l - 1];
+            }
+            for (int j = 0; j < dims[l + 1]; j++) sw += fabsf(w[j * dims[l] + i]);
+            want += a / s.B * (c_col[l] + c_nz[l] * sw);
+        }
+        w += dims[l + 1] * dims[l];
+    }
+    assert_float_equal(chatnet_cost_forward(&s.net, s.params, s.B, q_free, c_col, c_nz, mu, m), mu * want, 1e-4 * mu * want);
+    chatnet_cost_backward(&s.net, s.params, &s.q, s.B, q_free, c_col, c_nz, mu, m, dpen, s.grads);
+    // the direct weight gradient: none on a query column (layer 0, input < q_free: it runs once per
+    // query, not per step), some on the context columns
+    int direct = 0;
+    for (int j = 0; j < dims[1]; j++)
+        for (int i = 0; i < dims[0]; i++) {
+            float g = s.grads[j * dims[0] + i];
+            if (i < q_free) assert_true(g == 0.0f);
+            else direct += g != 0.0f;
+        }
+    assert_true(direct > 10);
+    chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, dpen, s.grads);
+    chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, NULL, gce);  // CE alone
+    cost_ctx cc = {q_free, c_col, c_nz, mu, m};
+    fd_counts fc;
+    int bad = fd_check_penalty(&s, cost_pen, &cc, gce, gate, 1, &fc), checked = fc.checked, skipped = fc.skipped, moved = fc.moved;
+    if (bad || skipped * 10 > (int)s.net.n_params || moved < 100)
+        fprintf(stderr, "cost: %d checked, %d skipped, %d moved by P\n", checked, skipped, moved);
+    assert_int_equal(bad, 0);
+    assert_true(skipped * 10 <= (int)s.net.n_params);
+    assert_true(moved >= 100);  // P's gradient matters where it acts: a wrong sign or scale cannot pass
+    for (int l = 0; l < 2; l++) free(dpen[l]);
+    free(gce);
+    free_small(&s);
+}
+
+// Distillation (qat.distill): with soft targets the loss is (1 - a) CE(target) + a CE(soft);
+// its gradient against finite differences (lambda 0), and a = 0 is plain CE bit for bit.
+static void test_distill_gradient_matches_finite_differences(void **state) {
+    (void)state;
+    const int dims[] = {10, 9, 7, 5};
+    small s;
+    build_small(&s, 3, dims, 6, 17, 0.8f);
+    pcg32 r;
+    pcg32_seed(&r, 5, 5);
+    float soft[6 * 5];
+    for (int i = 0; i < 6; i++) {
+        float sum = 0.0f;
+        for (int k = 0; k < 5; k++) sum += soft[i * 5 + k] = expf(2.0f * pcg32_normal(&r));
+        for (int k = 0; k < 5; k++) soft[i * 5 + k] /= sum;
+    }
+    float plain = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+    s.net.soft = soft, s.net.soft_w = 0.0f;
+    assert_true(chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y) == plain);
+    s.net.soft_w = 0.6f;
+    float mixed = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+    double soft_ce = 0.0;
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < 5; k++) soft_ce -= soft[i * 5 + k] * log(s.net.probs[i * 5 + k]);
+    assert_float_equal(mixed, 0.4 * plain + 0.6 * soft_ce / 6, 1e-5);
+    chatnet_backward(&s.net, s.params, &s.q, 0.0f, s.B, s.y, NULL, s.grads);
+    int bad = 0;
+    for (size_t i = 0; i < s.net.n_params; i++) {
+        float keep = s.params[i], h = 2e-3f;
+        s.params[i] = keep + h;
+        double lp = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+        s.params[i] = keep - h;
+        double lm = chatnet_forward(&s.net, s.params, &s.q, 0.0f, s.x, s.B, s.y);
+        s.params[i] = keep;
+        double fd = (lp - lm) / (2 * h), an = s.grads[i];
+        if (fabs(fd - an) > 2e-2 * (fabs(fd) + fabs(an)) + 1e-4) {
+            bad++;
+            if (bad < 10) fprintf(stderr, "param %zu: fd %.6g analytic %.6g\n", i, fd, an);
+        }
+    }
+    assert_true(bad <= 1);  // a ReLU kink may spoil one coordinate, as in the plain check
+    free_small(&s);
+}
+
+// Layer 1's query columns with their own dead zone (qat.query_zero_frac): the forward pass at
+// lambda 1 and the image use dzq for inputs < nq and dz[0] for the others.
+static void test_query_dead_zone(void **state) {
+    (void)state;
+    const int dims[] = {10, 9, 7, 5};
+    small s, p;
+    build_small(&s, 3, dims, 6, 12, 0.9f);
+    build_small(&p, 3, dims, 6, 12, 0.9f);
+    s.q.nq = 4, s.q.dzq = 0.2f, s.q.dz[0] = 1.3f, s.q.dz[1] = 0.9f, s.q.dz[2] = 0.0f;
+    size_t o = 0;
+    int zq = 0, zc = 0;
+    for (int l = 0; l < 3; l++)
+        for (int j = 0; j < dims[l + 1]; j++)
+            for (int i = 0; i < dims[l]; i++, o++) {
+                float t = l == 0 ? (i < 4 ? 0.2f : 1.3f) : s.q.dz[l];
+                assert_true(chatnet_dz(&s.q, l, i) == t);
+                p.params[o] = qat_wquant_dz(s.params[o], 0, t);
+                if (l == 0 && p.params[o] == 0.0f && fabsf(s.params[o]) >= 0.5f) *(i < 4 ? &zq : &zc) += 1;
+            }
+    assert_int_equal(zq, 0);  // dzq < 1/2: the plain grid on the query columns
+    assert_true(zc > 5);      // the dead zone of the context columns zeroes more
+    chatnet_forward(&s.net, s.params, &s.q, 1.0f, s.x, s.B, s.y);
+    chatnet_forward(&p.net, p.params, &p.q, 1.0f, p.x, p.B, p.y);
+    assert_memory_equal(s.net.x[3], p.net.x[3], sizeof(float) * 6 * 5);
+    // the image has the same codes
+    chat_enc_cfg e = {.q_buckets = 4, .k_buckets = 6, .context = 3, .max_query = 8};
+    size_t n = chat_image_size(3, dims);
+    uint8_t *img = malloc(n), *imgp = malloc(n);
+    chat_imodel m, mp;
+    chatnet_to_image(&s.net, s.params, &s.q, &e, 8, "abcd", img, &m);
+    chatnet_to_image(&p.net, p.params, &p.q, &e, 8, "abcd", imgp, &mp);
+    assert_memory_equal(img, imgp, n);
+    free(img), free(imgp);
+    free_small(&s), free_small(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chatnet_gradients_match_finite_differences),
@@ -330,6 +510,9 @@ int main(void) {
         cmocka_unit_test(test_lambda_one_sees_only_the_grid),
         cmocka_unit_test(test_deadzone_quantiser),
         cmocka_unit_test(test_deadzone_straight_through),
+        cmocka_unit_test(test_cost_gradient_matches_finite_differences),
+        cmocka_unit_test(test_distill_gradient_matches_finite_differences),
+        cmocka_unit_test(test_query_dead_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

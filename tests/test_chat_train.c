@@ -150,6 +150,24 @@ static void test_short_run_on_bundled_data_beats_majority(void **state) {
     chat_family_free(&cf);
 }
 
+// Train c into a; train it into r interrupted after the blend (between dead-zone updates) and
+// resumed: the last checkpoints must be the same bytes.
+static void resume_matches(const chat_config *c, const char *a, const char *r) {
+    assert_int_equal(run(c, a, 0, NULL), 0);
+    chat_family cf;
+    rq_family f;
+    assert_int_equal(chat_family_build(&cf, c, &f), 0);
+    g_stop = cf.total_steps / 2 + 3;
+    chat_family_free(&cf);
+    assert_int_equal(run(c, r, 0, stop_after), 0);
+    assert_int_equal(run(c, r, 1, NULL), 0);
+    size_t na, nr;
+    uint8_t *A = slurp(a, "last.ckpt", &na), *R = slurp(r, "last.ckpt", &nr);
+    assert_int_equal(na, nr);
+    assert_memory_equal(A, R, na);
+    free(A), free(R);
+}
+
 // qat.zero_frac + qat.act_l1: an interrupted and resumed run equals the uninterrupted one (the
 // dead zones are checkpointed), the checkpoint reopens (its stored image equals the parameters'
 // image under the stored dead zones), and every layer ends with the target share of zero codes.
@@ -162,20 +180,10 @@ static void test_sparse_training_reaches_zero_share_and_resumes(void **state) {
     write_small_dataset(data);
     chat_config c;
     small_config(&c, data);
-    c.zero_frac = 0.75f, c.act_l1 = 0.05f, c.blend_end = 0.5f;
-    assert_int_equal(run(&c, a, 0, NULL), 0);
+    c.zero_frac[0] = 0.75f, c.n_zero_frac = 1, c.act_l1 = 0.05f, c.blend_end = 0.5f;
+    resume_matches(&c, a, r);
     chat_family cf;
     rq_family f;
-    assert_int_equal(chat_family_build(&cf, &c, &f), 0);
-    g_stop = cf.total_steps / 2 + 3;  // after the blend, between dead-zone updates
-    chat_family_free(&cf);
-    assert_int_equal(run(&c, r, 0, stop_after), 0);
-    assert_int_equal(run(&c, r, 1, NULL), 0);
-    size_t na, nr;
-    uint8_t *A = slurp(a, "last.ckpt", &na), *R = slurp(r, "last.ckpt", &nr);
-    assert_int_equal(na, nr);
-    assert_memory_equal(A, R, na);
-    free(A), free(R);
     snprintf(ck, sizeof ck, "%s/last.ckpt", a);
     assert_int_equal(chat_family_open(&cf, ck, &f), 0);
     chatnet_prepare(&cf.evnet, cf.params, &cf.q, 1.0f);  // weff = the image's weights
@@ -189,6 +197,54 @@ static void test_sparse_training_reaches_zero_share_and_resumes(void **state) {
         assert_true(fabs(share - 0.75) < 0.05);  // the last update was at most 3 steps earlier
         w += n;
     }
+    chat_family_free(&cf);
+}
+
+// The Z80 speed options together: per-layer zero shares with layer 1's query columns apart
+// (qat.zero_frac list, qat.query_zero_frac), the cost penalty (qat.cost) and distillation from a
+// teacher checkpoint (qat.distill). Resume is bit-identical (the query dead zone is checkpointed),
+// each part ends at its own zero share, and a teacher trained on another split is refused.
+static void test_speed_options(void **state) {
+    (void)state;
+    const char *dir = rq_test_tmpdir("chat_speed");
+    char data[512], t[512], a[512], r[512], ck[600];
+    snprintf(data, sizeof data, "%s/small.txt", dir);
+    snprintf(t, sizeof t, "%s/t", dir), snprintf(a, sizeof a, "%s/a", dir), snprintf(r, sizeof r, "%s/r", dir);
+    write_small_dataset(data);
+    chat_config c;
+    small_config(&c, data);
+    assert_int_equal(run(&c, t, 0, NULL), 0);  // the teacher
+    c.hidden[0] = 32, c.n_hidden = 1;
+    c.zero_frac[0] = 0.8f, c.zero_frac[1] = 0.6f, c.n_zero_frac = 2, c.query_zero_frac = 0.2f;
+    c.zero_decay = 0.01f, c.cost = 2.0f, c.distill = 0.5f, c.blend_end = 0.5f;
+    snprintf(c.teacher, sizeof c.teacher, "%s/best.ckpt", t);
+    resume_matches(&c, a, r);
+    chat_family cf;
+    rq_family f;
+    assert_int_equal(chat_family_build(&cf, &c, &f), 0);
+    assert_non_null(cf.soft);
+    chat_family_free(&cf);
+    snprintf(ck, sizeof ck, "%s/last.ckpt", a);
+    assert_int_equal(chat_family_open(&cf, ck, &f), 0);
+    assert_int_equal(cf.q.nq, 32);
+    chatnet_prepare(&cf.evnet, cf.params, &cf.q, 1.0f);
+    const float *w = cf.evnet.weff;
+    for (int l = 0; l < cf.L; l++) {
+        int din = cf.dims[l], zq = 0, zk = 0;
+        for (int j = 0; j < cf.dims[l + 1]; j++)
+            for (int i = 0; i < din; i++) *(l == 0 && i < 32 ? &zq : &zk) += w[(size_t)j * din + i] == 0.0f;
+        double nq = l == 0 ? 32.0 * cf.dims[1] : 0.0, nk = (double)cf.dims[l + 1] * din - nq;
+        print_message("layer %d: zero share %.3f (query columns %.3f)\n", l, zk / nk, nq ? zq / nq : 0.0);
+        // the dead zones hold the target shares; the plain grid (and the cost penalty) may zero more
+        assert_true(zk / nk >= (l == 0 ? 0.8 : 0.6) - 0.03);
+        if (l == 0) assert_true(zq / nq >= 0.2 - 0.03 && zq / nq < zk / nk);
+        w += (size_t)cf.dims[l + 1] * din;
+    }
+    chat_family_free(&cf);
+    // a teacher trained on another split would leak the held-out answers
+    c.seed = 3;
+    assert_int_equal(chat_family_build(&cf, &c, &f), RQ_EINPUT);
+    assert_non_null(strstr(rq_last_error(), "another split"));
     chat_family_free(&cf);
 }
 
@@ -242,6 +298,18 @@ static void test_cli(void **state) {
     assert_int_equal(rq_test_run(&o, &e, "%s train %s --out %s/x --quiet", bin, cfg, dir), 2);
     assert_non_null(strstr(e, "powers of two"));
     free(o), free(e);
+    rq_test_write(cfg, "{\"model\":\"chat\",\"data\":\"small.txt\",\"net\":{\"hidden\":[8,8]},\"qat\":{\"zero_frac\":[0.5,0.5]}}\n");
+    assert_int_equal(rq_test_run(&o, &e, "%s train %s --out %s/x --quiet", bin, cfg, dir), 2);
+    assert_non_null(strstr(e, "$.qat.zero_frac: one number, or one per layer (3), got 2"));
+    free(o), free(e);
+    rq_test_write(cfg, "{\"model\":\"chat\",\"data\":\"small.txt\",\"qat\":{\"distill\":0.5}}\n");
+    assert_int_equal(rq_test_run(&o, &e, "%s train %s --out %s/x --quiet", bin, cfg, dir), 2);
+    assert_non_null(strstr(e, "$.qat.distill: needs $.qat.teacher"));
+    free(o), free(e);
+    rq_test_write(cfg, "{\"model\":\"chat\",\"data\":\"small.txt\",\"qat\":{\"distill\":0.5,\"teacher\":\"nope.ckpt\"}}\n");
+    assert_int_equal(rq_test_run(&o, &e, "%s train %s --out %s/x --quiet", bin, cfg, dir), 2);
+    assert_non_null(strstr(e, "nope.ckpt"));
+    free(o), free(e);
     rq_test_write(cfg, "{\"model\":\"chat\",\"data\":\"small.txt\",\"train\":{\"epochz\":3}}\n");
     assert_int_equal(rq_test_run(&o, &e, "%s train %s --out %s/x --quiet", bin, cfg, dir), 2);
     assert_non_null(strstr(e, "$.train.epochz: unknown key"));
@@ -266,6 +334,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_bytes_and_resume_is_bit_identical),
         cmocka_unit_test(test_short_run_on_bundled_data_beats_majority),
+        cmocka_unit_test(test_speed_options),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_sparse_training_reaches_zero_share_and_resumes),
     };

@@ -58,25 +58,13 @@ static void test_end_to_end(void **state) {
     (void)state;
     const char *root = getenv("RQ_ROOT") ? getenv("RQ_ROOT") : ".", *bin = rq_test_bin();
     const char *dir = rq_test_tmpdir("cpm_export_e2e");
-    char data[4200], cfg[4200], ckpt[4200], com[4200], com_s[4200];
+    char data[4200], ckpt[4200], com[4200], com_s[4200];
     snprintf(data, sizeof data, "%s/examples/tinychat/chat.txt", root);
-    snprintf(cfg, sizeof cfg, "%s/small.json", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/run/best.ckpt", dir);
     snprintf(com, sizeof com, "%s/CHAT.COM", dir);
     snprintf(com_s, sizeof com_s, "%s/CHATS.COM", dir);
-    char text[8192];
-    snprintf(text, sizeof text,
-             "{\"model\": \"chat\", \"data\": \"%s\", \"seed\": 5,\n"
-             " \"net\": {\"q_buckets\": 64, \"k_buckets\": 64, \"context\": 8, \"hidden\": [64, 48], \"weights\": \"2bit\",\n"
-             "         \"max_query\": 64, \"max_answer\": 32},\n"
-             " \"train\": {\"epochs\": 2, \"batch\": 128, \"evals\": 1}}\n",
-             data);
-    rq_test_write(cfg, text);
+    rq_test_train_small_chat(dir, ckpt, sizeof ckpt);
     char *err = NULL;
-    int rc = rq_test_run(NULL, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
-    if (rc) fprintf(stderr, "%s", err);
-    assert_int_equal(rc, 0);
-    free(err);
+    int rc;
 
     char *out = NULL;
     // One-shot runs use the packed layout, chat mode the sparse one: both must answer like the host.
@@ -317,7 +305,7 @@ static void test_summary_and_probes(void **state) {
     chat_imodel m;
     uint8_t *img = make_image(2, dims, 32, 32, &m, path);
     char *out = NULL;
-    assert_int_equal(rq_test_run(&out, NULL, "%s export %s --target cpm -o %s --json", rq_test_bin(), path, com), 0);
+    assert_int_equal(rq_test_run(&out, NULL, "%s export %s --target cpm -o %s --json --layout packed", rq_test_bin(), path, com), 0);
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
     assert_true(cJSON_GetObjectItem(j, "code_bytes")->valuedouble == cpm_kernel_size);

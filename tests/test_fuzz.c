@@ -50,7 +50,7 @@
 #include "base/rng.h"
 #include "model/llama.h"
 
-enum { SUM_NONE, SUM_RQF, SUM_RQM };
+enum { SUM_NONE, SUM_RQF, SUM_RQM, SUM_TAP };
 
 typedef struct {
     const char *name;  // also the folder of its regression inputs: tests/fuzz/NAME/
@@ -81,6 +81,10 @@ static const fuzz_format FORMATS[] = {
     {"qat-ckpt", "qat/best.ckpt", "export {IN} --target host -o {T}/o.rqm", SUM_RQF, 0, 0, NULL},
     {"qat-resume", "qatlc/last.ckpt", "train {S}/qatlc.json --out {T}/run --resume --quiet", SUM_RQF, 0, 0, "run/last.ckpt"},
     {"cpm-com", "chat.com", "run --target cpm --dir {T} --timeout 10 --max-tstates 3e7 {IN} hello", SUM_NONE, 0, 1, NULL},
+    {"zx48-tap", "chat.tap", "run --target zx48 --timeout 10 --max-tstates 3e7 {IN} hello", SUM_TAP, 0, 1, NULL},
+    {"c64-prg", "c64/hi.prg", "run --target c64 --machine c64 --timeout 2 --prg {IN} {S}/c64 hello", SUM_NONE, 0, 1, NULL},
+    {"sim65-prg", "c64/hi.sim", "run --target c64 --machine m6502 --timeout 2 --prg {IN} {S}/c64 hello", SUM_NONE, 0, 1, NULL},
+    {"c64-reu", "c64/model.reu", "run --target c64 --machine c64 --timeout 2 --reu {IN} {S}/c64 hello", SUM_NONE, 0, 1, NULL},
 };
 #define N_FORMATS (int)(sizeof FORMATS / sizeof FORMATS[0])
 
@@ -160,6 +164,36 @@ static int make_seeds(void **state) {
     rq_test_chat_fixture(seeds, 6, cfg, sizeof cfg);
     run_ok("chat", "train %s --out %s/chat --quiet%s", cfg, seeds, "");
     run_ok("com", "export %s/chat/best.ckpt --target cpm -o %s/chat.com%s", seeds, seeds, "");
+    run_ok("tap", "export %s/chat/best.ckpt --target zx48 -o %s/chat.tap%s", seeds, seeds, "");
+    // the c64 target's loaders (its .prg, sim65's program format, an REU image), on hand-made
+    // programs that print "HI": a folder a chat export would be
+    static const uint8_t HI_PRG[] = {0x01, 0x08, 0x0B, 0x08, 0x0A, 0x00, 0x9E, '2', '0', '6', '1', 0x00, 0x00, 0x00,  // 10 SYS2061
+                                     0xA2, 0x00, 0xBD, 0x1F, 0x08, 0xF0, 0x06, 0x20, 0xD2, 0xFF, 0xE8, 0xD0, 0xF5,  // print $081F..
+                                     0xA9, 0x00, 0x85, 0x90, 0x60, 0xC8, 0x49, 0x0D, 0x00};                         // ST = 0, RTS
+    static const uint8_t HI_SIM[] = {'s', 'i', 'm', '6', '5', 2, 0, 0x02, 0x00, 0x02, 0x00, 0x02,  // header: sp at $02, $0200
+                                     0xA9, 0xFC, 0x85, 0x02, 0xA9, 0x1F, 0x85, 0x03,               // C stack at $1FFC
+                                     0xA9, 0x28, 0x8D, 0xFC, 0x1F, 0xA9, 0x02, 0x8D, 0xFD, 0x1F,   // buf $0228
+                                     0xA9, 0x01, 0x8D, 0xFE, 0x1F, 0xA9, 0x00, 0x8D, 0xFF, 0x1F,   // fd 1
+                                     0xA9, 0x03, 0xA2, 0x00, 0x20, 0xF7, 0xFF,                     // write(1, buf, 3)
+                                     0xA9, 0x00, 0x4C, 0xF9, 0xFF, 'H', 'I', '\n'};               // exit(0)
+    static const char MANIFEST[] = "target c64\nfamily chat\nprg hi.prg\nsim hi.sim\n";
+    snprintf(path, sizeof path, "%s/c64", seeds);
+    if (rq_mkdir_p(path)) fail_msg("%s", rq_last_error());
+    const struct {
+        const char *name;
+        const void *d;
+        size_t n;
+    } c64f[] = {{"hi.prg", HI_PRG, sizeof HI_PRG}, {"hi.sim", HI_SIM, sizeof HI_SIM}, {"target.txt", MANIFEST, sizeof MANIFEST - 1},
+                {"model.rqi", "RQCI", 4}};
+    for (size_t i = 0; i < sizeof c64f / sizeof c64f[0]; i++) {
+        snprintf(path, sizeof path, "%s/c64/%s", seeds, c64f[i].name);
+        rq_test_write_bytes(path, c64f[i].d, c64f[i].n);
+    }
+    uint8_t *reu = calloc(128 << 10, 1);
+    memcpy(reu, "RQCI", 4);
+    snprintf(path, sizeof path, "%s/c64/model.reu", seeds);
+    rq_test_write_bytes(path, reu, 128 << 10);
+    free(reu);
     return 0;
 }
 
@@ -213,6 +247,15 @@ static int interesting(const fuzz_format *f, const uint8_t *d, size_t n, size_t 
 }
 
 static void fix_sum(const fuzz_format *f, bytes *b) {
+    if (f->sum == SUM_TAP)  // every whole block's XOR checksum (its last byte)
+        for (size_t at = 0; at + 2 <= b->n;) {
+            size_t len = rq_rd_u16le(b->d + at);
+            if (len < 2 || at + 2 + len > b->n) break;
+            uint8_t x = 0;
+            for (size_t i = 0; i + 1 < len; i++) x ^= b->d[at + 2 + i];
+            b->d[at + 2 + len - 1] = x;
+            at += 2 + len;
+        }
     if (f->sum == SUM_RQF && b->n >= 24) rq_test_rqf_fix_crc(b->d, b->n);
     if (f->sum == SUM_RQM && b->n >= 16) {
         int be = b->d[4] == 1;

@@ -102,7 +102,8 @@ static void test_lm_program_matches_host(void **state) {
         snprintf(tpath, sizeof tpath, "%s/TOK.RQT", dir);
         assert_int_equal(rq_write_atomic(tpath, b.data, b.len), 0);
         rq_buf_free(&b);
-        const char *runs[][2] = {{"-i 'Once upon a time' -n 64 -T 0", "-i 'Once upon a time' -n 64 -t 0"},
+        // (string flags back to back: a non-numeric value must not poison the next flag's check)
+        const char *runs[][2] = {{"-m MODEL.RQM -k TOK.RQT -i 'Once upon a time' -n 64 -T 0", "-i 'Once upon a time' -n 64 -t 0"},
                                  {"-i '' -n 40 -T 0", "-i '' -n 40 -t 0"},
                                  {"-i 'The dog' -n 64 -T 230 -P 29491 -s 11", "-i 'The dog' -n 64 -t 0.9 -p 0.9 -s 11"}};
         for (int k = 0; k < 3; k++) {
@@ -131,6 +132,17 @@ static void test_lm_program_matches_host(void **state) {
     assert_int_equal(rq_test_run(NULL, &err, "cd %s && ./rq_lm -k NONE.RQT", dir), 2);
     assert_non_null(strstr(err, "NONE.RQT: cannot open"));
     free(err);
+    // usage: a bad number, a negative count, an unknown flag, a missing value (exit 2, the flag named)
+    const char *bad[][2] = {{"-n 1x", "-n"}, {"-n -5", "-n"}, {"-T -1", "-T"}, {"-q 1", "-q"}, {"-i", "-i"}};
+    for (int k = 0; k < 5; k++) {
+        assert_int_equal(rq_test_run(NULL, &err, "cd %s && ./rq_lm %s", dir, bad[k][0]), 2);
+        char want[64];
+        snprintf(want, sizeof want, "bad or missing value for %s\n", bad[k][1]);
+        assert_non_null(strstr(err, want));
+        free(err);
+    }
+    // a negative seed is a seed
+    assert_int_equal(rq_test_run(NULL, NULL, "cd %s && ./rq_lm -n 3 -s -3 -T 200", dir), 0);
 }
 
 int main(void) {

@@ -36,9 +36,12 @@ static int rand_width(pcg32 *r) {
     return pcg32_bounded(r, 3) ? widths[pcg32_bounded(r, 16)] : 1 + (int)pcg32_bounded(r, 256);
 }
 
-// A model whose weights stress the kernel: per layer a density and a share of -2 codes, some rows
+// A model whose weights stress the kernel: per layer a density (layer 1: often another one for its
+// query columns) and a share of -2 codes, some rows
 // with exactly one -2, biases over the whole int16 range (so sums wrap), duplicated rows in the
 // output layer (argmax ties).
+static int split_density = -1;  // >= 0: layer 1 with 5% dense context and this dense query columns
+
 static void build_random(pcg32 *r, rmodel *rm, int L, int max_log2_buckets) {
     chat_imodel *m = &rm->m;
     memset(m, 0, sizeof *m);
@@ -62,13 +65,16 @@ static void build_random(pcg32 *r, rmodel *rm, int L, int max_log2_buckets) {
     for (int l = 0; l < L; l++) {
         int n_in = m->dims[l], n_out = m->dims[l + 1], rb = chat_row_bytes(n_in);
         uint32_t dens = pcg32_bounded(r, 101), m2 = pcg32_bounded(r, 60);
+        // layer 1's query columns: often a density of their own (the exporter may lay them out apart)
+        uint32_t qdens = l == 0 && pcg32_bounded(r, 2) ? (dens > 50 ? pcg32_bounded(r, 25) : 60 + pcg32_bounded(r, 41)) : dens;
+        if (l == 0 && split_density >= 0) dens = 5, qdens = (uint32_t)split_density;
         int big_bias = pcg32_bounded(r, 2);
         uint8_t *w = (uint8_t *)m->w[l], *b = (uint8_t *)m->b[l];
         for (int j = 0; j < n_out; j++) {
             uint32_t kind = pcg32_bounded(r, 10);
             for (int i = 0; i < n_in; i++) {
                 int v = 0;
-                if (pcg32_bounded(r, 100) < dens) v = pcg32_bounded(r, 100) < m2 ? -2 : (pcg32_bounded(r, 2) ? 1 : -1);
+                if (pcg32_bounded(r, 100) < (l == 0 && i < m->enc.q_buckets ? qdens : dens)) v = pcg32_bounded(r, 100) < m2 ? -2 : (pcg32_bounded(r, 2) ? 1 : -1);
                 row[i] = (int8_t)v;
             }
             if (kind == 0) {  // exactly one -2 and nothing else
@@ -108,6 +114,17 @@ static void build_fitting(pcg32 *r, rmodel *rm, int L, int max_log2_buckets, int
     }
 }
 
+// The counts of a random query and context, as the encoder makes them.
+static void encoded_counts(pcg32 *r, const chat_imodel *m, uint8_t *counts) {
+    char q[64];
+    uint8_t ctx[CHAT_MAX_CONTEXT];
+    int n = (int)pcg32_bounded(r, 40);
+    for (int i = 0; i < n; i++) q[i] = (char)(32 + pcg32_bounded(r, 95));
+    for (int i = 0; i < m->enc.context; i++) ctx[i] = chat_lower((uint8_t)(32 + pcg32_bounded(r, 95)));
+    chat_encode_query(&m->enc, q, n, counts);
+    chat_encode_context(&m->enc, ctx, counts + m->enc.q_buckets);
+}
+
 static void random_counts(pcg32 *r, const chat_imodel *m, uint8_t *counts) {
     int n = m->dims[0];
     uint32_t p = 1 + pcg32_bounded(r, 30), big = pcg32_bounded(r, 3);
@@ -124,7 +141,7 @@ typedef struct {
     cpm_machine *mc;
 } zk;
 
-static long n_sparse_layers, n_packed_layers;
+static long n_sparse_layers, n_packed_layers, n_split_layer1, n_counter_forwards;
 
 static void zk_open_layout(zk *z, const chat_imodel *m, int layout) {
     cpm_export_opts o = {.probes = 0, .layout = layout};
@@ -135,6 +152,7 @@ static void zk_open_layout(zk *z, const chat_imodel *m, int layout) {
     assert_non_null(z->mc);
     assert_int_equal(cpm_load_com(z->mc, z->p.com, z->p.com_size, "T.COM"), 0);
     for (int l = 0; l < m->n_layers; l++) z->p.sparse[l] ? n_sparse_layers++ : n_packed_layers++;
+    n_split_layer1 += z->p.qsparse != z->p.sparse[0];  // layer 1's query and context parts laid out apart
 }
 
 static void zk_open(zk *z, const chat_imodel *m) { zk_open_layout(z, m, CPM_LAYOUT_AUTO); }
@@ -216,20 +234,108 @@ static void test_random_layers(void **state) {
             snprintf(what, sizeof what, "model %d (L=%d) input %d", t, L, k);
             check_forward(&z, &rm.m, counts, what);
         }
+        // inputs the encoder makes (context counts summing to 3 * context - 3: layer 1's counter
+        // path when the model has it), between and after the random ones
+        for (int k = 0; k < 4; k++) {
+            encoded_counts(&r, &rm.m, counts);
+            snprintf(what, sizeof what, "model %d (L=%d) encoded input %d", t, L, k);
+            check_forward(&z, &rm.m, counts, what);
+            n_counter_forwards += z.p.counters && 3 * rm.m.enc.context - 3 <= 63;
+        }
         zk_close(&z);
         free(rm.img);
         models++;
     }
     fprintf(stderr,
-            "z80 kernel: %d random models (%ld sparse and %ld packed layers), %ld forwards, %ld logits and %ld hidden "
+            "z80 kernel: %d random models (%ld sparse and %ld packed layers, %ld with layer 1's query and context "
+            "columns in different layouts), %ld forwards (%ld by layer 1's counter path), %ld logits and %ld hidden "
             "outputs bit-exact\n",
-            models, n_sparse_layers, n_packed_layers, n_forwards, n_logits_checked, n_hidden_checked);
-    assert_true(n_sparse_layers > 50 && n_packed_layers > 50);
+            models, n_sparse_layers, n_packed_layers, n_split_layer1, n_forwards, n_counter_forwards, n_logits_checked,
+            n_hidden_checked);
+    assert_true(n_sparse_layers > 50 && n_packed_layers > 50 && n_counter_forwards > 40);
 }
 
 // One layer, shift 0: the logits are the wrapped accumulators themselves. Biases near the int16
 // edges and inputs of 255 << 7 make nearly every sum wrap; a row of only -2 weights checks that
 // -2 is exactly twice -1.
+// Layer 1's query columns (run once per query) and context columns (every step) in different
+// layouts: with a 5% dense context part, auto lays a 0-5% dense query part out sparse as well, and
+// a 90% dense one of 256 columns (too big for the TPA as lists) packed next to the sparse context.
+static void test_layer1_split_layouts(void **state) {
+    (void)state;
+    pcg32 r;
+    pcg32_seed(&r, 16, 16);
+    uint8_t counts[1024];
+    int split = 0;
+    for (int t = 0; t < 12; t++) {
+        rmodel rm;
+        split_density = t % 2 ? 90 : (int)pcg32_bounded(&r, 6);
+        for (;;) {  // wide enough that the layouts differ in speed; a dense query part too big for the
+                    // TPA in the sparse layout (about a byte per non-zero weight)
+            build_fitting(&r, &rm, t % 2 ? 1 : 1 + (int)pcg32_bounded(&r, 3), 8, CPM_LAYOUT_AUTO);
+            int q = rm.m.enc.q_buckets, n1 = rm.m.dims[1];
+            if (t % 2 ? q == 256 && n1 >= 240 : n1 >= 64 && q >= 16 && rm.m.enc.k_buckets >= 16) break;
+            free(rm.img);
+        }
+        zk z;
+        zk_open(&z, &rm.m);
+        assert_int_equal(z.p.sparse[0], 1);
+        assert_int_equal(z.p.qsparse, t % 2 == 0);
+        split += z.p.qsparse != z.p.sparse[0];
+        for (int k = 0; k < 6; k++) {
+            random_counts(&r, &rm.m, counts);
+            check_forward(&z, &rm.m, counts, "split layer 1");
+        }
+        zk_close(&z);
+        free(rm.img);
+    }
+    split_density = -1;
+    assert_int_equal(split, 6);
+}
+
+// Whole answers: the program run one-shot (A>T QUERY: every step encodes the context, runs the
+// network and feeds the character back, so state that one step leaves behind, e.g. layer 1's
+// context counters, is seen by the next) prints what chat_generate makes, upper-cased.
+static void test_random_generation(void **state) {
+    (void)state;
+    pcg32 r;
+    pcg32_seed(&r, 31, 31);
+    int answers = 0, counter_models = 0;
+    long chars = 0;
+    for (int t = 0; t < 24; t++) {
+        rmodel rm;
+        build_fitting(&r, &rm, 2 + (int)pcg32_bounded(&r, 2), 8, t % 3);
+        cpm_program p;
+        cpm_export_opts o = {.layout = t % 3};
+        assert_int_equal(cpm_build(&rm.m, &o, &p), 0);
+        counter_models += p.counters;
+        for (int k = 0; k < 3; k++) {
+            char q[40], want[300];
+            int n = 1 + (int)pcg32_bounded(&r, 30);
+            for (int i = 0; i < n; i++) q[i] = pcg32_bounded(&r, 5) ? (char)('a' + pcg32_bounded(&r, 26)) : ' ';
+            q[0] = 'x', q[n] = 0;  // the CCP drops leading blanks
+            int len = chat_generate(&rm.m, q, n, want, sizeof want);
+            for (int i = 0; i < len; i++) want[i] = (char)chat_upper((uint8_t)want[i]);
+            cpm_opts co = {.in_fd = -1};
+            cpm_machine *mc = cpm_new(&co);
+            assert_int_equal(cpm_load_com(mc, p.com, p.com_size, "T.COM"), 0);
+            assert_int_equal(cpm_set_tail(mc, q), 0);
+            assert_int_equal(cpm_run(mc), 0);
+            const char *got = cpm_output(mc, NULL);
+            size_t gl = strlen(got);
+            if (gl != (size_t)len + 1 || memcmp(got, want, (size_t)len) != 0)
+                fail_msg("model %d query '%s': Z80 '%.*s', C '%s'", t, q, (int)(gl ? gl - 1 : 0), got, want);
+            cpm_free(mc);
+            answers++, chars += len;
+        }
+        cpm_program_free(&p);
+        free(rm.img);
+    }
+    fprintf(stderr, "z80 kernel: %d answers of 24 random models (%d with layer 1's counter path), %ld characters, identical to chat_generate\n",
+            answers, counter_models, chars);
+    assert_true(counter_models >= 5);
+}
+
 static void test_accumulators_wrap(void **state) {
     (void)state;
     pcg32 r;
@@ -343,18 +449,11 @@ static void test_blob_matches_source(void **state) {
     (void)state;
     const char *root = getenv("RQ_ROOT") ? getenv("RQ_ROOT") : ".";
     const char *dir = rq_test_tmpdir("z80_kernel_src");
-    char *gen = NULL, path[4200], *chat = NULL;
-    assert_int_equal(rq_test_run(&gen, NULL, "python3 %s/export/cpm/cpu/gen_handlers.py", root), 0);
-    snprintf(path, sizeof path, "%s/export/cpm/cpu/chat.s", root);
-    uint8_t *txt;
-    size_t n;
-    assert_int_equal(rq_read_file(path, &txt, &n), 0);
-    chat = (char *)txt;
+    char path[4200];
+    // handlers.s next to the assembled file (chat.s includes it), then cpm_io.s + chat.s
+    assert_int_equal(rq_test_run(NULL, NULL, "python3 %s/export/cpm/cpu/gen_handlers.py > %s/handlers.s", root, dir), 0);
+    assert_int_equal(rq_test_run(NULL, NULL, "cat %s/export/cpm/cpu/cpm_io.s %s/export/cpm/cpu/chat.s > %s/kernel.s", root, root, dir), 0);
     snprintf(path, sizeof path, "%s/kernel.s", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(chat, f), fputs(gen, f);
-    fclose(f);
     uint16_t org;
     uint8_t *bin;
     size_t len;
@@ -364,7 +463,7 @@ static void test_blob_matches_source(void **state) {
     assert_int_equal(org, 0x100);
     if (len != cpm_kernel_size || memcmp(bin, cpm_kernel_bin, len) != 0)
         fail_msg("the kernel in the library is stale: run make (it assembles export/cpm/cpu/ at build time)");
-    free(bin), free(txt), free(gen);
+    free(bin);
 }
 
 int main(void) {
@@ -374,6 +473,8 @@ int main(void) {
         cmocka_unit_test(test_argmax_ties),
         cmocka_unit_test(test_accumulators_wrap),
         cmocka_unit_test(test_random_layers),
+        cmocka_unit_test(test_layer1_split_layouts),
+        cmocka_unit_test(test_random_generation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

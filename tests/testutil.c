@@ -129,6 +129,23 @@ void rq_test_chat_fixture(const char *dir, int epochs, char *cfg, size_t ncfg) {
     rq_test_write(cfg, text);
 }
 
+void rq_test_train_small_chat(const char *dir, char *ckpt, size_t nckpt) {
+    const char *root = getenv("RQ_ROOT") ? getenv("RQ_ROOT") : ".";
+    char cfg[4200], text[8400];
+    snprintf(cfg, sizeof cfg, "%s/small.json", dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"chat\", \"data\": \"%s/examples/tinychat/chat.txt\", \"seed\": 5,\n"
+             " \"net\": {\"q_buckets\": 64, \"k_buckets\": 64, \"context\": 8, \"hidden\": [64, 48], \"weights\": \"2bit\",\n"
+             "         \"max_query\": 64, \"max_answer\": 32},\n"
+             " \"train\": {\"epochs\": 2, \"batch\": 128, \"evals\": 1}}\n",
+             root);
+    rq_test_write(cfg, text);
+    char *err = NULL;
+    if (rq_test_run(NULL, &err, "%s train %s --out %s/run --quiet", rq_test_bin(), cfg, dir)) fail_msg("training failed: %s", err);
+    free(err);
+    snprintf(ckpt, nckpt, "%s/run/best.ckpt", dir);
+}
+
 void rq_test_llama_v1(const llama_model *m, rq_buf *b) {
     const llama_config *c = &m->config;
     rq_buf_u32(b, 0x616b3432u);

@@ -40,6 +40,11 @@ void rq_test_write_bytes(const char *path, const void *data, size_t n);
 // DIR/chat.json (path in cfg) that trains in about a second: `epochs` epochs.
 void rq_test_chat_fixture(const char *dir, int epochs, char *cfg, size_t ncfg);
 
+// Train the small chat model of the Z80 target tests on the bundled data (64+64 -> 64 -> 48 -> C,
+// 2 epochs, seed 5: a few seconds) into DIR/run (fails the test on error); the checkpoint's path
+// goes to ckpt.
+void rq_test_train_small_chat(const char *dir, char *ckpt, size_t nckpt);
+
 // A llama2.c version-1 file of model m, built by hand (header of 256 bytes; norms, embedding,
 // matrices, [wcls]), appended to b.
 void rq_test_llama_v1(const llama_model *m, rq_buf *b);

@@ -16,7 +16,7 @@
 #include "qat/chat_z80_cost.h"
 #include "qat/quant.h"
 
-#define CHAT_CKPT_VERSION 2  // 2 adds the dead zones; version 1 files load with none
+#define CHAT_CKPT_VERSION 3  // 2 adds the dead zones, 3 the query columns' own; version 1 files load with none
 #define EVAL_BATCH 256
 
 // --- config --------------------------------------------------------------------------------------
@@ -34,6 +34,8 @@ void chat_config_default(chat_config *c) {
     c->lr = 0.04f, c->weight_decay = 0.0f, c->grad_clip = 1.0f, c->warmup = 0.03f, c->min_lr_frac = 0.05f;
     c->blend_start = 0.1f, c->blend_end = 0.6f, c->grid_loss = 0.0f, c->overflow_mu = 1.0f, c->margin = 0.25f;
     c->init_std = 0.7f;
+    c->query_zero_frac = -1.0f;
+    c->max_in_shift = CHAT_MAX_IN_SHIFT;
     c->calib_examples = 2048, c->eval_examples = 2048, c->eval_queries = 128;
 }
 
@@ -77,9 +79,14 @@ int chat_config_load(const char *path, chat_config *c) {
         {.key = "margin", .type = CFG_FLOAT, .dst = &c->margin, .min = 0, .max = 0.95},
         {.key = "init_std", .type = CFG_FLOAT, .dst = &c->init_std, .min = 0.01, .max = 10},
         {.key = "calib_examples", .type = CFG_INT, .dst = &c->calib_examples, .min = 1, .max = 100000000},
-        {.key = "zero_frac", .type = CFG_FLOAT, .dst = &c->zero_frac, .min = 0, .max = 0.99},
+        {.key = "max_in_shift", .type = CFG_INT, .dst = &c->max_in_shift, .min = 0, .max = CHAT_MAX_IN_SHIFT},
+        {.key = "zero_frac", .type = CFG_FLOAT_LIST, .dst = c->zero_frac, .min = 0, .max = 0.99, .cap = CHAT_MAX_LAYERS, .count = &c->n_zero_frac},
+        {.key = "query_zero_frac", .type = CFG_FLOAT, .dst = &c->query_zero_frac, .min = 0, .max = 0.99},
         {.key = "act_l1", .type = CFG_FLOAT, .dst = &c->act_l1, .min = 0, .max = 1e6},
         {.key = "zero_decay", .type = CFG_FLOAT, .dst = &c->zero_decay, .min = 0, .max = 0.5},
+        {.key = "cost", .type = CFG_FLOAT, .dst = &c->cost, .min = 0, .max = 1e6},
+        {.key = "distill", .type = CFG_FLOAT, .dst = &c->distill, .min = 0, .max = 1},
+        {.key = "teacher", .type = CFG_STR, .dst = c->teacher, .min = 0, .max = 0, .cap = sizeof c->teacher},
         {0}};
     const cfg_field root[] = {
         {.key = "model", .type = CFG_STR, .dst = model, .min = 0, .max = 0, .cap = sizeof model},
@@ -101,8 +108,23 @@ int chat_config_load(const char *path, chat_config *c) {
     if (chat_enc_check(&c->enc))
         return rq_fail(RQ_EINPUT, "%s: $.net: q_buckets and k_buckets must be powers of two (got %d, %d)", path, c->enc.q_buckets, c->enc.k_buckets);
     if (c->blend_end < c->blend_start) return rq_fail(RQ_EINPUT, "%s: $.qat.blend_end: must be >= blend_start", path);
-    // A relative data path is relative to the config file's folder (base/config.h).
+    if (c->n_zero_frac > 1 && c->n_zero_frac != c->n_hidden + 1)
+        return rq_fail(RQ_EINPUT, "%s: $.qat.zero_frac: one number, or one per layer (%d), got %d", path, c->n_hidden + 1, c->n_zero_frac);
+    if (c->distill > 0.0f && !c->teacher[0]) return rq_fail(RQ_EINPUT, "%s: $.qat.distill: needs $.qat.teacher (a chat checkpoint)", path);
+    // A relative data or teacher path is relative to the config file's folder (base/config.h).
+    if (c->teacher[0] && (rc = cfg_resolve_path(path, c->teacher, sizeof c->teacher))) return rc;
     return cfg_resolve_path(path, c->data, sizeof c->data);
+}
+
+float chat_config_zero_frac(const chat_config *c, int l) {
+    return c->n_zero_frac <= 0 ? 0.0f : c->zero_frac[c->n_zero_frac == 1 ? 0 : l];
+}
+
+// Whether any dead zone is asked for.
+static int any_zero_frac(const chat_config *c) {
+    for (int l = 0; l <= c->n_hidden; l++)
+        if (chat_config_zero_frac(c, l) > 0.0f) return 1;
+    return c->query_zero_frac > 0.0f;
 }
 
 // --- query sets ----------------------------------------------------------------------------------
@@ -160,7 +182,7 @@ static void build_model(chat_family *cf, int max_batch) {
     memset(cf->decay_mask, 1, cf->net.n_weights);
     for (int l = 0; l < cf->L; l++) cf->pen[l] = rq_malloc(sizeof(float) * (size_t)max_batch * cf->dims[l + 1]);
     cf->img = rq_malloc(chat_image_size(cf->L, cf->dims));
-    cf->dz_scratch = rq_malloc(sizeof(float) * cf->net.n_weights);
+    cf->dz_scratch = rq_malloc(sizeof(float) * 2 * cf->net.n_weights);
     // Defaults before the first calibration: a = 0, s = 0, bias unit 2^11 (1/16 of the int16 range).
     for (int l = 0; l < cf->L; l++) cf->q.bexp[l] = 11;
 }
@@ -190,6 +212,47 @@ static void fill_family(chat_family *cf, rq_family *f) {
     f->params = cf->params, f->grads = cf->grads, f->n_params = cf->net.n_params, f->decay_mask = cf->decay_mask;
     f->step = fam_step, f->after_update = fam_after_update, f->evaluate = fam_evaluate, f->progress = fam_progress;
     f->save = fam_save, f->load = fam_load;
+}
+
+// Distillation targets: the teacher checkpoint's probabilities softmax(tau_t * logits) for every
+// training example, logits from the teacher's integer model (infer/chat_kernel.h), tau_t its
+// trained temperature. The teacher must have been trained on the same split (the same held-out
+// pairs), or its outputs would carry the held-out answers into the student; it may differ in
+// anything else, including the encoding (the examples are re-encoded for it in the same order).
+static int teacher_targets(chat_family *cf) {
+    chat_family t;
+    rq_family tf;
+    int rc = chat_family_open(&t, cf->cfg.teacher, &tf);
+    if (rc) return rc;
+    int C = cf->dims[cf->L];
+    if (t.dims[t.L] != C || memcmp(t.chars, cf->chars, (size_t)cf->n_chars) != 0)
+        rc = rq_fail(RQ_EINPUT, "%s: the teacher's alphabet differs from the data's", cf->cfg.teacher);
+    else if (t.split_seed != cf->split_seed || fabs(t.split_frac - cf->split_frac) > 1e-6)
+        rc = rq_fail(RQ_EINPUT, "%s: the teacher was trained on another split (seed %llu, held out %.3f; this run: seed %llu, %.3f): "
+                     "its outputs would carry held-out answers", cf->cfg.teacher, (unsigned long long)t.split_seed, t.split_frac,
+                     (unsigned long long)cf->split_seed, cf->split_frac);
+    if (rc) {
+        chat_family_free(&t);
+        return rc;
+    }
+    chat_examples ex = cf->train, own = {0};
+    if (memcmp(&t.enc, &cf->enc, sizeof t.enc) != 0) {
+        chat_build_examples(&cf->data, cf->train_idx, cf->n_train_pairs, &t.enc, cf->chars, cf->n_chars, &own);
+        ex = own;
+    }
+    float tau = expf(t.params[t.net.n_params - 1]);
+    cf->soft = rq_malloc(sizeof(float) * (size_t)ex.n * C);
+    int16_t logits[CHAT_MAX_WIDTH];
+    for (int r = 0; r < ex.n; r++) {
+        chat_forward(&t.im, ex.x + (size_t)r * ex.width, logits, NULL);
+        float *p = cf->soft + (size_t)r * C, mx = -INFINITY, sum = 0.0f;
+        for (int k = 0; k < C; k++) mx = fmaxf(mx, tau * logits[k]);
+        for (int k = 0; k < C; k++) sum += p[k] = expf(tau * logits[k] - mx);
+        for (int k = 0; k < C; k++) p[k] /= sum;
+    }
+    if (own.x) chat_free_examples(&own);
+    chat_family_free(&t);
+    return 0;
 }
 
 int chat_family_build(chat_family *cf, const chat_config *c, rq_family *f) {
@@ -226,9 +289,12 @@ int chat_family_build(chat_family *cf, const chat_config *c, rq_family *f) {
     cf->perm_epoch = -1;
     cf->bx = rq_malloc((size_t)B * cf->dims[0]);
     cf->by = rq_malloc((size_t)B);
+    if (c->distill > 0.0f) cf->bsoft = rq_malloc(sizeof(float) * (size_t)B * (cf->n_chars + 1));
     build_model(cf, B);
+    if (c->query_zero_frac >= 0.0f) cf->q.nq = c->enc.q_buckets;
     init_params(cf, (uint64_t)c->seed);
     fill_family(cf, f);
+    if (c->distill > 0.0f) return teacher_targets(cf);
     return 0;
 }
 
@@ -249,7 +315,7 @@ void chat_family_trainer_cfg(const chat_family *cf, trainer_cfg *t) {
 
 void chat_family_free(chat_family *cf) {
     free_chatnet(&cf->net), free_chatnet(&cf->evnet);
-    free(cf->params), free(cf->grads), free(cf->decay_mask), free(cf->img), free(cf->dz_scratch);
+    free(cf->params), free(cf->grads), free(cf->decay_mask), free(cf->img), free(cf->dz_scratch), free(cf->soft);
     for (int l = 0; l < CHAT_MAX_LAYERS; l++) free(cf->pen[l]);
     if (cf->have_data) {
         chat_data_free(&cf->data);
@@ -257,7 +323,7 @@ void chat_family_free(chat_family *cf) {
         chat_free_examples(&cf->train), chat_free_examples(&cf->held);
         chat_qset_free(&cf->train_q), chat_qset_free(&cf->held_q);
     }
-    free(cf->eval_sub), free(cf->perm), free(cf->bx), free(cf->by);
+    free(cf->eval_sub), free(cf->perm), free(cf->bx), free(cf->by), free(cf->bsoft);
     memset(cf, 0, sizeof *cf);
 }
 
@@ -305,7 +371,7 @@ static void calibrate(chat_family *cf) {
         int e = amax[l] > 0 ? (int)floor(log2(T / amax[l])) : 30;
         if (l == 0) {
             int a = cf->q.in_shift + e;
-            a = a < 0 ? 0 : a > CHAT_MAX_IN_SHIFT ? CHAT_MAX_IN_SHIFT : a;
+            a = a < 0 ? 0 : a > cf->cfg.max_in_shift ? cf->cfg.max_in_shift : a;
             move_scale(cf, 0, a - cf->q.in_shift);
             cf->q.in_shift = a;
         } else {
@@ -331,15 +397,42 @@ static void calibrate(chat_family *cf) {
 
 #define DZ_EVERY 4  // steps between dead-zone updates
 
-// Dead zones for the zero share z * lambda(step), layer by layer.
+// The weights of inputs [lo, hi) of layer l (row-major dout x din at w), gathered into out.
+static size_t gather_cols(const float *w, int din, int dout, int lo, int hi, float *out) {
+    size_t k = 0;
+    for (int j = 0; j < dout; j++)
+        for (int i = lo; i < hi; i++) out[k++] = w[(size_t)j * din + i];
+    return k;
+}
+
+// Dead zones for the zero share z_l * lambda(step), layer by layer (layer 1's query columns apart
+// when they have their own share).
 static void update_deadzones(chat_family *cf, long step) {
-    float frac = cf->cfg.zero_frac * lambda_at(cf, step);
+    float lam = lambda_at(cf, step), *gat = cf->dz_scratch + cf->net.n_weights;
     const float *w = cf->params;
     for (int l = 0; l < cf->L; l++) {
-        size_t n = (size_t)cf->dims[l + 1] * cf->dims[l];
-        cf->q.dz[l] = qat_deadzone(w, n, frac, cf->dz_scratch);
+        int din = cf->dims[l], dout = cf->dims[l + 1];
+        size_t n = (size_t)dout * din;
+        float frac = chat_config_zero_frac(&cf->cfg, l) * lam;
+        if (l == 0 && cf->q.nq > 0) {
+            size_t k = gather_cols(w, din, dout, 0, cf->q.nq, gat);
+            cf->q.dzq = qat_deadzone(gat, k, cf->cfg.query_zero_frac * lam, cf->dz_scratch);
+            k = gather_cols(w, din, dout, cf->q.nq, din, gat);
+            cf->q.dz[0] = qat_deadzone(gat, k, frac, cf->dz_scratch);
+        } else {
+            cf->q.dz[l] = qat_deadzone(w, n, frac, cf->dz_scratch);
+        }
         w += n;
     }
+}
+
+// Share of the weights of layer l that quantise to zero (each column with its dead zone).
+static double layer_zero_share(const chat_family *cf, int l, const float *w) {
+    int din = cf->dims[l], dout = cf->dims[l + 1];
+    size_t z = 0;
+    for (int j = 0; j < dout; j++)
+        for (int i = 0; i < din; i++) z += qat_wquant_dz(w[(size_t)j * din + i], cf->q.ternary, chatnet_dz(&cf->q, l, i)) == 0.0f;
+    return (double)z / ((double)din * dout);
 }
 
 // L1 on the hidden outputs x_{l+1} (training graph), normalised per layer by the batch's mean
@@ -351,6 +444,22 @@ static float act_l1_penalty(chat_family *cf, int B) {
     chatnet_act_l1_norm(&cf->net, B, m);
     chatnet_act_l1_backward(&cf->net, &cf->q, B, mu, m, cf->pen);
     return chatnet_act_l1_forward(&cf->net, B, mu, m);
+}
+
+// The Z80 cost penalty (qat.cost, in nats per million T-states of a generation step): its
+// accumulator gradient goes into cf->pen, its weight gradient into cf->grads.
+static float cost_penalty(chat_family *cf, int B) {
+    float mu = cf->cfg.cost * 1e-6f, m[CHAT_MAX_LAYERS];
+    if (mu <= 0.0f) return 0.0f;
+    chatnet_act_l1_norm(&cf->net, B, m);
+    int qf = cf->enc.q_buckets;
+    float c_col[CHAT_MAX_LAYERS], c_nz[CHAT_MAX_LAYERS];
+    for (int l = 0; l < cf->L; l++) {
+        c_col[l] = CHAT_Z80_T_COL + CHAT_Z80_T_VISIT;
+        c_nz[l] = l == 0 && chat_z80_counters(cf->L, cf->enc.context) ? CHAT_Z80_T_NZ_COUNTER : CHAT_Z80_T_NZ;
+    }
+    chatnet_cost_backward(&cf->net, cf->params, &cf->q, B, qf, c_col, c_nz, mu, m, cf->pen, cf->grads);
+    return chatnet_cost_forward(&cf->net, cf->params, B, qf, c_col, c_nz, mu, m);
 }
 
 // --- one step ------------------------------------------------------------------------------------
@@ -371,6 +480,7 @@ static int gather(chat_family *cf, long step) {
         int k = cf->perm[i0 + r];
         memcpy(cf->bx + (size_t)r * d0, cf->train.x + (size_t)k * d0, (size_t)d0);
         cf->by[r] = cf->train.y[k];
+        if (cf->soft) memcpy(cf->bsoft + (size_t)r * cf->dims[cf->L], cf->soft + (size_t)k * cf->dims[cf->L], sizeof(float) * cf->dims[cf->L]);
     }
     return B;
 }
@@ -419,10 +529,11 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     double t0 = now_s(), c0 = cpu_s();
     if (cf->t_start == 0.0) cf->t_start = t0;
     if (step % cf->eval_every == 0 && (step == 0 || lambda_at(cf, step - cf->eval_every) < 1.0f)) calibrate(cf);
-    if (cf->cfg.zero_frac > 0.0f && step % DZ_EVERY == 0) update_deadzones(cf, step);
+    if (any_zero_frac(&cf->cfg) && step % DZ_EVERY == 0) update_deadzones(cf, step);
     float lam = lambda_at(cf, step);
     int B = gather(cf, step);
     if (cf->cfg.query_dropout > 0.0f) drop_query_trigrams(cf, B, rng);
+    if (cf->soft) cf->net.soft = cf->bsoft, cf->net.soft_w = cf->cfg.distill;
     float ce = chatnet_forward(&cf->net, cf->params, &cf->q, lam, cf->bx, B, cf->by);
     double acc = batch_acc(&cf->net, B, cf->by), iacc = acc;
     // The exact integer accumulators: the lambda = 1 pass (the same numbers as infer/).
@@ -439,16 +550,25 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
         memset(cf->pen[l], 0, sizeof(float) * n);
         pen += qat_overflow_penalty(fq->acc[l], cf->pen[l], n, limit, cf->cfg.overflow_mu, B, &wraps);
     }
-    float apen = act_l1_penalty(cf, B);
     memset(cf->grads, 0, sizeof(float) * cf->net.n_params);
+    float apen = act_l1_penalty(cf, B), cpen = cost_penalty(cf, B);
     chatnet_backward(&cf->net, cf->params, &cf->q, lam, B, cf->by, cf->pen, cf->grads);
+    cf->net.soft = NULL;
     // grid loss: gamma * mean over all weights of (w - q_t(w))^2, each layer with its dead zone
     float grid = 0.0f;
     size_t o = 0;
     for (int l = 0; l < cf->L; l++) {
-        size_t n = (size_t)cf->dims[l + 1] * cf->dims[l];
+        int din = cf->dims[l], dout = cf->dims[l + 1], nq = l == 0 ? cf->q.nq : 0;
+        size_t n = (size_t)dout * din;
         float g = cf->cfg.grid_loss * (float)n / (float)cf->net.n_weights;
-        grid += qat_grid_loss_dz(cf->params + o, cf->grads + o, n, g, cf->q.ternary, cf->q.dz[l]);
+        if (nq == 0) grid += qat_grid_loss_dz(cf->params + o, cf->grads + o, n, g, cf->q.ternary, cf->q.dz[l]);
+        else  // row by row: the query columns, then the context columns (the mean is over the layer)
+            for (int j = 0; j < dout; j++) {
+                size_t r = o + (size_t)j * din;
+                grid += qat_grid_loss_dz(cf->params + r, cf->grads + r, (size_t)nq, g * (float)nq / (float)n, cf->q.ternary, cf->q.dzq);
+                grid += qat_grid_loss_dz(cf->params + r + nq, cf->grads + r + nq, (size_t)(din - nq), g * (float)(din - nq) / (float)n,
+                                         cf->q.ternary, cf->q.dz[0]);
+            }
         o += n;
     }
     cJSON_AddNumberToObject(stats, "epoch", (double)(step / cf->steps_per_epoch + 1));
@@ -459,10 +579,11 @@ static float fam_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
     cJSON_AddNumberToObject(stats, "overflow_pen", pen);
     cJSON_AddNumberToObject(stats, "wraps", (double)wraps);
     if (cf->cfg.act_l1 > 0.0f) cJSON_AddNumberToObject(stats, "act_l1_pen", apen);
+    if (cf->cfg.cost > 0.0f) cJSON_AddNumberToObject(stats, "cost_pen", cpen);
     cf->train_s += now_s() - t0;
     cf->train_cpu_s += cpu_s() - c0;
     cf->seen += B;
-    return ce + pen + apen + grid;
+    return ce + pen + apen + cpen + grid;
 }
 
 static void fam_after_update(rq_family *f, long step) {
@@ -471,21 +592,21 @@ static void fam_after_update(rq_family *f, long step) {
     // Shadows beyond half a step outside the grid only slow the way back. With a dead zone t the
     // bounds widen to t + 1/2, so that a weight can always climb out of it (t may exceed 1.5).
     size_t o = 0;
-    for (int l = 0; l < cf->L; l++) {
-        float lo = cf->q.ternary ? -1.5f : -2.5f, hi = 1.5f, t = cf->q.dz[l] + 0.5f;
-        if (t > hi) hi = t;
-        if (-t < lo) lo = -t;
-        // Shadows inside the dead zone shrink by qat.zero_decay per step: the zeroed weights
-        // gather near 0, so t stays near the smallest surviving |w| instead of drifting up with the
-        // random walk of the zeroed ones, and a weight stays non-zero only while its gradient
-        // keeps it out.
-        float keep = 1.0f - cf->cfg.zero_decay, dz = cf->q.dz[l];
-        for (size_t e = o + (size_t)cf->dims[l + 1] * cf->dims[l]; o < e; o++) {
-            float w = cf->params[o];
-            if (w < dz && w > -dz) w *= keep;
-            cf->params[o] = w < lo ? lo : w > hi ? hi : w;
-        }
-    }
+    float keep = 1.0f - cf->cfg.zero_decay;
+    for (int l = 0; l < cf->L; l++)
+        for (int j = 0; j < cf->dims[l + 1]; j++)
+            for (int i = 0; i < cf->dims[l]; i++, o++) {
+                float dz = chatnet_dz(&cf->q, l, i), lo = cf->q.ternary ? -1.5f : -2.5f, hi = 1.5f, t = dz + 0.5f;
+                if (t > hi) hi = t;
+                if (-t < lo) lo = -t;
+                // Shadows inside the dead zone shrink by qat.zero_decay per step: the zeroed weights
+                // gather near 0, so t stays near the smallest surviving |w| instead of drifting up
+                // with the random walk of the zeroed ones, and a weight stays non-zero only while
+                // its gradient keeps it out.
+                float w = cf->params[o];
+                if (w < dz && w > -dz) w *= keep;
+                cf->params[o] = w < lo ? lo : w > hi ? hi : w;
+            }
     float *lt = &cf->params[cf->net.n_params - 1];
     *lt = *lt < -30.0f ? -30.0f : *lt > 10.0f ? 10.0f : *lt;
 }
@@ -625,12 +746,13 @@ static void add_quant(const chat_family *cf, cJSON *out) {
     double nzs = 0;
     for (int l = 0; l < cf->L; l++) {
         size_t n = (size_t)cf->dims[l + 1] * cf->dims[l];
-        double z = qat_zero_share(w, n, cf->q.ternary, cf->q.dz[l]);
+        double z = layer_zero_share(cf, l, w);
         nzs += (1.0 - z) * (double)n;
         cJSON_AddItemToArray(nz, cJSON_CreateNumber(1.0 - z));
         cJSON_AddItemToArray(dz, cJSON_CreateNumber(cf->q.dz[l]));
         w += n;
     }
+    if (cf->q.nq > 0) cJSON_AddNumberToObject(out, "query_dead_zone", cf->q.dzq);
     cJSON_AddNumberToObject(out, "nonzero", nzs / (double)cf->net.n_weights);
     // weight codes per layer in the integer image: counts of -2, -1, 0, +1
     cJSON *ch = cJSON_AddArrayToObject(out, "code_hist");
@@ -673,7 +795,7 @@ static double fam_evaluate(rq_family *f, long step, cJSON *out) {
     double ia = cJSON_GetObjectItemCaseSensitive(ref, "int_acc")->valuedouble;
     // With qat.zero_frac only evaluations after the blend (dead zones at their full width) can
     // be best.ckpt: an earlier, denser model would not be the sparse model asked for.
-    double early = cf->cfg.zero_frac > 0.0f && lambda_at(cf, step) < 1.0f ? 2.0 : 0.0;
+    double early = any_zero_frac(&cf->cfg) && lambda_at(cf, step) < 1.0f ? 2.0 : 0.0;
     return ex + 1e-3 * ia - early;
 }
 
@@ -681,6 +803,7 @@ static double fam_evaluate(rq_family *f, long step, cJSON *out) {
 //   CQNT  u32 version; i32 a; i32 L; L x i32 shift; L x i32 bexp; i32 ternary; i32 calibrated;
 //         u64 split seed; f32 held-out fraction; u32 n + n bytes dataset path;
 //         (version 2) L x f32 dead zone t_l (version 1: none, the plain grid)
+//         (version 3) i32 nq, f32 dzq: the first nq inputs of layer 1 have the dead zone dzq
 //   CIMG  the integer model image of the parameters (docs/chat-contract.md), what an exporter reads
 
 static void fam_save(rq_family *f, rqf_writer *w) {
@@ -699,6 +822,8 @@ static void fam_save(rq_family *f, rqf_writer *w) {
     rq_buf_u32(b, n);
     rq_buf_put(b, cf->cfg.data, n);
     for (int l = 0; l < cf->L; l++) rq_buf_f32(b, cf->q.dz[l]);
+    rq_buf_i32(b, cf->q.nq);
+    rq_buf_f32(b, cf->q.dzq);
     chat_family_image(cf);
     b = rqf_section_begin(w, "CIMG");
     rq_buf_put(b, cf->img, chat_image_size(cf->L, cf->dims));
@@ -710,7 +835,7 @@ static int fam_load(rq_family *f, const rqf_file *file) {
     int rc = rqf_section(file, "CQNT", &r);
     if (rc) return rc;
     uint32_t version = rq_rd_u32(&r, "version");
-    if (version != 1 && version != CHAT_CKPT_VERSION) return rq_reader_fail(&r, "unsupported CQNT version %u", version);
+    if (version < 1 || version > CHAT_CKPT_VERSION) return rq_reader_fail(&r, "unsupported CQNT version %u", version);
     int a = rq_rd_i32(&r, "in_shift"), L = rq_rd_i32(&r, "layers");
     if (L != cf->L) return rq_reader_fail(&r, "checkpoint has %d layers, the model %d", L, cf->L);
     chatnet_quant q = {.in_shift = a};
@@ -730,6 +855,13 @@ static int fam_load(rq_family *f, const rqf_file *file) {
             if (r.err) return r.err;
             if (!(q.dz[l] >= 0.0f && q.dz[l] < 1e6f)) return rq_reader_fail(&r, "bad dead zone %g", (double)q.dz[l]);
         }
+    if (version >= 3) {
+        q.nq = rq_rd_i32(&r, "query columns");
+        q.dzq = rq_rd_f32(&r, "query dead zone");
+        if (r.err) return r.err;
+        if (q.nq < 0 || q.nq > cf->dims[0]) return rq_reader_fail(&r, "bad number of query columns %d", q.nq);
+        if (!(q.dzq >= 0.0f && q.dzq < 1e6f)) return rq_reader_fail(&r, "bad query dead zone %g", (double)q.dzq);
+    }
     if (a < 0 || a > CHAT_MAX_IN_SHIFT) return rq_reader_fail(&r, "bad input shift %d", a);
     for (int l = 0; l < L; l++)
         if (q.shift[l] < 0 || q.shift[l] > CHAT_MAX_SHIFT) return rq_reader_fail(&r, "bad shift %d", q.shift[l]);

@@ -8,9 +8,13 @@
 //
 // Sparsity (qat.zero_frac = z > 0): every few steps the dead zone t_l of each layer is set to the
 // quantile of |w| that makes a share z * lambda(step) of its weights quantise to zero, so the zero
-// share ramps in with the blend and holds at z afterwards. The dead zone is part of q() in the
-// float graph and in the image alike. qat.act_l1 adds an L1 penalty on the hidden ReLU outputs
-// (fewer active units: the Z80 kernel skips zero inputs).
+// share ramps in with the blend and holds at z afterwards (z per layer, and qat.query_zero_frac for
+// layer 1's query columns, which run once per query and not per generated character). The dead
+// zone is part of q() in the float graph and in the image alike. qat.act_l1 adds an L1 penalty on
+// the hidden ReLU outputs (fewer active units: the Z80 kernel skips zero inputs); qat.cost the Z80
+// cost penalty (model/chatnet.h: each unit pays for its column, each weight for how often its
+// input is active). qat.distill mixes a teacher model's soft targets (its integer logits through
+// its trained temperature, computed once for every training example) into the loss.
 //
 // Calibration (the trainer's choice of input shift a and layer shifts s): at step 0 and at every
 // evaluation boundary until the blend is complete, measure max |acc| per layer on a fixed sample of
@@ -37,13 +41,23 @@ typedef struct {
     int epochs, batch, evals;
     float lr, weight_decay, grad_clip, warmup, min_lr_frac, query_dropout;
     float blend_start, blend_end, grid_loss, overflow_mu, margin, init_std;
-    float zero_frac;  // qat.zero_frac: target share of zero weight codes per layer (dead zone)
+    float zero_frac[CHAT_MAX_LAYERS];  // qat.zero_frac: target share of zero weight codes (dead zone),
+    int n_zero_frac;                   //   one value for every layer (n = 1) or one per layer (n = L)
+    float query_zero_frac;  // qat.query_zero_frac: the same for layer 1's query columns (< 0: not
+                            //   separate, layer 1's dead zone covers all its columns)
     float act_l1;     // qat.act_l1: weight of the hidden-activation L1 penalty
     float zero_decay; // qat.zero_decay: per-step shrink of shadows inside the dead zone
+    float cost;       // qat.cost: nats per million Z80 T-states per step (chatnet_cost_forward)
+    float distill;    // qat.distill: weight of the teacher's soft targets in the loss (0..1)
+    char teacher[1024];  // qat.teacher: the teacher checkpoint (its integer logits are the soft targets)
     int calib_examples, eval_examples, eval_queries;
+    int max_in_shift;  // qat.max_in_shift: the calibration's largest input shift a (inputs count << a;
+                       //   small a keeps the Z80's layer-1 addends below 256: its short loops)
 } chat_config;
 
 void chat_config_default(chat_config *c);
+// The zero share qat.zero_frac asks of layer l (0 when not set).
+float chat_config_zero_frac(const chat_config *c, int l);
 // Load a JSON config over the defaults (schema errors name the key path).
 int chat_config_load(const char *path, chat_config *c);
 
@@ -70,7 +84,8 @@ typedef struct {
     float *params, *grads;
     uint8_t *decay_mask;
     float *pen[CHAT_MAX_LAYERS];  // penalty gradients on the accumulators (overflow and act_l1)
-    float *dz_scratch;            // n_weights floats for the dead-zone quantile
+    float *dz_scratch;            // 2 * n_weights floats for the dead-zone quantile
+    float *soft;                  // distillation: train.n x n_out teacher probabilities (NULL: none)
     uint8_t *img;                 // the integer image of the current parameters
     chat_imodel im;
 
@@ -85,6 +100,7 @@ typedef struct {
     int *perm;
     long perm_epoch;
     uint8_t *bx, *by;  // gathered batch
+    float *bsoft;      // the batch's teacher probabilities (distillation)
     double t_start, train_s, train_cpu_s, eval_s;  // wall-clock seconds (reported, never checkpointed)
     long seen;                        // examples processed by this process
 } chat_family;

@@ -5,7 +5,8 @@
 //           cache), DIR/tok.tok (the tokenizer image), DIR/retroqat.d64 (program + tokenizer;
 //           the model too when it fits a disk), DIR/c64.sim (the same program for sim65, its
 //           weight source the REU image as a host file), README.md (VICE flags, real hardware)
-//   run     the sim65 program under `sim65 -c` in a scratch folder (its KV cache files)
+//   run     c64_run.c: the sim65 program under `sim65 -c` (or retroqat's own 6502 with sim65's
+//           rules), or the .prg with the REU image in retroqat's C64 model
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "base/binio.h"
 #include "base/err.h"
 #include "export/c64/c64_build.h"
+#include "export/c64/c64_run.h"
 #include "export/lm_image_write.h"
 #include "export/proc.h"
 #include "export/rt_build.h"
@@ -22,31 +24,15 @@
 #include "export/tok_image.h"
 #include "qat/image_open.h"
 
-#define C64_HZ 985248L            // PAL
 #define REU_MIN (128L << 10)
 #define REU_MAX (16L << 20)
 #define PROMPT_MAX 256
 
-static const rq_tflag RUN_FLAGS[] = {
-    {"--c-kernels", NULL, "(export) use infer/'s C loops instead of the 6502 MAC routines"},
+static const rq_tflag EXPORT_FLAGS[] = {
+    {"--c-kernels", NULL, "(export) use infer/'s C loops instead of the 6502 routines (MAC kernels; the chat layer)"},
+    {"--chat-reu", NULL, "(export, chat) keep the weights in an REU even when they fit the C64's RAM"},
     {NULL, NULL, NULL},
 };
-
-static int put_file(const char *dir, const char *name, const void *p, size_t n) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return rq_fail(RQ_EINPUT, "%s: path too long", dir);
-    return rq_write_atomic(path, p, n);
-}
-
-static long segment_bytes(const char *map, const char *seg) {
-    // ld65 map "Segment list": NAME  START  END  SIZE  ALIGN (hex)
-    const char *p = strstr(map, "Segment list:");
-    char pat[32];
-    snprintf(pat, sizeof pat, "\n%s ", seg);
-    if (!p || !(p = strstr(p, pat))) return 0;
-    unsigned long a, b, n;
-    return sscanf(p + strlen(pat), " %lx %lx %lx", &a, &b, &n) == 3 ? (long)n : 0;
-}
 
 static int write_readme(const char *dir, long reu_bytes, size_t image, int on_disk) {
     char path[4096];
@@ -71,164 +57,100 @@ static int write_readme(const char *dir, long reu_bytes, size_t image, int on_di
 }
 
 static int c64_export(const rq_model *m, const rq_export_opts *o) {
-    if (m->family != RQ_FAM_LM) return rq_fail(RQ_EINPUT, "target c64: only the transformer family is ported (this is a chat model)");
+    if (m->family == RQ_FAM_CHAT)
+        return c64_chat_export(m, o, rq_tflag_get(EXPORT_FLAGS, o->flag, "--chat-reu") != NULL,
+                               rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels") != NULL);
     if (!o->tokenizer) return rq_fail(RQ_EINPUT, "target c64: the program prints text: give the tokenizer with -z TOK.bin");
     int rc = 0;
-    rq_buf img = {0}, tok = {0};
+    rq_buf img = {0}, tok = {0}, side = {0};
     uint8_t *copy = NULL;
     char bdir[4096];
+    const char *ck = rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels");
     if ((rc = lm_image_write(&m->lm, 0, &img)) || (rc = tok_image_build(o->tokenizer, m->lm.c.vocab_size, 0, &tok))) goto done;
-    // the REU: image, then the KV cache (256-aligned), in the smallest REU size that holds both
-    long need = (long)c64_kv_base((uint32_t)img.len) + (long)c64_kv_bytes(&m->lm.c), reu = REU_MIN;
-    while (reu < need && reu < REU_MAX) reu <<= 1;
-    if (need > REU_MAX) {
-        rc = rq_fail(RQ_EINPUT, "target c64: the model image (%zu bytes) and its KV cache (%lu bytes) need %ld bytes of REU, the largest REU has %ld: %ld bytes short",
-                     img.len, (unsigned long)c64_kv_bytes(&m->lm.c), need, REU_MAX, need - REU_MAX);
-        goto done;
-    }
     lm_model lay;
     copy = rq_malloc(img.len);
     memcpy(copy, img.data, img.len);
     if ((rc = lm_image_open(copy, img.len, "c64 image", &lay))) goto done;
+    int hs = lm_head_size(&lay.c);
+    if (!ck && (hs < 2 || hs > C64_MAX_HS || hs % 2)) {
+        rc = rq_fail(RQ_EINPUT, "target c64: the 6502 attention kernels take heads of 2..%d values (an even number); this model's have %d: "
+                                "export with --c-kernels",
+                     C64_MAX_HS, hs);
+        goto done;
+    }
+    // the sidecar: every matrix row's record for the 6502 kernels (and their 24-bit bound check)
+    if ((rc = c64_side_build(&lay, copy[12] | copy[13] << 8 | copy[14] << 16 | (uint32_t)copy[15] << 24, ck != NULL, &side))) goto done;
+    // the REU: image, sidecar, then the KV cache (each 256-aligned), in the smallest REU size that holds them
+    long need = (long)c64_kv_base((uint32_t)img.len, (uint32_t)side.len) + (long)c64_kv_bytes(&m->lm.c) + (long)tok.len, reu = REU_MIN;
+    while (reu < need && reu < REU_MAX) reu <<= 1;
+    if (need > REU_MAX) {
+        rc = rq_fail(RQ_EINPUT,
+                     "target c64: the model image (%zu bytes), its C64 sidecar (%zu), its KV cache (%lu) and the tokenizer (%zu) need %ld bytes of REU, the largest REU has %ld: %ld bytes short",
+                     img.len, side.len, (unsigned long)c64_kv_bytes(&m->lm.c), tok.len, need, REU_MAX, need - REU_MAX);
+        goto done;
+    }
     if ((rc = rq_mkdir_p(o->out))) goto done;
     snprintf(bdir, sizeof bdir, "%s/build", o->out);
     if ((rc = rq_mkdir_p(bdir))) goto done;
-    const char *ck = rq_tflag_get(RUN_FLAGS, o->flag, "--c-kernels");
+    int wide = lay.c.dim > lay.c.hidden_dim ? lay.c.dim : lay.c.hidden_dim;
     c64_build_cfg b = {.root = rq_source_dir(), .bdir = bdir, .tok_bytes = tok.len, .prompt_max = PROMPT_MAX, .c_kernels = ck != NULL,
-                       .wbits = lay.c.wbits};
-    if (!b.c_kernels && (lay.c.dim > 255 || lay.c.hidden_dim > 255)) {
-        // c64_mac.s: rows of at most 255 columns keep |acc| < 2^23 in its 24-bit sums
-        rc = rq_fail(RQ_EINPUT, "target c64: the 6502 MAC kernels take rows of at most 255 columns (dim %d, hidden %d): export with --c-kernels",
-                     lay.c.dim, lay.c.hidden_dim);
-        goto done;
+                       .wbits = lay.c.wbits, .maxc8 = lay.c.wbits == 4 ? lay.c.dim : wide, .maxb4 = lay.c.wbits == 4 ? (wide + 1) / 2 : 0, .hs = hs};
+    {  // the block buffer for this model's rows: dim and hidden wide (int8 or int4), the int8 classifier
+        int rows[2] = {lay.c.dim, lay.c.hidden_dim};
+        b.blk_bytes = c64_blk_bytes(b.maxc8, lay.c.dim);
+        for (int i = 0; i < 2; i++) {
+            int need = lay.c.wbits == 4 ? c64_blk_bytes(b.maxb4, (rows[i] + 1) / 2) : c64_blk_bytes(b.maxc8, rows[i]);
+            if (need > b.blk_bytes) b.blk_bytes = need;
+        }
     }
     char exe[4200];
     long short_c64 = 0, short_sim = 0;
-    if ((rc = c64_gen_model(&b, &lay, copy, img.len))) goto done;
+    if ((rc = c64_gen_model(&b, &lay, copy, img.len, &side))) goto done;
     // the C64 first: its RAM (smaller than sim65's) decides whether the model is refused
     snprintf(exe, sizeof exe, "%s/retroqat.prg", o->out);
     if ((rc = c64_compile(&b, "c64", exe, &short_c64))) goto done;
     snprintf(exe, sizeof exe, "%s/c64.sim", o->out);
     if ((rc = c64_compile(&b, "sim6502", exe, &short_sim))) goto done;
-    // model.reu: the image, zero-padded to the REU's size
+    // model.reu: the image, the sidecar, zero-padded to the REU's size
     size_t image_bytes = img.len;
+    rq_buf_zeros(&img, c64_side_base((uint32_t)image_bytes) - image_bytes);
+    rq_buf_put(&img, side.data, side.len);
     rq_buf_zeros(&img, (size_t)reu - img.len);
-    if ((rc = put_file(o->out, "model.reu", img.data, img.len)) || (rc = put_file(o->out, "tok.tok", tok.data, tok.len))) goto done;
+    if ((rc = c64_put_file(o->out, "model.reu", img.data, img.len)) || (rc = c64_put_file(o->out, "tok.tok", tok.data, tok.len))) goto done;
     // the disk: program and tokenizer, and the unpadded model image when it fits (664 blocks of 254 bytes)
     int on_disk = image_bytes + tok.len + 50000 < 664 * 254;
-    char cmd[16384];
-    snprintf(cmd, sizeof cmd, "cd '%s' && rm -f retroqat.d64 && cc1541 -n RETROQAT -i RQ -f retroqat -w retroqat.prg -f tok.tok -T SEQ -w tok.tok %s retroqat.d64 >/dev/null",
-             o->out, on_disk ? "-f model.rqm -T SEQ -w build/model.rqm" : "");
-    if (on_disk && (rc = put_file(bdir, "model.rqm", copy, image_bytes))) goto done;
-    {
-        const char *argv[] = {"sh", "-c", cmd, NULL};
-        rq_proc p = {.argv = argv, .timeout = 60, .merge_stderr = 1};
-        rq_proc_result r;
-        if ((rc = rq_proc_run(&p, &r))) goto done;
-        if (r.exit_code) rc = rq_fail(RQ_ERUNTIME, "target c64: cc1541 failed: %s", r.out);
-        rq_proc_result_free(&r);
-        if (rc) goto done;
-    }
+    char files[512];
+    snprintf(files, sizeof files, "-f retroqat -w retroqat.prg -f tok.tok -T SEQ -w tok.tok %s retroqat.d64",
+             on_disk ? "-f model.rqm -T SEQ -w build/model.rqm" : "");
+    if (on_disk && (rc = c64_put_file(bdir, "model.rqm", copy, image_bytes))) goto done;
+    if ((rc = c64_d64(o->out, files))) goto done;
+    static const char MANIFEST[] = "target c64\nfamily lm\nprg retroqat.prg\nsim c64.sim\nreu model.reu\n";
+    if ((rc = c64_put_file(o->out, "target.txt", MANIFEST, sizeof MANIFEST - 1))) goto done;
     if ((rc = write_readme(o->out, reu, image_bytes, on_disk))) goto done;
     {
-        char mpath[4200];
-        uint8_t *map = NULL;
-        size_t ml = 0;
-        snprintf(mpath, sizeof mpath, "%s/c64.map", bdir);
-        if (rq_read_file(mpath, &map, &ml)) map = NULL, rq_clear_error();
-        const char *mp = map ? (const char *)map : "";
-        long code = segment_bytes(mp, "CODE"), ro = segment_bytes(mp, "RODATA"), data = segment_bytes(mp, "DATA"), bss = segment_bytes(mp, "BSS");
+        long seg[5];
+        c64_map_segments(bdir, seg);
+        unsigned long kvb = (unsigned long)c64_kv_bytes(&lay.c);
         if (o->json)
-            printf("{\"target\":\"c64\",\"out\":\"%s\",\"image_bytes\":%zu,\"reu_bytes\":%ld,\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
+            printf("{\"target\":\"c64\",\"out\":\"%s\",\"family\":\"transformer\",\"image_bytes\":%zu,\"side_bytes\":%zu,\"reu_bytes\":%ld,"
+                   "\"kv_bytes\":%lu,\"wbits\":%d,\"memory_map\":["
                    "{\"name\":\"code\",\"bytes\":%ld},{\"name\":\"rodata\",\"bytes\":%ld},{\"name\":\"data\",\"bytes\":%ld},"
-                   "{\"name\":\"bss (activations, buffers, tokenizer)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
-                   "{\"name\":\"REU: KV cache\",\"bytes\":%lu}]}\n",
-                   o->out, image_bytes, reu, (unsigned long)c64_kv_bytes(&lay.c), lay.c.wbits, code, ro, data, bss, image_bytes,
-                   (unsigned long)c64_kv_bytes(&lay.c));
+                   "{\"name\":\"square tables (page-aligned)\",\"bytes\":%ld},"
+                   "{\"name\":\"bss (forward buffers / tokenizer, kernel buffers)\",\"bytes\":%ld},{\"name\":\"REU: model image\",\"bytes\":%zu},"
+                   "{\"name\":\"REU: C64 sidecar (row records)\",\"bytes\":%zu},{\"name\":\"REU: KV cache\",\"bytes\":%lu},"
+                   "{\"name\":\"REU: tokenizer stash\",\"bytes\":%zu}]}\n",
+                   o->out, image_bytes, side.len, reu, kvb, lay.c.wbits, seg[0], seg[1], seg[2], seg[4], seg[3], image_bytes, side.len, kvb, tok.len);
         else
-            printf("wrote %s: retroqat.prg (code %ld + data %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + KV cache %lu bytes), tok.tok, retroqat.d64, c64.sim\n",
-                   o->out, code, ro + data, bss, reu >> 10, image_bytes, (unsigned long)c64_kv_bytes(&lay.c));
-        free(map);
+            printf("wrote %s: retroqat.prg (code %ld + data %ld + tables %ld + bss %ld bytes of RAM), model.reu (%ld KB REU: image %zu + sidecar %zu + "
+                   "KV cache %lu + tokenizer %zu bytes), tok.tok, retroqat.d64, c64.sim\n",
+                   o->out, seg[0], seg[1] + seg[2], seg[4], seg[3], reu >> 10, image_bytes, side.len, kvb, tok.len);
     }
 done:
     free(copy);
     rq_buf_free(&img);
     rq_buf_free(&tok);
+    rq_buf_free(&side);
     return rc;
-}
-
-// The last line "N cycles" sim65 -c adds to stdout: removed, its count returned.
-static uint64_t strip_cycles(char *out, size_t *len) {
-    if (*len && out[*len - 1] == '\n') {
-        char *p = out + *len - 1;
-        while (p > out && p[-1] != '\n') p--;
-        unsigned long long n;
-        char word[16];
-        if (sscanf(p, "%llu %15s", &n, word) == 2 && strcmp(word, "cycles") == 0) {
-            *len = (size_t)(p - out);
-            out[*len] = 0;
-            return n;
-        }
-    }
-    return 0;
-}
-
-static int c64_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
-    char sim[4200], reu[4200], tok[4200], scratch[] = "/tmp/rq-c64-XXXXXX";
-    snprintf(sim, sizeof sim, "%s/c64.sim", dir);
-    snprintf(reu, sizeof reu, "%s/model.reu", dir);
-    snprintf(tok, sizeof tok, "%s/tok.tok", dir);
-    // sim65 may take a failed open for a success: check the files here
-    const char *need[] = {sim, reu, tok};
-    for (int i = 0; i < 3; i++)
-        if (access(need[i], R_OK) != 0) return rq_fail(RQ_EINPUT, "%s: cannot read (%s): not a c64 export folder?", need[i], strerror(errno));
-    if (o->prompt && strlen(o->prompt) > PROMPT_MAX) return rq_fail(RQ_EINPUT, "target c64: the prompt is %zu bytes, at most %d", strlen(o->prompt), PROMPT_MAX);
-    if (!mkdtemp(scratch)) return rq_fail(RQ_ERUNTIME, "target c64: cannot make a scratch folder: %s", strerror(errno));
-    char n[32], tq[32], pq[32], sd[32];
-    uint32_t temp_q8 = (uint32_t)(o->temp * 256 + 0.5), topp_q15 = o->topp <= 0 || o->topp >= 1 ? 32768 : (uint32_t)(o->topp * 32768 + 0.5);
-    if (o->temp > 0 && temp_q8 == 0) temp_q8 = 1;
-    snprintf(n, sizeof n, "%d", o->steps), snprintf(tq, sizeof tq, "%u", temp_q8), snprintf(pq, sizeof pq, "%u", topp_q15);
-    snprintf(sd, sizeof sd, "%ld", o->seed);
-    const char *argv[] = {"sim65", "-c", sim, "-m", reu, "-k", tok, "-i", o->prompt ? o->prompt : "", "-n", n, "-T", tq, "-P", pq, "-s", sd, o->debug_logits ? "-d" : NULL, NULL};
-    rq_proc p = {.argv = argv, .cwd = scratch, .timeout = o->timeout > 0 ? o->timeout : 3600};
-    rq_proc_result pr;
-    int rc = rq_proc_run(&p, &pr);
-    char rmcmd[64];
-    snprintf(rmcmd, sizeof rmcmd, "rm -rf '%s'", scratch);
-    if (system(rmcmd) != 0) fprintf(stderr, "retroqat: could not remove %s\n", scratch);
-    if (rc) return rc;
-    r->exit_code = pr.exit_code;
-    r->unit = "cycles";
-    r->count = strip_cycles(pr.out, &pr.out_len);
-    fwrite(pr.out, 1, pr.out_len, o->out);
-    fflush(o->out);
-    // diagnostics: "#logits STEP CRC" per forward, "#dma BYTES TRANSFERS" at the end; the rest is the program's
-    unsigned long dma = 0, xfers = 0, forwards = 0;
-    int cap = 0;
-    for (char *line = pr.err; line && *line;) {
-        char *end = strchr(line, '\n');
-        if (end) *end = 0;
-        unsigned step, crc;
-        if (sscanf(line, "#logits %u %x", &step, &crc) == 2) {
-            if (r->n_crc == cap) cap = cap ? 2 * cap : 64, r->logit_crc = rq_realloc(r->logit_crc, (size_t)cap * sizeof(uint32_t));
-            r->logit_crc[r->n_crc++] = crc;
-        } else if (sscanf(line, "#dma %lu %lu %lu", &dma, &xfers, &forwards) == 3) {
-        } else if (*line) {
-            fprintf(stderr, "%s\n", line);
-        }
-        line = end ? end + 1 : NULL;
-    }
-    unsigned long steps = forwards;
-    r->tokens = (uint64_t)steps;
-    r->stats = cJSON_CreateObject();
-    cJSON_AddNumberToObject(r->stats, "forwards", steps);
-    cJSON_AddNumberToObject(r->stats, "cycles_per_token", steps ? (double)r->count / steps : 0);
-    cJSON_AddNumberToObject(r->stats, "seconds_per_token_pal", steps ? (double)r->count / steps / C64_HZ : 0);
-    cJSON_AddNumberToObject(r->stats, "reu_dma_bytes", (double)dma);
-    cJSON_AddNumberToObject(r->stats, "reu_dma_transfers", (double)xfers);
-    cJSON_AddNumberToObject(r->stats, "reu_dma_cycles", (double)dma);  // one cycle per byte on a REC 8726
-    rq_proc_result_free(&pr);
-    return 0;
 }
 
 static const char *const TOOLS_EXPORT[] = {"cl65", "ca65", "gcc", "python3", "cc1541", NULL};
@@ -239,16 +161,16 @@ const rq_target rq_target_c64 = {
     .cpu = "MOS 6510",
     .machine = "Commodore 64 (PAL, 0.985 MHz) with a RAM Expansion Unit",
     .clock_hz = C64_HZ,
-    .families = RQ_FAM_LM,
+    .families = RQ_FAM_LM | RQ_FAM_CHAT,
     .artefact = RQ_TARGET_ARTEFACT_DIR,
-    .artefacts = "retroqat.prg, model.reu, tok.tok, retroqat.d64, c64.sim, README.md",
-    .emulator = "cc65's sim65 (cycle counts; the REU image read as a host file)",
-    .summary = "integer TinyStories on a 6502: weights and KV cache streamed from an REU",
-    .export_flags = RUN_FLAGS,
-    .run_flags = NULL,
+    .artefacts = "retroqat.prg, model.reu, tok.tok, retroqat.d64, c64.sim (chat: chat.prg, model.rqi, chat.d64, chat.sim), README.md",
+    .emulator = "cc65's sim65 (the REU image as a host file); --machine c64: retroqat's C64 + REU model runs the .prg",
+    .summary = "integer TinyStories and the chat model on a 6502: weights (and the KV cache) in an REU, streamed by DMA",
+    .export_flags = EXPORT_FLAGS,
+    .run_flags = c64_run_flags,
     .export_tools = TOOLS_EXPORT,
     .run_tools = TOOLS_RUN,
     .args_after_artefact = 0,
     .export_fn = c64_export,
-    .run_fn = c64_run,
+    .run_fn = c64_target_run,
 };

@@ -14,6 +14,8 @@ evaluation order; only scopes are made explicit):
                                    callees never assign their struct parameters, so a pointer to
                                    the caller's object is the same value)
   c ? s : "lit"                ->  c ? s : (const char *)"lit"   (cc65 wants equal pointer types)
+  c ? p : NULL                 ->  c ? p : 0                     (the same reason)
+  {[2] = x, [4] = y}           ->  {0, 0, x, 0, y}               (no designated initialisers in cc65)
   T a[2] = {x, y};             ->  T a[2]; a[0] = x; a[1] = y;   (cc65 initialises local arrays only
                                                                    from constants)
 
@@ -21,7 +23,8 @@ Given every file of the program in one run, it also drops the functions nothing 
 calls (ld65 links whole object files, so an unused function would cost C64 RAM): main and the
 names given with --keep (called from assembly) are the roots.
 
-usage: c89.py [--keep NAME,...] IN.i OUT.c [IN.i OUT.c ...]
+usage: c89.py [--keep NAME,...] [--drop NAME,...] IN.i OUT.c [IN.i OUT.c ...]
+       (--drop: functions an assembly file defines instead; their prototypes stay)
        (IN.i: gcc -E -P -nostdinc -I export/c64/cpu/inc ... FILE.c)
 """
 import sys
@@ -58,7 +61,18 @@ def rewrite(node):
         return c_ast.Compound(list(decls) + [node])
     if isinstance(node, c_ast.Compound) and node.block_items:
         node.block_items = nest(split_array_inits(node.block_items))
+    if isinstance(node, c_ast.InitList):
+        positional(node)
     return node
+
+
+def positional(init):
+    """{[2] = x, [5] = y} -> {0, 0, x, 0, 0, y}: array designators (C99) as a plain list."""
+    if not init.exprs or not all(isinstance(x, c_ast.NamedInitializer) and len(x.name) == 1 and isinstance(x.name[0], c_ast.Constant)
+                                 for x in init.exprs):
+        return
+    at = {int(x.name[0].value, 0): x.expr for x in init.exprs}
+    init.exprs = [at.get(k, c_ast.Constant('int', '0')) for k in range(max(at) + 1)]
 
 
 def split_array_inits(items):
@@ -180,6 +194,9 @@ class Ternary(c_ast.NodeVisitor):
             if isinstance(v, c_ast.Constant) and v.type == 'string':
                 t = c_ast.Typename(None, [], None, c_ast.PtrDecl([], c_ast.TypeDecl(None, ['const'], None, c_ast.IdentifierType(['char']))))
                 setattr(node, side, c_ast.Cast(t, v))
+            elif (isinstance(v, c_ast.Cast) and isinstance(v.to_type.type, c_ast.PtrDecl) and isinstance(v.expr, c_ast.Constant)
+                  and v.expr.value == '0'):
+                setattr(node, side, v.expr)  # c ? p : NULL -> c ? p : 0 (a null pointer constant of p's type)
 
 
 def struct_args_by_pointer(ast):
@@ -228,18 +245,20 @@ def convert(parser, src, name):
     for i, ext in enumerate(ast.ext):
         if isinstance(ext, c_ast.FuncDef):
             rewrite(ext.body)
+        elif isinstance(ext, c_ast.Decl) and isinstance(ext.init, c_ast.InitList):
+            positional(ext.init)
     drop_unused_static(ast)
     return ast
 
 
 def main():
     args = sys.argv[1:]
-    keep = {'main'}
-    if args[:1] == ['--keep']:
-        keep |= set(args[1].split(','))
+    keep, drop = {'main'}, set()
+    while args[:1] in (['--keep'], ['--drop']):
+        (keep if args[0] == '--keep' else drop).update(args[1].split(','))
         args = args[2:]
     if not args or len(args) % 2:
-        sys.exit('usage: c89.py [--keep NAME,...] IN.i OUT.c [IN.i OUT.c ...]')
+        sys.exit('usage: c89.py [--keep NAME,...] [--drop NAME,...] IN.i OUT.c [IN.i OUT.c ...]')
     parser = c_parser.CParser()
     asts = []
     for i in range(0, len(args), 2):
@@ -249,6 +268,8 @@ def main():
             asts.append(convert(parser, src, args[i]))
         except c_parser.ParseError as e:
             sys.exit('c89.py: %s' % e)
+    for ast in asts:  # functions an assembly file defines instead (their prototypes stay)
+        ast.ext = [e for e in ast.ext if not (isinstance(e, c_ast.FuncDef) and e.decl.name in drop)]
     drop_unused_functions(asts, keep)
     for i, ast in zip(range(0, len(args), 2), asts):
         with open(args[i + 1], 'w') as f:

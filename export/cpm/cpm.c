@@ -31,24 +31,18 @@ static const rq_tflag EXPORT_FLAGS[] = {
     {NULL, NULL, NULL},
 };
 
-static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *p) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "file", out);
-    cJSON_AddNumberToObject(o, "com_bytes", (double)p->com_size);
-    cJSON_AddNumberToObject(o, "records", (double)((p->com_size + 127) / 128));
+void cpm_summary_parts(cJSON *o, const chat_imodel *m, const cpm_program *p, const char *free_name, size_t free_bytes) {
     cJSON_AddNumberToObject(o, "code_bytes", (double)p->code_bytes);
     cJSON_AddNumberToObject(o, "weight_bytes", (double)p->weight_bytes);
     cJSON_AddNumberToObject(o, "data_bytes", (double)p->data_bytes);
     cJSON_AddNumberToObject(o, "buffer_bytes", (double)p->buffer_bytes);
     cJSON_AddNumberToObject(o, "stack_bytes", (double)p->stack_bytes);
     cJSON_AddNumberToObject(o, "end", p->end);
-    cJSON_AddNumberToObject(o, "tpa_free_bytes", (double)(CPM_TPA_END - p->end));
-    cJSON_AddNumberToObject(o, "bin_bytes", (double)p->bin_size);
-    // The generic memory map (export/target.h): the TPA from 0100h up, in order.
+    // The generic memory map (export/target.h): from the program's start up, in order.
     cJSON *mm = cJSON_AddArrayToObject(o, "memory_map");
     const struct { const char *name; size_t bytes; } parts[] = {
         {"kernel", p->code_bytes}, {"data", p->data_bytes}, {"weights", p->weight_bytes},
-        {"buffers", p->buffer_bytes}, {"stack", p->stack_bytes}, {"free TPA", (size_t)(CPM_TPA_END - p->end)},
+        {"buffers", p->buffer_bytes}, {"stack", p->stack_bytes}, {free_name, free_bytes},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -58,7 +52,6 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
     }
     // The names of the kernel's T-state probe regions (docs/z80-kernel.md), for the report's
     // panel of `run --stats --json` on a --probes build.
-    cJSON_AddStringToObject(o, "target", "cpm");
     static const char *const REGION[] = {"step", "query", "context", "layer 1", "finish hidden", "biases", "columns 2..L", "argmax"};
     cJSON *rn = cJSON_AddArrayToObject(o, "region_names");
     for (int i = 0; i < 8; i++) cJSON_AddItemToArray(rn, cJSON_CreateString(REGION[i]));
@@ -71,11 +64,24 @@ static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *
         cJSON_AddNumberToObject(e, "n_out", m->dims[l + 1]);
         cJSON_AddNumberToObject(e, "shift", m->shift[l]);
         cJSON_AddStringToObject(e, "layout", p->sparse[l] ? "sparse" : "packed");
+        // layer 1's query columns (run once per query) have a layout of their own
+        if (l == 0) cJSON_AddStringToObject(e, "query_layout", p->qsparse ? "sparse" : "packed");
         cJSON_AddNumberToObject(e, "worst_acc_lo", lo[l]);
         cJSON_AddNumberToObject(e, "worst_acc_hi", hi[l]);
         cJSON_AddBoolToObject(e, "can_wrap", lo[l] < -32768 || hi[l] > 32767);
         cJSON_AddItemToArray(ls, e);
     }
+}
+
+static cJSON *summary(const char *out, const chat_imodel *m, const cpm_program *p) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", out);
+    cJSON_AddNumberToObject(o, "com_bytes", (double)p->com_size);
+    cJSON_AddNumberToObject(o, "records", (double)((p->com_size + 127) / 128));
+    cJSON_AddNumberToObject(o, "tpa_free_bytes", (double)(CPM_TPA_END - p->end));
+    cJSON_AddNumberToObject(o, "bin_bytes", (double)p->bin_size);
+    cJSON_AddStringToObject(o, "target", "cpm");
+    cpm_summary_parts(o, m, p, "free TPA", (size_t)(CPM_TPA_END - p->end));
     return o;
 }
 

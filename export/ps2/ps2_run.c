@@ -4,7 +4,9 @@
 //            has one console: the program frames its fd-2 bytes with STX/ETX, ends with "#exit N"
 //            and EOT, then halts; stdin stays an open pipe (GXemul spins at end of input) and a
 //            hard wall-clock limit stops it in any case.
-//   --fast   PS2LMQ.ELF on `qemu-mipsel -cpu 24Kc`, files by path.
+//   --fast   PS2LMQ.ELF on `qemu-mipsel -cpu 24Kc`, files by path, instructions counted by the
+//            qemu plugin (export/qemu_user.h): the whole run, and the generation loop from the
+//            first call of rt_lm_generate / rt_chat_main on (the program's own counter is GXemul's).
 // The program's stdout goes to o->out unchanged; "#logits", "#stats" and "#exit" lines are
 // parsed, every other diagnostic line goes to stderr.
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "base/err.h"
 #include "export/proc.h"
 #include "export/ps2/ps2.h"
+#include "export/qemu_user.h"
 
 #define GXEMUL_DEFAULT_TIMEOUT 1800.0
 
@@ -125,16 +128,21 @@ int ps2_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
     rq_proc_result res;
     char tmpl[] = "/tmp/rq-ps2-XXXXXX", argfile[64], load[96];
     int rc;
+    uint64_t fast_insns = 0, fast_gen0 = 0;
+    p.timeout = o->timeout > 0 ? o->timeout : fast ? 600 : GXEMUL_DEFAULT_TIMEOUT;
     if (fast) {
-        const char **full = rq_malloc((size_t)(na + 8) * sizeof *full);
-        int k = 0;
-        full[k++] = "qemu-mipsel", full[k++] = "-cpu", full[k++] = "24Kc", full[k++] = elf;
-        for (int i = 1; i < na; i++) full[k++] = args[i];
-        full[k] = NULL;
-        p.argv = full;
-        p.timeout = o->timeout > 0 ? o->timeout : 600;
-        rc = rq_proc_run(&p, &res);
-        free(full);
+        static const qu_cpu MIPS2 = {.nm = "mipsel-linux-gnu-nm", .qemu = "qemu-mipsel", .qemu_cpu = "24Kc"};
+        qu_run q = {.bin = elf, .args = args + 1, .timeout = p.timeout, .n_marks = 1,
+                    .marks = {qu_symbol(&MIPS2, elf, chat ? "rt_chat_main" : "rt_lm_generate")}};
+        qu_result qr;
+        rc = qu_run_program(&MIPS2, &q, &qr);
+        if (rc) return rc;
+        if (!qr.counted && !qr.p.timed_out) {
+            qu_result_free(&qr);
+            return rq_fail(RQ_ERUNTIME, "qemu-mipsel: the instruction-count plugin did not report");
+        }
+        fast_insns = qr.insns, fast_gen0 = qr.mark_first[0];
+        res = qr.p;
     } else {
         // the argument block: "RQAG", u32 length, the NUL-separated arguments
         rq_buf b = {0};
@@ -158,7 +166,6 @@ int ps2_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
         p.argv = gx;
         p.keep_stdin_open = 1;
         p.stop_marker = "\x04";
-        p.timeout = o->timeout > 0 ? o->timeout : GXEMUL_DEFAULT_TIMEOUT;
         rc = rq_proc_run(&p, &res);
         unlink(argfile);
         rmdir(tmpl);
@@ -187,16 +194,15 @@ int ps2_run(const char *dir, const rq_run_opts *o, rq_run_result *r) {
     rq_proc_result_free(&res);
 
     r->logit_crc = ps.crc, r->n_crc = ps.n;
-    r->unit = fast ? "none" : "insns";
-    r->count = fast ? 0 : (uint64_t)ps.st[0];
+    if (fast) ps.st[0] = (double)fast_insns, ps.st[1] = (double)(fast_insns - fast_gen0);
+    r->unit = "insns";
+    r->count = (uint64_t)ps.st[0];
     r->tokens = (uint64_t)ps.st[3];
     if (ps.have_stats) {
         r->stats = cJSON_CreateObject();
         double pos = ps.st[3] > 0 ? ps.st[3] : 1;
-        if (!fast) {
-            cJSON_AddNumberToObject(r->stats, "gen_insns_per_token", ps.st[1] / pos);  // the generation loop only (insns_per_token includes loading)
-            cJSON_AddNumberToObject(r->stats, "stream_insns_per_token", ps.st[2] / pos);
-        }
+        cJSON_AddNumberToObject(r->stats, "gen_insns_per_token", ps.st[1] / pos);  // the generation loop only (insns_per_token includes loading)
+        if (!fast) cJSON_AddNumberToObject(r->stats, "stream_insns_per_token", ps.st[2] / pos);
         cJSON_AddNumberToObject(r->stats, "bytes_streamed_per_token", ps.st[4] / pos);
         cJSON_AddNumberToObject(r->stats, "bytes_cached", ps.st[5]);
         cJSON_AddNumberToObject(r->stats, "arena_high_water", ps.st[6]);

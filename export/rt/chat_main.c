@@ -38,16 +38,25 @@ int rt_chat_main(int argc, char **argv) {
             break;
         } else break;
     }
+    chat_imodel m;
+    infer_err e;
+#ifdef RT_CHAT_REMOTE
+    // the image stays outside RAM (a C64's REU): the target checks it and fetches each layer
+    int rt_chat_load(const char *name, chat_imodel *m, infer_err *e);
+    if (rt_chat_load(model, &m, &e)) {
+        rt_report(model, &e);
+        return INFER_EBAD;
+    }
+#else
     int rc = 0;
     size_t len;
     uint8_t *buf = rt_load_file(model, &len, &rc);
     if (!buf) return rc;
-    chat_imodel m;
-    infer_err e;
     if (chat_image_check(buf, len, &m, &e)) {
         rt_report(model, &e);
         return INFER_EBAD;
     }
+#endif
     if (first < argc) {
         for (int i = first; i < argc; i++) answer(&m, argv[i], (int)strlen(argv[i]), &d);
         return 0;

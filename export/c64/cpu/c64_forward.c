@@ -1,150 +1,117 @@
 // c64_forward.c: lm_forward for a machine whose RAM holds neither the weights nor the KV cache.
 //
-// The same integer forward as infer/lm_kernel.c (docs/lm-contract.md), step for step and calling
-// the same operations of infer/lm_ops.c, with every matrix streamed from the weight source
-// (c64_ws.h) a block of rows at a time, each row block multiplied by lm_matvec_i8/_i4 (or the
-// 6502 routine that is bit-identical to it, c64_mac.s), the requantisations applied to chunks of
-// rows with lm_requant_*, and attention reading each head's keys and values back from the KV
-// cache in chunks of positions. lm_gen (infer/lm_gen.c) drives it unchanged: the lm_model it is
-// given holds the configuration and the scalars (read once by c64_model_load), no pointers.
-// Tested logit for logit against infer/lm_forward (tests/test_target_c64.c).
+// The integer forward of infer/lm_kernel.c (docs/lm-contract.md), step for step, with every
+// operation either infer/lm_ops.c's own or a 6502 routine bit-identical to it (c64_kernels.h,
+// tested on random inputs by test_kernels.c), tested logit for logit against the host
+// (tests/test_target_c64.c). Why the C64 has its own sequence rather than lm_kernel.c's with
+// hooks: its RAM (about 49 KB for code, tokenizer and buffers) holds none of the model's arrays,
+// so every matrix, requantisation table, norm and SiLU table is fetched from the REU on the way,
+// and the speed comes from fusing what lm_kernel.c keeps apart: a matrix row is requantised as
+// soon as its accumulator is ready (the 6502 kernels never store int32 accumulators), the input
+// of a matrix is loaded into the kernel once for all the matrices that read it (wq/wk/wv, w1/w3),
+// and attention reads each head's keys and values back from the KV cache in chunks of positions.
+// lm_gen (infer/lm_gen.c) drives it unchanged: the lm_model it is given holds the configuration
+// and the scalars (read once by c64_main.c), no pointers.
 #include "c64_forward.h"
 
+#include "c64_kernels.h"
 #include "c64_ws.h"
 
-#define MAXW C64_MAXW  // max(hidden, dim)
-#define ACCN C64_ACCN  // max(hidden, dim, vocab)
-#define RQN 32   // requantisations per chunk
-#define TCH 16   // positions per KV chunk
-
-static int32_t X[C64_DIM];         // residual, Q16
-static int32_t ACC[ACCN];          // accumulators; the logits after the classifier (in place)
-static int8_t XQ[MAXW];            // int8 matmul input
-static int16_t QK16[C64_DIM], Q[C64_DIM], KC[C64_KVD];
-static int8_t H1[C64_HID], H3[C64_HID], VC[C64_KVD];
-uint8_t c64_scratch[C64_SCRATCH_BYTES];                  // shared with c64_main.c (c64_forward.h)
-#define ATT ((int32_t *)(void *)c64_scratch)                 // [seq] one head's scores
-#define P ((uint16_t *)(void *)(c64_scratch + 4 * C64_SEQ))  // [seq] its probabilities, Q15
-static int16_t G[C64_DIM];         // one norm's multipliers
-static int16_t SILU[256];
-static lm_rq RQ[RQN];
-static uint8_t BLK[C64_BLOCK_BYTES];  // a block of weight rows; also a KV chunk
+c64_arena_t c64_arena;
+#define A (c64_arena.f)
+#define ATT ((int32_t *)(void *)A.scratch)  // [seq] one head's scores, then its probabilities (Q15) in their low halves
+#define B (A.u.b)
 static uint32_t THETA[C64_HS / 2];
 
-int32_t *c64_logits(void) { return ACC; }
-
 void c64_forward_init(void) {
-#ifndef C64_C_KERNELS
-    c64_mac_init();
-#endif
+    c64_mul_init();
     ws_read(C64_OFF_ROPE, THETA, sizeof THETA);
 }
 
-// acc[0..rows) = W x for the matrix at image offset off ([rows][cols], wbits 8 or 4).
-static void matvec(int32_t *acc, uint32_t off, const int8_t *x, int rows, int cols, int bits) {
-    uint16_t rb = (uint16_t)(bits == 4 ? (cols + 1) / 2 : cols);
-    int per = (int)(C64_BLOCK_BYTES / rb);
-    for (int r = 0; r < rows; r += per) {
-        int n = rows - r < per ? rows - r : per;
-        ws_read(off + (uint32_t)r * rb, BLK, (uint16_t)(n * rb));
-#if C64_WBITS == 4
-        if (bits == 4) C64_MATVEC_I4(acc + r, BLK, x, n, cols);
-        else
-#endif
-            C64_MATVEC_I8(acc + r, (const int8_t *)BLK, x, n, cols);
-    }
-}
-
-// The three requantisations of lm_ops.h over rows [0, n) with the rq array at image offset off.
-enum { RQ_I8, RQ_I16, RQ_ADD };
-static void requant(int how, void *y, const int32_t *acc, uint32_t off, int n) {
-    for (int r = 0; r < n; r += RQN) {
-        int k = n - r < RQN ? n - r : RQN;
-        ws_read(off + 4 * (uint32_t)r, RQ, (uint16_t)(4 * k));
-        if (how == RQ_I8) C64_REQUANT_I8((int8_t *)y + r, acc + r, RQ, k);
-        else if (how == RQ_I16) lm_requant_i16((int16_t *)y + r, acc + r, RQ, k, 2047);
-        else lm_requant_add((int32_t *)y + r, acc + r, RQ, k);
-    }
+// One matrix over the loaded input: rows requantised by mode into out.
+static void matvec(void *out, uint32_t w_off, uint32_t rec_off, uint16_t rows, uint8_t mode) {
+    c64_mv.out = out;
+    c64_mv.w_off = w_off;
+    c64_mv.rec_off = rec_off;
+    c64_mv.rows = rows;
+    c64_mv.mode = mode;
+    c64_mv_run();
 }
 
 static void rmsnorm(int8_t *out, uint32_t g_off, int32_t k) {
-    ws_read(g_off, G, 2 * C64_DIM);
-    lm_rmsnorm_q8(out, X, G, (int)k, C64_DIM, (uint32_t)C64_EPS_SS);
+    ws_read(g_off, B.g, 2 * C64_DIM);
+    c64_rmsnorm(out, A.x, B.g, (uint8_t)k, C64_DIM, (uint32_t)C64_EPS_SS);
 }
 
 // One query head over positions 0..pos (lm_kernel.c's attend_head): scores q.k in int32,
-// lm_softmax_q15, o_i = sum_t p_t v_t,i in int32, requantised to int8.
+// lm_softmax_q15 (the layer's constants: c64_att_layer), o_i = sum_t p_t v_t,i in int32,
+// requantised to int8; the kernels read the keys and values from the KV cache's stream.
 static void attend_head(const lm_layer *L, int l, int kvh, const int16_t *q, int8_t *out, int pos) {
     int32_t o[C64_HS];
+    uint16_t n = (uint16_t)(pos + 1);
     kv_k_begin(l, kvh);
-    for (int t = 0; t <= pos; t += TCH) {
-        int n = pos + 1 - t < TCH ? pos + 1 - t : TCH;
-        const int16_t *k = (const int16_t *)(const void *)BLK;
-        kv_k_next((int16_t *)(void *)BLK, n, C64_HS);
-        for (int j = 0; j < n; j++, k += C64_HS) {
-            int32_t a = 0;
-            for (int i = 0; i < C64_HS; i++) a += (int32_t)q[i] * k[i];
-            ATT[t + j] = a;
-        }
-    }
-    lm_softmax_q15(P, ATT, pos + 1, L->att_cm, (int)L->att_ck, L->att_dlim);
-    for (int i = 0; i < C64_HS; i++) o[i] = 0;
+    c64_scores(ATT, q, n);
+    c64_softmax(ATT, n);
     kv_v_begin(l, kvh);
-    for (int t = 0; t <= pos; t += TCH) {
-        int n = pos + 1 - t < TCH ? pos + 1 - t : TCH;
-        const int8_t *v = (const int8_t *)BLK;
-        kv_v_next((int8_t *)BLK, n, C64_HS);
-        for (int j = 0; j < n; j++, v += C64_HS) {
-            int32_t pt = P[t + j];
-            for (int i = 0; i < C64_HS; i++) o[i] += pt * v[i];
-        }
-    }
-    for (int i = 0; i < C64_HS; i++) out[i] = lm_sat8(lm_requant(o[i], L->att_out));
+    c64_pv(o, ATT, n);
+    c64_requant1(C64_RQ_I8, out, o, &L->att_out, C64_HS);
 }
+
+#ifndef C64_C_KERNELS
+uint32_t c64_sample_weights(const lm_sampler *s, const int32_t *logits, int n, uint32_t *e) {
+    c64_att_layer(&s->tm);  // (tm, tk, dlim: a softmax's cm, ck, dlim)
+    c64_att_max = logits[lm_argmax(logits, n)];
+    return c64_exp2s(e, logits, (uint16_t)n);
+}
+#endif
 
 int32_t *lm_forward(const lm_model *m, lm_state *s, int token, int pos) {
     const int dim = C64_DIM, hid = C64_HID, kvd = C64_KVD, hs = C64_HS, bits = C64_WBITS;
     lm_rq erq;
+    int16_t cs[C64_HS];  // cos and sin of pos * theta_i (lm_rope_q12's, the same for every head)
     (void)s;
+    for (int i = 0; i < C64_HS / 2; i++) {
+        uint32_t phi = (uint32_t)pos * THETA[i];
+        cs[2 * i] = (int16_t)lm_cos_q15(phi);
+        cs[2 * i + 1] = (int16_t)lm_sin_q15(phi);
+    }
     // embedding row -> residual Q16
-    ws_read(C64_OFF_EMB + (uint32_t)token * dim, BLK, (uint16_t)dim);
+    ws_read(C64_OFF_EMB + (uint32_t)token * dim, B.e, (uint16_t)dim);
     ws_read(C64_OFF_EMB_RQ + 4 * (uint32_t)token, &erq, 4);
-    for (int i = 0; i < dim; i++) X[i] = lm_requant(((const int8_t *)BLK)[i], erq);
+    for (int i = 0; i < dim; i++) A.x[i] = B.e[i];
+    c64_requant1(C64_RQ_I32, A.x, A.x, &erq, (uint16_t)dim);
 
     for (int l = 0; l < C64_N_LAYERS; l++) {
         const lm_layer *L = &m->layers[l];
         const c64_loff *o = &c64_layer_off[l];
-        rmsnorm(XQ, o->att_g, L->att_norm.k);
-        matvec(ACC, o->wq, XQ, dim, dim, bits);
-        requant(RQ_I16, QK16, ACC, o->wq_rq, dim);
-        lm_rope_q12(Q, QK16, dim, hs, pos, THETA);
-        matvec(ACC, o->wk, XQ, kvd, dim, bits);
-        requant(RQ_I16, QK16, ACC, o->wk_rq, kvd);
-        lm_rope_q12(KC, QK16, kvd, hs, pos, THETA);
-        matvec(ACC, o->wv, XQ, kvd, dim, bits);
-        requant(RQ_I8, VC, ACC, o->wv_rq, kvd);
-        for (int h = 0; h < C64_N_KV; h++) kv_put(l, h, pos, KC + h * hs, VC + h * hs, hs);
-        for (int h = 0; h < C64_N_HEADS; h++) attend_head(L, l, h / (C64_N_HEADS / C64_N_KV), Q + h * hs, XQ + h * hs, pos);
-        matvec(ACC, o->wo, XQ, dim, dim, bits);
-        requant(RQ_ADD, X, ACC, o->wo_rq, dim);
+        rmsnorm(A.xq, o->att_g, L->att_norm.k);
+        c64_mv_input(A.xq, (uint8_t)dim, (uint8_t)bits);
+        matvec(A.qk16, o->wq, o->wq_rec, (uint16_t)dim, C64_RQ_I16);
+        c64_rope(A.q, A.qk16, (uint8_t)dim, (uint8_t)hs, cs);
+        matvec(A.qk16, o->wk, o->wk_rec, (uint16_t)kvd, C64_RQ_I16);
+        c64_rope(A.kc, A.qk16, (uint8_t)kvd, (uint8_t)hs, cs);
+        matvec(A.vc, o->wv, o->wv_rec, (uint16_t)kvd, C64_RQ_I8);
+        for (int h = 0; h < C64_N_KV; h++) {  // the key and value records (c64_ws.h)
+            c64_kvrec(A.krec, A.kc + h * hs, A.vc + h * hs);
+            kv_put(l, h, pos, A.krec, A.vc + h * hs, hs);
+        }
+        c64_att_layer(&L->att_cm);
+        for (int h = 0; h < C64_N_HEADS; h++) attend_head(L, l, h / (C64_N_HEADS / C64_N_KV), A.q + h * hs, A.xq + h * hs, pos);
+        c64_mv_input(A.xq, (uint8_t)dim, (uint8_t)bits);
+        matvec(A.x, o->wo, o->wo_rec, (uint16_t)dim, C64_RQ_ADD);
 
-        rmsnorm(XQ, o->ffn_g, L->ffn_norm.k);
-        matvec(ACC, o->w1, XQ, hid, dim, bits);
-        requant(RQ_I8, H1, ACC, o->w1_rq, hid);
-        matvec(ACC, o->w3, XQ, hid, dim, bits);
-        requant(RQ_I8, H3, ACC, o->w3_rq, hid);
-        ws_read(o->silu, SILU, sizeof SILU);
-        for (int i = 0; i < hid; i++) XQ[i] = lm_sat8(lm_requant((int32_t)SILU[H1[i] + 128] * H3[i], L->glu));
-        matvec(ACC, o->w2, XQ, dim, hid, bits);
-        requant(RQ_ADD, X, ACC, o->w2_rq, dim);
+        rmsnorm(A.xq, o->ffn_g, L->ffn_norm.k);
+        c64_mv_input(A.xq, (uint8_t)dim, (uint8_t)bits);
+        matvec(B.h1, o->w1, o->w1_rec, (uint16_t)hid, C64_RQ_I8);
+        matvec(B.h3, o->w3, o->w3_rec, (uint16_t)hid, C64_RQ_I8);
+        ws_read(o->silu, B.silu, sizeof B.silu);
+        c64_glu(A.xq, B.h1, B.h3, B.silu, &L->glu, (uint8_t)hid);
+        c64_mv_input(A.xq, (uint8_t)hid, (uint8_t)bits);
+        matvec(A.x, o->w2, o->w2_rec, (uint16_t)dim, C64_RQ_ADD);
     }
 
-    rmsnorm(XQ, C64_OFF_FNORM_G, m->final_norm.k);
-    matvec(ACC, C64_OFF_CLS, XQ, C64_VOCAB, dim, 8);
-    for (int r = 0; r < C64_VOCAB; r += RQN) {
-        int k = C64_VOCAB - r < RQN ? C64_VOCAB - r : RQN;
-        ws_read(C64_OFF_CLS_RQ + 4 * (uint32_t)r, RQ, (uint16_t)(4 * k));
-        for (int i = 0; i < k; i++) ACC[r + i] = lm_requant(ACC[r + i], RQ[i]);
-    }
-    return ACC;
+    rmsnorm(A.xq, C64_OFF_FNORM_G, m->final_norm.k);
+    c64_mv_input(A.xq, (uint8_t)dim, 8);
+    matvec(A.logits, C64_OFF_CLS, C64_REC_CLS, (uint16_t)C64_VOCAB, C64_RQ_I32);
+    return A.logits;
 }

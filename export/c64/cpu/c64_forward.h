@@ -7,27 +7,40 @@
 #include "c64_model.h"
 #include "infer/lm_kernel.h"
 
-// The matrix-vector products: the 6502 routines of c64_mac.s (bit-identical to lm_ops.c, tested
-// on random inputs) unless the build asks for infer/'s C loops.
-#ifdef C64_C_KERNELS
-#define C64_MATVEC_I8 lm_matvec_i8
-#define C64_MATVEC_I4 lm_matvec_i4
-#else
-void c64_matvec_i8(int32_t *acc, const int8_t *w, const int8_t *x, int rows, int cols);
-void c64_matvec_i4(int32_t *acc, const uint8_t *w, const int8_t *x, int rows, int cols);
-void c64_mac_init(void);  // c64_mac_init.c: the kernels' tables
-#define C64_MATVEC_I8 c64_matvec_i8
-#define C64_MATVEC_I4 c64_matvec_i4
-#endif
-#define C64_REQUANT_I8 lm_requant_i8
-
-// The RAM one forward's attention uses for scores and probabilities and nothing else keeps
-// across a forward: c64_main.c lends it to the CRC table, the prompt encoder and the sampler.
-extern uint8_t c64_scratch[C64_SCRATCH_BYTES];
+// The forward's working RAM: nothing in it lasts from one forward to the next (the residual is
+// rebuilt from the embedding, the KV cache is in the REU), so c64_main.c lends it, before the
+// first forward and between forwards, to the tokenizer image (tok) and to the sampler (scratch,
+// after the logits are made; u.mtab, the sampler's table of multiples). The assembly kernels find
+// kw and u.mtab at fixed places: the arena's start and C64_KWB bytes after it.
+typedef struct {
+    uint8_t kw[C64_KWB];  // the kernels' workspace (c64_matvec.s's block and records, or c64_attn.s's
+                          // query tables and chunk of KV records; C64_KWB: c64_build.c)
+    union {
+        uint8_t mtab[768];  // during attention and sampling: the multiples of cm (c64_attn.s)
+        struct {
+            int8_t h1[C64_HID], h3[C64_HID];
+            int16_t g[C64_DIM];  // one norm's multipliers
+            int16_t silu[256];
+            int8_t e[C64_DIM];   // the embedding row
+        } b;
+    } u;
+    int32_t x[C64_DIM];        // residual, Q16
+    int32_t logits[C64_VOCAB];
+    int8_t xq[C64_MAXW];       // int8 matmul input
+    int16_t qk16[C64_DIM], q[C64_DIM], kc[C64_KVD];
+    uint8_t krec[3 * C64_HS];  // one key record (c64_ws.h)
+    int8_t vc[C64_KVD];
+    // a head's scores, then its probabilities over them (4 * C64_SEQ bytes); or the sampler's
+    // weights and order
+    uint8_t scratch[C64_SCRATCH_BYTES];
+} c64_fwd_ram;
+typedef union {
+    c64_fwd_ram f;
+    uint8_t tok[C64_TOK_BYTES];
+} c64_arena_t;
+extern c64_arena_t c64_arena;
 
 // Read the rope table (once, after the model is loaded).
 void c64_forward_init(void);
-// The logits buffer lm_forward returns (lm_state.logits for lm_gen).
-int32_t *c64_logits(void);
 
 #endif

@@ -7,8 +7,11 @@
 //   ws_file.c  sim65's paravirtual host files: the same REU image read with open/read (sim65 has
 //              no lseek: a backward access reopens the file), the KV cache in one append-only
 //              host file per (layer, kv head, K or V)
-// The KV cache of layer l, kv head h is a sequence of positions: position t's key (hs int16) and
-// value (hs int8) are written once by kv_put, then read back in position order by the scans.
+// The KV cache of layer l, kv head h is a sequence of positions: position t's key record (3 hs
+// bytes: for value i and nibble L of k_i + 2048, the byte 16 i + the nibble; c64_attn.s's scores
+// read them as indices into the query's tables) and value record (hs bytes: v_i, or |v_i| + 128
+// when v_i < 0) are written once by kv_put, then read back in position order through stream
+// C64_KV_STREAM (ws_next) after kv_k_begin / kv_v_begin.
 #ifndef C64_WS_H
 #define C64_WS_H
 
@@ -21,12 +24,22 @@
 int ws_open(const char *name, uint32_t image_bytes, infer_err *e);
 // Image bytes [off, off + n) into buf.
 void ws_read(uint32_t off, void *buf, uint16_t n);
+// Sequential streams: the matrix kernel's weights (s = 0) and row records (s = 1) over the image,
+// the KV cache (s = C64_KV_STREAM, set by kv_k_begin / kv_v_begin): ws_seek puts stream 0 or 1 at
+// off, ws_next copies stream s's next n bytes. A stream read costs one DMA and no offset arithmetic
+// in the caller (c64_matvec.s and c64_attn.s read every block through them).
+void ws_seek(uint8_t s, uint32_t off);
+void ws_next(uint8_t s, void *buf, uint16_t n);
+// Keep n bytes aside (the tokenizer image between its uses: REU after the KV cache, a host file
+// under sim65) and get them back.
+void ws_stash(const void *buf, uint16_t n);
+void ws_unstash(void *buf, uint16_t n);
 // KV cache (see above). t is the position being written (0, 1, 2, ... in order).
-void kv_put(int l, int h, int t, const int16_t *k, const int8_t *v, int hs);
-void kv_k_begin(int l, int h);
-void kv_k_next(int16_t *k, int n, int hs);  // the next n positions' keys, [n][hs]
-void kv_v_begin(int l, int h);
-void kv_v_next(int8_t *v, int n, int hs);   // the next n positions' values, [n][hs]
+#define C64_KREC(hs) (3 * (hs))
+#define C64_KV_STREAM 3
+void kv_put(int l, int h, int t, const uint8_t *krec, const int8_t *v, int hs);
+void kv_k_begin(int l, int h);  // stream C64_KV_STREAM at the first key record of (l, h)
+void kv_v_begin(int l, int h);  // ... at the first value record
 
 // What crossed the bus: bytes moved and transfers started (each REU DMA costs about 4 cycles
 // of register setup in the caller's code plus one cycle per byte).

@@ -1,4 +1,7 @@
-; chat.s: the trigram chat model on a Z80 under CP/M 2.2 (docs/z80-kernel.md).
+; chat.s: the trigram chat model on a Z80, machine-independent (docs/z80-kernel.md). A machine
+; file comes first in the assembly (the entry table at its origin, main, the console; CP/M:
+; export/cpm/cpu/cpm_io.s, ZX Spectrum 48K: export/zx48/cpu/zx48_io.s) and provides what this file
+; calls: the macro put_answer_char (print A), the routines newline and load_layer, and PACKED.
 ;
 ; Computes exactly the integer contract of infer/chat_kernel.h and infer/chat_encode.h:
 ;   x0 = counts << a;  acc_j = wrap16(bias_j + sum_i w_ji x_i);  y_j = floor(acc_j / 2^s);
@@ -20,22 +23,11 @@
 ; weights, biases and buffers after it; accumulators live in 256-byte-aligned pages (lo byte of
 ; row j at page:off+j, hi byte at page+1:off+j with off = 256 - 4*ceil(n_out/4)).
 ;
-; Entry points (fixed addresses, used by the exporter's tests through the emulator):
-;   0100h main       chat mode (no command tail) or one-shot (command tail)
-;   0103h t_forward  counts already in CNT (Q+K bytes) -> logits in the ACC pages, A = argmax
-;   0106h t_encq     query at LINE+1 (length) / LINE+2 (text) -> CNT[0..Q)
-;   0109h t_encc     context in CTX -> CNT[Q..Q+K)
-;   010Ch .dw probes (addresses of the T-state probe OUTs the exporter keeps or NOPs out)
-;   010Eh .dw model  (the descriptor; = end of the kernel)
-;   0110h .dw colrun, colrun_s (the column routines of the two weight layouts)
-;   0114h t_open     open and check the .BIN of a streaming build (main does this first)
-	.module chat
-	.area KERN (ABS)
-	.org 0x100
-
-BDOS = 5
-CR = 13
-LF = 10
+; The machine file's entry table at its origin ORG (fixed offsets; the exporters' tests call them):
+;   ORG+00h main, +03h t_forward (counts in CNT -> logits in the ACC pages, A = argmax),
+;   +06h t_encq (query at LINE+1 length / LINE+2 text -> CNT[0..Q)), +09h t_encc (CTX ->
+;   CNT[Q..Q+K)), +0Ch .dw probes, +0Eh .dw model, +10h .dw colrun, colrun_s, +14h the machine's
+;   own entry.
 
 ; model descriptor (written by export/cpm/com.c)
 D_QMASK = 0		; u16 Q-1
@@ -57,9 +49,14 @@ D_LIST = 24		; u16 -> END of the list of (column pointer, y) of the non-zero hid
 D_ACCPG = 26		; u8 page of ACC lo (ACC hi on the next page)
 D_QACCPG = 27		; u8 page of QACC lo
 D_STACK = 28		; u16 initial SP
-D_WK = 30		; u16 -> first context column of layer 1 (W1 + Q*nb1)
+D_WK = 30		; u16 -> first context column of layer 1 (L_FN, L_STRIDE are its context part's)
 D_BUF = 32		; u16 -> weight buffer when the weights are streamed from a .BIN; 0: resident
 D_FCB = 34		; u16 -> FCB of the .BIN (streaming only)
+D_WQ = 36		; u16 -> first query column of layer 1 (its query part has its own layout:)
+D_QFN = 38		; u16 column routine of layer 1's query part
+D_QSTRIDE = 40		; u8 column stride of layer 1's query part
+D_KLIST = 42		; u16 -> list of the non-zero context counts (their addresses, 2 * (3*context-3) bytes)
+D_CPAGE = 44		; u8 page of layer 1's 8-bit context counters; 0: no counter path (see fwd_ctx)
 D_LAYERS = 48		; L records of 20 bytes:
 L_NB = 0		;   u8 bytes per column = ceil(n_out/4)
 L_OFF = 1		;   u8 256 - 4*nb (mod 256): row 0's offset in the accumulator pages
@@ -76,78 +73,10 @@ L_REC0 = 16		;   u16 first 128-byte record of the layer's weights in the .BIN (s
 L_NREC = 18		;   u16 records of the layer's weights
 L_SIZE = 20
 
-	jp main
-	jp t_forward
-	jp t_encq
-	jp t_encc
-	.dw probes
-	.dw model
-	.dw colrun
-	.dw colrun_s
-	jp open_bin
-
-; ---- entry points ------------------------------------------------------------------------------
-
-main:
-	ld sp,(model+D_STACK)
-	call open_bin
-	ld a,(0x80)		; command tail length
-	or a
-	jr z,chat_mode
-	ld b,a			; one-shot: the tail without its leading spaces is the query
-	ld hl,#0x81
-1$:	ld a,(hl)
-	cp #' '
-	jr nz,2$
-	inc hl
-	djnz 1$
-	jr chat_mode		; a tail of spaces only: chat mode
-2$:	ld de,(model+D_LINE)
-	inc de
-	ld a,b
-	ld (de),a
-	inc de
-	ld c,b
-	ld b,#0
-	ldir
-	call answer
-	jp 0
-
-chat_mode:
-	ld de,#prompt
-	ld c,#9
-	call BDOS
-	ld de,(model+D_LINE)
-	ld a,#255
-	ld (de),a
-	ld c,#10
-	call BDOS
-	call crlf
-	ld hl,(model+D_LINE)
-	inc hl
-	ld a,(hl)
-	or a
-	jp z,0			; an empty line exits
-	inc hl
-	ld a,(hl)
-	cp #'!'
-	jp z,0			; so does '!'
-	call answer
-	jr chat_mode
-
-prompt:	.ascii "> $"
-
-crlf:
-	ld e,#CR
-	ld c,#2
-	call BDOS
-	ld e,#LF
-	ld c,#2
-	jp BDOS
-
 ; t_forward: the network on the counts in CNT, exactly the per-query then per-character path.
 t_forward:
 	call layer1_query
+	call klist_scan
 	jp fwd_ctx
 
 ; t_encq: query in the line buffer -> QBUF, qlen, CNT[0..Q).
@@ -201,17 +130,14 @@ probe_c1:
 	add hl,de
 	ld a,(hl)
 	push af
-	call upper
-	ld e,a
-	ld c,#2
-	call BDOS
+	put_answer_char
 	pop af
 	call ctx_push
 	ld hl,#nout
 	inc (hl)
 	jr gen
 gen_end:
-	jp crlf
+	jp newline
 
 ; ctx_push: shift the context left by one and append lower(A).
 ctx_push:
@@ -236,102 +162,6 @@ lower:
 	cp #'Z'+1
 	ret nc
 	add a,#32
-	ret
-
-upper:
-	cp #'a'
-	ret c
-	cp #'z'+1
-	ret nc
-	sub #32
-	ret
-
-; ---- streamed weights --------------------------------------------------------------------------
-
-; open_bin: when the weights are streamed, open the .BIN (its FCB is in the model data) and
-; check its header record ("RQZ1"); otherwise nothing. A missing or foreign file ends the program
-; with a message.
-open_bin:
-	ld hl,(model+D_BUF)
-	ld a,h
-	or l
-	ret z
-	ld de,(model+D_FCB)
-	ld c,#15
-	call BDOS
-	inc a
-	jr z,bin_error		; 0FFh: not found
-	ld ix,#hdr_layer	; record 0 into the buffer
-	call load_layer
-	ld hl,(model+D_BUF)
-	ld de,#bin_magic
-	ld b,#4
-1$:	ld a,(de)
-	cp (hl)
-	jr nz,bin_error
-	inc hl
-	inc de
-	djnz 1$
-	ret
-bin_error:
-	ld de,#bin_msg
-	ld c,#9
-	call BDOS
-	jp 0
-bin_magic:
-	.ascii "RQZ1"
-bin_msg:
-	.ascii "CANNOT READ THE WEIGHTS FILE (.BIN)"
-	.db 13,10
-	.ascii "$"
-hdr_layer = . - L_REC0		; a pseudo layer record: record 0, 1 record
-	.dw 0, 1
-
-; load_layer: read layer IX's weight records into the buffer (BDOS 26 set DMA, 33 read random);
-; nothing when the weights are resident.
-load_layer:
-	ld hl,(model+D_BUF)
-	ld a,h
-	or l
-	ret z
-	ld (ldma),hl
-	ld l,L_REC0(ix)
-	ld h,L_REC0+1(ix)
-	ld (lrec),hl
-	ld c,L_NREC(ix)
-	ld b,L_NREC+1(ix)
-	push ix
-1$:	push bc
-	ld de,(ldma)
-	ld c,#26
-	call BDOS
-	ld hl,(model+D_FCB)
-	ld de,#33		; r0, r1, r2
-	add hl,de
-	ld de,(lrec)
-	ld (hl),e
-	inc hl
-	ld (hl),d
-	inc hl
-	ld (hl),#0
-	ld de,(model+D_FCB)
-	ld c,#33
-	call BDOS
-	or a
-	jr nz,bin_error
-	ld hl,(ldma)
-	ld de,#128
-	add hl,de
-	ld (ldma),hl
-	ld hl,(lrec)
-	inc hl
-	ld (lrec),hl
-	pop bc
-	dec bc
-	ld a,b
-	or c
-	jr nz,1$
-	pop ix
 	ret
 
 ; ---- encoder (infer/chat_encode.h) --------------------------------------------------------------
@@ -380,9 +210,15 @@ prep_query:
 	djnz 2$
 3$:	ld a,#' '
 	ld (de),a
-	ld hl,(model+D_CNT)	; counts = 0
-	ld bc,(model+D_Q)
+	ld hl,(model+D_Q)	; counts = 0, query and context (encc zeroes only what it listed)
+	ld de,(model+D_K)
+	add hl,de
+	ld b,h
+	ld c,l
+	ld hl,(model+D_CNT)
 	call zero_mem
+	xor a
+	ld (klen),a
 	ld a,(qlen)
 	or a
 	ret z
@@ -411,9 +247,22 @@ prep_query:
 ; encc: CNT[Q..Q+K) = the n-gram counts of CTX: for each position p and length m = 1..3 with
 ; p+m <= context, the m-gram from p hashed from 7p.
 encc:
-	ld hl,(model+D_KCNT)
-	ld bc,(model+D_K)
-	call zero_mem
+	ld a,(klen)		; zero the counts the last step listed (prep_query zeroed all of them)
+	or a
+	jr z,3$
+	ld b,a
+	ld hl,(model+D_KLIST)
+	xor a
+4$:	ld e,(hl)
+	inc hl
+	ld d,(hl)
+	inc hl
+	ld (de),a
+	djnz 4$
+	ld (klen),a
+3$:	ld (ksum),a		; A = 0
+	ld hl,(model+D_KLIST)
+	ld (ktail),hl
 	ld ix,(model+D_CTX)
 	ld a,(model+D_CTXN)
 	ld c,a			; C = context - p
@@ -444,7 +293,8 @@ encc:
 	jr nz,1$
 	ret
 
-; kinc: CNT[Q + (HL & (K-1))] += 1; keeps HL and C.
+; kinc: CNT[Q + (HL & (K-1))] += 1, and a count that was 0 joins the list (layer 1 visits only
+; the listed columns); keeps HL and C.
 kinc:
 	push hl
 	ld a,(model+D_KMASK)
@@ -455,8 +305,54 @@ kinc:
 	ld d,a
 	ld hl,(model+D_KCNT)
 	add hl,de
+	ld a,(hl)
+	inc (hl)
+	or a
+	call z,klist_add	; a new bucket
+	ld hl,#ksum
 	inc (hl)
 	pop hl
+	ret
+
+; klist_add: append the count address HL to the list; keeps HL, BC.
+klist_add:
+	ex de,hl
+	ld hl,(ktail)
+	ld (hl),e
+	inc hl
+	ld (hl),d
+	inc hl
+	ld (ktail),hl
+	ld hl,#klen
+	inc (hl)
+	ex de,hl
+	ret
+
+; klist_scan: list the non-zero context counts (t_forward: the counts were written from outside).
+klist_scan:
+	ld hl,(model+D_KLIST)
+	ld (ktail),hl
+	xor a
+	ld (klen),a
+	ld (ksum),a
+	ld hl,(model+D_KCNT)
+	ld bc,(model+D_K)
+1$:	ld a,(hl)
+	or a
+	jr z,2$
+	push hl
+	ld hl,#ksum		; the counts' sum, at most 255
+	add a,(hl)
+	jr nc,3$
+	ld a,#255
+3$:	ld (hl),a
+	pop hl
+	call klist_add
+2$:	inc hl
+	dec bc
+	ld a,b
+	or c
+	jr nz,1$
 	ret
 
 ; zero_mem: BC bytes at HL = 0 (BC >= 1).
@@ -479,30 +375,72 @@ layer1_query:
 	ld ix,#model+D_LAYERS
 	call load_layer
 	call acc_from_bias
+	ld hl,#1		; x1 = 1 << a: the input of a count of 1
+	ld a,(model+D_ASH)
+	or a
+	jr z,2$
+	ld b,a
+1$:	add hl,hl
+	djnz 1$
+2$:	ld (x1),hl
+	ld a,(model+D_CPAGE)	; the context counters start at 0 (fin_l1 leaves them so)
+	or a
+	jr z,3$
+	ld h,a
+	ld l,#0
+	ld bc,#256
+	call zero_mem
+3$:	ld hl,(model+D_QFN)	; the query part's layout
+	ld (l1_go+1),hl
+	ld a,(model+D_QSTRIDE)
 	ld hl,(model+D_CNT)
-	ld e,L_W(ix)
-	ld d,L_W+1(ix)
+	ld de,(model+D_WQ)
 	ld bc,(model+D_Q)
 	call l1_cols
 	ld a,(model+D_ACCPG)	; QACC = ACC
 	ld d,a
 	ld a,(model+D_QACCPG)
 	ld h,a
-	jr copy_pages
+	jp copy_pages
 
 ; fwd_ctx: one generation step from QACC and the context counts; returns A = argmax.
+; Layer 1's context part has two ways. The counter path (the exporter gives it a page when layer 1
+; is hidden and its context part sparse): the step's context counts sum to 3*context-3 <= 63, so
+; c_j = sum_i w_ji count_i fits a signed byte (|c_j| <= 126): the columns add into 8-bit counters
+; (an INC or DEC per weight for a count of 1), and fin_l1 finishes the rows from QACC_j + (c_j << a)
+; (mod 2^16: the same sum). Otherwise (and when counts written from outside sum to more): ACC =
+; QACC, then the columns add x = count << a into the 16-bit accumulators.
 fwd_ctx:
 probe_l0:
 	out (0xD3),a		; region 3: layer 1 from QACC and the context columns
 	ld ix,#model+D_LAYERS
 	call load_layer
 	call layer_setup
+	ld a,(model+D_CPAGE)
+	or a
+	jr z,5$
+	ld a,(ksum)
+	cp #64
+	jr nc,5$
+	ld hl,#colrun_c		; the counter path
+	ld (kl_go+1),hl
+	call l1_list
+	ld a,#1
+	ld (l1c),a
+	jr probe_l1
+5$:	ld hl,#l1_add16
+	ld (kl_go+1),hl
 	ld a,(model+D_ACCPG)
 	ld h,a			; ACC = QACC
 	ld a,(model+D_QACCPG)
 	ld d,a
 	call copy_pages
-	ld hl,(model+D_KCNT)
+	ld a,L_STRIDE(ix)
+	cp #2
+	jr nz,1$
+	call l1_list		; sparse: the listed columns
+	jr probe_l1
+1$:	ld hl,(model+D_KCNT)	; packed: a scan of the counts finds each column's bytes on the way
 	ld de,(model+D_WK)
 	ld bc,(model+D_K)
 	call l1_cols
@@ -513,7 +451,14 @@ fwd_loop:
 	jr nz,fwd_last
 probe_f0:
 	out (0xD4),a		; region 4: finishing hidden layers (shift, ReLU, list)
-	call fin_hidden
+	ld hl,#l1c
+	xor a
+	cp (hl)
+	ld (hl),a
+	jr z,6$
+	call fin_l1		; layer 1 by the counter path
+	jr probe_f1
+6$:	call fin_hidden
 probe_f1:
 	out (0xE4),a
 	ld de,#L_SIZE
@@ -573,7 +518,7 @@ acc_from_bias:
 layer_setup:
 	ld l,L_FN(ix)
 	ld h,L_FN+1(ix)
-	ld (l1_call+1),hl
+	ld (l1_go+1),hl
 	ld (rl_call+1),hl
 	ld a,L_OFF(ix)
 	ld (pgoff),a
@@ -600,10 +545,9 @@ copy_rows_hl:
 	jp pe,1$
 	ret
 
-; l1_cols: for BC columns with counts at HL and weights from DE on: add (count << a) * column
-; to ACC (pgoff set).
+; l1_cols: for BC columns with counts at HL and weights from DE on, A bytes apart: add
+; (count << a) * column to ACC (pgoff and the column routine in l1_go set).
 l1_cols:
-	ld a,L_STRIDE(ix)	; column stride (IX = layer 1)
 	ld (l1c_st+1),a
 	ld a,c			; BC columns as DJNZ rounds: B inner, C outer
 	ld c,b
@@ -631,29 +575,177 @@ l1c_5:	inc d
 l1c_3:	push hl
 	push de
 	push bc
-	push de
-	exx
-	pop hl			; HL' = column pointer
-	exx
-	ld l,a
-	ld h,#0
-	ld a,(model+D_ASH)
-	or a
-	jr z,l1c_6
-	ld b,a
-l1c_4:	add hl,hl
-	djnz l1c_4
-l1c_6:	ex de,hl		; DE = x
+	ex de,hl		; HL = the column
+	call count_x
 	ld bc,(pgoff)
-l1_call:
-	call colrun
+	call l1_go
 	pop bc
 	pop de
 	pop hl
 	jr l1c_2
 
-; colrun: ACC[off + r] += code(r) * DE for the rows r of the column at HL' (BC = page, off).
+; l1_list: the context columns of layer 1 (IX, sparse layout) for the counts in the list, through
+; kl_go (patched): l1_add16 adds (count << a) * column to ACC (pgoff and l1_go set), colrun_c adds
+; count * column to the 8-bit counters.
+l1_list:
+	ld a,(klen)
+	or a
+	ret z
+	ld b,a
+	ld hl,(model+D_KLIST)
+l1l_1:	push bc
+	ld e,(hl)
+	inc hl
+	ld d,(hl)
+	inc hl
+	push hl
+	ex de,hl		; HL -> the count
+	ld a,(hl)
+	ld de,(model+D_KCNT)
+	or a
+	sbc hl,de		; HL = the bucket
+	add hl,hl		; a pointer per column
+	ld de,(model+D_WK)
+	add hl,de		; HL = the column, A = the count
+kl_go:	call l1_add16
+	pop hl
+	pop bc
+	djnz l1l_1
+	ret
+
+l1_add16:
+	call count_x
+	ld bc,(pgoff)
+	jp l1_go
+
+; colrun_c: the 8-bit context counters (page D_CPAGE, row offsets as ACC's) += code(r) * A for the
+; rows of a sparse column (HL = its pointer-table entry): +1 rows INC and -1 rows DEC for a count
+; of 1, else (and for -2) an 8-bit addition; no carries: the sums fit a byte (fwd_ctx).
+colrun_c:
+	ld e,(hl)
+	inc hl
+	ld d,(hl)		; DE = the column's three lists
+	ld c,a			; C = count
+	ld a,(model+D_CPAGE)
+	ld h,a			; H = the counter page
+	dec c
+	jr nz,3$
+	ld a,(de)		; count 1: +1 rows
+	inc de
+	or a
+	call nz,c_inc
+	ld a,(de)		; -1 rows
+	inc de
+	or a
+	call nz,c_dec
+	ld c,#-2		; -2 rows
+	jr 4$
+3$:	inc c
+	ld a,(de)		; +count rows
+	inc de
+	or a
+	call nz,c_add
+	xor a
+	sub c
+	ld c,a
+	ld a,(de)		; -count rows
+	inc de
+	or a
+	call nz,c_add
+	sla c			; -2 count rows
+4$:	ld a,(de)
+	inc de
+	or a
+	ret z
+; c_add: counter[H:row] += C for the A >= 1 rows listed at DE; c_inc, c_dec: += 1, -= 1. Two rows
+; per round; an odd count enters the second copy first.
+c_add:
+	srl a
+	ld b,a
+	jr nc,1$
+	inc b
+	jr 2$
+1$:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+	add a,c
+	ld (hl),a
+2$:	ld a,(de)
+	inc de
+	ld l,a
+	ld a,(hl)
+	add a,c
+	ld (hl),a
+	djnz 1$
+	ret
+c_inc:
+	srl a
+	ld b,a
+	jr nc,1$
+	inc b
+	jr 2$
+1$:	ld a,(de)
+	inc de
+	ld l,a
+	inc (hl)
+2$:	ld a,(de)
+	inc de
+	ld l,a
+	inc (hl)
+	djnz 1$
+	ret
+c_dec:
+	srl a
+	ld b,a
+	jr nc,1$
+	inc b
+	jr 2$
+1$:	ld a,(de)
+	inc de
+	ld l,a
+	dec (hl)
+2$:	ld a,(de)
+	inc de
+	ld l,a
+	dec (hl)
+	djnz 1$
+	ret
+
+; count_x: DE = x = A << a for a count A >= 1 (1 << a precomputed: most counts are 1). Keeps HL.
+count_x:
+	ld de,(x1)
+	dec a
+	ret z
+	inc a
+	ld e,a
+	ld d,#0
+	ld a,(model+D_ASH)
+	or a
+	ret z
+	ld b,a
+1$:	sla e
+	rl d
+	djnz 1$
+	ret
+
+; l1_go: the column routine of the layer-1 part being run (patched).
+l1_go:	jp colrun
+
+	.if PACKED
+; The column routines (one per weight layout, in the layer's L_FN): ACC[off + r] += code(r) * x
+; for the rows r of one column. HL = the column (packed: its first byte; sparse: its entry in the
+; layer's pointer table), DE = x (1..32767: zero inputs are never run), BC = ACC lo page, off.
+; Every register may change.
+
+; colrun: the packed layout. colrun_b walks the column's bytes with HL' and dispatches each byte
+; to its handler, which jumps back to colrun_b until C wraps to 0 after the column's last row.
 colrun:
+	push hl
+	exx
+	pop hl
+	exx
+colrun_b:
 	exx
 	ld a,(hl)
 	inc hl
@@ -665,194 +757,199 @@ colrun:
 	ld h,(hl)
 	ld l,a
 	jp (hl)
+	.else
+colrun = 0		; not assembled in: every layer is sparse (layer_setup patches the CALLs)
+	.endif
 
-; colrun_s: the same update from the sparse layout. HL' points at the column's entry in the
-; layer's pointer table; the column is three lists (+1, -1, -2 rows), each a count byte and the
-; page offsets (off + r) of its rows. The three addends x, -x, -2x (mod 2^16) are patched into the
-; ADD/ADC immediates of the three loops, so -2 is one addition of -2x, never two subtractions.
+; colrun_s: the sparse layout. The column is three lists (+1, -1, -2 rows), each a count byte
+; and the page offsets (off + r) of its rows. The addends are x, -x and -2x (mod 2^16), so a -2 is
+; one addition of -2x, never two subtractions. For 0 < x < 256 (layer 1's inputs with small counts,
+; most hidden outputs) the addends x, -x and, when x <= 128, -2x have the high bytes 00, FF, FF: the
+; short loops add the low byte only and correct the high byte on a carry (+x) or on a missing carry
+; (-x, -2x): ~44 T per non-zero weight (two rows per loop round). Otherwise the long loop adds both
+; bytes (~66 T).
 colrun_s:
-	exx
 	ld a,(hl)
 	inc hl
 	ld h,(hl)
-	ld l,a
-	push hl
-	exx
-	ld (xsave),de		; for -2x, computed only when the -2 list is not empty
-	ld a,d			; 0 < x < 256: x and -x have the high bytes 00 and FF, so the high
-	or a			; accumulator byte only changes on a carry (short loops)
-	ld a,e
-	jr z,crs_short
-crs_long:
-	ld a,e
-	ld (sp_lo+1),a
+	ld l,a			; HL = the column's three lists
 	ld a,d
-	ld (sp_hi+1),a
-	ld hl,#0
 	or a
-	sbc hl,de		; -x
-	ld a,l
-	ld (sm_lo+1),a
-	ld a,h
-	ld (sm_hi+1),a
-	ld h,b			; H = ACC lo page
-	pop de			; DE = the lists
-	ld a,(de)
-	inc de
+	jr nz,crs_long
+	ld c,e			; C = x
+	ld d,b			; D = ACC lo page
+	ld a,(hl)		; the +1 rows
+	inc hl
 	or a
-	jr z,crs_2
-	ld b,a
-crs_1:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-sp_lo:	add a,#0
-	ld (hl),a
-	inc h
-	ld a,(hl)
-sp_hi:	adc a,#0
-	ld (hl),a
-	dec h
-	djnz crs_1
-crs_2:	ld a,(de)
-	inc de
+	call nz,add_short
+	xor a
+	sub c
+	ld c,a			; C = -x (low byte; its high byte is FF)
+	ld a,(hl)		; the -1 rows
+	inc hl
 	or a
-	jr z,crs_m2
-	ld b,a
-crs_3:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-sm_lo:	add a,#0
-	ld (hl),a
-	inc h
-	ld a,(hl)
-sm_hi:	adc a,#0
-	ld (hl),a
-	dec h
-	djnz crs_3
-	jr crs_m2
-crs_4:	ld a,(de)
-	inc de
+	call nz,sub_short
+	ld a,(hl)		; the -2 rows (rare)
 	or a
 	ret z
-	ld b,a
-crs_5:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-s2_lo:	add a,#0
-	ld (hl),a
-	inc h
-	ld a,(hl)
-s2_hi:	adc a,#0
-	ld (hl),a
-	dec h
-	djnz crs_5
-	ret
+	inc hl
+	sla c			; C = -2x (low byte); carry = x <= 128: its high byte is FF
+	jp c,sub_short
+	ld b,a			; 128 < x < 256: -2x = FExxh, the long loop
+	ld a,#0xFE
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld a,b
+	jp add_long
 
-; The short loops: add the low byte; on a carry (+x) or a missing carry (-x, -2x, whose high
-; byte is FF) correct the high byte by one.
-crs_short:
-	ld (ss_p+1),a		; x
-	neg
-	ld (ss_m+1),a		; -x (low byte)
-	ld h,b			; H = ACC lo page
-	pop de			; DE = the lists
-	ld a,(de)
-	inc de
-	or a
-	jr z,crs_s2
-	ld b,a
-crs_s1:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-ss_p:	add a,#0
-	ld (hl),a
-	jr nc,crs_s1n
-	inc h
-	inc (hl)
-	dec h
-crs_s1n:
-	djnz crs_s1
-crs_s2:	ld a,(de)
-	inc de
-	or a
-	jr z,crs_m2
-	ld b,a
-crs_s3:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-ss_m:	add a,#0
-	ld (hl),a
-	jr c,crs_s3n
-	inc h
-	dec (hl)
-	dec h
-crs_s3n:
-	djnz crs_s3
-; the -2 list (rare): if not empty, patch -2x into both -2 loops and take the short one when
-; its high byte is FF (0 < x <= 128), else the long one.
-crs_m2:	ld a,(de)
-	or a
-	ret z
-	push de
+; x >= 256: x, -x, -2x through the long loop (the high byte patched into it).
+crs_long:
 	push hl
-	ld de,(xsave)
 	ld hl,#0
 	or a
 	sbc hl,de
+	ld (xneg),hl		; -x
 	add hl,hl
-	ld a,l
-	ld (ss_m2+1),a
-	ld (s2_lo+1),a
-	ld a,h
-	ld (s2_hi+1),a
-	inc a
+	ld (xneg2),hl		; -2x
 	pop hl
-	pop de
-	jp nz,crs_4
-crs_s4:	ld a,(de)
-	inc de
+	ld c,e
+	ld a,d
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld d,b			; D = ACC lo page
+	ld a,(hl)		; the +1 rows
+	inc hl
+	or a
+	call nz,add_long
+	ld bc,(xneg)
+	ld a,b
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld a,(hl)		; the -1 rows
+	inc hl
+	or a
+	call nz,add_long
+	ld a,(hl)		; the -2 rows
 	or a
 	ret z
+	inc hl
+	ld bc,(xneg2)
+	ld e,a
+	ld a,b
+	ld (al_h1+1),a
+	ld (al_h2+1),a
+	ld a,e
+	jp add_long
+
+; add_short: ACC[D:row] += C for the A >= 1 rows listed at HL (HL moves past them): 0 < C < 256
+; is +x, so the high byte changes only on a carry. Two rows per round; an odd count enters the
+; second copy first.
+add_short:
+	srl a
 	ld b,a
-crs_s5:	ld a,(de)
-	inc de
-	ld l,a
-	ld a,(hl)
-ss_m2:	add a,#0
-	ld (hl),a
-	jr c,crs_s5n
-	inc h
+	jr nc,as_1
+	inc b
+	jr as_2
+as_1:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr c,as_c1
+as_2:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr c,as_c2
+as_3:	djnz as_1
+	ret
+as_c1:	inc d
+	ex de,hl
+	inc (hl)
+	ex de,hl
+	dec d
+	jp as_2
+as_c2:	inc d
+	ex de,hl
+	inc (hl)
+	ex de,hl
+	dec d
+	jp as_3
+
+; sub_short: the same for an addend FFxxh (C = its low byte, -x or -2x): the high byte goes down
+; by one unless the low byte carries.
+sub_short:
+	srl a
+	ld b,a
+	jr nc,ss_1
+	inc b
+	jr ss_2
+ss_1:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr nc,ss_c1
+ss_2:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	jr nc,ss_c2
+ss_3:	djnz ss_1
+	ret
+ss_c1:	inc d
+	ex de,hl
 	dec (hl)
-	dec h
-crs_s5n:
-	djnz crs_s5
+	ex de,hl
+	dec d
+	jp ss_2
+ss_c2:	inc d
+	ex de,hl
+	dec (hl)
+	ex de,hl
+	dec d
+	jp ss_3
+
+; add_long: ACC[D:row] += (high byte patched into al_h1 and al_h2, C) for the A >= 1 rows listed
+; at HL, both bytes.
+add_long:
+	srl a
+	ld b,a
+	jr nc,al_1
+	inc b
+	jr al_2
+al_1:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	inc d
+	ld a,(de)
+al_h1:	adc a,#0
+	ld (de),a
+	dec d
+al_2:	ld e,(hl)
+	inc hl
+	ld a,(de)
+	add a,c
+	ld (de),a
+	inc d
+	ld a,(de)
+al_h2:	adc a,#0
+	ld (de),a
+	dec d
+	djnz al_1
 	ret
 
 ; fin_hidden: y_j = max(0, floor(acc_j / 2^s)) for layer IX; the list receives (column j of the
 ; next layer, y_j) for every y_j != 0. The entries are PUSHed with SP in the list (an interrupt
 ; would only write below SP, into list space not yet used; the exporter leaves room below).
 fin_hidden:
-	exx
-	ld l,L_SIZE+L_W(ix)	; HL' = column j of the next layer, DE' = its stride
-	ld h,L_SIZE+L_W+1(ix)
-	ld e,L_NBN(ix)
-	ld d,#0
-	exx
-	ld a,#15		; the shift: enter the chain of 15 SRL D / RR E at 15 - s
-	sub L_SHIFT(ix)
-	add a,a
-	add a,a
-	ld e,a
-	ld d,#0
 	ld hl,#fh_chain
-	add hl,de
+	call fin_setup
 	ld (fh_jp+1),hl
-	ld b,L_NOUT(ix)		; 256 -> 0 -> 256 rounds of DJNZ
 	ld a,(model+D_ACCPG)
 	inc a
 	ld h,a			; H = the high-byte page
@@ -886,6 +983,8 @@ fh_next:
 	exx
 	inc l
 	djnz fh_row
+; fin_end: the list's length; SP back.
+fin_end:
 	ld (lpos),sp		; entries = (LIST - SP) / 4
 	ld hl,#0
 	add hl,sp
@@ -901,6 +1000,91 @@ fh_next:
 fh_sp:	ld sp,#0
 	ret
 
+; fin_setup: for finishing layer IX: HL' = column 0 of the next layer, DE' = its stride, B = the
+; rows (256 -> 0 -> 256 rounds of DJNZ); HL = the entry into the chain of 15 SRL D / RR E at HL
+; that shifts by s (15 - s steps before it).
+fin_setup:
+	exx
+	ld l,L_SIZE+L_W(ix)
+	ld h,L_SIZE+L_W+1(ix)
+	ld e,L_NBN(ix)
+	ld d,#0
+	exx
+	ld a,#15
+	sub L_SHIFT(ix)
+	add a,a
+	add a,a
+	ld e,a
+	ld d,#0
+	add hl,de
+	ld b,L_NOUT(ix)
+	ret
+
+; fin_l1: fin_hidden for layer 1 on the counter path: acc_j = QACC_j + (c_j << a) (mod 2^16, c_j
+; the signed 8-bit counter, shifted as (c_j << 8) >> (8 - a)), and c_j back to 0 for the next step.
+fin_l1:
+	ld hl,#fl_schain
+	call fin_setup
+	ld (fl_sjp+1),hl
+	ld a,(model+D_ASH)	; enter the chain of 8 SRA D / RR E after a of them
+	add a,a
+	add a,a
+	ld e,a
+	ld d,#0
+	ld hl,#fl_achain
+	add hl,de
+	ld (fl_ajp+1),hl
+	ld a,(model+D_CPAGE)
+	ld (fl_cp+1),a
+	ld a,(model+D_QACCPG)
+	ld (fl_qp+1),a
+	ld c,#0
+	ld l,L_OFF(ix)
+	ld (fh_sp+1),sp
+	ld sp,(model+D_LIST)
+fl_row:
+fl_cp:	ld h,#0			; the counter page
+	ld a,(hl)
+	ld (hl),c		; C = 0
+	ld d,a
+	ld e,c
+fl_ajp:	jp fl_achain
+fl_achain:
+	.rept 8
+	sra d
+	rr e
+	.endm
+fl_qp:	ld h,#0			; QACC lo, then hi
+	ld a,(hl)
+	add a,e
+	ld e,a
+	inc h
+	ld a,(hl)
+	adc a,d
+	jp m,fl_next		; negative: ReLU gives 0
+	ld d,a
+fl_sjp:	jp fl_schain
+fl_schain:
+	.rept 15
+	srl d
+	rr e
+	.endm
+	ld a,d
+	or e
+	jr z,fl_next
+	push de
+	exx
+	push hl
+	exx
+fl_next:
+	exx
+	add hl,de
+	exx
+	inc l
+	dec b
+	jp nz,fl_row
+	jp fin_end
+
 ; run_list: ACC += y * column for every (column, y) in the list.
 run_list:
 	ld hl,(lcnt)
@@ -912,15 +1096,12 @@ rl_1:	ld e,(hl)
 	inc hl
 	ld d,(hl)
 	inc hl
-	push de
-	exx
-	pop hl			; HL' = the column
-	exx
+	push de			; the column
 	ld e,(hl)
 	inc hl
 	ld d,(hl)
 	inc hl			; DE = y
-	push hl
+	ex (sp),hl		; HL = the column, the list position on the stack
 	ld bc,(pgoff)
 rl_call:
 	call colrun
@@ -982,9 +1163,13 @@ fin_last:
 
 ; ---- variables ---------------------------------------------------------------------------------
 qlen:	.db 0
-xsave:	.dw 0
-ldma:	.dw 0
-lrec:	.dw 0
+x1:	.dw 0
+klen:	.db 0			; entries in the list of non-zero context counts
+ksum:	.db 0			; their sum (at most 255)
+l1c:	.db 0			; 1: layer 1 took the counter path this step
+ktail:	.dw 0			; its end
+xneg:	.dw 0
+xneg2:	.dw 0
 nout:	.db 0
 h7:	.dw 0
 pgoff:	.db 0, 0		; row offset, ACC page (loaded as BC: C = off, B = page)
@@ -996,3 +1181,11 @@ bestv:	.dw 0
 bestj:	.db 0
 probes:	.dw probe_q0, probe_q1, probe_c0, probe_c1, probe_e0, probe_e1, probe_l0, probe_l1
 	.dw probe_f0, probe_f1, probe_b0, probe_b1, probe_r0, probe_r1, probe_a0, probe_a1, 0
+
+; the packed layout's byte handlers (generated by gen_handlers.py into handlers.s next to the
+; assembled file), then the end of the kernel
+	.if PACKED
+	.include "handlers.s"
+	.endif
+; the exporter appends the model descriptor here
+model:

@@ -11,8 +11,8 @@ Each subtraction is a complete 16-bit SUB/SBC pair that starts from its own low 
 one of a -2 can never inherit the first one's borrow. The last INC C of the byte wraps C to 0 after
 the column's last byte (rows sit at offsets 256-4*nbytes .. 255), which ends the loop.
 
-Writes sdasz80 source to stdout: the page-aligned tables, the handlers, and the label `model`
-that marks the end of the kernel (the exporter appends the model descriptor there).
+Writes sdasz80 source to stdout: the page-aligned tables and the handlers (chat.s includes them as
+handlers.s when the machine file sets PACKED).
 """
 import sys
 
@@ -33,7 +33,7 @@ def handler(b):
         out += ["ld a,c", "add a,#%d" % pending, "ld c,a"]
     else:
         out += ["inc c"] * pending
-    return out + ["jp nz,colrun", "ret"]
+    return out + ["jp nz,colrun_b", "ret"]
 
 
 def main():
@@ -49,7 +49,6 @@ def main():
         w("h%02x:\n" % b)
         for ins in handler(b):
             w("\t" + ins + "\n")
-    w("; the exporter appends the model descriptor here\nmodel:\n")
 
 
 if __name__ == "__main__":
