@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/binio.h"
 #include "base/err.h"
@@ -151,5 +152,33 @@ int cfg_resolve_path(const char *cfg_path, char *p, size_t cap) {
     int n = snprintf(full, sizeof full, "%.*s/%s", (int)(slash - cfg_path), cfg_path, p);
     if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof full) return rq_fail(RQ_EINPUT, "%s: path too long: %s", cfg_path, p);
     memcpy(p, full, (size_t)n + 1);
+    return 0;
+}
+
+int cfg_check_paths(const char *cfg_path, const cfg_path_check *paths, int n, int json) {
+    cJSON *o = json ? cJSON_CreateObject() : NULL, *po = NULL;
+    if (o) cJSON_AddStringToObject(o, "config", cfg_path), po = cJSON_AddObjectToObject(o, "paths");
+    int missing = -1;
+    for (int i = 0; i < n; i++) {
+        const cfg_path_check *c = &paths[i];
+        if (!c->path[0]) continue;
+        int exists = strncmp(c->path, "builtin:", 8) == 0 || access(c->path, F_OK) == 0;
+        if (c->input && !exists && missing < 0) missing = i;
+        if (po) {
+            cJSON *e = cJSON_AddObjectToObject(po, c->key);
+            cJSON_AddStringToObject(e, "path", c->path);
+            cJSON_AddBoolToObject(e, "input", c->input);
+            cJSON_AddBoolToObject(e, "exists", exists);
+        } else {
+            printf("%s: %s%s\n", c->key, c->path, c->input && !exists ? " (missing)" : "");
+        }
+    }
+    if (o) {
+        char *text = cJSON_PrintUnformatted(o);
+        printf("%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+    }
+    if (missing >= 0) return rq_fail(RQ_EINPUT, "%s: %s: %s: no such file", cfg_path, paths[missing].key, paths[missing].path);
     return 0;
 }

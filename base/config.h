@@ -46,4 +46,16 @@ int cfg_load(const char *path, const cfg_field *schema);
 // current directory. Rewrites p in place (cap bytes); RQ_EINPUT when the result does not fit.
 int cfg_resolve_path(const char *cfg_path, char *p, size_t cap);
 
+// `retroqat train CONFIG --check` (both families): the config's resolved paths, without training.
+// Prints one line per path ("KEY: PATH (missing)" for an input that does not exist), or with json
+// one object {"config": cfg_path, "paths": {KEY: {"path": P, "input": b, "exists": b}, ...}} on
+// stdout. An empty path is left out; a "builtin:" name exists. Returns RQ_EINPUT naming the first
+// missing input (outputs, input = 0, need not exist), else 0.
+typedef struct {
+    const char *key;   // "$.data.train"
+    const char *path;  // resolved
+    int input;         // read by the run (must exist); 0: written by it
+} cfg_path_check;
+int cfg_check_paths(const char *cfg_path, const cfg_path_check *paths, int n, int json);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/config.h"
 #include "base/err.h"
 #include "qat/image_open.h"
 #include "base/rqfile.h"
@@ -151,23 +152,28 @@ static int load_for_model(const chat_family *cf, const char *path, int lenient, 
 
 static const char TRAIN_USAGE[] =
     "usage: retroqat train CONFIG.json [--data F] [--epochs N] [--seed N] [--out DIR] [--resume] [--quiet]\n"
+    "                      [--check [--json]]\n"
     "Trigram chat (\"model\": \"chat\"): 2-bit QAT whose loss sees the integer function the target runs.\n"
     "  --data F     dataset (query|response lines; default: the config's \"data\")\n"
     "  --epochs N   passes over the training examples (default: the config's train.epochs)\n"
     "  --seed N     seed of the split, the initialisation and the batch order\n"
     "  --out DIR    receives metrics.jsonl, last.ckpt, best.ckpt (default runs/chat)\n"
     "  --resume     continue DIR/last.ckpt bit-identically to an uninterrupted run\n"
-    "  --quiet      no progress line or evaluation lines\n";
+    "  --quiet      no progress line or evaluation lines\n"
+    "  --check      parse the config and print its resolved data path (exit 2 when it is missing);\n"
+    "               trains nothing. --json: as one JSON object\n";
 
 int chat_train_main(int argc, char **argv) {
     const char *data = NULL, *out = "runs/chat", *pos[1];
-    int epochs = 0, seed = -1, resume = 0, quiet = 0, npos = 0, seen_epochs = 0, seen_seed = 0;
+    int epochs = 0, seed = -1, resume = 0, quiet = 0, npos = 0, seen_epochs = 0, seen_seed = 0, check = 0, json = 0;
     const rq_arg opts[] = {{"--data", NULL, ARG_STR, &data, NULL},
                            {"--epochs", NULL, ARG_INT, &epochs, &seen_epochs},
                            {"--seed", NULL, ARG_INT, &seed, &seen_seed},
                            {"--out", "-o", ARG_STR, &out, NULL},
                            {"--resume", NULL, ARG_FLAG, &resume, NULL},
                            {"--quiet", "-q", ARG_FLAG, &quiet, NULL},
+                           {"--check", NULL, ARG_FLAG, &check, NULL},
+                           {"--json", NULL, ARG_FLAG, &json, NULL},
                            {NULL, NULL, 0, NULL, NULL}};
     int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, TRAIN_USAGE);
     if (rc == RQ_ARGS_HELP) return 0;
@@ -180,6 +186,10 @@ int chat_train_main(int argc, char **argv) {
     chat_config_default(&c);
     if ((rc = chat_config_load(pos[0], &c))) return rq_report(rc);
     if (data) snprintf(c.data, sizeof c.data, "%s", data);
+    if (check) {
+        const cfg_path_check paths[] = {{"$.data", c.data, 1}, {"--out", out, 0}};
+        return (rc = cfg_check_paths(pos[0], paths, 2, json)) ? rq_report(rc) : 0;
+    }
     if (seen_epochs) {
         if (epochs < 1) return rq_report(rq_fail(RQ_EINPUT, "--epochs must be >= 1"));
         c.epochs = epochs;

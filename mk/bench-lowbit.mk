@@ -1,10 +1,10 @@
 # make bench-lowbit: int8 / int4 / 2-bit QAT of stories260K (examples/stories/int8.json, int4.json,
-# int2.json, int2-ffn.json at their own equal steps, then int4 and int2 again at LOWBIT_STEPS steps; 0 skips
-# those) scored with `retroqat eval` on the whole valid.txt, next to the PTQ models
+# int2.json, int2-ffn.json at their own steps, the low-bit ones again at LOWBIT_EQUAL steps, int8 at
+# the longest run's steps) scored with `retroqat eval` on the whole valid.txt, next to the PTQ models
 # (mk/bench-lowbit.py; results in build/bench-lowbit/results.jsonl).
-LOWBIT_STEPS ?= 450
+LOWBIT_EQUAL ?= 150
 bench-lowbit: $(BIN)
-	nice -n 10 python3 mk/bench-lowbit.py $(abspath $(BIN)) $(SHARED_DATA) $(BUILD)/bench-lowbit $(LOWBIT_STEPS)
+	nice -n 10 python3 mk/bench-lowbit.py $(abspath $(BIN)) $(SHARED_DATA) $(BUILD)/bench-lowbit $(LOWBIT_EQUAL)
 
 bench: bench-lowbit
 .PHONY: bench-lowbit

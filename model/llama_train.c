@@ -596,6 +596,88 @@ static void ce_bwd_par(llama_train *s, float *probs, const int *targets, int N, 
     parallel_for(ROW_BLOCKS, s->threads, ce_bwd_blocks, &j);
 }
 
+// ---- activation fake quantisation (llama_actq) --------------------------------------------------
+
+typedef struct {
+    float *x, *pre;         // forward: x fake-quantised in place, its values before into pre
+    float *dx;              // backward: masked in place
+    const float *xpre;
+    size_t n;
+    float h, h0;            // h0: the frozen forward's base step (pre holds the base values)
+    int qmax, frozen;
+    double part[ROW_BLOCKS];  // backward: per block sum for dL/dh
+} fq_job;
+
+static void fq_fwd_blocks(void *ctx, int lo, int hi) {
+    fq_job *j = ctx;
+    size_t a = j->n * lo / ROW_BLOCKS, b = j->n * hi / ROW_BLOCKS;
+    float inv = 1.0f / j->h, qm = (float)j->qmax;
+    if (j->frozen) {  // the rounding of the base forward, as an offset
+        float inv0 = 1.0f / j->h0;
+        for (size_t i = a; i < b; i++) {
+            float v0 = j->pre[i] * inv0, q = floorf(v0 + 0.5f);
+            j->x[i] = q > qm || q < -qm ? j->h * (q > qm ? qm : -qm) : j->x[i] + j->h * (q - v0);
+        }
+        return;
+    }
+    for (size_t i = a; i < b; i++) {
+        float v = j->x[i], q = floorf(v * inv + 0.5f);
+        j->pre[i] = v;
+        j->x[i] = j->h * (q > qm ? qm : q < -qm ? -qm : q);
+    }
+}
+
+static void fq_bwd_blocks(void *ctx, int lo, int hi) {
+    fq_job *j = ctx;
+    float inv = 1.0f / j->h, qm = (float)j->qmax;
+    for (int blk = lo; blk < hi; blk++) {
+        size_t a = j->n * blk / ROW_BLOCKS, b = j->n * (blk + 1) / ROW_BLOCKS;
+        double ds = 0;
+        for (size_t i = a; i < b; i++) {
+            float v = j->xpre[i] * inv, q = floorf(v + 0.5f);
+            if (q > qm || q < -qm) ds += (double)j->dx[i] * (q > qm ? qm : -qm), j->dx[i] = 0;  // clipped
+            else ds += (double)j->dx[i] * (q - v);
+        }
+        j->part[blk] = ds;
+    }
+}
+
+static int actq_index(const llama_train *s, int l, int p) { return p == LLAMA_PT_FIN ? s->c.n_layers * LLAMA_PT_NLAYER : l * LLAMA_PT_NLAYER + p; }
+
+// Point p of layer l on x[n] (forward): keep the values in pre, fake-quantise x.
+static void actq_fwd(llama_train *s, int l, int p, float *x, float *pre, size_t n) {
+    if (!s->aq) return;
+    int k = actq_index(s, l, p);
+    fq_job j = {.x = x, .pre = pre, .n = n, .h = s->aq->step[k], .h0 = s->pre.step[k], .qmax = s->aq->qmax[p], .frozen = s->aq->frozen};
+    if (!j.frozen) s->pre.step[k] = j.h;
+    parallel_for(ROW_BLOCKS, s->threads, fq_fwd_blocks, &j);
+}
+
+// Its backward on the gradient dx[n] (in place), the step's gradient into dstep (blocks in order).
+static void actq_bwd(llama_train *s, int l, int p, float *dx, const float *pre, size_t n) {
+    if (!s->aq) return;
+    int k = actq_index(s, l, p);
+    fq_job j = {.dx = dx, .xpre = pre, .n = n, .h = s->aq->step[k], .qmax = s->aq->qmax[p]};
+    parallel_for(ROW_BLOCKS, s->threads, fq_bwd_blocks, &j);
+    if (!s->aq->dstep) return;
+    double ds = 0;
+    for (int b = 0; b < ROW_BLOCKS; b++) ds += j.part[b];
+    s->aq->dstep[k] += ds;
+}
+
+static void actq_alloc(llama_train *s) {
+    if (s->pre.mem) return;
+    size_t BT = (size_t)s->B * s->T, C = s->c.dim, H = s->c.hidden_dim, L = s->c.n_layers, kvd = llama_kv_dim(&s->c);
+    size_t sizes[] = {L * BT * C, L * BT * C, L * BT * kvd, L * BT * C, L * BT * kvd, L * BT * kvd, L * BT * C, L * BT * C,
+                      L * BT * H, L * BT * H, L * BT * H, BT * C, L * LLAMA_PT_NLAYER + 1};
+    llama_actq_pre *q = &s->pre;
+    float **ptrs[] = {&q->ln1, &q->q0, &q->k0, &q->q1, &q->k1, &q->v, &q->atty, &q->ln2, &q->h1, &q->h3, &q->g, &q->lnf, &q->step};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
+    float *p = q->mem = rq_calloc(total, sizeof(float));
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) *ptrs[i] = p, p += sizes[i];
+}
+
 // ---- build ---------------------------------------------------------------------------------------
 
 void llama_train_build(llama_train *s, const llama_config *c, int B, int T, int threads) {
@@ -657,6 +739,7 @@ void llama_train_free(llama_train *s) {
     free(s->inputs);
     free(s->targets);
     free(s->dw_part);
+    free(s->pre.mem);
     memset(s, 0, sizeof *s);
 }
 
@@ -672,6 +755,8 @@ float llama_train_forward(llama_train *s, const llama_model *m, const int *input
     s->Tr = T;
     llama_acts *a = &s->a;
     memcpy(s->inputs, inputs, BT * sizeof(int));
+    if (s->aq) actq_alloc(s);
+    const llama_actq_pre *P = &s->pre;
 
     for (int i = 0; i < BT; i++) memcpy(a->x0 + (size_t)i * C, w->token_embedding + (size_t)inputs[i] * C, C * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
@@ -681,28 +766,41 @@ float llama_train_forward(llama_train *s, const llama_model *m, const int *input
         float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
         float *res2 = a->res2 + l * LBT * C;
 
+        size_t oc = l * LBT * C, ok = l * LBT * kvd, oh = l * LBT * H;  // this layer's offsets (actq_pre)
         rmsnorm_fwd_par(s, ln1, a->rstd1 + l * LBT, in, w->rms_att + (size_t)l * C, BT, C);
+        actq_fwd(s, l, LLAMA_PT_XATT, ln1, P->ln1 + oc, (size_t)BT * C);
         gemm_nt(s, q, ln1, w->wq + (size_t)l * C * C, BT, C, C, 0.0f);
         gemm_nt(s, k, ln1, w->wk + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
         gemm_nt(s, v, ln1, w->wv + (size_t)l * kvd * C, BT, C, kvd, 0.0f);
+        actq_fwd(s, l, LLAMA_PT_Q, q, P->q0 + oc, (size_t)BT * C);
+        actq_fwd(s, l, LLAMA_PT_K, k, P->k0 + ok, (size_t)BT * kvd);
+        actq_fwd(s, l, LLAMA_PT_V, v, P->v + ok, (size_t)BT * kvd);
         rope_par(s, q, BT, T, C, hs, 1);
         rope_par(s, k, BT, T, kvd, hs, 1);
+        actq_fwd(s, l, LLAMA_PT_Q, q, P->q1 + oc, (size_t)BT * C);
+        actq_fwd(s, l, LLAMA_PT_K, k, P->k1 + ok, (size_t)BT * kvd);
         double ta = now_s();
         attention_forward(atty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
         s->t_attn += now_s() - ta;
+        actq_fwd(s, l, LLAMA_PT_O, atty, P->atty + oc, (size_t)BT * C);
         memcpy(res1, in, (size_t)BT * C * sizeof(float));
         gemm_nt(s, res1, atty, w->wo + (size_t)l * C * C, BT, C, C, 1.0f);
 
         rmsnorm_fwd_par(s, ln2, a->rstd2 + l * LBT, res1, w->rms_ffn + (size_t)l * C, BT, C);
+        actq_fwd(s, l, LLAMA_PT_XFFN, ln2, P->ln2 + oc, (size_t)BT * C);
         gemm_nt(s, h1, ln2, w->w1 + (size_t)l * H * C, BT, C, H, 0.0f);
         gemm_nt(s, h3, ln2, w->w3 + (size_t)l * H * C, BT, C, H, 0.0f);
+        actq_fwd(s, l, LLAMA_PT_H1, h1, P->h1 + oh, (size_t)BT * H);
+        actq_fwd(s, l, LLAMA_PT_H3, h3, P->h3 + oh, (size_t)BT * H);
         swiglu_job sj = {.g = g, .a = h1, .b = h3, .n = (size_t)BT * H};
         parallel_for(64, s->threads, swiglu_fwd_rows, &sj);
+        actq_fwd(s, l, LLAMA_PT_G, g, P->g + oh, (size_t)BT * H);
         memcpy(res2, res1, (size_t)BT * C * sizeof(float));
         gemm_nt(s, res2, g, w->w2 + (size_t)l * C * H, BT, H, C, 1.0f);
     }
     const float *last = a->res2 + (c->n_layers - 1) * LBT * C;
     rmsnorm_fwd_par(s, a->lnf, a->rstdf, last, w->rms_final, BT, C);
+    actq_fwd(s, c->n_layers, LLAMA_PT_FIN, a->lnf, P->lnf, (size_t)BT * C);
     gemm_nt(s, a->probs, a->lnf, w->wcls, BT, C, V, 0.0f);
     float loss = 0.0f;
     s->has_targets = targets != NULL;
@@ -734,6 +832,8 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
     ce_bwd_par(s, a->probs, s->targets, BT, V, 1.0f / BT);
     gemm_tn(s, gw->wcls, a->probs, a->lnf, BT, C, V);
     gemm_nn(s, d->dln, a->probs, w->wcls, BT, C, V, 0.0f);
+    const llama_actq_pre *P = &s->pre;
+    actq_bwd(s, c->n_layers, LLAMA_PT_FIN, d->dln, P->lnf, (size_t)BT * C);
     memset(d->dres, 0, (size_t)BT * C * sizeof(float));
     const float *last = a->res2 + (c->n_layers - 1) * LBT * C;
     rmsnorm_bwd_par(s, d->dres, gw->rms_final, d->dln, last, w->rms_final, a->rstdf, BT, C);
@@ -744,31 +844,43 @@ void llama_train_backward(llama_train *s, const llama_model *m, llama_weights *g
         float *att = a->att + l * LBT * c->n_heads * ATT_STRIDE(s->T), *atty = a->atty + l * LBT * C, *res1 = a->res1 + l * LBT * C;
         float *ln2 = a->ln2 + l * LBT * C, *h1 = a->h1 + l * LBT * H, *h3 = a->h3 + l * LBT * H, *g = a->g + l * LBT * H;
 
+        size_t oc = l * LBT * C, ok = l * LBT * kvd, oh = l * LBT * H;  // this layer's offsets (actq_pre)
         // res2 = res1 + g w2^T: dres passes through unchanged to res1.
         gemm_tn(s, gw->w2 + (size_t)l * C * H, d->dres, g, BT, H, C);
         gemm_nn(s, d->dg, d->dres, w->w2 + (size_t)l * C * H, BT, H, C, 0.0f);
+        actq_bwd(s, l, LLAMA_PT_G, d->dg, P->g + oh, (size_t)BT * H);
         swiglu_job sj = {.da = d->dh1, .db = d->dh3, .dg = d->dg, .a = h1, .b = h3, .n = (size_t)BT * H};
         parallel_for(64, s->threads, swiglu_bwd_rows, &sj);
+        actq_bwd(s, l, LLAMA_PT_H1, d->dh1, P->h1 + oh, (size_t)BT * H);
+        actq_bwd(s, l, LLAMA_PT_H3, d->dh3, P->h3 + oh, (size_t)BT * H);
         gemm_tn(s, gw->w1 + (size_t)l * H * C, d->dh1, ln2, BT, C, H);
         gemm_tn(s, gw->w3 + (size_t)l * H * C, d->dh3, ln2, BT, C, H);
         gemm_nn(s, d->dln, d->dh1, w->w1 + (size_t)l * H * C, BT, C, H, 0.0f);
         gemm_nn(s, d->dln, d->dh3, w->w3 + (size_t)l * H * C, BT, C, H, 1.0f);
+        actq_bwd(s, l, LLAMA_PT_XFFN, d->dln, P->ln2 + oc, (size_t)BT * C);
         rmsnorm_bwd_par(s, d->dres, gw->rms_ffn + (size_t)l * C, d->dln, res1, w->rms_ffn + (size_t)l * C, a->rstd2 + l * LBT, BT, C);
 
         // res1 = in + atty wo^T
         gemm_tn(s, gw->wo + (size_t)l * C * C, d->dres, atty, BT, C, C);
         gemm_nn(s, d->datty, d->dres, w->wo + (size_t)l * C * C, BT, C, C, 0.0f);
+        actq_bwd(s, l, LLAMA_PT_O, d->datty, P->atty + oc, (size_t)BT * C);
         double ta = now_s();
         attention_backward(d->dq, d->dk, d->dv, d->datty, att, q, k, v, B, T, c->n_heads, c->n_kv_heads, hs, s->threads);
         s->t_attn += now_s() - ta;
+        actq_bwd(s, l, LLAMA_PT_Q, d->dq, P->q1 + oc, (size_t)BT * C);
+        actq_bwd(s, l, LLAMA_PT_K, d->dk, P->k1 + ok, (size_t)BT * kvd);
+        actq_bwd(s, l, LLAMA_PT_V, d->dv, P->v + ok, (size_t)BT * kvd);
         rope_par(s, d->dq, BT, T, C, hs, -1);
         rope_par(s, d->dk, BT, T, kvd, hs, -1);
+        actq_bwd(s, l, LLAMA_PT_Q, d->dq, P->q0 + oc, (size_t)BT * C);
+        actq_bwd(s, l, LLAMA_PT_K, d->dk, P->k0 + ok, (size_t)BT * kvd);
         gemm_tn(s, gw->wq + (size_t)l * C * C, d->dq, ln1, BT, C, C);
         gemm_tn(s, gw->wk + (size_t)l * kvd * C, d->dk, ln1, BT, C, kvd);
         gemm_tn(s, gw->wv + (size_t)l * kvd * C, d->dv, ln1, BT, C, kvd);
         gemm_nn(s, d->dln, d->dq, w->wq + (size_t)l * C * C, BT, C, C, 0.0f);
         gemm_nn(s, d->dln, d->dk, w->wk + (size_t)l * kvd * C, BT, C, kvd, 1.0f);
         gemm_nn(s, d->dln, d->dv, w->wv + (size_t)l * kvd * C, BT, C, kvd, 1.0f);
+        actq_bwd(s, l, LLAMA_PT_XATT, d->dln, P->ln1 + oc, (size_t)BT * C);
         rmsnorm_bwd_par(s, d->dres, gw->rms_att + (size_t)l * C, d->dln, in, w->rms_att + (size_t)l * C, a->rstd1 + l * LBT, BT, C);
     }
     for (int i = 0; i < BT; i++) {

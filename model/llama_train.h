@@ -52,6 +52,34 @@ typedef struct {
     float *dh1, *dh3, *dg;// [BT, H]
 } llama_bwd;
 
+// Activation fake quantisation for QAT (qat/lm_qat.c): at every quantisation point of
+// model/llama.h (point p of layer l at index l * LLAMA_PT_NLAYER + p, the final norm's last; Q
+// and K after their projection and again after RoPE) the forward replaces each value v by
+//     v_hat = h clamp(round(v / h), -qmax, qmax)        h = step[index], qmax = qmax[p]
+// and the backward passes the gradient straight through where round(v / h) lies inside the grid,
+// zero where it clips, and adds the LSQ gradient of the step to dstep[index]:
+//     dL/dh = sum_i dL/dv_hat_i (q_i - v_i / h) inside,   + dL/dv_hat_i q_i (= +-qmax) clipped.
+// (The grids in use: int8 activations qmax 127, the int16 q/k of the contract qmax 2047.)
+// With frozen set, a forward reuses the rounding of the last forward that was not frozen: with
+// v0, h0 its values and step, q0 = clamp(round(v0 / h0)), it computes v_hat = v + h (q0 - v0 / h0)
+// where q0 was inside the grid and h q0 where it clipped. That forward equals the real one at the
+// point it froze, and is differentiable, with exactly the gradients above: the finite-difference
+// checks of the backward (tests/test_llama_grad.c) run on it.
+typedef struct {
+    const float *step;                // [n_layers * LLAMA_PT_NLAYER + 1], all > 0
+    int qmax[LLAMA_PT_NLAYER + 1];    // per point kind (FIN last)
+    double *dstep;                    // gradient accumulator, same layout (NULL: not wanted)
+    int frozen;
+} llama_actq;
+
+// The values before fake quantisation that the backward needs (allocated on first use).
+typedef struct {
+    float *ln1, *q0, *k0, *q1, *k1, *v, *atty, *ln2, *h1, *h3, *g;  // per layer, shapes as llama_acts
+    float *lnf;
+    float *step;  // the steps of that forward
+    float *mem;
+} llama_actq_pre;
+
 typedef struct {
     llama_config c;
     int B, T;             // allocated batch and sequence length
@@ -64,6 +92,8 @@ typedef struct {
     float *dw_part;              // [64, C] per-block partial norm-weight gradients
     int has_targets;
     int threads;
+    const llama_actq *aq; // activation fake quantisation of the next forward/backward (NULL: none)
+    llama_actq_pre pre;
     // Time and work counters (seconds, floating-point operations of the SGEMMs).
     double t_gemm, t_other, t_attn;  // t_attn: attention forward + backward (part of t_other)
     double gemm_flops;

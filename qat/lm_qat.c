@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/progress.h"
 #include "model/llama_ckpt.h"
+#include "qat/model_open.h"
+#include "qat/quant.h"
 
 struct lm_qat {
     lm_qat_cfg cfg;
@@ -25,6 +28,13 @@ struct lm_qat {
     float *scale, *am, *av;  // [n_scale] learned per-row steps and their Adam moments (lsq)
     size_t n_scale;
     uint32_t t;            // Adam updates so far
+    // learned activation clips (learn_clips): the float forward fake-quantises every point
+    llama_actq aq;
+    float *hstep;          // [n_clips] the grid steps of the clips (aq.step)
+    double *dstep;         // [n_clips] their LSQ gradient over the step's micro-batches
+    float *cm, *cv;        // [n_clips] Adam moments of log clip
+    uint32_t tc;           // Adam updates of the clips
+    float lambda;          // blend of the weights toward the grid (1: the quantised weights)
 };
 
 // The weight spec of a config: every matrix at wbits unless matrix_bits says otherwise.
@@ -126,9 +136,21 @@ static int calibrate(const lm_qat *s, lmq_stats *st) {
     return lmq_calibrate_default(s->m, s->n_calib ? s->calib : NULL, s->n_calib, st);
 }
 
+// Recalibration with "calib_quantized": on the model the kernel runs (the fake-quantised weights),
+// whose activations can differ much from the float masters' at 2 bits.
+static int recalibrate(lm_qat *s, lmq_stats *st) {
+    if (!s->cfg.calib_quantized || !s->cfg.fake_quant_weights) return calibrate(s, st);
+    lmq_fake_quant_spec(s->m, &s->mq, &s->ws);
+    return lmq_calibrate_default(&s->mq, s->n_calib ? s->calib : NULL, s->n_calib, st);
+}
+
+// The integer model of the current weights, its low-bit matrices unpacked to int8 codes for the
+// host's integer pass (lmq_unpack_i8: the same logits bit for bit; export packs them).
 static int quantize_now(const lm_qat *s, lm_model *q) {
     lmq_opts o = {0, 10, &s->ws};
-    return lmq_quantize(s->m, &s->stats, &o, q);
+    int rc = lmq_quantize(s->m, &s->stats, &o, q);
+    if (!rc) lmq_unpack_i8(q);
+    return rc;
 }
 
 // LSQ's starting steps: the search's, so that step 0 is the PTQ model.
@@ -144,7 +166,37 @@ static void init_scales(lm_qat *s) {
     }
 }
 
+// The frozen distillation teacher: c->teacher, or a copy of the init weights.
+static int load_teacher(lm_qat *s) {
+    const llama_model *m = s->m;
+    int rc;
+    if (!s->cfg.teacher[0]) {
+        if ((rc = llama_build(&s->teacher, &m->config))) return rc;
+        memcpy(s->teacher.params, m->params, m->n_params * sizeof(float));
+    } else if ((rc = rq_llama_float_open(s->cfg.teacher, &s->teacher))) {
+        return rc;
+    } else if (s->teacher.config.vocab_size != m->config.vocab_size || s->teacher.config.seq_len < s->T) {
+        return rq_fail(RQ_EINPUT, "%s: the teacher needs the model's vocabulary (%d, has %d) and seq_len >= %d (has %d)", s->cfg.teacher,
+                       m->config.vocab_size, s->teacher.config.vocab_size, s->T, s->teacher.config.seq_len);
+    }
+    llama_train_build(&s->tst, &s->teacher.config, s->B, s->T, 0);
+    return 0;
+}
+
 static size_t n_clips(int n_layers) { return (size_t)n_layers * LMQ_NPOINT + 1; }
+
+// The activation grids of the contract as llama_actq sees them: an int8 point's clip c is the
+// scale c / 127 with codes in [-127, 127]; q and k are int16 in units of that scale / 16, clamped
+// to +-2047 (before and after RoPE). A point whose clip is 0 (never seen non-zero in calibration)
+// has the exporter's scale 1 / 127 (act_scale, lm_quant.c).
+static void clip_steps(lm_qat *s) {
+    int L = s->m->config.n_layers;
+    for (size_t k = 0; k < n_clips(L); k++) {
+        int p = (int)(k % LMQ_NPOINT), div = k < (size_t)L * LMQ_NPOINT && (p == LMQ_Q || p == LMQ_K) ? 16 : 1;
+        float c = s->stats.clip[k];
+        s->hstep[k] = (c > 0 ? c : 1.0f) / (127.0f * div);
+    }
+}
 
 int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len) {
     lm_qat *s = rq_calloc(1, sizeof *s);
@@ -157,6 +209,7 @@ int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const ui
     s->threads = th ? atoi(th) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     s->probs = rq_malloc((size_t)batch * seq_len * m->config.vocab_size * sizeof(float));
     s->ws = cfg_wspec(c);
+    s->lambda = 1.0f;
     if (c->lsq) {
         s->n_scale = lmq_scale_count(&m->config);
         s->scale = rq_calloc(s->n_scale, sizeof(float));
@@ -166,11 +219,17 @@ int lm_qat_new(lm_qat **out, const lm_qat_cfg *c, const llama_model *m, const ui
         s->ws.scale = s->scale;
     }
     int rc = calibrate(s, &s->stats);
-    if (!rc && c->fake_quant_weights) rc = llama_build(&s->mq, &m->config);
-    if (!rc && c->distill > 0 && !(rc = llama_build(&s->teacher, &m->config))) {
-        memcpy(s->teacher.params, m->params, m->n_params * sizeof(float));
-        llama_train_build(&s->tst, &m->config, batch, seq_len, 0);
+    if (!rc && c->learn_clips) {
+        size_t nc = n_clips(m->config.n_layers);
+        s->hstep = rq_calloc(nc, sizeof(float));
+        s->dstep = rq_calloc(nc, sizeof(double));
+        s->cm = rq_calloc(nc, sizeof(float));
+        s->cv = rq_calloc(nc, sizeof(float));
+        s->aq.step = s->hstep, s->aq.dstep = s->dstep;
+        for (int p = 0; p <= LMQ_NPOINT; p++) s->aq.qmax[p] = p == LMQ_Q || p == LMQ_K ? 2047 : 127;
     }
+    if (!rc && c->fake_quant_weights) rc = llama_build(&s->mq, &m->config);
+    if (!rc && c->distill > 0) rc = load_teacher(s);
     if (rc) {
         lm_qat_free(s);
         s = NULL;
@@ -187,6 +246,7 @@ void lm_qat_free(lm_qat *s) {
     lmq_stats_free(&s->stats);
     free(s->probs);
     free(s->scale), free(s->am), free(s->av);
+    free(s->hstep), free(s->dstep), free(s->cm), free(s->cv);
     free(s);
 }
 
@@ -213,28 +273,127 @@ static double distill(lm_qat *s, llama_train *st, const int *in, const int *tg) 
     return kl / N;
 }
 
+typedef struct {
+    const llama_model *f;
+    int len, chunk_seqs, next, end;
+    uint64_t seed;
+    uint16_t **tok;  // [end] per chunk
+    int **lens;
+    pthread_mutex_t mu;
+} synth_job;
+
+static void *synth_worker(void *arg) {
+    synth_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int c = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (c >= j->end) return NULL;
+        j->tok[c] = rq_malloc((size_t)j->chunk_seqs * j->len * sizeof(uint16_t));
+        j->lens[c] = rq_malloc(j->chunk_seqs * sizeof(int));
+        lmq_self_generate(j->f, j->chunk_seqs, j->len, j->seed * 0x9E3779B97F4A7C15ull + (uint64_t)c, j->tok[c], j->lens[c]);
+    }
+}
+
+int lm_qat_synthesize(lm_qat *s, size_t n, int max_len, uint64_t seed, int show, token_stream *out) {
+    if (!(s->cfg.distill > 0)) return rq_fail(RQ_EINPUT, "synthetic text is sampled from the distillation teacher: needs distill > 0");
+    memset(out, 0, sizeof *out);
+    int nt = s->threads < 1 ? 1 : s->threads > 8 ? 8 : s->threads, cap = 0;
+    synth_job j = {.f = &s->teacher, .len = max_len, .chunk_seqs = 32, .seed = seed};
+    pthread_mutex_init(&j.mu, NULL);
+    rq_progress pg;
+    rq_progress_start(&pg, "synthetic text: tokens", (long)n, !show);
+    size_t have = 0;
+    int done = 0;
+    while (have < n) {  // rounds of nt chunks
+        if (done + nt > cap) {
+            cap = 2 * (done + nt);
+            j.tok = rq_realloc(j.tok, cap * sizeof *j.tok);
+            j.lens = rq_realloc(j.lens, cap * sizeof *j.lens);
+        }
+        j.next = done, j.end = done + nt;
+        pthread_t th[8];
+        for (int t = 1; t < nt; t++) pthread_create(&th[t], NULL, synth_worker, &j);
+        synth_worker(&j);
+        for (int t = 1; t < nt; t++) pthread_join(th[t], NULL);
+        for (int c = done; c < done + nt; c++)
+            for (int q = 0; q < j.chunk_seqs; q++) have += j.lens[c][q];
+        done += nt;
+        rq_progress_draw(&pg, (long)(have < n ? have : n), -1, NULL);
+    }
+    rq_progress_end(&pg);
+    // chunks in order up to the first that reaches n (the last round may have made more)
+    out->tokens = rq_malloc(have * sizeof(uint16_t));
+    for (int c = 0; c < done; c++) {
+        size_t k = 0;
+        for (int q = 0; q < j.chunk_seqs; q++) k += j.lens[c][q];
+        if (out->n < n) {
+            memcpy(out->tokens + out->n, j.tok[c], k * sizeof(uint16_t));  // lmq_self_generate packs them
+            out->n += k, out->n_docs += j.chunk_seqs;
+        }
+        free(j.tok[c]), free(j.lens[c]);
+    }
+    free(j.tok), free(j.lens);
+    pthread_mutex_destroy(&j.mu);
+    return 0;
+}
+
+void lm_qat_schedule(lm_qat *s, long step, long total) {
+    qat_blend b = {s->cfg.blend_start, s->cfg.blend_end};
+    s->lambda = qat_lambda(&b, step, total);
+}
+
 double lm_qat_step(lm_qat *s, llama_train *st, const int *in, const int *tg, llama_weights *g, double *float_loss, double *kd) {
     // float forward (activations for the backward), then the integer forward replaces the output
     const llama_model *fm = s->m;
-    if (s->cfg.fake_quant_weights) lmq_fake_quant_spec(s->m, &s->mq, &s->ws), fm = &s->mq;
+    if (s->cfg.fake_quant_weights) {
+        lmq_fake_quant_spec(s->m, &s->mq, &s->ws), fm = &s->mq;
+        if (s->lambda < 1)  // blend: w + lambda (q(w) - w), the layer matrices (embedding and classifier stay int8)
+            for (int k = 0; k < LM_NMAT; k++) {
+                int rows, cols;
+                lmq_mat_shape(&s->m->config, k, &rows, &cols);
+                const float *w = lmq_mat_weights(&s->m->w, k);
+                float *wb = lmq_mat_weights(&s->mq.w, k);
+                for (size_t i = 0; i < (size_t)s->m->config.n_layers * rows * cols; i++) wb[i] = w[i] + s->lambda * (wb[i] - w[i]);
+            }
+    }
+    if (s->cfg.learn_clips) clip_steps(s), st->aq = &s->aq;  // this forward and backward only
     *float_loss = llama_train_forward(st, fm, in, tg, s->T);
     lm_model q;
     double il = NAN;
-    if (quantize_now(s, &q) == 0) {
-        il = int_pass(s, &q, in, tg, s->B, st->a.probs);
+    if (quantize_now(s, &q) == 0) {  // during a blend the backward keeps the float probabilities
+        il = int_pass(s, &q, in, tg, s->B, s->lambda < 1 ? s->probs : st->a.probs);
         lmq_free(&q);
     }
     *kd = s->cfg.distill > 0 && !isnan(il) ? distill(s, st, in, tg) : NAN;
     llama_train_backward(st, fm, g);
+    st->aq = NULL;
     return il;
 }
 
+// One Adam step on log|x| (b 0.9/0.999) from the gradient gl = d/dlog|x| = x dL/dx: x *= exp(-lr m^/sqrt(v^)).
+static float adam_log(float x, float gl, float *m, float *v, uint32_t t, float lr) {
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-12f;
+    *m = b1 * *m + (1 - b1) * gl;
+    *v = b2 * *v + (1 - b2) * gl * gl;
+    double upd = lr * (*m / (1 - pow(b1, t))) / (sqrt(*v / (1 - pow(b2, t))) + eps);
+    return (float)(x * exp(-upd));
+}
+
+// Learned clips: Adam on log clip from the LSQ gradient of the grid steps (d/dlog c = d/dlog h).
+static void update_clips(lm_qat *s) {
+    s->tc++;
+    for (size_t k = 0; k < n_clips(s->m->config.n_layers); k++) {
+        if (s->stats.clip[k] > 0) s->stats.clip[k] = adam_log(s->stats.clip[k], (float)(s->dstep[k] * s->hstep[k]), s->cm + k, s->cv + k, s->tc, s->cfg.clip_lr);
+        s->dstep[k] = 0;
+    }
+}
+
 void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
+    if (s->cfg.learn_clips) update_clips(s);
     if (!s->cfg.lsq) return;
     const llama_config *c = &s->m->config;
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-12f;
     s->t++;
-    double c1 = 1 - pow(b1, s->t), c2 = 1 - pow(b2, s->t);
     for (int k = 0; k < LM_NMAT; k++) {
         int rows, cols, lo, hi;
         lmq_mat_shape(c, k, &rows, &cols);
@@ -246,20 +405,8 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
             float sc = s->scale[off + r];
             const float *wr = w + (size_t)r * cols;
             float *gr = gw + (size_t)r * cols;
-            double ds = 0;
-            for (int j = 0; j < cols; j++) {
-                float v = wr[j] / sc;
-                long q = lroundf(v);
-                if (q > hi || q < lo) ds += (double)gr[j] * (q > hi ? hi : lo), gr[j] = 0;  // clipped: no weight gradient
-                else ds += (double)gr[j] * (q - v);
-            }
-            // Adam on log|s|: d/dlog|s| = s dL/ds
-            float gl = (float)(ds * sc);
-            float *m = s->am + off + r, *v = s->av + off + r;
-            *m = b1 * *m + (1 - b1) * gl;
-            *v = b2 * *v + (1 - b2) * gl * gl;
-            double upd = s->cfg.scale_lr * (*m / c1) / (sqrt(*v / c2) + eps);
-            s->scale[off + r] = (float)(sc * exp(-upd));
+            double ds = lmq_lsq_row_grad(wr, gr, cols, sc, lo, hi, s->lambda);
+            s->scale[off + r] = adam_log(sc, (float)(ds * sc), s->am + off + r, s->av + off + r, s->t, s->cfg.scale_lr);
         }
     }
 }
@@ -267,9 +414,9 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
 int lm_qat_int_model(lm_qat *s, lm_model *qm) {
     // Re-calibrate on the current weights (same calibration tokens), so the ranges follow the
     // fine-tuned model.
-    if (s->cfg.recalibrate) {
+    if (s->cfg.recalibrate && !s->cfg.learn_clips) {
         lmq_stats fresh;
-        if (calibrate(s, &fresh) == 0) {
+        if (recalibrate(s, &fresh) == 0) {
             memcpy(s->stats.clip, fresh.clip, n_clips(s->m->config.n_layers) * sizeof(float));
             lmq_stats_free(&fresh);
         }
@@ -300,6 +447,12 @@ const float *lm_qat_clips(const lm_qat *s, int *n) {
     return s->stats.clip;
 }
 
+static int has_section(const rqf_file *f, const char *tag) {
+    for (int i = 0; i < f->n; i++)
+        if (memcmp(f->sec[i].tag, tag, 4) == 0) return 1;
+    return 0;
+}
+
 void lm_qat_save(const lm_qat *s, rqf_writer *w) {
     rq_buf *b = rqf_section_begin(w, "LQAT");
     int np = (int)n_clips(s->stats.n_layers);
@@ -314,12 +467,27 @@ void lm_qat_save(const lm_qat *s, rqf_writer *w) {
         rq_buf_f32s(b, s->av, s->n_scale);
         rq_buf_u32(b, s->t);
     }
+    if (s->cfg.learn_clips) {  // the clips themselves are LQAT's
+        b = rqf_section_begin(w, "LQAC");
+        rq_buf_u32(b, (uint32_t)np);
+        rq_buf_f32s(b, s->cm, np);
+        rq_buf_f32s(b, s->cv, np);
+        rq_buf_u32(b, s->tc);
+    }
 }
 
-static int has_section(const rqf_file *f, const char *tag) {
-    for (int i = 0; i < f->n; i++)
-        if (memcmp(f->sec[i].tag, tag, 4) == 0) return 1;
-    return 0;
+// Read LQAC (the learned clips' Adam state) into s.
+static int get_lqac(lm_qat *s, const rqf_file *file) {
+    if (!has_section(file, "LQAC")) return rq_fail(RQ_EINPUT, "%s: no LQAC section: the checkpoint was not trained with $.qat.learn_clips", file->path);
+    rq_reader r;
+    int rc = rqf_section(file, "LQAC", &r);
+    if (rc) return rc;
+    uint32_t np = rq_rd_u32(&r, "clip count");
+    if (r.err) return r.err;
+    if (np != n_clips(s->m->config.n_layers)) return rq_fail(RQ_EINPUT, "%s: LQAC: %u clips for %d layers", file->path, np, s->m->config.n_layers);
+    if ((rc = rq_rd_f32s(&r, s->cm, np, "Adam m")) || (rc = rq_rd_f32s(&r, s->cv, np, "Adam v"))) return rc;
+    s->tc = rq_rd_u32(&r, "updates");
+    return r.err;
 }
 
 // Read LQAT for a model of n_layers: weight spec and clips (st initialised here).
@@ -387,6 +555,7 @@ int lm_qat_resume(lm_qat *s, const rqf_file *file) {
             if (got < 0) rc = -got;
             else if (got == 0) rc = rq_fail(RQ_EINPUT, "%s: no LQSC section: the checkpoint was not trained with $.qat.lsq", file->path);
         }
+        if (!rc && s->cfg.learn_clips) rc = get_lqac(s, file);
     }
     lmq_stats_free(&st);
     return rc;

@@ -9,9 +9,12 @@
 // the weight rounding into the float master weights. What the optimiser sees is exactly what
 // `retroqat run` executes.
 //
-// The target is the training text, or with "distill" d > 0 a mix with the frozen init model's
-// distribution, (1 - d) onehot + d p_teacher (knowledge distillation): d = 1 trains the integer
-// model to reproduce the float model it started from, rather than to fit the text better.
+// The target is the training text, or with "distill" d > 0 a mix with a frozen float teacher's
+// distribution, (1 - d) onehot + d p_teacher (knowledge distillation). The teacher is the init
+// model as it was at the start (d = 1 then trains the integer model to reproduce the float model
+// it started from, rather than to fit the text better), or "teacher": any float model file of the
+// same vocabulary (rq_llama_float_open: a llama2.c .bin, a llama checkpoint, or a QAT
+// checkpoint's float master weights), e.g. a model already fine-tuned on the text.
 //
 // QAT is a mode of the llama family (train/llama_family.h: its config, flags, data, trainer and
 // outputs): a config is QAT when it has a "qat" object ("model": "llama-int8" is a synonym of
@@ -32,8 +35,21 @@
 // calib_tokens: 0 calibrates the static clips as `retroqat export` does (sequences sampled from
 // the model itself, qat/lm_quant.h), so step 0 is exactly the post-training-quantised model; n > 0
 // uses the first n training tokens instead. recalibrate: refresh the clips on the current weights
-// at every evaluation. QAT needs "init" (the float checkpoint to start from), and its defaults of
-// the other sections differ from float training's: train {steps 200, batch 8, lr 1e-4, warmup 10,
+// at every evaluation (on the float masters, or with "calib_quantized": true on the fake-quantised
+// weights the kernel runs).
+// "learn_clips": true learns the clips instead (LSQ on activations): the float forward
+// fake-quantises every contract point (model/llama_train.h llama_actq: int8 points on the grid
+// clip/127, q and k on the int16 grid clip/(127*16) within +-2047, before and after RoPE), the
+// backward passes straight through inside the grid and adds the LSQ gradient of each point's
+// step; Adam ("clip_lr", default 1e-3) moves log clip once per optimiser step (checkpoint section
+// LQAC: u32 count, count x f32 Adam m, count x f32 Adam v, u32 updates), and there is no
+// recalibration. Export folds the learned clips into the (m, p, k) requantisations as it folds
+// calibrated ones.
+// "blend_start", "blend_end" (fractions of the run, default 0, 0: off): progressive quantisation,
+// see lm_qat_schedule.
+// QAT needs "init" (the float model to start from: a llama2.c .bin, a llama checkpoint, or a QAT
+// checkpoint's float master weights), and its defaults of the other sections differ from float
+// training's: train {steps 200, batch 8, lr 1e-4, warmup 10,
 // weight_decay 0, eval_every 50}, data.valid_tokens 16384, out "runs/llama-int8".
 // In metrics.jsonl a step's "loss" is the integer model's cross-entropy on the batch, "float_loss"
 // that of the float forward the backward used (on the quantised weights with fake_quant_weights),
@@ -58,6 +74,7 @@
 #include <stdint.h>
 
 #include "base/rqfile.h"
+#include "data/textdata.h"
 #include "infer/lm_kernel.h"
 #include "model/llama.h"
 #include "model/llama_train.h"
@@ -72,6 +89,13 @@ typedef struct {
     int ternary;             // 2-bit matrices on {-1, 0, +1}
     int lsq;                 // learned per-row weight steps (LSQ) instead of the per-step search
     float scale_lr;          // Adam step size of the learned steps' logarithms
+    char teacher[1024];      // distillation teacher (a float model file), "" for the init model
+    int learn_clips;         // learned activation clips (LSQ on the static activation scales)
+    float clip_lr;           // Adam step size of their logarithms
+    float blend_start, blend_end;  // progressive quantisation of the weights (fractions of the run)
+    int calib_quantized;     // recalibrate on the fake-quantised weights rather than the float masters
+    int synthetic_tokens;    // text sampled from the teacher to train on besides the training text
+    float synthetic_frac;    // share of a batch's windows drawn from it
 } lm_qat_cfg;
 
 typedef struct lm_qat lm_qat;
@@ -79,10 +103,27 @@ typedef struct lm_qat lm_qat;
 // QAT of m, the float master weights (the caller's; its optimiser updates them in place), on
 // batches of batch x seq_len tokens. Calibrates the static activation clips on m as it is now,
 // from calib[0..n) when c->calib_tokens > 0 (calib must outlive the state: recalibration reads
-// it again); with distill, keeps a frozen copy of m as the teacher. RQ_THREADS sets the integer
+// it again); with distill, loads c->teacher or keeps a frozen copy of m as the teacher. RQ_THREADS sets the integer
 // pass's threads (default: all CPUs).
 int lm_qat_new(lm_qat **q, const lm_qat_cfg *c, const llama_model *m, const uint16_t *calib, size_t n, int batch, int seq_len);
 void lm_qat_free(lm_qat *q);
+
+// Text sampled from the distillation teacher (temperature 1, from BOS, each story ended by the
+// model's BOS as in lmq_self_generate) until at least n tokens: chunks of 32 stories of up to
+// max_len tokens, chunk c from seed (seed, c), sampled on the threads and concatenated in chunk
+// order (the same stream whatever the thread count), into *out (token_stream_free). With
+// "synthetic_tokens" the family draws "synthetic_frac" of each batch's windows from it: more text
+// for long low-bit runs than the training file has, labelled by the teacher's distribution (and
+// the sampled next token). show: a progress line.
+int lm_qat_synthesize(lm_qat *q, size_t n, int max_len, uint64_t seed, int show, token_stream *out);
+
+// Progressive quantisation ("blend_start", "blend_end", qat/quant.h's cosine ramp): before the
+// optimiser step `step` of `total`, set lambda. While lambda < 1 the float forward runs on the
+// blended weights w + lambda (q(w) - w) and the backward uses its own probabilities (the integer
+// loss is still measured and reported); the weight gradient is straight through where w is inside
+// the grid and (1 - lambda) of it where w clips, the steps' LSQ gradient is lambda times theirs.
+// From lambda = 1 on (the default throughout) the loss is the integer model's as above.
+void lm_qat_schedule(lm_qat *q, long step, long total);
 
 // One batch (in/tg: batch x seq_len tokens): the float forward into st (on the fake-quantised
 // weights), the integer pass's probabilities in place of the float ones (distilled), the

@@ -204,6 +204,17 @@ void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, 
     lmq_quantize_rows_grid(w, rows, cols, -qmax, qmax, q, scale);
 }
 
+double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, float lambda) {
+    double ds = 0;
+    for (int j = 0; j < cols; j++) {
+        float v = w[j] / s;
+        long q = lroundf(v);  // lmq_quant_row's rounding
+        if (q > hi || q < lo) ds += (double)g[j] * (q > hi ? hi : lo), g[j] *= 1 - lambda;
+        else ds += (double)g[j] * (q - v);
+    }
+    return ds * lambda;
+}
+
 // Quantise each row of w [rows][cols] in place to its dequantised value q * s, on the grid
 // [lo, hi] with the steps s (rows of them) or, when s is NULL, the search's.
 static void fake_quant_rows(float *w, int rows, int cols, int lo, int hi, const float *s) {
@@ -422,6 +433,32 @@ void lmq_free(lm_model *m) {
     }
 #undef F
     memset(m, 0, sizeof *m);
+}
+
+void lmq_unpack_i8(lm_model *m) {
+    const lm_config *c = &m->c;
+    int rows[LM_NMAT], cols[LM_NMAT];
+    llama_config fc = {.dim = c->dim, .hidden_dim = c->hidden_dim, .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads};
+    for (int k = 0; k < LM_NMAT; k++) lmq_mat_shape(&fc, k, &rows[k], &cols[k]);
+    for (int l = 0; l < c->n_layers; l++) {
+        lm_layer *L = &m->layers[l];
+        lm_mat *ms[LM_NMAT] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3};
+        for (int k = 0; k < LM_NMAT; k++) {
+            int bits = c->mbits[k], stride = lm_row_bytes(bits, cols[k]);
+            if (bits == 8) continue;
+            const uint8_t *pk = ms[k]->w;
+            int8_t *q = own(m, (size_t)rows[k] * cols[k]);
+            for (int r = 0; r < rows[k]; r++)
+                for (int j = 0; j < cols[k]; j++) {
+                    int b = pk[(size_t)r * stride + j * bits / 8] >> (bits * j % 8) & ((1 << bits) - 1);
+                    q[(size_t)r * cols[k] + j] = (int8_t)(bits == 4 ? lm_i4(b) : lm_i2(b));
+                }
+            free((void *)ms[k]->w);
+            ms[k]->w = q;
+        }
+    }
+    memset(m->c.mbits, 8, sizeof m->c.mbits);
+    m->c.wbits = 8;
 }
 
 static int calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n, lmq_stats *st, int show) {

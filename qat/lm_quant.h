@@ -83,6 +83,11 @@ typedef struct {
 // (e.g. a requantisation multiplier that would need a left shift).
 int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, lm_model *out);
 void lmq_free(lm_model *m);
+// The same integer model with every int4 / 2-bit layer matrix stored as int8 codes (mbits 8; rows,
+// requantisations and everything else unchanged): the accumulators are the same exact integer sums,
+// so lm_forward's logits are the same bit for bit (tests/test_lm_qat.c), and the host runs the int8
+// kernel, which the compiler vectorises (QAT's integer pass over every batch). Not an image format.
+void lmq_unpack_i8(lm_model *m);
 
 // Post-training quantisation in one call. Calibration data: tokens[n] when given (cut into
 // sequences of calib_len starting at position 0), else the default: LMQ_CALIB_SEQS sequences of
@@ -111,6 +116,12 @@ void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, 
 // One row at a given step s (any sign, non-zero): q_j = clamp(round(w_j / s), lo, hi), round half
 // away from zero. Every quantiser of the layer matrices goes through this rounding.
 void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int8_t *q);
+// LSQ (learned step size) backward of one row blended toward its grid, w_hat = w + lambda (s q - w)
+// with q_j = clamp(round(w_j / s), lo, hi) (lambda = 1: the quantised row): given g = dL/dw_hat
+// (cols), turns g into dL/dw in place, straight through where round(w_j / s) is inside the grid
+// and (1 - lambda) g_j where it clips, and returns
+//     dL/ds = lambda (sum_inside g_j (q_j - w_j / s) + sum_clipped g_j q_j).
+double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, float lambda);
 // dst = src with every matrix the integer model quantises replaced by its quantised values, in
 // float: the layer matrices per row at wbits (8 or 4), the embedding (and an unshared classifier)
 // per row at int8, exactly as lmq_quantize chooses them; norm weights unchanged. dst has src's

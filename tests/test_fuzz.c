@@ -27,7 +27,8 @@
 // Adding a format (e.g. a new target's image) is one row: a name, a seed (a file the fixture
 // setup writes into the seed folder, see make_seeds, or a path in the shared data), the CLI
 // arguments with {IN} for the mutated file ({S} = seed folder, {T} = an empty scratch folder per
-// case, {TOK} = the shared tokenizer), the checksum it carries, and whether it is text.
+// case, {TOK} = the shared tokenizer), the checksum it carries, whether it is text, and where
+// under {T} to copy the input when the program finds it by name (--resume's last.ckpt).
 #include "tests/testutil.h"
 
 #include <errno.h>
@@ -58,28 +59,32 @@ typedef struct {
     int sum;           // checksum to recompute after mutating
     int text;          // text format: add the text mutations
     int any_exit;      // the program chooses its exit code (.COM): only signals, reports, hangs fail
+    const char *place; // or a path under {T} the input is copied to before the run (a file the
+                       // program finds by name, e.g. run/last.ckpt for --resume), next to the
+                       // rest of the seed's folder (the run's other files); NULL: none
 } fuzz_format;
 
 static const fuzz_format FORMATS[] = {
-    {"chat-data", "chat.txt", "data-stats {IN} --json", SUM_NONE, 1, 0},
-    {"chat-config", "chat.json", "train {IN} --out {T}/run --quiet --epochs 1", SUM_NONE, 1, 0},
-    {"llama-config", "llama.json", "train {IN} --out {T}/run --quiet --steps 2", SUM_NONE, 1, 0},
-    {"llama-bin-v0", "llama/model.bin", "generate {IN} -z {TOK} -n 8 -s 1", SUM_NONE, 0, 0},
-    {"llama-bin-v1", "v1.bin", "generate {IN} -z {TOK} -n 8 -s 1", SUM_NONE, 0, 0},
-    {"tokenizer", "{D}/llama2c/tok512.bin", "generate {S}/llama/model.bin -z {IN} -n 8 -s 1", SUM_NONE, 0, 0},
-    {"rqm-le-int8", "le8.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0},
-    {"rqm-be-int8", "be8.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0},
-    {"rqm-le-int4", "le4.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0},
-    {"rqm-be-int4", "be4.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0},
-    {"chat-ckpt-eval", "chat/best.ckpt", "eval {IN} --json --data {S}/chat.txt", SUM_RQF, 0, 0},
-    {"chat-ckpt-chat", "chat/best.ckpt", "chat {IN} hello", SUM_RQF, 0, 0},
-    {"llama-ckpt", "llama/best.ckpt", "generate {IN} -z {TOK} -n 8 -s 1", SUM_RQF, 0, 0},
-    {"qat-ckpt", "qat/best.ckpt", "export {IN} --target host -o {T}/o.rqm", SUM_RQF, 0, 0},
-    {"cpm-com", "chat.com", "run --target cpm --dir {T} --timeout 10 --max-tstates 3e7 {IN} hello", SUM_NONE, 0, 1},
-    {"zx48-tap", "chat.tap", "run --target zx48 --timeout 10 --max-tstates 3e7 {IN} hello", SUM_TAP, 0, 1},
-    {"c64-prg", "c64/hi.prg", "run --target c64 --machine c64 --timeout 2 --prg {IN} {S}/c64 hello", SUM_NONE, 0, 1},
-    {"sim65-prg", "c64/hi.sim", "run --target c64 --machine m6502 --timeout 2 --prg {IN} {S}/c64 hello", SUM_NONE, 0, 1},
-    {"c64-reu", "c64/model.reu", "run --target c64 --machine c64 --timeout 2 --reu {IN} {S}/c64 hello", SUM_NONE, 0, 1},
+    {"chat-data", "chat.txt", "data-stats {IN} --json", SUM_NONE, 1, 0, NULL},
+    {"chat-config", "chat.json", "train {IN} --out {T}/run --quiet --epochs 1", SUM_NONE, 1, 0, NULL},
+    {"llama-config", "llama.json", "train {IN} --out {T}/run --quiet --steps 2", SUM_NONE, 1, 0, NULL},
+    {"llama-bin-v0", "llama/model.bin", "generate {IN} -z {TOK} -n 8 -s 1", SUM_NONE, 0, 0, NULL},
+    {"llama-bin-v1", "v1.bin", "generate {IN} -z {TOK} -n 8 -s 1", SUM_NONE, 0, 0, NULL},
+    {"tokenizer", "{D}/llama2c/tok512.bin", "generate {S}/llama/model.bin -z {IN} -n 8 -s 1", SUM_NONE, 0, 0, NULL},
+    {"rqm-le-int8", "le8.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
+    {"rqm-be-int8", "be8.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
+    {"rqm-le-int4", "le4.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
+    {"rqm-be-int4", "be4.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
+    {"chat-ckpt-eval", "chat/best.ckpt", "eval {IN} --json --data {S}/chat.txt", SUM_RQF, 0, 0, NULL},
+    {"chat-ckpt-chat", "chat/best.ckpt", "chat {IN} hello", SUM_RQF, 0, 0, NULL},
+    {"llama-ckpt", "llama/best.ckpt", "generate {IN} -z {TOK} -n 8 -s 1", SUM_RQF, 0, 0, NULL},
+    {"qat-ckpt", "qat/best.ckpt", "export {IN} --target host -o {T}/o.rqm", SUM_RQF, 0, 0, NULL},
+    {"qat-resume", "qatlc/last.ckpt", "train {S}/qatlc.json --out {T}/run --resume --quiet", SUM_RQF, 0, 0, "run/last.ckpt"},
+    {"cpm-com", "chat.com", "run --target cpm --dir {T} --timeout 10 --max-tstates 3e7 {IN} hello", SUM_NONE, 0, 1, NULL},
+    {"zx48-tap", "chat.tap", "run --target zx48 --timeout 10 --max-tstates 3e7 {IN} hello", SUM_TAP, 0, 1, NULL},
+    {"c64-prg", "c64/hi.prg", "run --target c64 --machine c64 --timeout 2 --prg {IN} {S}/c64 hello", SUM_NONE, 0, 1, NULL},
+    {"sim65-prg", "c64/hi.sim", "run --target c64 --machine m6502 --timeout 2 --prg {IN} {S}/c64 hello", SUM_NONE, 0, 1, NULL},
+    {"c64-reu", "c64/model.reu", "run --target c64 --machine c64 --timeout 2 --reu {IN} {S}/c64 hello", SUM_NONE, 0, 1, NULL},
 };
 #define N_FORMATS (int)(sizeof FORMATS / sizeof FORMATS[0])
 
@@ -127,15 +132,20 @@ static int make_seeds(void **state) {
              tok, path, path);
     rq_test_write(cfg, text);
     run_ok("llama", "train %s --out %s/llama --quiet%s", cfg, seeds, "");
-    snprintf(cfg, sizeof cfg, "%s/qat.json", seeds);
-    snprintf(text, sizeof text,
-             "{\"model\": \"llama-int8\", \"init\": \"%s/llama/model.bin\", \"tokenizer\": \"%s\",\n"
-             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 256},\n"
-             " \"train\": {\"steps\": 2, \"batch\": 2, \"seq_len\": 32, \"lr\": 1e-4, \"warmup\": 1, \"eval_every\": 2, \"seed\": 3},\n"
-             " \"qat\": {\"wbits\": 8, \"calib_tokens\": 256}}\n",
-             seeds, tok, path, path);
-    rq_test_write(cfg, text);
-    run_ok("qat", "train %s --out %s/qat --quiet%s", cfg, seeds, "");
+    // QAT runs: int8; 2-bit with learned steps and clips (LQSC, LQAC: read back by --resume)
+    const char *qat[2][2] = {{"qat", "\"wbits\": 8, \"calib_tokens\": 256"},
+                             {"qatlc", "\"wbits\": 2, \"calib_tokens\": 256, \"lsq\": true, \"learn_clips\": true"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cfg, sizeof cfg, "%s/%s.json", seeds, qat[i][0]);
+        snprintf(text, sizeof text,
+                 "{\"model\": \"llama-int8\", \"init\": \"%s/llama/model.bin\", \"tokenizer\": \"%s\",\n"
+                 " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 256},\n"
+                 " \"train\": {\"steps\": 2, \"batch\": 2, \"seq_len\": 32, \"lr\": 1e-4, \"warmup\": 1, \"eval_every\": 2, \"seed\": 3},\n"
+                 " \"qat\": {%s}}\n",
+                 seeds, tok, path, path, qat[i][1]);
+        rq_test_write(cfg, text);
+        run_ok(qat[i][0], "train %s --out %s/%s --quiet", cfg, seeds, qat[i][0]);
+    }
     const char *rqm[4][2] = {{"le8", ""}, {"be8", " --endian big"}, {"le4", " --wbits 4"}, {"be4", " --endian big --wbits 4"}};
     for (int i = 0; i < 4; i++) {
         char o[4400];
@@ -444,6 +454,12 @@ static int run_case(const fuzz_format *f, const char *in, double timeout, tally 
     char store[16384], line[16384], errpath[4300];
     char *argv[64];
     build_argv(f->args, in, argv, 64, store, sizeof store, line);
+    if (f->place) {  // the seed's folder, then the input over the file it names
+        char pc[20000];
+        snprintf(pc, sizeof pc, "d=\"$(dirname '%s/%s')\" && mkdir -p \"$d\" && cp -r '%s/%.*s'/. \"$d\" && cp '%s' '%s/%s'", scratch, f->place,
+                 seeds, (int)(strrchr(f->seed, '/') - f->seed), f->seed, in, scratch, f->place);
+        if (system(pc) != 0) fail_msg("cannot place %s", in);
+    }
     snprintf(errpath, sizeof errpath, "%s.stderr", scratch);
     pid_t pid = fork();
     if (pid == 0) {

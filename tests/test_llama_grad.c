@@ -248,6 +248,104 @@ static void test_whole_model(void **state) {
     model_case(0);
 }
 
+// ---- activation fake quantisation (llama_actq): STE and LSQ ----------------------------------------
+// The whole model with every quantisation point fake-quantised on a coarse grid (qmax 7; Q and K,
+// quantised before and after RoPE, qmax 31) at steps that clip the top of each point's range. The
+// backward's gradients (STE for the weights, LSQ for the steps) are checked by central differences
+// on the frozen forward (llama_train.h), which equals the real forward where it froze and whose
+// exact gradients the STE/LSQ rules are.
+typedef struct { model_ctx *c; llama_actq *aq; } actq_ctx;
+static double actq_loss(void *p) {
+    actq_ctx *a = p;
+    return llama_train_forward(&a->c->s, &a->c->m, a->c->in, a->c->tg, a->c->T);
+}
+static void test_actq_lsq(void **state) {
+    (void)state;
+    llama_config cfg = {.dim = 16, .hidden_dim = 20, .n_layers = 2, .n_heads = 2, .n_kv_heads = 1,
+                        .vocab_size = 13, .seq_len = 8, .shared_classifier = 1};
+    model_ctx c = {.T = 7};
+    assert_int_equal(llama_build(&c.m, &cfg), 0);
+    llama_init_random(&c.m, 21);
+    for (size_t i = 0; i < c.m.n_params; i++) c.m.params[i] = c.m.params[i] * 3.0f;
+    int B = 2, NS = cfg.n_layers * LLAMA_PT_NLAYER + 1;
+    llama_train_build(&c.s, &cfg, B, c.T, 2);
+    c.in = malloc(B * c.T * sizeof(int));
+    c.tg = malloc(B * c.T * sizeof(int));
+    for (int i = 0; i < B * c.T; i++) c.in[i] = (int)pcg32_bounded(&rng, 13), c.tg[i] = (int)pcg32_bounded(&rng, 13);
+    // the range of every point: a forward on a grid too fine to matter, reading the kept values
+    float *step = malloc(NS * sizeof(float));
+    double *dstep = calloc(NS, sizeof(double));
+    llama_actq aq = {.step = step, .dstep = dstep};
+    for (int i = 0; i < NS; i++) step[i] = 1e-6f;
+    for (int p = 0; p <= LLAMA_PT_NLAYER; p++) aq.qmax[p] = 1 << 30;
+    c.s.aq = &aq;
+    float plain = (float)model_loss(&c);
+    const llama_actq_pre *P = &c.s.pre;
+    int BT = B * c.T, C = cfg.dim, H = cfg.hidden_dim, K = llama_kv_dim(&cfg);
+    size_t LBT = (size_t)BT;
+    for (int i = 0; i < NS; i++) {
+        int l = i / LLAMA_PT_NLAYER, p = i % LLAMA_PT_NLAYER;
+        const float *v[LLAMA_PT_NLAYER] = {P->ln1, P->q1, P->k1, P->v, P->atty, P->ln2, P->h1, P->h3, P->g};
+        int n[LLAMA_PT_NLAYER] = {C, C, K, K, C, C, H, H, H};
+        const float *x = i == NS - 1 ? P->lnf : v[p] + l * LBT * n[p];
+        size_t cnt = (size_t)BT * (i == NS - 1 ? C : n[p]);
+        float mx = 0;
+        for (size_t j = 0; j < cnt; j++) mx = fmaxf(mx, fabsf(x[j]));
+        int qm = i < NS - 1 && (p == LLAMA_PT_Q || p == LLAMA_PT_K) ? 31 : 7;
+        step[i] = 0.7f * mx / qm;  // the top 30% of the range clips
+    }
+    for (int p = 0; p <= LLAMA_PT_NLAYER; p++) aq.qmax[p] = p == LLAMA_PT_Q || p == LLAMA_PT_K ? 31 : 7;
+    float *gmem = calloc(c.m.n_params, 4);
+    llama_weights g;
+    llama_point_weights(&g, &cfg, gmem);
+    double base = model_loss(&c);
+    printf("  loss unquantised %.4f, fake-quantised %.4f\n", plain, base);
+    assert_true(fabs(base - plain) > 1e-2);  // the grid is coarse enough to matter
+    llama_train_backward(&c.s, &c.m, &g);
+    aq.frozen = 1;
+    actq_ctx a = {&c, &aq};
+    assert_float_equal(actq_loss(&a), base, 1e-5);  // the frozen forward is the real one where it froze
+    float *ds = malloc(NS * sizeof(float));
+    for (int i = 0; i < NS; i++) ds[i] = (float)dstep[i];
+    // steps: relative perturbations (the step sizes differ by orders of magnitude)
+    double worst = 0, biggest = 0;
+    double *num = malloc(NS * sizeof(double));
+    for (int i = 0; i < NS; i++) {
+        float keep = step[i], h = 1e-2f * keep;
+        step[i] = keep + h;
+        double up = actq_loss(&a);
+        step[i] = keep - h;
+        double down = actq_loss(&a);
+        step[i] = keep;
+        num[i] = (up - down) / (2.0 * h) * keep;  // d/dlog h
+        biggest = fmax(biggest, fabs(num[i]));
+    }
+    for (int i = 0; i < NS; i++) {
+        double err = fabs(ds[i] * step[i] - num[i]) / fmax(fabs(num[i]), 0.05 * biggest);
+        worst = fmax(worst, err);
+        if (err > 1e-2) fail_msg("step %d (layer %d point %d): analytic %.6g numeric %.6g (d/dlog h)", i, i / LLAMA_PT_NLAYER,
+                                 i % LLAMA_PT_NLAYER, ds[i] * step[i], num[i]);
+    }
+    assert_true(biggest > 1e-3);
+    printf("  %-32s max rel error %.2e (max |grad| %.3g)\n", "actq steps (d/dlog h)", worst, biggest);
+    struct { const char *n; float *p; float *gp; size_t count; float h; } t[] = {
+        {"actq rms_att", c.m.w.rms_att, g.rms_att, 2 * 16, 1e-2f},
+        {"actq wq", c.m.w.wq, g.wq, 2 * 16 * 16, 1e-2f},
+        {"actq wk", c.m.w.wk, g.wk, 2 * 8 * 16, 1e-2f},
+        {"actq wv", c.m.w.wv, g.wv, 2 * 8 * 16, 1e-2f},
+        {"actq wo", c.m.w.wo, g.wo, 2 * 16 * 16, 1e-2f},
+        {"actq w1", c.m.w.w1, g.w1, 2 * 20 * 16, 1e-2f},
+        {"actq w2", c.m.w.w2, g.w2, 2 * 16 * 20, 1e-2f},
+        {"actq w3", c.m.w.w3, g.w3, 2 * 20 * 16, 1e-2f},
+        {"actq rms_final", c.m.w.rms_final, g.rms_final, 16, 1e-2f},
+        {"actq token_embedding", c.m.w.token_embedding, g.token_embedding, (size_t)13 * 16, 1e-3f},  // small values: a small h
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) check_floor(t[i].n, t[i].p, t[i].gp, t[i].count, 3, t[i].h, 1e-2, actq_loss, &a);
+    free(num), free(ds), free(step), free(dstep), free(gmem), free(c.in), free(c.tg);
+    llama_train_free(&c.s);
+    llama_free(&c.m);
+}
+
 // The thread count changes only who computes what: every reduction has a fixed order, so the
 // loss and gradients are bitwise identical with 1, 2 and 3 threads (stories260K-like shape).
 static void test_threads_bitwise_identical(void **state) {
@@ -291,6 +389,7 @@ int main(void) {
         cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_crossentropy),
         cmocka_unit_test(test_whole_model),
+        cmocka_unit_test(test_actq_lsq),
         cmocka_unit_test(test_threads_bitwise_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "base/binio.h"
 #include "base/endian.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "data/tokenizer.h"
 #include "qat/lm_intgen.h"
 #include "qat/lm_qat.h"
@@ -208,10 +209,10 @@ static void test_qat_end_to_end(void **state) {
     free(out), free(err);
 }
 
-// Learned steps with mixed precision (int8 wq, int4 wk, 2-bit everywhere else): the trainer's
-// validation integer loss is eval's on the image it wrote (a version 3 image), export of the
-// checkpoint writes the same bytes, `run` on it equals the in-process integer pass, the steps
-// moved, and --resume reads them back.
+// Learned steps and activation clips with mixed precision (int8 wq, int4 wk, 2-bit everywhere
+// else): the trainer's validation integer loss is eval's on the image it wrote (a version 3
+// image), export of the checkpoint writes the same bytes, `run` on it equals the in-process
+// integer pass, the steps and the clips moved, and --resume reads them back.
 static void test_qat_lsq_mixed(void **state) {
     (void)state;
     char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
@@ -228,7 +229,8 @@ static void test_qat_lsq_mixed(void **state) {
              "{\"model\": \"llama\", \"init\": \"%s\", \"tokenizer\": \"%s\",\n"
              " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 513},\n"
              " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 1e-3, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
-             " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024}}\n",
+             " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024,\n"
+             "         \"learn_clips\": true, \"clip_lr\": 0.01}}\n",
              model, tok, train, valid);
     rq_test_write(cfg, text);
     int rc = rq_test_run(&out, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
@@ -246,8 +248,33 @@ static void test_qat_lsq_mixed(void **state) {
     assert_same_file(p0, p1);
     snprintf(p1, sizeof p1, "%s/run/metrics.jsonl", dir);
     double trained = best_int_loss(p1);
+    // the clips (the evaluations at steps 2 and 4 report them) moved at every point, and stayed > 0
+    char *metrics = slurp(p1, NULL);
+    double clip_at[2][64];
+    int ne = 0, nclip = 0;
+    for (char *line = strtok(metrics, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *cl = o ? cJSON_GetObjectItemCaseSensitive(o, "clips") : NULL;
+        if (cl && ne < 2) {
+            nclip = 0;
+            for (const cJSON *pt = cl->child; pt; pt = pt->next) {
+                if (cJSON_IsArray(pt))
+                    for (const cJSON *v = pt->child; v && nclip < 64; v = v->next) clip_at[ne][nclip++] = v->valuedouble;
+                else if (nclip < 64) clip_at[ne][nclip++] = pt->valuedouble;
+            }
+            ne++;
+        }
+        cJSON_Delete(o);
+    }
+    free(metrics);
+    assert_int_equal(ne, 2);
+    assert_int_equal(nclip, 5 * 9 + 1);
+    for (int i = 0; i < nclip; i++) {
+        assert_true(clip_at[1][i] > 0);
+        if (clip_at[0][i] == clip_at[1][i]) fail_msg("clip %d did not move between the evaluations (%g)", i, clip_at[0][i]);
+    }
     double il = eval_int_loss(bin, model, valid, tok, p0, "--no-ptq");
-    printf("QAT 2-bit mixed, learned steps (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
+    printf("QAT 2-bit mixed, learned steps and clips (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
     assert_true(fabs(il - trained) < 1e-6);
     snprintf(p1, sizeof p1, "%s/run/best.ckpt", dir);
     assert_run_matches(bin, p1, p0, tok);
@@ -391,10 +418,169 @@ static void test_learned_steps_are_the_kernels(void **state) {
     llama_free(&f), llama_free(&fq);
 }
 
+// The trainer's integer pass runs the low-bit matrices unpacked to int8 codes (lmq_unpack_i8): the
+// logits are the packed kernel's (lm_matvec_i4 / lm_matvec_i2) bit for bit, at every width and mixed.
+static void test_unpacked_is_the_kernel(void **state) {
+    (void)state;
+    llama_model f;
+    if (llama_load(&f, rq_test_data("llama2c/stories260K.bin"))) fail_msg("%s", rq_last_error());
+    const lmq_wspec specs[] = {lmq_wspec_uniform(4), lmq_wspec_uniform(2), {{8, 4, 2, 2, 4, 2, 8}, 0, NULL}, {{2, 2, 2, 2, 2, 2, 2}, 1, NULL}};
+    for (int v = 0; v < 4; v++) {
+        lm_model a, b;
+        assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &specs[v], &a), 0);
+        assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &specs[v], &b), 0);
+        lmq_unpack_i8(&b);
+        assert_int_equal(b.c.wbits, 8);
+        void *ma = calloc(1, lm_state_bytes(&a.c)), *mb = calloc(1, lm_state_bytes(&b.c));
+        lm_state sa, sb;
+        lm_state_init(&sa, &a.c, ma);
+        lm_state_init(&sb, &b.c, mb);
+        int tok = 1;
+        for (int pos = 0; pos < 96; pos++) {
+            int32_t *la = lm_forward(&a, &sa, tok, pos), *lb = lm_forward(&b, &sb, tok, pos);
+            assert_memory_equal(la, lb, (size_t)a.c.vocab_size * sizeof(int32_t));
+            tok = (lm_argmax(la, a.c.vocab_size) + pos * 37) % a.c.vocab_size;  // varied inputs
+        }
+        free(ma), free(mb);
+        lmq_free(&a), lmq_free(&b);
+    }
+    llama_free(&f);
+}
+
+// ---- finite-difference check of the learned weight steps' backward (lmq_lsq_row_grad) -------------
+// A tiny random model whose layer matrices are blended toward their grid, w_hat = w + lambda (s q - w),
+// at 2 and 4 bits, lambda 1 and 0.6, steps 0.8x the search's (so rows clip). The backward's weight
+// and step gradients are compared with central differences of the loss on the frozen surrogate
+// w_hat = w + lambda s (q0 - w0 / s0) inside the grid, (1 - lambda) w + lambda s q0 where w0 / s0
+// clipped (codes q0 and offsets of the base point w0, s0), which equals w_hat at the base point and
+// whose exact gradients are the straight-through / LSQ rules.
+typedef struct {
+    llama_model m, fq;  // float masters, the forward's weights
+    llama_train st;
+    float *w0, *s0;     // base weights of kind k and steps
+    int8_t *q0;
+    int k, rows, cols, lo, hi, in[14], tg[14];
+    float lambda;
+} lsq_ctx;
+
+static void lsq_surrogate(lsq_ctx *c, const float *s) {
+    memcpy(c->fq.params, c->m.params, c->m.n_params * sizeof(float));
+    const float *w = lmq_mat_weights(&c->m.w, c->k);
+    float *wh = lmq_mat_weights(&c->fq.w, c->k);
+    for (int r = 0; r < c->rows; r++)
+        for (int j = 0; j < c->cols; j++) {
+            size_t i = (size_t)r * c->cols + j;
+            long q = lroundf(c->w0[i] / c->s0[r]);
+            wh[i] = q > c->hi || q < c->lo ? (1 - c->lambda) * w[i] + c->lambda * s[r] * c->q0[i]
+                                           : w[i] + c->lambda * s[r] * (c->q0[i] - c->w0[i] / c->s0[r]);
+        }
+}
+
+static float *lsq_s;  // the steps the loss reads
+static double lsq_loss(lsq_ctx *c) {
+    lsq_surrogate(c, lsq_s);
+    return llama_train_forward(&c->st, &c->fq, c->in, c->tg, 7);
+}
+
+static void test_lsq_steps_fd(void **state) {
+    (void)state;
+    llama_config cfg = {.dim = 16, .hidden_dim = 20, .n_layers = 2, .n_heads = 2, .n_kv_heads = 1, .vocab_size = 13, .seq_len = 8,
+                        .shared_classifier = 1};
+    pcg32 rng;
+    pcg32_seed(&rng, 7, 3);
+    for (int v = 0; v < 4; v++) {
+        lsq_ctx c = {.k = v % 2 ? LM_W2 : LM_WQ, .lambda = v < 2 ? 1.0f : 0.6f};
+        int bits = v % 2 ? 2 : 4;
+        assert_int_equal(llama_build(&c.m, &cfg), 0);
+        assert_int_equal(llama_build(&c.fq, &cfg), 0);
+        llama_init_random(&c.m, 5 + v);
+        for (size_t i = 0; i < c.m.n_params; i++) c.m.params[i] *= 3.0f;
+        llama_train_build(&c.st, &cfg, 2, 7, 1);
+        for (int i = 0; i < 14; i++) c.in[i] = (int)pcg32_bounded(&rng, 13), c.tg[i] = (int)pcg32_bounded(&rng, 13);
+        lmq_mat_shape(&cfg, c.k, &c.rows, &c.cols);
+        c.rows *= cfg.n_layers;
+        lmq_grid(bits, 0, &c.lo, &c.hi);
+        size_t n = (size_t)c.rows * c.cols;
+        c.w0 = malloc(n * sizeof(float)), c.q0 = malloc(n), c.s0 = malloc(c.rows * sizeof(float));
+        memcpy(c.w0, lmq_mat_weights(&c.m.w, c.k), n * sizeof(float));
+        lmq_quantize_rows_grid(c.w0, c.rows, c.cols, c.lo, c.hi, c.q0, c.s0);
+        for (int r = 0; r < c.rows; r++) c.s0[r] *= 0.8f;  // rows clip
+        long clipped = 0;
+        for (int r = 0; r < c.rows; r++) {
+            lmq_quant_row(c.w0 + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.q0 + (size_t)r * c.cols);
+            for (int j = 0; j < c.cols; j++) {
+                long q = lroundf(c.w0[(size_t)r * c.cols + j] / c.s0[r]);
+                clipped += q > c.hi || q < c.lo;
+            }
+        }
+        assert_true(clipped > 0);
+        // the analytic gradients: backward at w_hat, then lmq_lsq_row_grad per row
+        float *s = malloc(c.rows * sizeof(float)), *gm = calloc(c.m.n_params, sizeof(float));
+        memcpy(s, c.s0, c.rows * sizeof(float));
+        lsq_s = s;
+        llama_weights g;
+        llama_point_weights(&g, &cfg, gm);
+        double base = lsq_loss(&c);
+        llama_train_backward(&c.st, &c.fq, &g);
+        float *gw = lmq_mat_weights(&g, c.k);
+        double *ds = malloc(c.rows * sizeof(double));
+        for (int r = 0; r < c.rows; r++) ds[r] = lmq_lsq_row_grad(c.w0 + (size_t)r * c.cols, gw + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.lambda);
+        // the steps (relative perturbation) and every third weight
+        double worst = 0, big = 0, *num = malloc((n > (size_t)c.rows ? n : (size_t)c.rows) * sizeof(double));
+        for (int r = 0; r < c.rows; r++) {
+            // h moves the row's weights by at most 3e-3 (dw_hat/ds is lambda (q0 - w0/s0) or lambda q0)
+            double dmax = 0;
+            for (int j = 0; j < c.cols; j++) {
+                size_t i = (size_t)r * c.cols + j;
+                long q = lroundf(c.w0[i] / c.s0[r]);
+                dmax = fmax(dmax, fabs(q > c.hi || q < c.lo ? c.q0[i] : c.q0[i] - c.w0[i] / c.s0[r]) * c.lambda);
+            }
+            float h = (float)(3e-3 / fmax(dmax, 1e-3));
+            s[r] = c.s0[r] + h;
+            double up = lsq_loss(&c);
+            s[r] = c.s0[r] - h;
+            double dn = lsq_loss(&c);
+            s[r] = c.s0[r];
+            num[r] = (up - dn) / (2.0 * h);
+            big = fmax(big, fabs(num[r]));
+        }
+        for (int r = 0; r < c.rows; r++) {
+            double err = fabs(ds[r] - num[r]) / fmax(fabs(num[r]), 0.05 * big);
+            worst = fmax(worst, err);
+            if (err > 1e-2) fail_msg("bits %d lambda %g row %d: dL/ds analytic %.6g numeric %.6g", bits, c.lambda, r, ds[r], num[r]);
+        }
+        assert_true(big > 1e-3);
+        float *w = lmq_mat_weights(&c.m.w, c.k);
+        double wworst = 0, wbig = 0;
+        for (size_t i = 0; i < n; i += 3) {
+            float keep = w[i], h = 3e-3f;
+            w[i] = keep + h;
+            double up = lsq_loss(&c);
+            w[i] = keep - h;
+            double dn = lsq_loss(&c);
+            w[i] = keep;
+            num[i] = (up - dn) / (2.0 * h);
+            wbig = fmax(wbig, fabs(num[i]));
+        }
+        for (size_t i = 0; i < n; i += 3) {
+            double err = fabs(gw[i] - num[i]) / fmax(fmax(fabs(num[i]), 0.05 * wbig), 1e-3);
+            wworst = fmax(wworst, err);
+            if (err > 1e-2) fail_msg("bits %d lambda %g weight %zu: analytic %.6g numeric %.6g", bits, c.lambda, i, gw[i], num[i]);
+        }
+        printf("  %d-bit lambda %.1f: loss %.4f, dL/ds max rel error %.2e (max %.3g), dL/dw %.2e (max %.3g), %ld weights clip\n", bits,
+               c.lambda, base, worst, big, wworst, wbig, clipped);
+        free(num), free(ds), free(s), free(gm), free(c.w0), free(c.q0), free(c.s0);
+        llama_train_free(&c.st);
+        llama_free(&c.m), llama_free(&c.fq);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
         cmocka_unit_test(test_learned_steps_are_the_kernels),
+        cmocka_unit_test(test_unpacked_is_the_kernel),
+        cmocka_unit_test(test_lsq_steps_fd),
         cmocka_unit_test(test_qat_end_to_end),
         cmocka_unit_test(test_qat_lsq_mixed),
     };

@@ -26,7 +26,7 @@ typedef struct {
     char init[1024], tokenizer[1100], train_path[1024], valid_path[1024], out[1024];
     llama_config arch;
     int have_arch;
-    int valid_tokens;
+    int valid_tokens, valid_spread;
     int steps, batch, seq_len, grad_accum, warmup, eval_every, seed;
     float lr, min_lr_frac, weight_decay, grad_clip, beta1, beta2;
     int qat;  // a "qat" section: quantisation-aware training with q
@@ -50,7 +50,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     c->steps = 1000, c->batch = 32, c->seq_len = 256, c->grad_accum = 1, c->warmup = 100, c->eval_every = 100, c->seed = 1337;
     c->lr = 1e-3f, c->min_lr_frac = 0.1f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.95f;
     c->arch.shared_classifier = 1;
-    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f};
+    c->q = (lm_qat_cfg){.wbits = 8, .calib_tokens = 0, .recalibrate = 1, .fake_quant_weights = 1, .distill = 0, .scale_lr = 1e-3f, .clip_lr = 1e-3f, .synthetic_frac = 0.5f};
     int mb[LM_NMAT] = {0};
     if (c->qat) {
         c->steps = 200, c->batch = 8, c->warmup = 10, c->eval_every = 50, c->lr = 1e-4f, c->weight_decay = 0.0f;
@@ -72,6 +72,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"train", CFG_STR, c->train_path, 0, 0, sizeof c->train_path, NULL, NULL},
         {"valid", CFG_STR, c->valid_path, 0, 0, sizeof c->valid_path, NULL, NULL},
         {"valid_tokens", CFG_INT, &c->valid_tokens, 0, 1e9, 0, NULL, NULL},
+        {"valid_spread", CFG_BOOL, &c->valid_spread, 0, 0, 0, NULL, NULL},
         {0},
     };
     const cfg_field train[] = {
@@ -108,8 +109,16 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"scale_lr", CFG_FLOAT, &c->q.scale_lr, 0, 1, 0, NULL, NULL},
         {"calib_tokens", CFG_INT, &c->q.calib_tokens, 0, 1 << 24, 0, NULL, NULL},
         {"recalibrate", CFG_BOOL, &c->q.recalibrate, 0, 0, 0, NULL, NULL},
+        {"calib_quantized", CFG_BOOL, &c->q.calib_quantized, 0, 0, 0, NULL, NULL},
+        {"synthetic_tokens", CFG_INT, &c->q.synthetic_tokens, 0, 1 << 28, 0, NULL, NULL},
+        {"synthetic_frac", CFG_FLOAT, &c->q.synthetic_frac, 0, 1, 0, NULL, NULL},
         {"distill", CFG_FLOAT, &c->q.distill, 0, 1, 0, NULL, NULL},
         {"fake_quant_weights", CFG_BOOL, &c->q.fake_quant_weights, 0, 0, 0, NULL, NULL},
+        {"teacher", CFG_STR, c->q.teacher, 0, 0, sizeof c->q.teacher, NULL, NULL},
+        {"learn_clips", CFG_BOOL, &c->q.learn_clips, 0, 0, 0, NULL, NULL},
+        {"clip_lr", CFG_FLOAT, &c->q.clip_lr, 0, 1, 0, NULL, NULL},
+        {"blend_start", CFG_FLOAT, &c->q.blend_start, 0, 1, 0, NULL, NULL},
+        {"blend_end", CFG_FLOAT, &c->q.blend_end, 0, 1, 0, NULL, NULL},
         {0},
     };
     char model_name[16] = "";
@@ -130,9 +139,9 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
     if (rc) return rc;
     // Paths in the config are relative to the config file's folder (base/config.h); the
     // command line's --init/--data/--valid/--out, applied later, to the current directory.
-    char *paths[5] = {c->init, c->tokenizer, c->train_path, c->valid_path, c->out};
-    size_t caps[5] = {sizeof c->init, sizeof c->tokenizer, sizeof c->train_path, sizeof c->valid_path, sizeof c->out};
-    for (int i = 0; i < 5; i++)
+    char *paths[6] = {c->init, c->tokenizer, c->train_path, c->valid_path, c->out, c->q.teacher};
+    size_t caps[6] = {sizeof c->init, sizeof c->tokenizer, sizeof c->train_path, sizeof c->valid_path, sizeof c->out, sizeof c->q.teacher};
+    for (int i = 0; i < 6; i++)
         if ((rc = cfg_resolve_path(path, paths[i], caps[i]))) return rc;
     if (!c->out[0]) snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
     if (c->qat && c->q.wbits != 8 && c->q.wbits != 4 && c->q.wbits != 2) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8, 4 or 2, not %d", path, c->q.wbits);
@@ -151,6 +160,11 @@ static int check_cfg(const char *path, const llama_train_cfg *c) {
     if (!c->train_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.train: missing (or pass --data)", path);
     if (!c->valid_path[0]) return rq_fail(RQ_EINPUT, "%s: $.data.valid: missing (or pass --valid)", path);
     if (c->qat && !c->init[0]) return rq_fail(RQ_EINPUT, "%s: $.init: QAT starts from a float checkpoint (or pass --init)", path);
+    if (c->qat && c->q.blend_end < c->q.blend_start) return rq_fail(RQ_EINPUT, "%s: $.qat.blend_end: must be >= blend_start", path);
+    if (c->qat && c->q.synthetic_tokens > 0 && !(c->q.distill > 0))
+        return rq_fail(RQ_EINPUT, "%s: $.qat.synthetic_tokens: the text is sampled from the teacher: needs $.qat.distill > 0", path);
+    if (c->qat && c->q.teacher[0] && !(c->q.distill > 0))
+        return rq_fail(RQ_EINPUT, "%s: $.qat.teacher: a teacher needs $.qat.distill > 0", path);
     if (!c->init[0] && !c->have_arch) return rq_fail(RQ_EINPUT, "%s: $.arch: needed when there is no $.init model (or pass --init)", path);
     return c->have_arch ? llama_config_check(&c->arch, path) : 0;
 }
@@ -164,7 +178,7 @@ typedef struct {
     llama_weights g;
     uint8_t *decay;
     llama_train st;
-    token_stream train, valid;
+    token_stream train, valid, synth;  // synth: text sampled from the QAT teacher (synthetic_tokens)
     int *in, *tg;
     lm_qat *qat;          // NULL: float training
 } llama_family;
@@ -173,17 +187,18 @@ typedef struct {
 // offsets of the training stream, gradients averaged. With QAT the loss is the integer model's,
 // the float forward's goes to the stats ("float_loss", and "kd" when distilling).
 static float lf_step(rq_family *f, long step, pcg32 *rng, cJSON *stats) {
-    (void)step;
     llama_family *s = f->self;
     int B = s->cfg.batch, T = s->cfg.seq_len, A = s->cfg.grad_accum;
     memset(f->grads, 0, f->n_params * sizeof(float));
     double loss = 0, float_loss = 0, kd = 0;
+    if (s->qat) lm_qat_schedule(s->qat, step, s->cfg.steps);
     for (int micro = 0; micro < A; micro++) {
         for (int b = 0; b < B; b++) {
-            uint32_t off = pcg32_bounded(rng, (uint32_t)(s->train.n - T));
+            const token_stream *ts = s->synth.n && pcg32_float(rng) < s->cfg.q.synthetic_frac ? &s->synth : &s->train;
+            uint32_t off = pcg32_bounded(rng, (uint32_t)(ts->n - T));
             for (int t = 0; t < T; t++) {
-                s->in[b * T + t] = s->train.tokens[off + t];
-                s->tg[b * T + t] = s->train.tokens[off + t + 1];
+                s->in[b * T + t] = ts->tokens[off + t];
+                s->tg[b * T + t] = ts->tokens[off + t + 1];
             }
         }
         if (s->qat) {
@@ -213,12 +228,13 @@ static void lf_progress(rq_family *f, const cJSON *stats, char *buf, size_t n) {
     snprintf(buf, n, "float %.4f", fl ? fl->valuedouble : NAN);
 }
 
-// Mean loss over consecutive full windows of the validation stream (at most valid_tokens
-// tokens), B windows per forward: the float model's, and with qm also the integer model's
-// (into *int_loss).
+// Mean loss over full windows of seq_len tokens of the validation stream (at most valid_tokens
+// tokens): the first ones, or with valid_spread as many spread evenly over the whole stream (the
+// first, then every (all / windows)-th of its consecutive windows), B windows per forward: the
+// float model's, and with qm also the integer model's (into *int_loss).
 static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, size_t *n_targets, long *agree) {
     int B = s->cfg.batch, T = s->cfg.seq_len;
-    size_t n = s->valid.n;
+    size_t n = s->valid.n, all = n > 1 ? (n - 1) / T : 0;
     if (s->cfg.valid_tokens > 0 && (size_t)s->cfg.valid_tokens < n) n = s->cfg.valid_tokens;
     size_t windows = n > 1 ? (n - 1) / T : 0;
     double total = 0, int_total = 0;
@@ -226,7 +242,7 @@ static double valid_loss(llama_family *s, const lm_model *qm, double *int_loss, 
     for (size_t w0 = 0; w0 < windows; w0 += B) {
         int rows = (int)(windows - w0 < (size_t)B ? windows - w0 : (size_t)B);
         for (int b = 0; b < B; b++) {
-            size_t off = (w0 + (b < rows ? b : 0)) * T;
+            size_t w = w0 + (b < rows ? b : 0), off = (s->cfg.valid_spread ? w * all / windows : w) * T;
             for (int t = 0; t < T; t++) {
                 s->in[b * T + t] = s->valid.tokens[off + t];
                 s->tg[b * T + t] = s->valid.tokens[off + t + 1];
@@ -296,8 +312,8 @@ static int lf_load(rq_family *f, const rqf_file *file) {
 }
 
 static const char TRAIN_USAGE[] =
-    "usage: retroqat train CONFIG.json [--init PATH.bin] [--data TRAIN.txt] [--valid VALID.txt] [--out DIR]\n"
-    "                      [--steps N] [--resume] [--quiet]\n"
+    "usage: retroqat train CONFIG.json [--init MODEL] [--data TRAIN.txt] [--valid VALID.txt] [--teacher MODEL] [--out DIR]\n"
+    "                      [--steps N] [--resume] [--quiet] [--check [--json]]\n"
     "Train (or, with \"init\", fine-tune) a llama2.c transformer (\"model\": \"llama\"); writes model.bin.\n"
     "With a \"qat\" section (\"model\": \"llama-int8\" requires one), quantisation-aware fine-tuning for\n"
     "the integer contract: the loss is the integer model's (infer/lm_kernel.c), gradients pass straight\n"
@@ -305,27 +321,38 @@ static const char TRAIN_USAGE[] =
     "  \"qat\": {\"wbits\": 8, 4 or 2, \"matrix_bits\": {\"wq\".. \"w3\": 8/4/2} per matrix, \"ternary\": false,\n"
     "          \"lsq\": false (learned per-row steps), \"scale_lr\": 1e-3,\n"
     "          \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
-    "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the init model),\n"
+    "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the teacher),\n"
+    "          \"teacher\": a float model (default: the init model as it was),\n"
+    "          \"learn_clips\": false (learned activation clips, LSQ; no recalibration), \"clip_lr\": 1e-3,\n"
+    "          \"synthetic_tokens\": 0 (text sampled from the teacher), \"synthetic_frac\": 0.5 of the windows,\n"
+    "          \"blend_start\", \"blend_end\": 0, 0 (weights blended from float to the grid between\n"
+    "          these fractions of the run; the integer loss drives the backward after blend_end)\n"
     "          \"fake_quant_weights\": true (the float forward on the quantised weights)}\n"
-    "  --init PATH     the llama2.c checkpoint to start from (overrides $.init)\n"
+    "  --init PATH     the float model to start from: llama2.c .bin, llama or QAT checkpoint (overrides $.init)\n"
     "  --data PATH     training text (overrides $.data.train)\n"
     "  --valid PATH    validation text (overrides $.data.valid)\n"
+    "  --teacher PATH  distillation teacher (overrides $.qat.teacher)\n"
     "  --out DIR       output folder (overrides $.out)\n"
     "  --steps N       optimizer steps (overrides $.train.steps)\n"
     "  --resume        continue from DIR/last.ckpt\n"
-    "  --quiet         no progress line\n";
+    "  --quiet         no progress line\n"
+    "  --check         parse the config and print its resolved paths (exit 2 when an input is\n"
+    "                  missing); trains nothing. --json: as one JSON object\n";
 
 int llama_family_train_main(int argc, char **argv) {
-    const char *out = NULL, *init = NULL, *data = NULL, *valid = NULL;
-    int resume = 0, quiet = 0, steps = 0;
+    const char *out = NULL, *init = NULL, *data = NULL, *valid = NULL, *teacher = NULL;
+    int resume = 0, quiet = 0, steps = 0, check = 0, json = 0;
     const rq_arg opts[] = {
         {"--init", NULL, ARG_STR, &init, NULL},
         {"--data", NULL, ARG_STR, &data, NULL},
         {"--valid", NULL, ARG_STR, &valid, NULL},
+        {"--teacher", NULL, ARG_STR, &teacher, NULL},
         {"--out", NULL, ARG_STR, &out, NULL},
         {"--steps", NULL, ARG_INT, &steps, NULL},
         {"--resume", NULL, ARG_FLAG, &resume, NULL},
         {"--quiet", NULL, ARG_FLAG, &quiet, NULL},
+        {"--check", NULL, ARG_FLAG, &check, NULL},
+        {"--json", NULL, ARG_FLAG, &json, NULL},
         {NULL, NULL, 0, NULL, NULL},
     };
     const char *pos[1];
@@ -344,13 +371,20 @@ int llama_family_train_main(int argc, char **argv) {
     if (init) snprintf(c->init, sizeof c->init, "%s", init);
     if (data) snprintf(c->train_path, sizeof c->train_path, "%s", data);
     if (valid) snprintf(c->valid_path, sizeof c->valid_path, "%s", valid);
+    if (teacher) snprintf(c->q.teacher, sizeof c->q.teacher, "%s", teacher);
     if (out) snprintf(c->out, sizeof c->out, "%s", out);
     if (steps > 0) c->steps = steps;
     if ((rc = check_cfg(pos[0], c))) goto done;
+    if (check) {
+        const cfg_path_check paths[] = {{"$.init", c->init, 1},           {"$.tokenizer", c->tokenizer, 1}, {"$.data.train", c->train_path, 1},
+                                        {"$.data.valid", c->valid_path, 1}, {"$.qat.teacher", c->q.teacher, 1}, {"$.out", c->out, 0}};
+        rc = cfg_check_paths(pos[0], paths, 6, json);
+        goto done;
+    }
 
     // The model: fine-tune a .bin, or a fresh one of the configured shape.
     if (c->init[0]) {
-        if ((rc = llama_load(&s->m, c->init))) goto done;
+        if ((rc = rq_llama_float_open(c->init, &s->m))) goto done;
         if (c->have_arch && memcmp(&c->arch, &s->m.config, sizeof c->arch)) {
             rc = rq_fail(RQ_EINPUT, "%s: $.arch differs from the shape of %s (leave $.arch out when fine-tuning)", pos[0], c->init);
             goto done;
@@ -389,6 +423,13 @@ int llama_family_train_main(int argc, char **argv) {
     }
     // QAT: the static activation clips, calibrated on the initial weights.
     if (c->qat && (rc = lm_qat_new(&s->qat, &c->q, &s->m, s->train.tokens, s->train.n, c->batch, c->seq_len))) goto done;
+    if (c->qat && c->q.synthetic_tokens > 0 &&
+        (rc = lm_qat_synthesize(s->qat, (size_t)c->q.synthetic_tokens, mc->seq_len, (uint64_t)c->seed, !quiet, &s->synth)))
+        goto done;
+    if (s->synth.n && s->synth.n <= (size_t)c->seq_len + 1) {
+        rc = rq_fail(RQ_EINPUT, "%s: $.qat.synthetic_tokens: %zu tokens, a window needs %d", pos[0], s->synth.n, c->seq_len + 1);
+        goto done;
+    }
     if (!quiet && c->qat)
         fprintf(stderr, "llama-int8 QAT: %zu parameters from %s, int%d weights%s%s; train %zu tokens, valid %zu tokens\n", s->m.n_params,
                 c->init, c->q.wbits, c->q.lsq ? ", learned steps" : "", c->q.ternary ? ", ternary" : "", s->train.n, s->valid.n);
@@ -466,6 +507,7 @@ done:
     free(s->decay);
     token_stream_free(&s->train);
     token_stream_free(&s->valid);
+    token_stream_free(&s->synth);
     tokenizer_free(&tok);
     llama_free(&s->m);
     free(s);
