@@ -1,5 +1,5 @@
 # make demo: the main job on bundled data. Trigram chat: build, show the dataset statistics, train
-# the bundled example (examples/tinychat, the default 256->256->192->128->C 2-bit network) into
+# the bundled example (examples/tinychat/config.json: 256 -> 256 -> 43, 2-bit, cost-aware) into
 # build/demo-chat, evaluate it (float, fake-quant and integer kernel, held-out queries, accumulator
 # ranges), then chat with the integer model on the scripted queries of
 # examples/tinychat/demo_queries.txt, and finally (make demo-cpm) export the same checkpoint to a

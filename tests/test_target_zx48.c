@@ -11,7 +11,7 @@
 //     to `retroqat chat`, and the CRC of every step's logits identical to infer/, with each kernel
 //     (auto = packed, --layout sparse = the 1.5 KB sparse-only kernel) and at 6000h
 //   - a random 256 -> 128 -> 96 -> 43 dense model fits from 8000h up past E400h and answers as
-//     infer/; the default architecture does not fit: refused with the bytes over and what would fit
+//     infer/; the deep architecture (config-deep.json) does not fit: refused with the bytes over and what would fit
 #include "tests/testutil.h"
 
 #include <stdio.h>
@@ -505,7 +505,7 @@ static void test_fit_and_refusal(void **state) {
     assert_string_equal(out, want);
     free(out);
 
-    // The bundled default architecture, 256 -> 256 -> 192 -> 128 -> 43, dense: refused.
+    // The deep architecture (config-deep.json, the default before z80fast), 256 -> 256 -> 192 -> 128 -> 43, dense: refused.
     snprintf(path, sizeof path, "%s/big.rqi", dir);
     snprintf(tap, sizeof tap, "%s/BIG.TAP", dir);
     const int big[] = {256, 256, 192, 128, 43};
