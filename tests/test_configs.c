@@ -79,15 +79,7 @@ static int check_config(const char *cfg) {
 // each a "base" config of its folder, and the "file" it is shipped as when bundled): every one it
 // names must exist. Returns 0 when cfg is not such a list.
 static int check_search_spec(const char *dir, const char *cfg) {
-    FILE *fp0 = fopen(cfg, "rb");
-    if (!fp0) fail_msg("cannot open %s", cfg);
-    fseek(fp0, 0, SEEK_END);
-    long len = ftell(fp0);
-    rewind(fp0);
-    char *text = calloc((size_t)len + 1, 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, fp0), (size_t)len);
-    fclose(fp0);
+    char *text = rq_test_read_file(cfg, NULL);
     cJSON *o = cJSON_Parse(text);
     if (!o) fail_msg("%s: not JSON", cfg);
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "configs");

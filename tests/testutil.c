@@ -40,16 +40,29 @@ const char *rq_test_tmpdir(const char *name) {
     return dir;
 }
 
-static char *slurp(const char *path) {
+// The whole file, NUL-terminated, malloc'd; NULL when it cannot be opened.
+static char *slurp_len(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
     s[got] = 0;
     fclose(f);
+    if (len) *len = got;
+    return s;
+}
+
+static char *slurp(const char *path) {
+    char *s = slurp_len(path, NULL);
+    return s ? s : strdup("");
+}
+
+char *rq_test_read_file(const char *path, size_t *len) {
+    char *s = slurp_len(path, len);
+    if (!s) fail_msg("cannot open %s", path);
     return s;
 }
 

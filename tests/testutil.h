@@ -23,6 +23,9 @@ const char *rq_test_tmpdir(const char *name);
 // Run a shell command; stdout and stderr are captured into malloc'd strings (either may be NULL
 // to discard). Returns the exit status (128+signal when killed).
 int rq_test_run(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// A whole file, NUL-terminated and malloc'd (its length in *len when len is not NULL); fails the
+// test when it cannot be opened.
+char *rq_test_read_file(const char *path, size_t *len);
 // Write a text file (fails the test on error).
 void rq_test_write(const char *path, const char *text);
 // Everything written so far to the temporary file f (a run's captured output), malloc'd.
