@@ -23,7 +23,8 @@ import subprocess
 import sys
 import time
 
-binp, data, out, equal = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+binp, data, out, equal = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]), int(sys.argv[4])
+# (absolute: the configs written to OUT_DIR resolve their paths relative to their own folder)
 as_json = "--json" in sys.argv[5:]
 model = f"{data}/llama2c/stories260K.bin"
 tok = f"{data}/llama2c/tok512.bin"
