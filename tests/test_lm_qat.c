@@ -3,7 +3,8 @@
 // what `retroqat eval --qat` computes from the exported image on the same windows), the image
 // it writes is what `export` makes from its checkpoint, `run` on it equals the in-process
 // integer pass, and a second run with the same seed (as "model": "llama" with the "qat" section)
-// writes the same checkpoint bytes.
+// writes the same checkpoint bytes; Ctrl-C and --resume with learned steps and clips, the blend and
+// the teacher's synthetic text end in the uninterrupted run's bytes.
 #include "tests/testutil.h"
 
 #include <math.h>
@@ -575,6 +576,57 @@ static void test_lsq_steps_fd(void **state) {
     }
 }
 
+// Ctrl-C during QAT with every schedule that carries state (learned steps and clips, the blend,
+// the teacher's synthetic text) saves last.ckpt, and --resume ends in the same checkpoint bytes
+// as an uninterrupted run.
+static void test_qat_interrupt_resume(void **state) {
+    (void)state;
+    char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
+    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
+    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
+    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
+    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat_resume"));
+    const char *bin = rq_test_bin();
+    char cfg[4600], text[18000];
+    snprintf(cfg, sizeof cfg, "%s/r.json", dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\",\n"
+             " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 1024},\n"
+             " \"train\": {\"steps\": 30, \"batch\": 2, \"seq_len\": 64, \"lr\": 1e-3, \"warmup\": 2, \"eval_every\": 5, \"seed\": 3},\n"
+             " \"qat\": {\"wbits\": 4, \"lsq\": true, \"scale_lr\": 1e-3, \"distill\": 0.5, \"learn_clips\": true,\n"
+             "         \"blend_start\": 0.0, \"blend_end\": 0.3, \"synthetic_tokens\": 4000, \"synthetic_frac\": 0.5,\n"
+             "         \"calib_tokens\": 1024}}\n",
+             model, tok, train, valid);
+    rq_test_write(cfg, text);
+    char *out, *err;
+    int rc = rq_test_run(&out, &err, "%s train %s --quiet --out %s/full", bin, cfg, dir);
+    if (rc) fail_msg("train exit %d: %s", rc, err);
+    free(out), free(err);
+    rc = rq_test_run(&out, &err,
+                     "%s train %s --quiet --out %s/cut & pid=$!; "
+                     "while ! grep -q eval %s/cut/metrics.jsonl 2>/dev/null; do sleep 0.02; done; kill -INT $pid; wait $pid",
+                     bin, cfg, dir, dir);
+    int interrupted = strstr(err, "interrupted at step") != NULL;
+    assert_int_equal(rc, interrupted ? 130 : 0);  // 130: saved, but not finished
+    printf("  interrupted: %s\n", interrupted ? "yes" : "no (finished first)");
+    free(out), free(err);
+    rc = rq_test_run(&out, &err, "%s train %s --quiet --resume --out %s/cut", bin, cfg, dir);
+    if (rc) fail_msg("resume exit %d: %s", rc, err);
+    free(out), free(err);
+    const char *files[2] = {"last.ckpt", "best.ckpt"};
+    for (int i = 0; i < 2; i++) {
+        char pa[4200], pb[4200];
+        size_t na, nb;
+        snprintf(pa, sizeof pa, "%s/full/%s", dir, files[i]);
+        snprintf(pb, sizeof pb, "%s/cut/%s", dir, files[i]);
+        char *a = slurp(pa, &na), *b = slurp(pb, &nb);
+        assert_int_equal(na, nb);
+        if (memcmp(a, b, na) != 0) fail_msg("%s: the resumed run's bytes differ from the uninterrupted run's", files[i]);
+        free(a), free(b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_quant_weights_are_the_kernels),
@@ -583,6 +635,7 @@ int main(void) {
         cmocka_unit_test(test_lsq_steps_fd),
         cmocka_unit_test(test_qat_end_to_end),
         cmocka_unit_test(test_qat_lsq_mixed),
+        cmocka_unit_test(test_qat_interrupt_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
