@@ -86,15 +86,24 @@ static double eval_int_loss(const char *bin, const char *model, const char *vali
     return il;
 }
 
+// The shared data a CLI run reads, and a fresh folder for its files.
+typedef struct {
+    char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
+} qat_paths;
+
+static void qat_paths_init(qat_paths *p, const char *tmpname) {
+    snprintf(p->model, sizeof p->model, "%s", rq_test_data("llama2c/stories260K.bin"));
+    snprintf(p->tok, sizeof p->tok, "%s", rq_test_data("llama2c/tok512.bin"));
+    snprintf(p->train, sizeof p->train, "%s", rq_test_data("tinystories/train.txt"));
+    snprintf(p->valid, sizeof p->valid, "%s", rq_test_data("tinystories/valid.txt"));
+    snprintf(p->dir, sizeof p->dir, "%s", rq_test_tmpdir(tmpname));
+}
+
 static void test_qat_end_to_end(void **state) {
     (void)state;
-    char model[4096], tok[4096], train[4096], valid[4096];
-    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
-    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
-    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
-    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat"));
+    qat_paths P;
+    qat_paths_init(&P, "lm_qat");
+    const char *model = P.model, *tok = P.tok, *train = P.train, *valid = P.valid, *dir = P.dir;
     const char *bin = rq_test_bin();
     char cfg[4600];
     snprintf(cfg, sizeof cfg, "%s/int8.json", dir);
@@ -216,12 +225,9 @@ static void test_qat_end_to_end(void **state) {
 // integer pass, the steps and the clips moved, and --resume reads them back.
 static void test_qat_lsq_mixed(void **state) {
     (void)state;
-    char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
-    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
-    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
-    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
-    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
-    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat_lsq"));
+    qat_paths P;
+    qat_paths_init(&P, "lm_qat_lsq");
+    const char *model = P.model, *tok = P.tok, *train = P.train, *valid = P.valid, *dir = P.dir;
     const char *bin = rq_test_bin();
     char cfg[4600], text[18000], p0[8400], p1[8400];
     char *out, *err;
@@ -581,12 +587,9 @@ static void test_lsq_steps_fd(void **state) {
 // as an uninterrupted run.
 static void test_qat_interrupt_resume(void **state) {
     (void)state;
-    char model[4096], tok[4096], train[4096], valid[4096], dir[4096];
-    snprintf(model, sizeof model, "%s", rq_test_data("llama2c/stories260K.bin"));
-    snprintf(tok, sizeof tok, "%s", rq_test_data("llama2c/tok512.bin"));
-    snprintf(train, sizeof train, "%s", rq_test_data("tinystories/train.txt"));
-    snprintf(valid, sizeof valid, "%s", rq_test_data("tinystories/valid.txt"));
-    snprintf(dir, sizeof dir, "%s", rq_test_tmpdir("lm_qat_resume"));
+    qat_paths P;
+    qat_paths_init(&P, "lm_qat_resume");
+    const char *model = P.model, *tok = P.tok, *train = P.train, *valid = P.valid, *dir = P.dir;
     const char *bin = rq_test_bin();
     char cfg[4600], text[18000];
     snprintf(cfg, sizeof cfg, "%s/r.json", dir);
