@@ -6,15 +6,15 @@ usage: bench-lowbit.py BIN DATA_DIR OUT_DIR EQUAL_STEPS [--json]
 Trains examples/stories/int8.json, then int4.json, int2.json (every layer matrix 2-bit) and
 int2-ffn.json (mixed: 2-bit w1 w2 w3, int8 wq wk wv wo) at their own steps (the recipes the aims
 are measured with), the same three again at EQUAL_STEPS (the int8 row's steps, with their
-synthetic text cut in proportion: the equal-steps table), and the longest low-bit config's recipe
-(steps, teacher, synthetic text) with every matrix at int8, for reference. Each run is the example
+synthetic text cut in proportion: the equal-steps table), and int4.json's and int2.json's recipes
+(steps, batch, teacher, synthetic text) with every matrix at int8, for reference. Each run is the example
 config with the shared data's paths, its steps, and the int8 row's best.ckpt as the distillation
 teacher where the config names one, written to OUT_DIR/NAME.json. Every best.ckpt is scored with `retroqat eval
 stories260K.bin --text valid.txt --qat CKPT --no-ptq` on the whole file (289,387 tokens, windows of
 512), next to one eval of the PTQ models of stories260K itself. Prints both tables (int_loss, x the
-int8 QAT row, steps and the best checkpoint's step, wall time of the training run with its
-evaluations and synthetic text, image bytes, bits per matrix) and a greedy story of the 2-bit
-model; writes OUT_DIR/results.jsonl. --json prints the rows as JSON lines instead.
+int8 QAT row, steps and the best checkpoint's step, windows per step x tokens per window, wall
+time of the training run with its evaluations and synthetic text, image bytes, bits per matrix)
+and a greedy story of the 2-bit model; writes OUT_DIR/results.jsonl. --json prints the rows as JSON lines instead.
 """
 import json
 import math
@@ -89,7 +89,9 @@ def train_row(name, cfg, steps=None, teacher=None, wbits=None):
     best = max(evals, key=lambda e: e["score"])
     log(f"scoring {name} on {valid}")
     o = evaluate(["--qat", f"{d}/best.ckpt", "--no-ptq"])
+    t = c["train"]
     return {"row": name, "config": cfg, "bits": bits_of(c), "steps": evals[-1]["step"], "best_step": best["step"],
+            "batch": t["batch"], "seq_len": t["seq_len"], "train_tokens": evals[-1]["step"] * t["batch"] * t["seq_len"] * t.get("grad_accum", 1),
             "train_wall_s": round(wall, 1), "int_loss": o["int_loss"], "int_top1_agree": o["int_top1_agree"],
             "qat_float_loss": o.get("qat_float_loss"), "image_bytes": os.path.getsize(f"{d}/model.rqm"), "tokens": o["tokens"],
             "teacher": q.get("teacher"), "synthetic_tokens": q.get("synthetic_tokens", 0), "dir": d}
@@ -109,18 +111,17 @@ for bits, key, agree in ((8, "ptq_loss", "top1_agree"), (4, "int4_ptq_loss", "in
 r8 = dict(train_row("int8", "int8.json"), table="own")
 rows.append(r8)
 teacher = f"{r8['dir']}/best.ckpt"
-longest, longest_cfg = r8["steps"], "int8.json"
 for name, cfg in (("int4", "int4.json"), ("int2", "int2.json"), ("mixed int2-ffn", "int2-ffn.json")):
     r = dict(train_row(name.replace(" ", "-"), cfg, None, teacher), row=name, table="own")
     rows.append(r)
-    if r["steps"] > longest:
-        longest, longest_cfg = r["steps"], cfg
     if r["steps"] != equal:
         rows.append(dict(train_row(f"{name.replace(' ', '-')}-{equal}", cfg, equal, teacher), row=f"{name}, {equal} steps", table="equal"))
     else:
         rows.append(dict(r, table="equal"))
-if longest != r8["steps"]:  # the longest low-bit recipe (its steps, teacher, synthetic text) at int8
-    rows.append(dict(train_row(f"int8-{longest}", longest_cfg, longest, teacher, 8), row=f"int8, {longest_cfg}'s recipe", table="reference"))
+# int4.json's and int2.json's recipes (steps, batch, window, teacher, synthetic text) with every
+# matrix at int8: how much of a low-bit row's number is the recipe's rather than the grid's
+for cfg in ("int4.json", "int2.json"):
+    rows.append(dict(train_row(f"int8-{cfg[:-5]}-recipe", cfg, None, teacher, 8), row=f"int8, {cfg}'s recipe", table="reference"))
 base = r8["int_loss"]
 with open(f"{out}/results.jsonl", "w") as f:
     for r in rows:
@@ -136,10 +137,12 @@ if as_json:
 
 def table(title, rs):
     print(f"\n{title}")
-    print(f"{'row':<26} {'steps':>6} {'best':>5} {'int_loss':>9} {'x int8 QAT':>10} {'top1 agree':>10} {'own float':>9} {'image B':>8} {'wall s':>7}")
+    print(f"{'row':<26} {'steps':>6} {'best':>5} {'batch':>7} {'int_loss':>9} {'x int8 QAT':>10} {'top1 agree':>10} {'own float':>9} "
+          f"{'image B':>8} {'wall s':>7}")
     for r in rs:
         fl = r.get("qat_float_loss")
-        print(f"{r['row']:<26} {r['steps']:>6} {r.get('best_step', ''):>5} {r['int_loss']:>9.4f} {r['x_int8_qat']:>10.4f} "
+        bt = f"{r['batch']}x{r['seq_len']}" if r.get("batch") else ""
+        print(f"{r['row']:<26} {r['steps']:>6} {r.get('best_step', ''):>5} {bt:>7} {r['int_loss']:>9.4f} {r['x_int8_qat']:>10.4f} "
               f"{r['int_top1_agree']:>10.4f} {fl if fl is not None else float('nan'):>9.4f} {r.get('image_bytes', ''):>8} "
               f"{r.get('train_wall_s', float('nan')):>7.1f}")
 
