@@ -7,14 +7,15 @@ Trains examples/stories/int8.json, then int4.json, int2.json (every layer matrix
 int2-ffn.json (mixed: 2-bit w1 w2 w3, int8 wq wk wv wo) at their own steps (the recipes the aims
 are measured with), the same three again at EQUAL_STEPS (the int8 row's steps, with their
 synthetic text cut in proportion: the equal-steps table), and int4.json's and int2.json's recipes
-(steps, batch, teacher, synthetic text) with every matrix at int8, for reference. Each run is the example
-config with the shared data's paths, its steps, and the int8 row's best.ckpt as the distillation
-teacher where the config names one, written to OUT_DIR/NAME.json. Every best.ckpt is scored with `retroqat eval
-stories260K.bin --text valid.txt --qat CKPT --no-ptq` on the whole file (289,387 tokens, windows of
-512), next to one eval of the PTQ models of stories260K itself. Prints both tables (int_loss, x the
-int8 QAT row, steps and the best checkpoint's step, windows per step x tokens per window, wall
-time of the training run with its evaluations and synthetic text, image bytes, bits per matrix)
-and a greedy story of the 2-bit model; writes OUT_DIR/results.jsonl. --json prints the rows as JSON lines instead.
+(steps, batch, teacher, synthetic text) with every matrix at int8, for reference. Each run is
+the example config with the shared data's paths, its steps, and the int8 row's best.ckpt as the
+distillation teacher where the config names one, written to OUT_DIR/NAME.json. Every best.ckpt is
+scored with `retroqat eval stories260K.bin --text valid.txt --qat CKPT --no-ptq` on the whole
+file (289,387 tokens, windows of 512), next to one eval of the PTQ models of stories260K itself.
+Prints both tables (int_loss, x the int8 QAT row, steps and the best checkpoint's step, windows
+per step x tokens per window, wall time of the training run with its evaluations and synthetic
+text, image bytes, bits per matrix) and a greedy story of the 2-bit model; writes
+OUT_DIR/results.jsonl. --json prints the rows as JSON lines instead.
 """
 import json
 import math
@@ -142,9 +143,10 @@ def table(title, rs):
     for r in rs:
         fl = r.get("qat_float_loss")
         bt = f"{r['batch']}x{r['seq_len']}" if r.get("batch") else ""
+        fl = f"{fl:.4f}" if fl is not None else ""  # the PTQ rows have no QAT float weights, image or run
+        wall = f"{r['train_wall_s']:.1f}" if "train_wall_s" in r else ""
         print(f"{r['row']:<26} {r['steps']:>6} {r.get('best_step', ''):>5} {bt:>7} {r['int_loss']:>9.4f} {r['x_int8_qat']:>10.4f} "
-              f"{r['int_top1_agree']:>10.4f} {fl if fl is not None else float('nan'):>9.4f} {r.get('image_bytes', ''):>8} "
-              f"{r.get('train_wall_s', float('nan')):>7.1f}")
+              f"{r['int_top1_agree']:>10.4f} {fl:>9} {r.get('image_bytes', ''):>8} {wall:>7}")
 
 
 print(f"bench-lowbit: retroqat eval on the whole {os.path.basename(valid)} ({rows[0]['tokens']} tokens, windows of 512); "
