@@ -74,9 +74,12 @@ static void usage_tflags(char *buf, size_t cap, const rq_tflag *f) {
 
 // ---- export ------------------------------------------------------------------------------------
 
+// The RQ_LMW_* bits' names, in bit order (`targets`).
+static const char *const LMW_NAMES[] = {"int8", "int4", "2-bit", "mixed", "midrise"};
+
 static const char EXPORT_HEAD[] =
-    "usage: retroqat export MODEL --target TARGET -o OUT [-z TOKENIZER] [--json] [--wbits 8|4]\n"
-    "                       [--calib TEXT] [TARGET FLAGS]\n"
+    "usage: retroqat export MODEL --target TARGET -o OUT [-z TOKENIZER] [--json] [--wbits 8|4|2]\n"
+    "                       [--midrise] [--calib TEXT] [TARGET FLAGS]\n"
     "Write MODEL's files for TARGET (`retroqat targets` lists them). MODEL is any model retroqat\n"
     "reads: a chat checkpoint or image, a llama QAT checkpoint, an integer image (.rqm), or a float\n"
     "llama2.c .bin / llama checkpoint, post-training quantised here (calibration on the model's own\n"
@@ -85,6 +88,7 @@ static const char EXPORT_HEAD[] =
     "  -o, --out PATH      the file or folder to write (the target says which)\n"
     "  -z, --tokenizer P   llama2.c tokenizer .bin (targets that print text; --calib)\n"
     "  --wbits N           PTQ of a float model: 8 (default), 4 or 2 layer weight bits\n"
+    "  --midrise           PTQ at 4 or 2 bits: the midrise grids (odd values, no zero; image version 4)\n"
     "  --calib TEXT        PTQ: calibrate on this text file (needs -z)\n"
     "  --json              print the export summary as JSON\n";
 
@@ -108,14 +112,15 @@ int verb_export(int argc, char **argv) {
     snprintf(usage, sizeof usage, "%s%s flags (%s: %s):\n", EXPORT_HEAD, t->name, t->name, t->artefacts);
     usage_tflags(usage, sizeof usage, t->export_flags);
     const char *target = NULL, *out = NULL, *tok = NULL, *calib = NULL, *pos[1];
-    int json = 0, wbits = 0, npos = 0;
+    int json = 0, wbits = 0, midrise = 0, npos = 0;
     rq_arg opts[8 + MAX_TFLAGS] = {
         {"--target", NULL, ARG_STR, &target, NULL}, {"-o", "--out", ARG_STR, &out, NULL},
         {"-z", "--tokenizer", ARG_STR, &tok, NULL}, {"--json", NULL, ARG_FLAG, &json, NULL},
         {"--wbits", NULL, ARG_INT, &wbits, NULL},   {"--calib", NULL, ARG_STR, &calib, NULL},
+        {"--midrise", NULL, ARG_FLAG, &midrise, NULL},
     };
     tflag_values tv = {0};
-    add_tflags(opts, 6, t->export_flags, &tv);
+    add_tflags(opts, 7, t->export_flags, &tv);
     int rc = rq_args_parse(argc, argv, opts, pos, 1, &npos, usage);
     if (rc == RQ_ARGS_HELP) return 0;
     if (rc) return rc;
@@ -124,7 +129,7 @@ int verb_export(int argc, char **argv) {
         fprintf(stderr, "retroqat: export --target %s needs a MODEL and -o OUT\n%s", t->name, usage);
         return RQ_EINPUT;
     }
-    rq_open_opts oo = {.wbits = wbits, .calib = calib, .tokenizer = tok};
+    rq_open_opts oo = {.wbits = wbits, .midrise = midrise, .calib = calib, .tokenizer = tok};
     rq_model m;
     if ((rc = rq_model_open(pos[0], &oo, &m))) {
         rq_model_close(&m);
@@ -304,6 +309,11 @@ int verb_targets(int argc, char **argv) {
             cJSON *fam = cJSON_AddArrayToObject(o, "families");
             if (t->families & RQ_FAM_CHAT) cJSON_AddItemToArray(fam, cJSON_CreateString("chat"));
             if (t->families & RQ_FAM_LM) cJSON_AddItemToArray(fam, cJSON_CreateString("transformer"));
+            if (t->families & RQ_FAM_LM) {
+                cJSON *w = cJSON_AddArrayToObject(o, "lm_weights");
+                for (int b = 0; b < 5; b++)
+                    if (t->lm_weights & (1 << b)) cJSON_AddItemToArray(w, cJSON_CreateString(LMW_NAMES[b]));
+            }
             cJSON_AddStringToObject(o, "artefacts", t->artefacts);
             cJSON_AddStringToObject(o, "emulator", t->emulator);
             cJSON_AddStringToObject(o, "summary", t->summary);
@@ -326,6 +336,12 @@ int verb_targets(int argc, char **argv) {
             printf("          %s\n", t->summary);
             printf("          families: %s%s%s; writes: %s\n", t->families & RQ_FAM_CHAT ? "chat" : "",
                    t->families == (RQ_FAM_CHAT | RQ_FAM_LM) ? ", " : "", t->families & RQ_FAM_LM ? "transformer" : "", t->artefacts);
+            if (t->families & RQ_FAM_LM) {
+                printf("          transformer weights:");
+                for (int b = 0; b < 5; b++)
+                    if (t->lm_weights & (1 << b)) printf(" %s", LMW_NAMES[b]);
+                printf("\n");
+            }
             printf("          runs in: %s; toolchain %s, emulator %s\n", t->emulator, te ? "installed" : "MISSING",
                    tr ? "installed" : "MISSING");
         }

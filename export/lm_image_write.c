@@ -32,8 +32,11 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
     // One width of 8 or 4 bits for every layer matrix is a version 2 image (what readers built
     // before 2-bit weights load); 2-bit or mixed widths need version 3 and its bits word.
     const lm_config *c = &m->c;
-    int v2 = c->wbits == 8 || c->wbits == 4;
-    rq_buf_u8(&b, v2 ? 2 : LM_IMAGE_VERSION);
+    // A midrise grid needs version 4 (older readers would take its codes for the other grid).
+    int odd = 0;
+    for (int k = 0; k < LM_NMAT; k++) odd |= c->mrise[k];
+    int v2 = !odd && (c->wbits == 8 || c->wbits == 4);
+    rq_buf_u8(&b, v2 ? 2 : odd ? LM_IMAGE_VERSION : 3);
     rq_buf_u16(&b, (uint16_t)hbytes);
     rq_buf_u32(&b, 0);  // total, patched below
     rq_buf_u32(&b, 0);  // CRC, patched below

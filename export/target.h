@@ -79,12 +79,24 @@ void rq_run_result_free(rq_run_result *r);
 
 enum { RQ_TARGET_ARTEFACT_DIR = 0, RQ_TARGET_ARTEFACT_FILE = 1 };
 
+// The transformer layer weights a target's kernels take (rq_target.lm_weights).
+enum {
+    RQ_LMW_8 = 1 << 0,        // int8
+    RQ_LMW_4 = 1 << 1,        // int4
+    RQ_LMW_2 = 1 << 2,        // 2-bit
+    RQ_LMW_MIXED = 1 << 3,    // different widths per matrix kind
+    RQ_LMW_MIDRISE = 1 << 4,  // the midrise grids (lm_config.mrise)
+    RQ_LMW_ALL = 31,          // every grid of the contract: the targets that build infer/'s C kernels
+};
+
 typedef struct {
     const char *name;        // "cpm": the --target value
     const char *cpu;         // "Zilog Z80"
     const char *machine;     // "CP/M 2.2, 64 KB"
     long clock_hz;           // the machine's clock (for seconds per token in summaries)
     int families;            // RQ_FAM_CHAT | RQ_FAM_LM: the model families it accepts
+    int lm_weights;          // RQ_LMW_*: the transformer weight grids its kernels take (export
+                             // refuses the others with rq_target_lm_check's message)
     int artefact;            // RQ_TARGET_ARTEFACT_*: -o names a folder or a single file
     const char *artefacts;   // what export writes, for `retroqat targets` ("CHAT.COM [+ CHAT.BIN]")
     const char *emulator;    // what `run` runs it in ("bundled CP/M 2.2 on libz80ex")
@@ -116,6 +128,9 @@ typedef struct {
 // The registry (export/targets.c): every target, NULL terminated, in the order `targets` lists.
 extern const rq_target *const rq_targets[];
 const rq_target *rq_target_find(const char *name);
+// 0 when t's kernels take the layer weights of c (t->lm_weights), else RQ_EINPUT with a message
+// naming the target, what the model has and what the target takes.
+int rq_target_lm_check(const rq_target *t, const lm_config *c);
 // 1 when every program of tools (NULL-terminated; NULL: none) is found on PATH.
 int rq_tools_present(const char *const *tools);
 // The value of a target's own flag by name ("--layout"), NULL when absent or unknown.

@@ -24,6 +24,9 @@ int lm_config_check(const lm_config *c, infer_err *e) {
     for (int k = 0; k < LM_NMAT; k++)
         if (c->mbits[k] != 8 && c->mbits[k] != 4 && c->mbits[k] != 2)
             return infer_fail(e, 48, "header: weight bits %ld of matrix %ld (8, 4 or 2)", c->mbits[k], k, 0, 0);
+    for (int k = 0; k < LM_NMAT; k++)
+        if (c->mrise[k] > 1 || (c->mrise[k] && c->mbits[k] == 8))
+            return infer_fail(e, 48, "header: matrix %ld: the midrise grid is for 4 and 2 bits", k, 0, 0, 0);
     if (c->wbits != lm_uniform_bits(c)) return infer_fail(e, 48, "header: weight bits %ld do not match the matrices' bits", c->wbits, 0, 0, 0);
     if (c->logit_frac < 0 || c->logit_frac > 16) return infer_fail(e, 52, "header: logit_frac %ld (0..16)", c->logit_frac, 0, 0, 0);
     if (c->shared_classifier != 0 && c->shared_classifier != 1)
@@ -34,12 +37,15 @@ int lm_config_check(const lm_config *c, infer_err *e) {
 
 uint32_t lm_bits_word(const lm_config *c) {
     uint32_t w = 0;
-    for (int k = 0; k < LM_NMAT; k++) w |= (uint32_t)c->mbits[k] << (4 * k);
+    for (int k = 0; k < LM_NMAT; k++) w |= (uint32_t)(c->mbits[k] | (c->mrise[k] & 1)) << (4 * k);
     return w;
 }
 
 void lm_set_bits_word(lm_config *c, uint32_t word) {
-    for (int k = 0; k < LM_NMAT; k++) c->mbits[k] = (uint8_t)((word >> (4 * k)) & 15);
+    for (int k = 0; k < LM_NMAT; k++) {
+        uint32_t n = (word >> (4 * k)) & 15;
+        c->mbits[k] = (uint8_t)(n & 14), c->mrise[k] = (uint8_t)(n & 1);
+    }
     c->wbits = lm_uniform_bits(c);
 }
 
@@ -132,9 +138,9 @@ static void swap_field(uint8_t *p, const lm_field *f) {
 static long at(const void *p, const uint8_t *base) { return (long)((const uint8_t *)p - base); }
 
 // Every row of a matrix: weights inside [-127, 127] ([-7, 7] for int4, 2-bit codes with zero
-// padding codes) and a pre-shift p large enough that |acc >> p| < 2^15 for any int8 input (the
-// requantisation's overflow bound).
-static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const char *what, int l, const uint8_t *base, infer_err *e) {
+// padding codes; on the midrise grid (odd) every int4 code, the weight 2s + 1) and a pre-shift p
+// large enough that |acc >> p| < 2^15 for any int8 input (the requantisation's overflow bound).
+static int check_mat(const lm_mat *mt, int rows, int cols, int bits, int odd, const char *what, int l, const uint8_t *base, infer_err *e) {
     int stride = lm_row_bytes(bits, cols);
     for (int r = 0; r < rows; r++) {
         uint32_t sum = 0;
@@ -142,8 +148,8 @@ static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const char 
             const uint8_t *w = (const uint8_t *)mt->w + (size_t)r * stride;
             for (int j = 0; j < cols; j++) {
                 int v = (j & 1) ? w[j / 2] >> 4 : w[j / 2] & 15;
-                if (v == 8) return infer_fail_s(e, at(w + j / 2, base), "layer %ld %s row %ld: int4 weight -8 outside [-7, 7]", what, l, r, 0);
-                v = lm_i4(v);
+                if (v == 8 && !odd) return infer_fail_s(e, at(w + j / 2, base), "layer %ld %s row %ld: int4 weight -8 outside [-7, 7]", what, l, r, 0);
+                v = odd ? 2 * lm_i4(v) + 1 : lm_i4(v);
                 sum += (uint32_t)(v < 0 ? -v : v);
             }
         } else if (bits == 2) {
@@ -152,6 +158,7 @@ static int check_mat(const lm_mat *mt, int rows, int cols, int bits, const char 
                 int v = lm_i2((w[j / 4] >> (2 * (j & 3))) & 3);
                 if (j >= cols && v)
                     return infer_fail_s(e, at(w + j / 4, base), "layer %ld %s row %ld: non-zero padding code after the row's %ld weights", what, l, r, cols);
+                if (odd && j < cols) v = 2 * v + 1;
                 sum += (uint32_t)(v < 0 ? -v : v);
             }
         } else {
@@ -180,13 +187,13 @@ static int check_model(const lm_model *m, const uint8_t *base, infer_err *e) {
     const uint8_t *b = c->mbits;
     for (int l = 0; l < c->n_layers && !rc; l++) {
         const lm_layer *L = &m->layers[l];
-        if (!rc) rc = check_mat(&L->wq, d, d, b[LM_WQ], "wq", l, base, e);
-        if (!rc) rc = check_mat(&L->wk, kvd, d, b[LM_WK], "wk", l, base, e);
-        if (!rc) rc = check_mat(&L->wv, kvd, d, b[LM_WV], "wv", l, base, e);
-        if (!rc) rc = check_mat(&L->wo, d, d, b[LM_WO], "wo", l, base, e);
-        if (!rc) rc = check_mat(&L->w1, h, d, b[LM_W1], "w1", l, base, e);
-        if (!rc) rc = check_mat(&L->w3, h, d, b[LM_W3], "w3", l, base, e);
-        if (!rc) rc = check_mat(&L->w2, d, h, b[LM_W2], "w2", l, base, e);
+        if (!rc) rc = check_mat(&L->wq, d, d, b[LM_WQ], c->mrise[LM_WQ], "wq", l, base, e);
+        if (!rc) rc = check_mat(&L->wk, kvd, d, b[LM_WK], c->mrise[LM_WK], "wk", l, base, e);
+        if (!rc) rc = check_mat(&L->wv, kvd, d, b[LM_WV], c->mrise[LM_WV], "wv", l, base, e);
+        if (!rc) rc = check_mat(&L->wo, d, d, b[LM_WO], c->mrise[LM_WO], "wo", l, base, e);
+        if (!rc) rc = check_mat(&L->w1, h, d, b[LM_W1], c->mrise[LM_W1], "w1", l, base, e);
+        if (!rc) rc = check_mat(&L->w3, h, d, b[LM_W3], c->mrise[LM_W3], "w3", l, base, e);
+        if (!rc) rc = check_mat(&L->w2, d, h, b[LM_W2], c->mrise[LM_W2], "w2", l, base, e);
         if (!rc) rc = check_i16(L->att_norm.g, d, "att_norm", l, base, e);
         if (!rc) rc = check_i16(L->ffn_norm.g, d, "ffn_norm", l, base, e);
         if (!rc) rc = check_i16(L->silu, 256, "silu", l, base, e);
@@ -195,7 +202,7 @@ static int check_model(const lm_model *m, const uint8_t *base, infer_err *e) {
         if (!rc && (((uint32_t)127 * 32767) >> L->glu.p) >= 32767)
             rc = infer_fail(e, -1, "layer %ld: SwiGLU pre-shift %ld too small", l, L->glu.p, 0, 0);
     }
-    if (!rc) rc = check_mat(&m->cls, c->vocab_size, d, 8, "classifier", -1, base, e);
+    if (!rc) rc = check_mat(&m->cls, c->vocab_size, d, 8, 0, "classifier", -1, base, e);
     if (!rc) rc = check_i16(m->final_norm.g, d, "final_norm", -1, base, e);
     return rc;
 }
@@ -209,8 +216,8 @@ int lm_image_load(uint8_t *buf, size_t len, lm_model *m, infer_err *e) {
     if (buf[5] == 1)  // same layout, but its attention constants assume the int8 k cache of version 1
         return infer_fail(e, 5, "image version %ld has the old int8 key cache; this build reads version %ld: export the model again", buf[5],
                           LM_IMAGE_VERSION, 0, 0);
-    if (buf[5] != LM_IMAGE_VERSION && buf[5] != 2)
-        return infer_fail(e, 5, "unsupported image version %ld (this build reads 2 and %ld)", buf[5], LM_IMAGE_VERSION, 0, 0);
+    if (buf[5] < 2 || buf[5] > LM_IMAGE_VERSION)
+        return infer_fail(e, 5, "unsupported image version %ld (this build reads 2 to %ld)", buf[5], LM_IMAGE_VERSION, 0, 0);
     int version = buf[5];
     uint32_t hbytes = be ? rq_rd_u16be(buf + 6) : rq_rd_u16le(buf + 6);
     uint32_t total = rd32(buf + 8, be), crc = rd32(buf + 12, be);
@@ -229,6 +236,8 @@ int lm_image_load(uint8_t *buf, size_t len, lm_model *m, infer_err *e) {
     if (version == 2) bits *= 0x1111111u;
     if (bits >> (4 * LM_NMAT))
         return infer_fail(e, 48, "weight bits word %x has bits above the %ld matrices' nibbles", (long)bits, LM_NMAT, 0, 0);
+    if (version == 3 && (bits & 0x1111111u))
+        return infer_fail(e, 48, "version 3 image with a midrise grid (weight bits word %x; midrise needs version 4)", (long)bits, 0, 0, 0);
     lm_set_bits_word(c, bits);
     if (lm_config_check(c, e)) return INFER_EBAD;
     lm_section secs[LM_MAX_LAYERS + 5];

@@ -2,14 +2,15 @@
 //
 //   0   char[4]  "RQLM"
 //   4   u8       byte order of everything below: 0 little-endian, 1 big-endian
-//   5   u8       version (3: per-matrix weight bits, 2-bit weights; 2: one width 8 or 4, still read)
+//   5   u8       version (4: midrise grids; 3: per-matrix weight bits, 2-bit weights; 2: one width
+//                8 or 4; all read)
 //   6   u16      header bytes (LM_IMAGE_HEADER = 64 + 12 * n_sections)
 //   8   u32      total bytes of the image
 //   12  u32      CRC-32 (zlib) of bytes [16, total)
 //   16  11 x u32 dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
-//                shared_classifier, weight bits, logit_frac, eps_ss (weight bits: version 3 the
-//                bits word, nibble k = bits 8/4/2 of matrix k (wq wk wv wo w1 w2 w3); version 2 8
-//                or 4 for all)
+//                shared_classifier, weight bits, logit_frac, eps_ss (weight bits: version 3 and 4
+//                the bits word, nibble k = bits 8/4/2 of matrix k (wq wk wv wo w1 w2 w3), plus 1
+//                for a midrise matrix (version 4 only); version 2 8 or 4 for all)
 //   60  u32      n_sections = n_layers + 3 (+ 1 for an unshared classifier)
 //   64  n_sections x {u32 tag, u32 offset, u32 bytes}: "EMB ", "ROPE", "LYR0".."LYRn" (tag
 //       "LYR" + layer byte), "FNRM", "CLS " (unshared only); offsets 4-byte aligned, in order,
@@ -27,8 +28,9 @@
 #include "infer/lm_kernel.h"
 
 #define LM_IMAGE_MAGIC "RQLM"
-#define LM_IMAGE_VERSION 3  // version 2 (one weight width, 8 or 4) still loads and is what the writer
-                            // makes for such models; version 1 (int8 k cache) is rejected: re-export
+#define LM_IMAGE_VERSION 4  // 4: midrise grids (bits word nibble = bits | 1); version 3 (per-matrix bits,
+                            // no midrise) and 2 (one weight width, 8 or 4) still load and are what the
+                            // writer makes for such models; version 1 (int8 k cache) is rejected: re-export
 
 // The sections of an image for config c, in file order.
 typedef struct {
@@ -55,7 +57,7 @@ static inline uint32_t lm_field_bytes(const lm_field *f) {
     return f->count * size[f->kind];
 }
 
-// The bits word of a config (nibble k = mbits[k]); set mbits and wbits from a bits word.
+// The bits word of a config (nibble k = mbits[k] | mrise[k]); set mbits, mrise and wbits from one.
 uint32_t lm_bits_word(const lm_config *c);
 void lm_set_bits_word(lm_config *c, uint32_t word);
 

@@ -54,8 +54,14 @@ static void matvec_bits(const lm_model *m, int wbits, int32_t *acc, const lm_mat
 }
 
 // Layer matrix `which` (LM_WQ ... LM_W3) at its weight bits.
+// On the midrise grid the stored codes s stand for the weights 2s + 1: acc = 2 sum s x + sum x
+// (|acc| <= 15 * 127 * cols).
 static void matvec(const lm_model *m, int which, int32_t *acc, const lm_mat *w, const int8_t *x, int rows, int cols) {
     matvec_bits(m, m->c.mbits[which], acc, w, x, rows, cols);
+    if (!m->c.mrise[which]) return;
+    int32_t sx = 0;
+    for (int j = 0; j < cols; j++) sx += x[j];
+    for (int r = 0; r < rows; r++) acc[r] = 2 * acc[r] + sx;
 }
 
 // One query head over positions 0..pos: scores (int32 dot products of int16 q and int16 k,

@@ -41,6 +41,10 @@ typedef struct {
     uint32_t eps_ss;            // round(dim * 1e-5 * 2^32): RMSNorm epsilon in the Q16^2 domain
     uint8_t mbits[LM_NMAT];     // weight bits (8, 4 or 2) of wq wk wv wo w1 w2 w3, the same in every
                                 // layer (embedding/classifier are always int8)
+    uint8_t mrise[LM_NMAT];     // 1: that int4 / 2-bit matrix is on the midrise grid: a stored code
+                                // s (int4 [-8, 7], 2-bit [-2, 1]) is the weight 2s + 1, i.e. the odd
+                                // values in [-15, 15] or {-3, -1, +1, +3} (no zero); lm_forward
+                                // computes sum (2s+1) x = 2 sum s x + sum x (image version 4)
 } lm_config;
 
 // One width for every layer matrix, or 0 when they differ.

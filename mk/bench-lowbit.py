@@ -68,6 +68,7 @@ def train_row(name, cfg, steps=None, teacher=None, wbits=None):
     if wbits:
         c["qat"]["wbits"] = wbits
         c["qat"].pop("matrix_bits", None)
+        c["qat"].pop("midrise", None)
     own = c["train"]["steps"]
     steps = steps or own
     d = f"{out}/{name}"
@@ -91,16 +92,17 @@ def train_row(name, cfg, steps=None, teacher=None, wbits=None):
     log(f"scoring {name} on {valid}")
     o = evaluate(["--qat", f"{d}/best.ckpt", "--no-ptq"])
     t = c["train"]
-    return {"row": name, "config": cfg, "bits": bits_of(c), "steps": evals[-1]["step"], "best_step": best["step"],
+    return {"row": name, "config": cfg, "bits": bits_of(c), "midrise": bool(q.get("midrise")), "steps": evals[-1]["step"], "best_step": best["step"],
             "batch": t["batch"], "seq_len": t["seq_len"], "train_tokens": evals[-1]["step"] * t["batch"] * t["seq_len"] * t.get("grad_accum", 1),
             "train_wall_s": round(wall, 1), "int_loss": o["int_loss"], "int_top1_agree": o["int_top1_agree"],
             "qat_float_loss": o.get("qat_float_loss"), "image_bytes": os.path.getsize(f"{d}/model.rqm"), "tokens": o["tokens"],
             "teacher": q.get("teacher"), "synthetic_tokens": q.get("synthetic_tokens", 0), "dir": d}
 
 
-def bits_label(b):
+def bits_label(b, midrise=False):
     w = sorted(set(b.values()))
-    return f"all {w[0]}" if len(w) == 1 else " ".join(f"{k} {v}" for k, v in b.items())
+    grid = ", midrise grid (odd values, no zero) below 8 bits" if midrise else ""
+    return (f"all {w[0]}" if len(w) == 1 else " ".join(f"{k} {v}" for k, v in b.items())) + grid
 
 
 rows = []
@@ -109,6 +111,13 @@ ptq = evaluate([])
 for bits, key, agree in ((8, "ptq_loss", "top1_agree"), (4, "int4_ptq_loss", "int4_top1_agree"), (2, "int2_ptq_loss", "int2_top1_agree")):
     rows.append({"row": f"int{bits} PTQ (stories260K)", "table": "ptq", "steps": 0, "int_loss": ptq[key], "int_top1_agree": ptq[agree],
                  "tokens": ptq["tokens"], "float_loss": ptq["float_loss"], "bits": {k: bits for k in MATS}})
+    if bits < 8:  # the same PTQ on the midrise grid: `export --wbits N --midrise`, scored as an image
+        img = f"{out}/ptq-int{bits}-midrise.rqm"
+        run([binp, "export", model, "--wbits", str(bits), "--midrise", "--target", "host", "-o", img])
+        o = evaluate(["--qat", img, "--no-ptq"])
+        rows.append({"row": f"int{bits} midrise PTQ", "table": "ptq", "steps": 0, "int_loss": o["int_loss"], "int_top1_agree": o["int_top1_agree"],
+                     "tokens": o["tokens"], "float_loss": o["float_loss"], "bits": {k: bits for k in MATS}, "midrise": True,
+                     "image_bytes": os.path.getsize(img)})
 r8 = dict(train_row("int8", "int8.json"), table="own")
 rows.append(r8)
 teacher = f"{r8['dir']}/best.ckpt"
@@ -158,5 +167,5 @@ for r in rows:
     if r["table"] == "own":
         extra = f"; teacher {r['teacher']}" if r.get("teacher") else ""
         extra += f"; {r['synthetic_tokens']} synthetic tokens" if r.get("synthetic_tokens") else ""
-        print(f"  {r['row']}: {bits_label(r['bits'])}{extra}")
+        print(f"  {r['row']}: {bits_label(r['bits'], r.get('midrise'))}{extra}")
 print(f"\ngreedy story of the 2-bit model ({out}/int2/model.rqm, -t 0 -n 200):\n{story}")

@@ -43,16 +43,18 @@ static lmq_wspec cfg_wspec(const lm_qat_cfg *c) {
     for (int k = 0; k < LM_NMAT; k++)
         if (c->mbits[k]) ws.mbits[k] = c->mbits[k];
     ws.ternary = c->ternary;
+    ws.midrise = c->midrise;
     return ws;
 }
 
 // LQAT's weight-bits field: 8 or 4 for one such width (what checkpoints before mixed precision
-// hold), else a nibble per matrix kind, 3 for a ternary 2-bit matrix.
+// hold), else a nibble per matrix kind, 3 for a ternary 2-bit matrix, and bit 31 for the midrise
+// grids.
 static uint32_t bits_code(const lmq_wspec *ws) {
     int uni = 1;
     for (int k = 1; k < LM_NMAT; k++) uni &= ws->mbits[k] == ws->mbits[0];
-    if (uni && (ws->mbits[0] == 8 || ws->mbits[0] == 4)) return ws->mbits[0];
-    uint32_t w = 0;
+    if (uni && !ws->midrise && (ws->mbits[0] == 8 || ws->mbits[0] == 4)) return ws->mbits[0];
+    uint32_t w = ws->midrise ? 0x80000000u : 0;
     for (int k = 0; k < LM_NMAT; k++) w |= (uint32_t)(ws->mbits[k] == 2 && ws->ternary ? 3 : ws->mbits[k]) << (4 * k);
     return w;
 }
@@ -63,6 +65,8 @@ static int bits_decode(uint32_t code, lmq_wspec *ws) {
         return 0;
     }
     memset(ws, 0, sizeof *ws);
+    ws->midrise = (int)(code >> 31);
+    code &= 0x7FFFFFFFu;
     int two = 0, three = 0;
     for (int k = 0; k < LM_NMAT; k++) {
         int b = (code >> (4 * k)) & 15;
@@ -71,7 +75,7 @@ static int bits_decode(uint32_t code, lmq_wspec *ws) {
         ws->mbits[k] = (uint8_t)(b == 3 ? 2 : b);
     }
     ws->ternary = three;
-    return code >> (4 * LM_NMAT) || (two && three) ? -1 : 0;
+    return code >> (4 * LM_NMAT) || (two && three) || (three && ws->midrise) ? -1 : 0;
 }
 
 // Integer logits of B sequences of T tokens (positions 0..T-1 each), turned into probabilities in
@@ -159,9 +163,9 @@ static void init_scales(lm_qat *s) {
     for (int k = 0; k < LM_NMAT; k++) {
         int rows, cols, lo, hi;
         lmq_mat_shape(c, k, &rows, &cols);
-        lmq_grid(s->ws.mbits[k], s->ws.ternary, &lo, &hi);
+        int odd = lmq_grid(s->ws.mbits[k], s->ws.ternary, s->ws.midrise, &lo, &hi);
         int8_t *q = rq_malloc((size_t)c->n_layers * rows * cols);
-        lmq_quantize_rows_grid(lmq_mat_weights(&s->m->w, k), c->n_layers * rows, cols, lo, hi, q, s->scale + lmq_scale_offset(c, k));
+        lmq_quantize_rows_grid(lmq_mat_weights(&s->m->w, k), c->n_layers * rows, cols, lo, hi, odd, q, s->scale + lmq_scale_offset(c, k));
         free(q);
     }
 }
@@ -397,7 +401,7 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
     for (int k = 0; k < LM_NMAT; k++) {
         int rows, cols, lo, hi;
         lmq_mat_shape(c, k, &rows, &cols);
-        lmq_grid(s->ws.mbits[k], s->ws.ternary, &lo, &hi);
+        int odd = lmq_grid(s->ws.mbits[k], s->ws.ternary, s->ws.midrise, &lo, &hi);
         const float *w = lmq_mat_weights(&s->m->w, k);
         float *gw = lmq_mat_weights(g, k);
         size_t off = lmq_scale_offset(c, k);
@@ -405,7 +409,7 @@ void lm_qat_update_scales(lm_qat *s, llama_weights *g) {
             float sc = s->scale[off + r];
             const float *wr = w + (size_t)r * cols;
             float *gr = gw + (size_t)r * cols;
-            double ds = lmq_lsq_row_grad(wr, gr, cols, sc, lo, hi, s->lambda);
+            double ds = lmq_lsq_row_grad(wr, gr, cols, sc, lo, hi, odd, s->lambda);
             s->scale[off + r] = adam_log(sc, (float)(ds * sc), s->am + off + r, s->av + off + r, s->t, s->cfg.scale_lr);
         }
     }

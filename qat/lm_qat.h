@@ -24,7 +24,9 @@
 // wbits: 8, 4 or 2 bits per layer weight (the embedding and classifier stay int8); "matrix_bits":
 // {"wq": 8, "wk": 8, "wv": 8, "wo": 8, "w1": 2, "w2": 2, "w3": 2} overrides it per matrix kind
 // (mixed precision, image version 3). "ternary": true puts 2-bit matrices on {-1, 0, +1}
-// instead of {-2, -1, 0, +1}.
+// instead of {-2, -1, 0, +1}; "midrise": true puts int4 and 2-bit matrices on the midrise grids,
+// the odd values in [-15, 15] and {-3, -1, +1, +3} (16 and 4 levels, symmetric, no zero; image
+// version 4): w_hat = s_r (2 round((w / s_r - 1) / 2) + 1) clamped, the LSQ gradient as below.
 // "lsq": true learns every layer matrix's per-row step s_r (learned step size quantisation,
 // Esser et al. 2019): the steps start from the search (so step 0 is still the PTQ model), the
 // forward uses w_hat = s_r clamp(round(w / s_r), lo, hi), the weight gradient passes straight
@@ -60,7 +62,7 @@
 // Outputs in "out": last.ckpt / best.ckpt of RQF kind "llamaq" (the trainer's sections, LCFG
 // (model/llama_ckpt.h) and LQAT = u32 weight bits, u32 count, count x f32 activation clips; the
 // weight bits are 8 or 4 for one such width, else a nibble per matrix kind as in the image's bits
-// word with 3 for a ternary 2-bit matrix; with "lsq" also LQSC = u32 count, count x f32 steps,
+// word with 3 for a ternary 2-bit matrix and bit 31 for "midrise"; with "lsq" also LQSC = u32 count, count x f32 steps,
 // count x f32 Adam m, count x f32 Adam v, u32 updates), and model.rqm: the integer image of
 // best.ckpt.
 //
@@ -87,6 +89,7 @@ typedef struct {
     float distill;
     uint8_t mbits[LM_NMAT];  // per-matrix bits (wq wk wv wo w1 w2 w3); 0 entries take wbits
     int ternary;             // 2-bit matrices on {-1, 0, +1}
+    int midrise;             // int4 / 2-bit matrices on the midrise grids (odd values, no zero)
     int lsq;                 // learned per-row weight steps (LSQ) instead of the per-step search
     float scale_lr;          // Adam step size of the learned steps' logarithms
     char teacher[1024];      // distillation teacher (a float model file), "" for the init model

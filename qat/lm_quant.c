@@ -127,10 +127,19 @@ void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed,
 
 // ---- quantisation ---------------------------------------------------------------------------
 
-void lmq_grid(int bits, int ternary, int *lo, int *hi) {
+int lmq_grid(int bits, int ternary, int midrise, int *lo, int *hi) {
+    if (midrise && bits != 8) {  // the odd integers in [-(2^bits - 1), 2^bits - 1]
+        *hi = (1 << bits) - 1, *lo = -*hi;
+        return 1;
+    }
     *hi = bits == 8 ? 127 : bits == 4 ? 7 : 1;
     *lo = bits == 2 && !ternary ? -2 : -*hi;
+    return 0;
 }
+
+// The grid value nearest to t before clamping: round half away from zero, or on an odd grid the
+// nearest odd integer 2 round((t - 1) / 2) + 1.
+static long grid_round(float t, int odd) { return odd ? 2 * lroundf((t - 1) * 0.5f) + 1 : lroundf(t); }
 
 lmq_wspec lmq_wspec_uniform(int wbits) {
     lmq_wspec ws;
@@ -163,16 +172,16 @@ float *lmq_mat_weights(const llama_weights *w, int k) {
     return m[k];
 }
 
-void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int8_t *q) {
+void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int odd, int8_t *q) {
     for (int j = 0; j < cols; j++) {
-        long v = lroundf(w[j] / s);
+        long v = grid_round(w[j] / s, odd);
         q[j] = (int8_t)(v > hi ? hi : v < lo ? lo : v);
     }
 }
 
-void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, int8_t *q, float *scale) {
-    int qd = hi > -lo ? hi : -lo, low = hi <= 1;  // low: a 2-bit grid
-    if (low) qd = 1;
+void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, int odd, int8_t *q, float *scale) {
+    int qd = hi > -lo ? hi : -lo, low = hi <= 3;  // low: a 2-bit grid
+    if (low && !odd) qd = 1;
     for (int r = 0; r < rows; r++) {
         const float *wr = w + (size_t)r * cols;
         float mx = 0;
@@ -183,11 +192,11 @@ void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, 
         double best = INFINITY;
         for (int sign = 1; sign >= -1 && mx > 0; sign -= 2) {
             if (sign < 0 && lo == -hi) break;
-            for (int fi = 64; fi >= (low ? 8 : 32); fi--) {
+            for (int fi = 64; fi >= (low ? (odd ? 16 : 8) : 32); fi--) {
                 float sc = sign * (mx * fi / 64 / qd);
                 double err = 0;
                 for (int j = 0; j < cols; j++) {
-                    long v = lroundf(wr[j] / sc);
+                    long v = grid_round(wr[j] / sc, odd);
                     v = v > hi ? hi : v < lo ? lo : v;
                     double d = wr[j] - (double)v * sc;
                     err += d * d;
@@ -196,19 +205,19 @@ void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, 
             }
         }
         scale[r] = s;
-        lmq_quant_row(wr, cols, s, lo, hi, q + (size_t)r * cols);
+        lmq_quant_row(wr, cols, s, lo, hi, odd, q + (size_t)r * cols);
     }
 }
 
 void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale) {
-    lmq_quantize_rows_grid(w, rows, cols, -qmax, qmax, q, scale);
+    lmq_quantize_rows_grid(w, rows, cols, -qmax, qmax, 0, q, scale);
 }
 
-double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, float lambda) {
+double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, int odd, float lambda) {
     double ds = 0;
     for (int j = 0; j < cols; j++) {
         float v = w[j] / s;
-        long q = lroundf(v);  // lmq_quant_row's rounding
+        long q = grid_round(v, odd);  // lmq_quant_row's rounding
         if (q > hi || q < lo) ds += (double)g[j] * (q > hi ? hi : lo), g[j] *= 1 - lambda;
         else ds += (double)g[j] * (q - v);
     }
@@ -217,12 +226,12 @@ double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int
 
 // Quantise each row of w [rows][cols] in place to its dequantised value q * s, on the grid
 // [lo, hi] with the steps s (rows of them) or, when s is NULL, the search's.
-static void fake_quant_rows(float *w, int rows, int cols, int lo, int hi, const float *s) {
+static void fake_quant_rows(float *w, int rows, int cols, int lo, int hi, int odd, const float *s) {
     int8_t *q = rq_malloc((size_t)cols);
     for (int r = 0; r < rows; r++) {
         float *wr = w + (size_t)r * cols, sc;
-        if (s) sc = s[r], lmq_quant_row(wr, cols, sc, lo, hi, q);
-        else lmq_quantize_rows_grid(wr, 1, cols, lo, hi, q, &sc);
+        if (s) sc = s[r], lmq_quant_row(wr, cols, sc, lo, hi, odd, q);
+        else lmq_quantize_rows_grid(wr, 1, cols, lo, hi, odd, q, &sc);
         for (int j = 0; j < cols; j++) wr[j] = q[j] * sc;
     }
     free(q);
@@ -236,11 +245,11 @@ void lmq_fake_quant_spec(const llama_model *src, llama_model *dst, const lmq_wsp
     for (int k = 0; k < LM_NMAT; k++) {
         int rows, cols, lo, hi;
         lmq_mat_shape(c, k, &rows, &cols);
-        lmq_grid(ws->mbits[k], ws->ternary, &lo, &hi);
-        fake_quant_rows(lmq_mat_weights(w, k), c->n_layers * rows, cols, lo, hi, ws->scale ? ws->scale + lmq_scale_offset(c, k) : NULL);
+        int odd = lmq_grid(ws->mbits[k], ws->ternary, ws->midrise, &lo, &hi);
+        fake_quant_rows(lmq_mat_weights(w, k), c->n_layers * rows, cols, lo, hi, odd, ws->scale ? ws->scale + lmq_scale_offset(c, k) : NULL);
     }
-    fake_quant_rows(w->token_embedding, c->vocab_size, c->dim, -127, 127, NULL);
-    if (!c->shared_classifier) fake_quant_rows(w->wcls, c->vocab_size, c->dim, -127, 127, NULL);
+    fake_quant_rows(w->token_embedding, c->vocab_size, c->dim, -127, 127, 0, NULL);
+    if (!c->shared_classifier) fake_quant_rows(w->wcls, c->vocab_size, c->dim, -127, 127, 0, NULL);
 }
 
 void lmq_fake_quant_weights(const llama_model *src, llama_model *dst, int wbits) {
@@ -271,19 +280,18 @@ static void *own(lm_model *m, size_t bytes) {
 }
 
 // Quantise a [rows][cols] matrix per row for the kernel (int8, int4 or 2-bit packed, lm_row_bytes)
-// on the grid of bits (ternary: without -2), with the steps s[rows] (or the search's when NULL),
-// and build each row's requantisation for multiplier out_mul (real output units per real value)
-// given the input scale sx.
-static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int cols, int bits, int ternary, const float *s, double sx,
-                     double out_mul) {
-    int lo, hi;
-    lmq_grid(bits, ternary, &lo, &hi);
+// on the grid of bits (ternary: without -2; midrise: the odd values v, stored as s = (v - 1) / 2),
+// with the steps s[rows] (or the search's when NULL), and build each row's requantisation for
+// multiplier out_mul (real output units per real value) given the input scale sx.
+static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int cols, int bits, int ternary, int midrise, const float *s,
+                     double sx, double out_mul) {
+    int lo, hi, odd = lmq_grid(bits, ternary, midrise, &lo, &hi);
     int8_t *q = rq_malloc((size_t)rows * cols);
     float *sc = rq_malloc(rows * sizeof(float));
     if (s) {
-        for (int r = 0; r < rows; r++) sc[r] = s[r], lmq_quant_row(w + (size_t)r * cols, cols, s[r], lo, hi, q + (size_t)r * cols);
+        for (int r = 0; r < rows; r++) sc[r] = s[r], lmq_quant_row(w + (size_t)r * cols, cols, s[r], lo, hi, odd, q + (size_t)r * cols);
     } else {
-        lmq_quantize_rows_grid(w, rows, cols, lo, hi, q, sc);
+        lmq_quantize_rows_grid(w, rows, cols, lo, hi, odd, q, sc);
     }
     lm_rq *rq = own(m, rows * sizeof(lm_rq));
     int rc = 0;
@@ -297,7 +305,7 @@ static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int col
         uint8_t *pk = own(m, (size_t)rows * stride);
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < cols; j++)
-                pk[(size_t)r * stride + j / per] |= (uint8_t)((q[(size_t)r * cols + j] & mask) << (bits * (j % per)));
+                pk[(size_t)r * stride + j / per] |= (uint8_t)(((odd ? q[(size_t)r * cols + j] >> 1 : q[(size_t)r * cols + j]) & mask) << (bits * (j % per)));
         mat->w = pk;
         free(q);
     } else {
@@ -341,6 +349,7 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
     c->n_kv_heads = fc->n_kv_heads, c->vocab_size = fc->vocab_size, c->seq_len = fc->seq_len;
     c->shared_classifier = fc->shared_classifier;
     memcpy(c->mbits, ws->mbits, sizeof c->mbits);
+    for (int k = 0; k < LM_NMAT; k++) c->mrise[k] = (uint8_t)(ws->midrise && ws->mbits[k] != 8);
     c->wbits = lm_uniform_bits(c);
     c->logit_frac = o->logit_frac ? o->logit_frac : 10;
     c->eps_ss = (uint32_t)llround(fc->dim * 1e-5 * 4294967296.0);
@@ -370,7 +379,7 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         double s3 = act_scale(a[LMQ_H3]), sg = act_scale(a[LMQ_G]);
         // quant_mat of layer matrix k: its bits, grid and (learned) steps
 #define QM(k, mat, wsrc, rows, cols, sx, mul)                                                                                  \
-    quant_mat(out, &L->mat, wsrc + (size_t)l * (rows) * (cols), rows, cols, ws->mbits[k], ws->ternary,                          \
+    quant_mat(out, &L->mat, wsrc + (size_t)l * (rows) * (cols), rows, cols, ws->mbits[k], ws->ternary, ws->midrise,             \
               ws->scale ? ws->scale + lmq_scale_offset(fc, k) + (size_t)l * (rows) : NULL, sx, mul)
         quant_norm(out, &L->att_norm, w->rms_att + (size_t)l * dim, dim, sxa);
         if (!rc) rc = QM(LM_WQ, wq, w->wq, dim, dim, sxa, 16.0 / sq);
@@ -413,7 +422,7 @@ int lmq_quantize(const llama_model *f, const lmq_stats *st, const lmq_opts *o, l
         }
         out->cls.w = emb, out->cls.rq = crq;
     } else if (!rc) {
-        rc = quant_mat(out, &out->cls, w->wcls, V, dim, 8, 0, NULL, sfin, lf);
+        rc = quant_mat(out, &out->cls, w->wcls, V, dim, 8, 0, 0, NULL, sfin, lf);
     }
     free(esc);
     if (rc) lmq_free(out);
@@ -451,13 +460,15 @@ void lmq_unpack_i8(lm_model *m) {
             for (int r = 0; r < rows[k]; r++)
                 for (int j = 0; j < cols[k]; j++) {
                     int b = pk[(size_t)r * stride + j * bits / 8] >> (bits * j % 8) & ((1 << bits) - 1);
-                    q[(size_t)r * cols[k] + j] = (int8_t)(bits == 4 ? lm_i4(b) : lm_i2(b));
+                    int v = bits == 4 ? lm_i4(b) : lm_i2(b);
+                    q[(size_t)r * cols[k] + j] = (int8_t)(c->mrise[k] ? 2 * v + 1 : v);
                 }
             free((void *)ms[k]->w);
             ms[k]->w = q;
         }
     }
     memset(m->c.mbits, 8, sizeof m->c.mbits);
+    memset(m->c.mrise, 0, sizeof m->c.mrise);
     m->c.wbits = 8;
 }
 

@@ -58,12 +58,15 @@ void lmq_self_generate(const llama_model *f, int n_seqs, int len, uint64_t seed,
 typedef struct {
     uint8_t mbits[LM_NMAT];  // 8, 4 or 2
     int ternary;             // 2-bit matrices on {-1, 0, +1} instead of {-2, -1, 0, +1}
+    int midrise;             // int4 and 2-bit matrices on the midrise grids: the odd values in
+                             // [-15, 15] and {-3, -1, +1, +3} (lm_config.mrise)
     const float *scale;      // [lmq_scale_count]: per-row steps, or NULL (lmq_quantize_rows' search)
 } lmq_wspec;
 // Every matrix at wbits (8, 4 or 2), the {-2, -1, 0, +1} grid at 2 bits, steps from the search.
 lmq_wspec lmq_wspec_uniform(int wbits);
-// The integer grid [lo, hi] of a matrix at bits (ternary: the 2-bit grid without -2).
-void lmq_grid(int bits, int ternary, int *lo, int *hi);
+// The integer grid [lo, hi] of a matrix at bits (ternary: the 2-bit grid without -2; midrise, at 4
+// and 2 bits: the odd integers in [-15, 15] or [-3, 3], and the return value is 1: "odd").
+int lmq_grid(int bits, int ternary, int midrise, int *lo, int *hi);
 // Per-row steps of every layer matrix, kind-major: for k = LM_WQ .. LM_W3, the n_layers * rows(k)
 // rows of the stacked llama matrix (model/llama.h's [n_layers][rows][cols] layout).
 size_t lmq_scale_count(const llama_config *c);
@@ -109,19 +112,21 @@ int lmq_calibrate_default(const llama_model *f, const uint16_t *tokens, size_t n
 // j = 64..32, that minimises the row's squared error (first minimum from j = 64 down; s = 1 for
 // an all-zero row).
 void lmq_quantize_rows(const float *w, int rows, int cols, int qmax, int8_t *q, float *scale);
-// The same on the grid [lo, hi]: symmetric grids (lo = -hi) search as above; the 2-bit grids search
-// j = 64..8 (a 2-bit step is a fraction of the largest weight) and, when lo != -hi, both signs of
-// the step (a negative step puts the grid's longer side on the row's positive weights).
-void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, int8_t *q, float *scale);
+// The same on the grid [lo, hi] (odd: its odd integers only): symmetric grids (lo = -hi) search as
+// above; the 2-bit grids search j = 64..8 (midrise: 64..16, s = c / 3) (a 2-bit step is a fraction
+// of the largest weight) and, when lo != -hi, both signs of the step (a negative step puts the
+// grid's longer side on the row's positive weights).
+void lmq_quantize_rows_grid(const float *w, int rows, int cols, int lo, int hi, int odd, int8_t *q, float *scale);
 // One row at a given step s (any sign, non-zero): q_j = clamp(round(w_j / s), lo, hi), round half
-// away from zero. Every quantiser of the layer matrices goes through this rounding.
-void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int8_t *q);
+// away from zero (odd: the nearest odd integer, 2 round((w_j / s - 1) / 2) + 1). Every quantiser
+// of the layer matrices goes through this rounding.
+void lmq_quant_row(const float *w, int cols, float s, int lo, int hi, int odd, int8_t *q);
 // LSQ (learned step size) backward of one row blended toward its grid, w_hat = w + lambda (s q - w)
 // with q_j = clamp(round(w_j / s), lo, hi) (lambda = 1: the quantised row): given g = dL/dw_hat
 // (cols), turns g into dL/dw in place, straight through where round(w_j / s) is inside the grid
 // and (1 - lambda) g_j where it clips, and returns
 //     dL/ds = lambda (sum_inside g_j (q_j - w_j / s) + sum_clipped g_j q_j).
-double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, float lambda);
+double lmq_lsq_row_grad(const float *w, float *g, int cols, float s, int lo, int hi, int odd, float lambda);
 // dst = src with every matrix the integer model quantises replaced by its quantised values, in
 // float: the layer matrices per row at wbits (8 or 4), the embedding (and an unshared classifier)
 // per row at int8, exactly as lmq_quantize chooses them; norm weights unchanged. dst has src's

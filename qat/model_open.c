@@ -53,6 +53,7 @@ static int open_float(const char *path, const rq_open_opts *o, rq_model *m) {
     int wbits = o && o->wbits ? o->wbits : 8;
     if (wbits != 8 && wbits != 4 && wbits != 2) return rq_fail(RQ_EINPUT, "--wbits must be 8, 4 or 2, not %d", wbits);
     if (o && o->calib && !o->tokenizer) return rq_fail(RQ_EINPUT, "--calib needs -z TOKENIZER");
+    if (o && o->midrise && wbits == 8) return rq_fail(RQ_EINPUT, "--midrise is a grid of --wbits 4 or 2 (int8 has none)");
     llama_model f;
     int rc = rq_llama_float_open(path, &f);
     if (rc) {
@@ -69,12 +70,15 @@ static int open_float(const char *path, const rq_open_opts *o, rq_model *m) {
         if (!rc && ts.n < 2) rc = rq_fail(RQ_EINPUT, "%s: no tokens to calibrate on", o->calib);
     }
     size_t ncal = ts.n < 4096 ? ts.n : 4096;
-    if (!rc) rc = lmq_ptq_progress(&f, o && o->calib ? ts.tokens : NULL, ncal, wbits, 1, &m->lm);  // a progress line on a terminal
+    lmq_wspec ws = lmq_wspec_uniform(wbits);
+    ws.midrise = o && o->midrise;
+    if (!rc) rc = lmq_ptq_spec_progress(&f, o && o->calib ? ts.tokens : NULL, ncal, &ws, 1, &m->lm);  // a progress line on a terminal
     token_stream_free(&ts);
     llama_free(&f);
     if (rc) return rc;
     m->lm_owned = 1;
-    m->source = wbits == 4 ? "float model (PTQ, int4 layers)" : "float model (PTQ, int8)";
+    m->source = wbits == 8 ? "float model (PTQ, int8)" : wbits == 4 ? (ws.midrise ? "float model (PTQ, int4 midrise layers)" : "float model (PTQ, int4 layers)")
+                : ws.midrise ? "float model (PTQ, 2-bit midrise layers)" : "float model (PTQ, 2-bit layers)";
     return 0;
 }
 

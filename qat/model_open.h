@@ -18,7 +18,8 @@
 enum { RQ_FAM_CHAT = 1 << 0, RQ_FAM_LM = 1 << 1 };
 
 typedef struct {
-    int wbits;              // PTQ of a float model: layer weight bits (8 or 4; 0 = 8)
+    int wbits;              // PTQ of a float model: layer weight bits (8, 4 or 2; 0 = 8)
+    int midrise;            // PTQ at 4 or 2 bits: the midrise grids (lm_config.mrise)
     const char *calib;      // PTQ: calibration text (NULL: the default self-generated tokens)
     const char *tokenizer;  // needed with calib
 } rq_open_opts;

@@ -75,10 +75,13 @@ static const fuzz_format FORMATS[] = {
     {"rqm-be-int8", "be8.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
     {"rqm-le-int4", "le4.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
     {"rqm-be-int4", "be4.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
+    {"rqm-le-2bit-midrise", "le2m.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
+    {"rqm-be-int4-midrise", "be4m.rqm", "run {IN} -z {TOK} -n 8 -t 0", SUM_RQM, 0, 0, NULL},
     {"chat-ckpt-eval", "chat/best.ckpt", "eval {IN} --json --data {S}/chat.txt", SUM_RQF, 0, 0, NULL},
     {"chat-ckpt-chat", "chat/best.ckpt", "chat {IN} hello", SUM_RQF, 0, 0, NULL},
     {"llama-ckpt", "llama/best.ckpt", "generate {IN} -z {TOK} -n 8 -s 1", SUM_RQF, 0, 0, NULL},
     {"qat-ckpt", "qat/best.ckpt", "export {IN} --target host -o {T}/o.rqm", SUM_RQF, 0, 0, NULL},
+    {"qat-ckpt-midrise", "qatmr/best.ckpt", "export {IN} --target host -o {T}/o.rqm", SUM_RQF, 0, 0, NULL},
     {"qat-resume", "qatlc/last.ckpt", "train {S}/qatlc.json --out {T}/run --resume --quiet", SUM_RQF, 0, 0, "run/last.ckpt"},
     {"cpm-com", "chat.com", "run --target cpm --dir {T} --timeout 10 --max-tstates 3e7 {IN} hello", SUM_NONE, 0, 1, NULL},
     {"zx48-tap", "chat.tap", "run --target zx48 --timeout 10 --max-tstates 3e7 {IN} hello", SUM_TAP, 0, 1, NULL},
@@ -132,10 +135,12 @@ static int make_seeds(void **state) {
              tok, path, path);
     rq_test_write(cfg, text);
     run_ok("llama", "train %s --out %s/llama --quiet%s", cfg, seeds, "");
-    // QAT runs: int8; 2-bit with learned steps and clips (LQSC, LQAC: read back by --resume)
-    const char *qat[2][2] = {{"qat", "\"wbits\": 8, \"calib_tokens\": 256"},
-                             {"qatlc", "\"wbits\": 2, \"calib_tokens\": 256, \"lsq\": true, \"learn_clips\": true"}};
-    for (int i = 0; i < 2; i++) {
+    // QAT runs: int8; 2-bit with learned steps and clips (LQSC, LQAC: read back by --resume);
+    // int4 on the midrise grid (LQAT's bit 31, a version 4 model.rqm)
+    const char *qat[3][2] = {{"qat", "\"wbits\": 8, \"calib_tokens\": 256"},
+                             {"qatlc", "\"wbits\": 2, \"calib_tokens\": 256, \"lsq\": true, \"learn_clips\": true"},
+                             {"qatmr", "\"wbits\": 4, \"calib_tokens\": 256, \"lsq\": true, \"midrise\": true"}};
+    for (int i = 0; i < 3; i++) {
         snprintf(cfg, sizeof cfg, "%s/%s.json", seeds, qat[i][0]);
         snprintf(text, sizeof text,
                  "{\"model\": \"llama-int8\", \"init\": \"%s/llama/model.bin\", \"tokenizer\": \"%s\",\n"
@@ -146,8 +151,9 @@ static int make_seeds(void **state) {
         rq_test_write(cfg, text);
         run_ok(qat[i][0], "train %s --out %s/%s --quiet", cfg, seeds, qat[i][0]);
     }
-    const char *rqm[4][2] = {{"le8", ""}, {"be8", " --endian big"}, {"le4", " --wbits 4"}, {"be4", " --endian big --wbits 4"}};
-    for (int i = 0; i < 4; i++) {
+    const char *rqm[6][2] = {{"le8", ""}, {"be8", " --endian big"}, {"le4", " --wbits 4"}, {"be4", " --endian big --wbits 4"},
+                             {"le2m", " --wbits 2 --midrise"}, {"be4m", " --endian big --wbits 4 --midrise"}};
+    for (int i = 0; i < 6; i++) {
         char o[4400];
         snprintf(o, sizeof o, "%s/%s.rqm%s", seeds, rqm[i][0], rqm[i][1]);
         run_ok("rqm", "export %s/llama/model.bin --target host -o %s%s", seeds, o, "");

@@ -56,7 +56,7 @@ static int32_t *run_logits(const lm_model *m, int n) {
 // A plain reference of the forward pass written from docs/lm-contract.md ("The forward pass"):
 // naive loops, int4 rows unpacked to int8 first, attention summed position by position. The
 // kernel (with its head-size-8 fast path and reordered sums) must match it exactly.
-static void ref_matvec(int32_t *acc, int bits, const lm_mat *m, const int8_t *x, int rows, int cols) {
+static void ref_matvec(int32_t *acc, int bits, int odd, const lm_mat *m, const int8_t *x, int rows, int cols) {
     int8_t *row = malloc(cols);
     for (int r = 0; r < rows; r++) {
         for (int j = 0; j < cols; j++) {
@@ -69,6 +69,7 @@ static void ref_matvec(int32_t *acc, int bits, const lm_mat *m, const int8_t *x,
                 int b = ((const uint8_t *)m->w)[(size_t)r * ((cols + 3) / 4) + j / 4] >> (2 * (j % 4));
                 row[j] = (int8_t)((b & 1) - 2 * ((b >> 1) & 1));
             }
+            if (odd) row[j] = (int8_t)(2 * row[j] + 1);  // midrise: code s is the weight 2s + 1
         }
         acc[r] = 0;
         for (int j = 0; j < cols; j++) acc[r] += row[j] * x[j];
@@ -93,13 +94,13 @@ static void ref_logits(const lm_model *m, const int *tokens, int n, int32_t *out
             int16_t *K = kc + (size_t)l * T * kvd;
             int8_t *Vv = vc + (size_t)l * T * kvd;
             lm_rmsnorm_q8(xq, x, L->att_norm.g, L->att_norm.k, dim, c->eps_ss);
-            ref_matvec(acc, c->mbits[LM_WQ], &L->wq, xq, dim, dim);
+            ref_matvec(acc, c->mbits[LM_WQ], c->mrise[LM_WQ], &L->wq, xq, dim, dim);
             for (int i = 0; i < dim; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wq.rq[i]), 2047);
             lm_rope_q12(q, q16, dim, hs, pos, m->rope_theta);
-            ref_matvec(acc, c->mbits[LM_WK], &L->wk, xq, kvd, dim);
+            ref_matvec(acc, c->mbits[LM_WK], c->mrise[LM_WK], &L->wk, xq, kvd, dim);
             for (int i = 0; i < kvd; i++) q16[i] = (int16_t)lm_clamp(lm_requant(acc[i], L->wk.rq[i]), 2047);
             lm_rope_q12(K + (size_t)pos * kvd, q16, kvd, hs, pos, m->rope_theta);
-            ref_matvec(acc, c->mbits[LM_WV], &L->wv, xq, kvd, dim);
+            ref_matvec(acc, c->mbits[LM_WV], c->mrise[LM_WV], &L->wv, xq, kvd, dim);
             for (int i = 0; i < kvd; i++) Vv[(size_t)pos * kvd + i] = lm_sat8(lm_requant(acc[i], L->wv.rq[i]));
             for (int h = 0; h < c->n_heads; h++) {
                 int g = h / (c->n_heads / c->n_kv_heads);
@@ -114,35 +115,36 @@ static void ref_logits(const lm_model *m, const int *tokens, int n, int32_t *out
                     xq[h * hs + i] = lm_sat8(lm_requant(o, L->att_out));
                 }
             }
-            ref_matvec(acc, c->mbits[LM_WO], &L->wo, xq, dim, dim);
+            ref_matvec(acc, c->mbits[LM_WO], c->mrise[LM_WO], &L->wo, xq, dim, dim);
             for (int i = 0; i < dim; i++) x[i] += lm_requant(acc[i], L->wo.rq[i]);
             lm_rmsnorm_q8(xq, x, L->ffn_norm.g, L->ffn_norm.k, dim, c->eps_ss);
-            ref_matvec(acc, c->mbits[LM_W1], &L->w1, xq, hid, dim);
+            ref_matvec(acc, c->mbits[LM_W1], c->mrise[LM_W1], &L->w1, xq, hid, dim);
             for (int i = 0; i < hid; i++) h1[i] = lm_sat8(lm_requant(acc[i], L->w1.rq[i]));
-            ref_matvec(acc, c->mbits[LM_W3], &L->w3, xq, hid, dim);
+            ref_matvec(acc, c->mbits[LM_W3], c->mrise[LM_W3], &L->w3, xq, hid, dim);
             for (int i = 0; i < hid; i++) h3[i] = lm_sat8(lm_requant(acc[i], L->w3.rq[i]));
             for (int i = 0; i < hid; i++) xq[i] = lm_sat8(lm_requant(L->silu[h1[i] + 128] * h3[i], L->glu));
-            ref_matvec(acc, c->mbits[LM_W2], &L->w2, xq, dim, hid);
+            ref_matvec(acc, c->mbits[LM_W2], c->mrise[LM_W2], &L->w2, xq, dim, hid);
             for (int i = 0; i < dim; i++) x[i] += lm_requant(acc[i], L->w2.rq[i]);
         }
         lm_rmsnorm_q8(xq, x, m->final_norm.g, m->final_norm.k, dim, c->eps_ss);
-        ref_matvec(acc, 8, &m->cls, xq, V, dim);  // the classifier is int8 always
+        ref_matvec(acc, 8, 0, &m->cls, xq, V, dim);  // the classifier is int8 always
         for (int v = 0; v < V; v++) out[(size_t)pos * V + v] = lm_requant(acc[v], m->cls.rq[v]);
     }
     free(x), free(acc), free(sc), free(xq), free(h1), free(h3), free(q16), free(q), free(p), free(kc), free(vc);
 }
 
-// The weight widths the tests cover: every matrix at 8, 4 or 2 bits, and mixed (every width in
-// one layer, 2-bit on the ternary grid).
+// The weight widths the tests cover: every matrix at 8, 4 or 2 bits, mixed (every width in one
+// layer, 2-bit on the ternary grid), every matrix at int4 on the midrise grid, and mixed midrise.
+#define N_WSPEC 6
 static lmq_wspec test_wspec(int k) {
     if (k < 3) return lmq_wspec_uniform(k == 0 ? 8 : k == 1 ? 4 : 2);
-    lmq_wspec ws = {{8, 4, 2, 8, 2, 4, 2}, 1, NULL};
-    return ws;
+    if (k == 4) return (lmq_wspec){.mbits = {4, 4, 4, 4, 4, 4, 4}, .midrise = 1};
+    return (lmq_wspec){.mbits = {8, 4, 2, 8, 2, 4, 2}, .ternary = k == 3, .midrise = k == 5};
 }
 
 static void test_kernel_vs_reference(void **state) {
     (void)state;
-    for (int variant = 0; variant < 8; variant++) {
+    for (int variant = 0; variant < 2 * N_WSPEC; variant++) {
         llama_model f;
         llama_config c = {.dim = 32, .hidden_dim = 46, .n_layers = 2, .n_heads = variant & 1 ? 8 : 4, .n_kv_heads = 2,
                           .vocab_size = 61, .seq_len = 48, .shared_classifier = 1};  // head size 4 (generic path) or 8 (fast path)
@@ -169,10 +171,11 @@ static void test_kernel_vs_reference(void **state) {
 
 // Image round trip: the model loaded from a little- or big-endian image computes exactly the
 // logits of the model it was written from (int8, int4, 2-bit and mixed, shared and unshared
-// classifier); one width of 8 or 4 bits is written as a version 2 image, the others as version 3.
+// classifier, midrise); one width of 8 or 4 bits is written as a version 2 image, the others as
+// version 3, midrise grids as version 4.
 static void test_image_round_trip(void **state) {
     (void)state;
-    for (int variant = 0; variant < 8; variant++) {
+    for (int variant = 0; variant < 2 * N_WSPEC; variant++) {
         llama_model f;
         tiny_model(&f, variant & 1);
         uint16_t cal[200];
@@ -187,7 +190,7 @@ static void test_image_round_trip(void **state) {
         assert_int_equal(lm_image_write(&q, 1, &be), 0);
         assert_int_equal(le.len, be.len);
         assert_true(memcmp(le.data, be.data, le.len) != 0);
-        assert_int_equal(le.data[5], variant < 4 ? 2 : 3);
+        assert_int_equal(le.data[5], variant < 4 ? 2 : variant < 8 ? 3 : 4);  // midrise: version 4
         rq_buf *bufs[2] = {&le, &be};
         for (int e = 0; e < 2; e++) {
             lm_model m;
@@ -195,6 +198,7 @@ static void test_image_round_trip(void **state) {
             if (rc) fail_msg("%s", rq_last_error());
             assert_int_equal(m.c.wbits, q.c.wbits);
             assert_memory_equal(m.c.mbits, ws.mbits, LM_NMAT);
+            assert_memory_equal(m.c.mrise, q.c.mrise, LM_NMAT);
             int32_t *got = run_logits(&m, n);
             assert_memory_equal(got, want, (size_t)n * f.config.vocab_size * sizeof(int32_t));
             free(got);
@@ -243,7 +247,7 @@ static void test_image_corrupt(void **state) {
     img[0] = 'X';
     expect_load_error(img, n, "magic");
     img[0] = 'R';
-    img[5] = 4;
+    img[5] = 5;
     expect_load_error(img, n, "version");
     img[5] = 3;  // a version 3 image reads offset 48 as the bits word: 8 is not one
     expect_load_error(img, n, "weight bits 0 of matrix 1");
@@ -313,9 +317,17 @@ static void test_image_corrupt(void **state) {
     memcpy(img, b.data, n);
     assert_int_equal(img[5], 3);
     assert_int_equal(rq_rd_u32le(img + 48), 0x2222222u);
-    rq_wr_u32le(img + 48, 0x2222232u);  // wk at 3 bits
+    rq_wr_u32le(img + 48, 0x2222262u);  // wk at 6 bits
     fix_crc(img, n);
-    expect_load_error(img, n, "weight bits 3 of matrix 1");
+    expect_load_error(img, n, "weight bits 6 of matrix 1");
+    rq_wr_u32le(img + 48, 0x2222232u);  // wk midrise: only in version 4
+    fix_crc(img, n);
+    expect_load_error(img, n, "version 3 image with a midrise grid");
+    img[5] = 4;
+    rq_wr_u32le(img + 48, 0x2222292u);  // an int8 matrix has no midrise grid
+    fix_crc(img, n);
+    expect_load_error(img, n, "midrise grid is for 4 and 2 bits");
+    img[5] = 3;
     rq_wr_u32le(img + 48, 0x12222222u);  // an eighth nibble
     fix_crc(img, n);
     expect_load_error(img, n, "nibbles");
@@ -490,6 +502,35 @@ static void test_cli_export_run(void **state) {
     assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host --endian middle -o %s/x.rqm", bin, mp, dir), 2);
     assert_non_null(strstr(err, "endian"));
     free(out), free(err);
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host --midrise -o %s/x.rqm", bin, mp, dir), 2);
+    assert_non_null(strstr(err, "--midrise"));  // int8 has no midrise grid
+    free(out), free(err);
+
+    // PTQ on the 2-bit midrise grid from the CLI: a version 4 image whose greedy text is the
+    // in-process model's
+    assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host --wbits 2 --midrise -o %s/m2.rqm", bin, mp, dir), 0);
+    free(out), free(err);
+    char m2[4400];
+    snprintf(m2, sizeof m2, "%s/m2.rqm", dir);
+    FILE *mf2 = fopen(m2, "rb");
+    uint8_t head[64];
+    assert_int_equal(fread(head, 1, 64, mf2), 64);
+    fclose(mf2);
+    assert_int_equal(head[5], 4);
+    assert_int_equal(rq_rd_u32le(head + 48), 0x3333333u);
+    lm_model q2;
+    lmq_wspec ws2 = {.mbits = {2, 2, 2, 2, 2, 2, 2}, .midrise = 1};
+    assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &ws2, &q2), 0);
+    size_t tlen2 = 0;
+    FILE *mt = open_memstream(&text, &tlen2);
+    lm_intgen_cfg g2 = {"Once upon a time", 64, 0, (uint32_t)(0.9 * 32768 + 0.5), 1};
+    int toks2[80];
+    assert_true(lm_int_generate(&q2, &tok, &g2, mt, toks2, NULL) > 10);
+    fclose(mt);
+    assert_int_equal(rq_test_run(&out, &err, "%s run %s -z %s -t 0 -n 64 -i 'Once upon a time'", bin, m2, tp), 0);
+    assert_string_equal(out, text);
+    free(out), free(err), free(text);
+    lmq_free(&q2);
 
     tokenizer_free(&tok);
     lmq_free(&q);

@@ -212,6 +212,12 @@ static void test_qat_end_to_end(void **state) {
     assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
     assert_non_null(strstr(err, "wbits"));
     free(out), free(err);
+    snprintf(text, sizeof text, "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\", \"qat\": {\"wbits\": 2, \"ternary\": true, \"midrise\": true}}\n",
+             model, tok);
+    rq_test_write(cfg, text);
+    assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
+    assert_non_null(strstr(err, "pick one"));
+    free(out), free(err);
     snprintf(text, sizeof text, "{\"model\": \"llama-int8\", \"init\": \"%s\", \"tokenizer\": \"%s\"}\n", model, tok);
     rq_test_write(cfg, text);
     assert_int_equal(rq_test_run(&out, &err, "%s train %s --out %s/bad --quiet", bin, cfg, dir), 2);
@@ -222,11 +228,11 @@ static void test_qat_end_to_end(void **state) {
 // Learned steps and activation clips with mixed precision (int8 wq, int4 wk, 2-bit everywhere
 // else): the trainer's validation integer loss is eval's on the image it wrote (a version 3
 // image), export of the checkpoint writes the same bytes, `run` on it equals the in-process
-// integer pass, the steps and the clips moved, and --resume reads them back.
-static void test_qat_lsq_mixed(void **state) {
-    (void)state;
+// integer pass, the steps and the clips moved, and --resume reads them back. Again with the
+// int4 and 2-bit matrices on the midrise grids (a version 4 image).
+static void qat_lsq_mixed(int midrise) {
     qat_paths P;
-    qat_paths_init(&P, "lm_qat_lsq");
+    qat_paths_init(&P, midrise ? "lm_qat_lsq_mr" : "lm_qat_lsq");
     const char *model = P.model, *tok = P.tok, *train = P.train, *valid = P.valid, *dir = P.dir;
     const char *bin = rq_test_bin();
     char cfg[4600], text[18000], p0[8400], p1[8400];
@@ -237,8 +243,8 @@ static void test_qat_lsq_mixed(void **state) {
              " \"data\": {\"train\": \"%s\", \"valid\": \"%s\", \"valid_tokens\": 513},\n"
              " \"train\": {\"steps\": 4, \"batch\": 4, \"seq_len\": 64, \"lr\": 1e-3, \"warmup\": 1, \"eval_every\": 2, \"seed\": 5},\n"
              " \"qat\": {\"wbits\": 2, \"matrix_bits\": {\"wq\": 8, \"wk\": 4}, \"lsq\": true, \"scale_lr\": 0.01, \"calib_tokens\": 1024,\n"
-             "         \"learn_clips\": true, \"clip_lr\": 0.01}}\n",
-             model, tok, train, valid);
+             "         \"learn_clips\": true, \"clip_lr\": 0.01, \"midrise\": %s}}\n",
+             model, tok, train, valid, midrise ? "true" : "false");
     rq_test_write(cfg, text);
     int rc = rq_test_run(&out, &err, "%s train %s --out %s/run --quiet", bin, cfg, dir);
     if (rc) fail_msg("train exit %d: %s", rc, err);
@@ -246,8 +252,8 @@ static void test_qat_lsq_mixed(void **state) {
     snprintf(p0, sizeof p0, "%s/run/model.rqm", dir);
     size_t n;
     char *img = slurp(p0, &n);
-    assert_int_equal(img[5], 3);
-    assert_int_equal(rq_rd_u32le((const uint8_t *)img + 48), 0x2222248u);
+    assert_int_equal(img[5], midrise ? 4 : 3);
+    assert_int_equal(rq_rd_u32le((const uint8_t *)img + 48), midrise ? 0x3333358u : 0x2222248u);
     free(img);
     assert_int_equal(rq_test_run(&out, &err, "%s export %s/run/best.ckpt --target host -o %s/exp.rqm", bin, dir, dir), 0);
     free(out), free(err);
@@ -281,7 +287,7 @@ static void test_qat_lsq_mixed(void **state) {
         if (clip_at[0][i] == clip_at[1][i]) fail_msg("clip %d did not move between the evaluations (%g)", i, clip_at[0][i]);
     }
     double il = eval_int_loss(bin, model, valid, tok, p0, "--no-ptq");
-    printf("QAT 2-bit mixed, learned steps and clips (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", trained, il);
+    printf("QAT 2-bit mixed%s, learned steps and clips (4 steps): trainer valid_int_loss %.6f, eval int_loss %.6f\n", midrise ? " midrise" : "", trained, il);
     assert_true(fabs(il - trained) < 1e-6);
     snprintf(p1, sizeof p1, "%s/run/best.ckpt", dir);
     assert_run_matches(bin, p1, p0, tok);
@@ -291,7 +297,7 @@ static void test_qat_lsq_mixed(void **state) {
     if (lm_qat_load_float(p1, &fm)) fail_msg("%s", rq_last_error());
     lm_model a, b;
     assert_int_equal(lm_qat_load(p1, &a), 0);
-    lmq_wspec ws = {{8, 4, 2, 2, 2, 2, 2}, 0, NULL};
+    lmq_wspec ws = {.mbits = {8, 4, 2, 2, 2, 2, 2}, .midrise = midrise};
     assert_int_equal(lmq_ptq_spec(&fm, NULL, 0, &ws, &b), 0);
     assert_true(memcmp(a.layers[0].w1.w, b.layers[0].w1.w, (size_t)fm.config.hidden_dim * lm_row_bytes(2, fm.config.dim)) != 0);
     lmq_free(&a), lmq_free(&b);
@@ -300,6 +306,16 @@ static void test_qat_lsq_mixed(void **state) {
     rc = rq_test_run(&out, &err, "%s train %s --out %s/run --resume --quiet", bin, cfg, dir);
     if (rc) fail_msg("resume exit %d: %s", rc, err);
     free(out), free(err);
+}
+
+static void test_qat_lsq_mixed(void **state) {
+    (void)state;
+    qat_lsq_mixed(0);
+}
+
+static void test_qat_lsq_mixed_midrise(void **state) {
+    (void)state;
+    qat_lsq_mixed(1);
 }
 
 // The weights QAT's float forward uses are the integer model's: quantising the fake-quantised
@@ -348,11 +364,11 @@ static void test_fake_quant_weights_are_the_kernels(void **state) {
 }
 
 // Weight code j of row r of a packed kernel matrix at bits.
-static int kernel_code(const lm_mat *m, int bits, int cols, int r, int j) {
+static int kernel_code(const lm_mat *m, int bits, int odd, int cols, int r, int j) {
     const uint8_t *row = (const uint8_t *)m->w + (size_t)r * lm_row_bytes(bits, cols);
     if (bits == 8) return ((const int8_t *)row)[j];
-    if (bits == 4) return lm_i4((row[j / 2] >> (4 * (j & 1))) & 15);
-    return lm_i2((row[j / 4] >> (2 * (j & 3))) & 3);
+    int s = bits == 4 ? lm_i4((row[j / 2] >> (4 * (j & 1))) & 15) : lm_i2((row[j / 4] >> (2 * (j & 3))) & 3);
+    return odd ? 2 * s + 1 : s;  // midrise: the code s is the weight 2s + 1
 }
 
 // With given (learned) per-row steps, at every width and mixed: each weight of the float model QAT
@@ -368,18 +384,23 @@ static void test_learned_steps_are_the_kernels(void **state) {
     const llama_config *fc = &f.config;
     size_t ns = lmq_scale_count(fc);
     float *scale = malloc(ns * sizeof(float));
-    const lmq_wspec specs[] = {lmq_wspec_uniform(8), lmq_wspec_uniform(4), lmq_wspec_uniform(2), {{8, 8, 8, 8, 2, 2, 2}, 1, NULL},
-                               {{8, 4, 2, 4, 4, 2, 8}, 0, NULL}};
-    for (int v = 0; v < 5; v++) {
+    const lmq_wspec specs[] = {lmq_wspec_uniform(8),
+                               lmq_wspec_uniform(4),
+                               lmq_wspec_uniform(2),
+                               {.mbits = {8, 8, 8, 8, 2, 2, 2}, .ternary = 1},
+                               {.mbits = {8, 4, 2, 4, 4, 2, 8}},
+                               {.mbits = {4, 4, 4, 4, 4, 4, 4}, .midrise = 1},
+                               {.mbits = {8, 4, 2, 4, 4, 2, 2}, .midrise = 1}};
+    for (int v = 0; v < 7; v++) {
         lmq_wspec ws = specs[v];
         // the search's steps, then moved as LSQ would (up to +-20%, negative kept)
         for (int k = 0; k < LM_NMAT; k++) {
             int rows, cols, lo, hi;
             lmq_mat_shape(fc, k, &rows, &cols);
-            lmq_grid(ws.mbits[k], ws.ternary, &lo, &hi);
+            int odd = lmq_grid(ws.mbits[k], ws.ternary, ws.midrise, &lo, &hi);
             int8_t *q = malloc((size_t)fc->n_layers * rows * cols);
             float *sk = scale + lmq_scale_offset(fc, k);
-            lmq_quantize_rows_grid(lmq_mat_weights(&f.w, k), fc->n_layers * rows, cols, lo, hi, q, sk);
+            lmq_quantize_rows_grid(lmq_mat_weights(&f.w, k), fc->n_layers * rows, cols, lo, hi, odd, q, sk);
             for (int r = 0; r < fc->n_layers * rows; r++) sk[r] *= 0.8f + 0.4f * (float)((r * 37 + k * 11) % 97) / 96;
             free(q);
         }
@@ -393,7 +414,7 @@ static void test_learned_steps_are_the_kernels(void **state) {
         for (int k = 0; k < LM_NMAT; k++) {
             int rows, cols, lo, hi;
             lmq_mat_shape(fc, k, &rows, &cols);
-            lmq_grid(ws.mbits[k], ws.ternary, &lo, &hi);
+            int odd = lmq_grid(ws.mbits[k], ws.ternary, ws.midrise, &lo, &hi);
             const float *wf = lmq_mat_weights(&fq.w, k), *sk = scale + lmq_scale_offset(fc, k);
             for (int l = 0; l < fc->n_layers; l++) {
                 const lm_layer *L = &a.layers[l];
@@ -402,8 +423,9 @@ static void test_learned_steps_are_the_kernels(void **state) {
                     float s = sk[(size_t)l * rows + r];
                     neg += s < 0;
                     for (int j = 0; j < cols; j++) {
-                        int code = kernel_code(mk[k], ws.mbits[k], cols, r, j);
+                        int code = kernel_code(mk[k], ws.mbits[k], odd, cols, r, j);
                         assert_true(code >= lo && code <= hi);  // ternary: never -2
+                        if (odd) assert_true(code & 1);       // midrise: odd values only
                         minus2 += code == -2;
                         float want = code * s;
                         if (wf[((size_t)l * rows + r) * cols + j] != want)
@@ -416,7 +438,7 @@ static void test_learned_steps_are_the_kernels(void **state) {
             }
         }
         int has_asym2 = 0;
-        for (int k = 0; k < LM_NMAT; k++) has_asym2 |= ws.mbits[k] == 2 && !ws.ternary;
+        for (int k = 0; k < LM_NMAT; k++) has_asym2 |= ws.mbits[k] == 2 && !ws.ternary && !ws.midrise;
         if (has_asym2) assert_true(neg > 0 && minus2 > 0);  // both signs of the {-2,-1,0,+1} grid are in use
         lmq_free(&a);
     }
@@ -431,8 +453,13 @@ static void test_unpacked_is_the_kernel(void **state) {
     (void)state;
     llama_model f;
     if (llama_load(&f, rq_test_data("llama2c/stories260K.bin"))) fail_msg("%s", rq_last_error());
-    const lmq_wspec specs[] = {lmq_wspec_uniform(4), lmq_wspec_uniform(2), {{8, 4, 2, 2, 4, 2, 8}, 0, NULL}, {{2, 2, 2, 2, 2, 2, 2}, 1, NULL}};
-    for (int v = 0; v < 4; v++) {
+    const lmq_wspec specs[] = {lmq_wspec_uniform(4),
+                               lmq_wspec_uniform(2),
+                               {.mbits = {8, 4, 2, 2, 4, 2, 8}},
+                               {.mbits = {2, 2, 2, 2, 2, 2, 2}, .ternary = 1},
+                               {.mbits = {2, 2, 2, 2, 2, 2, 2}, .midrise = 1},
+                               {.mbits = {8, 4, 2, 2, 4, 2, 8}, .midrise = 1}};
+    for (int v = 0; v < 6; v++) {
         lm_model a, b;
         assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &specs[v], &a), 0);
         assert_int_equal(lmq_ptq_spec(&f, NULL, 0, &specs[v], &b), 0);
@@ -461,12 +488,15 @@ static void test_unpacked_is_the_kernel(void **state) {
 // w_hat = w + lambda s (q0 - w0 / s0) inside the grid, (1 - lambda) w + lambda s q0 where w0 / s0
 // clipped (codes q0 and offsets of the base point w0, s0), which equals w_hat at the base point and
 // whose exact gradients are the straight-through / LSQ rules.
+// lmq_quant_row's rounding before the clamp (odd: to the nearest odd integer).
+static long grid_round(float t, int odd) { return odd ? 2 * lroundf((t - 1) * 0.5f) + 1 : lroundf(t); }
+
 typedef struct {
     llama_model m, fq;  // float masters, the forward's weights
     llama_train st;
     float *w0, *s0;     // base weights of kind k and steps
     int8_t *q0;
-    int k, rows, cols, lo, hi, in[14], tg[14];
+    int k, rows, cols, lo, hi, odd, in[14], tg[14];
     float lambda;
 } lsq_ctx;
 
@@ -477,7 +507,7 @@ static void lsq_surrogate(lsq_ctx *c, const float *s) {
     for (int r = 0; r < c->rows; r++)
         for (int j = 0; j < c->cols; j++) {
             size_t i = (size_t)r * c->cols + j;
-            long q = lroundf(c->w0[i] / c->s0[r]);
+            long q = grid_round(c->w0[i] / c->s0[r], c->odd);
             wh[i] = q > c->hi || q < c->lo ? (1 - c->lambda) * w[i] + c->lambda * s[r] * c->q0[i]
                                            : w[i] + c->lambda * s[r] * (c->q0[i] - c->w0[i] / c->s0[r]);
         }
@@ -495,8 +525,8 @@ static void test_lsq_steps_fd(void **state) {
                         .shared_classifier = 1};
     pcg32 rng;
     pcg32_seed(&rng, 7, 3);
-    for (int v = 0; v < 4; v++) {
-        lsq_ctx c = {.k = v % 2 ? LM_W2 : LM_WQ, .lambda = v < 2 ? 1.0f : 0.6f};
+    for (int v = 0; v < 6; v++) {  // v 4, 5: the midrise grids
+        lsq_ctx c = {.k = v % 2 ? LM_W2 : LM_WQ, .lambda = v == 2 || v == 3 || v == 5 ? 0.6f : 1.0f};
         int bits = v % 2 ? 2 : 4;
         assert_int_equal(llama_build(&c.m, &cfg), 0);
         assert_int_equal(llama_build(&c.fq, &cfg), 0);
@@ -506,17 +536,17 @@ static void test_lsq_steps_fd(void **state) {
         for (int i = 0; i < 14; i++) c.in[i] = (int)pcg32_bounded(&rng, 13), c.tg[i] = (int)pcg32_bounded(&rng, 13);
         lmq_mat_shape(&cfg, c.k, &c.rows, &c.cols);
         c.rows *= cfg.n_layers;
-        lmq_grid(bits, 0, &c.lo, &c.hi);
+        c.odd = lmq_grid(bits, 0, v >= 4, &c.lo, &c.hi);
         size_t n = (size_t)c.rows * c.cols;
         c.w0 = malloc(n * sizeof(float)), c.q0 = malloc(n), c.s0 = malloc(c.rows * sizeof(float));
         memcpy(c.w0, lmq_mat_weights(&c.m.w, c.k), n * sizeof(float));
-        lmq_quantize_rows_grid(c.w0, c.rows, c.cols, c.lo, c.hi, c.q0, c.s0);
+        lmq_quantize_rows_grid(c.w0, c.rows, c.cols, c.lo, c.hi, c.odd, c.q0, c.s0);
         for (int r = 0; r < c.rows; r++) c.s0[r] *= 0.8f;  // rows clip
         long clipped = 0;
         for (int r = 0; r < c.rows; r++) {
-            lmq_quant_row(c.w0 + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.q0 + (size_t)r * c.cols);
+            lmq_quant_row(c.w0 + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.odd, c.q0 + (size_t)r * c.cols);
             for (int j = 0; j < c.cols; j++) {
-                long q = lroundf(c.w0[(size_t)r * c.cols + j] / c.s0[r]);
+                long q = grid_round(c.w0[(size_t)r * c.cols + j] / c.s0[r], c.odd);
                 clipped += q > c.hi || q < c.lo;
             }
         }
@@ -531,7 +561,7 @@ static void test_lsq_steps_fd(void **state) {
         llama_train_backward(&c.st, &c.fq, &g);
         float *gw = lmq_mat_weights(&g, c.k);
         double *ds = malloc(c.rows * sizeof(double));
-        for (int r = 0; r < c.rows; r++) ds[r] = lmq_lsq_row_grad(c.w0 + (size_t)r * c.cols, gw + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.lambda);
+        for (int r = 0; r < c.rows; r++) ds[r] = lmq_lsq_row_grad(c.w0 + (size_t)r * c.cols, gw + (size_t)r * c.cols, c.cols, c.s0[r], c.lo, c.hi, c.odd, c.lambda);
         // the steps (relative perturbation) and every third weight
         double worst = 0, big = 0, *num = malloc((n > (size_t)c.rows ? n : (size_t)c.rows) * sizeof(double));
         for (int r = 0; r < c.rows; r++) {
@@ -539,7 +569,7 @@ static void test_lsq_steps_fd(void **state) {
             double dmax = 0;
             for (int j = 0; j < c.cols; j++) {
                 size_t i = (size_t)r * c.cols + j;
-                long q = lroundf(c.w0[i] / c.s0[r]);
+                long q = grid_round(c.w0[i] / c.s0[r], c.odd);
                 dmax = fmax(dmax, fabs(q > c.hi || q < c.lo ? c.q0[i] : c.q0[i] - c.w0[i] / c.s0[r]) * c.lambda);
             }
             float h = (float)(3e-3 / fmax(dmax, 1e-3));
@@ -574,8 +604,8 @@ static void test_lsq_steps_fd(void **state) {
             wworst = fmax(wworst, err);
             if (err > 1e-2) fail_msg("bits %d lambda %g weight %zu: analytic %.6g numeric %.6g", bits, c.lambda, i, gw[i], num[i]);
         }
-        printf("  %d-bit lambda %.1f: loss %.4f, dL/ds max rel error %.2e (max %.3g), dL/dw %.2e (max %.3g), %ld weights clip\n", bits,
-               c.lambda, base, worst, big, wworst, wbig, clipped);
+        printf("  %d-bit%s lambda %.1f: loss %.4f, dL/ds max rel error %.2e (max %.3g), dL/dw %.2e (max %.3g), %ld weights clip\n", bits,
+               c.odd ? " midrise" : "", c.lambda, base, worst, big, wworst, wbig, clipped);
         free(num), free(ds), free(s), free(gm), free(c.w0), free(c.q0), free(c.s0);
         llama_train_free(&c.st);
         llama_free(&c.m), llama_free(&c.fq);
@@ -639,6 +669,7 @@ int main(void) {
         cmocka_unit_test(test_lsq_steps_fd),
         cmocka_unit_test(test_qat_end_to_end),
         cmocka_unit_test(test_qat_lsq_mixed),
+        cmocka_unit_test(test_qat_lsq_mixed_midrise),
         cmocka_unit_test(test_qat_interrupt_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

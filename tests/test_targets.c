@@ -80,9 +80,9 @@ static void write_random_llama(const char *path, uint64_t seed) {
     llama_free(&m);
 }
 
-static void check_lm_target(const rq_target *t, const char *model, int wbits, const char *tokp) {
+static void check_lm_target(const rq_target *t, const char *model, int wbits, int midrise, const char *tokp) {
     const char *dir = rq_test_tmpdir("targets_lm");
-    rq_open_opts oo = {.wbits = wbits};
+    rq_open_opts oo = {.wbits = wbits, .midrise = midrise};
     rq_model m;
     assert_int_equal(rq_model_open(model, &oo, &m), 0);
     tokenizer tok;
@@ -97,6 +97,13 @@ static void check_lm_target(const rq_target *t, const char *model, int wbits, co
     int rc = t->export_fn(&m, &eo);
     stdout = save;
     fclose(devnull);
+    if (rq_target_lm_check(t, &m.lm.c)) {  // a grid the target does not declare: refused, with the reason
+        if (rc != RQ_EINPUT || !strstr(rq_last_error(), "its kernels take"))
+            fail_msg("target %s: int%d%s is not among its grids, export gave %d: %s", t->name, wbits, midrise ? " midrise" : "", rc, rq_last_error());
+        tokenizer_free(&tok);
+        rq_model_close(&m);
+        return;
+    }
     if (rc) fail_msg("target %s: export failed: %s", t->name, rq_last_error());
     const char *prompts[] = {"Once upon a time", "", "Tim saw a big"};
     for (int k = 0; k < 3; k++) {
@@ -139,9 +146,11 @@ static void test_lm_family(void **state) {
     for (int i = 0; rq_targets[i]; i++) {
         const rq_target *t = rq_targets[i];
         if (!(t->families & RQ_FAM_LM) || !usable(t)) continue;
-        fprintf(stderr, "target %s: transformer int8, int4\n", t->name);
-        check_lm_target(t, path, 8, tk);
-        check_lm_target(t, path, 4, tk);
+        fprintf(stderr, "target %s: transformer int8, int4, 2-bit midrise%s\n", t->name,
+                t->lm_weights & RQ_LMW_MIDRISE ? "" : " (refused: not among its grids)");
+        check_lm_target(t, path, 8, 0, tk);
+        check_lm_target(t, path, 4, 0, tk);
+        check_lm_target(t, path, 2, 1, tk);
         ran++;
     }
     assert_true(ran >= 1);  // the host at least

@@ -105,6 +105,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         {"wbits", CFG_INT, &c->q.wbits, 2, 8, 0, NULL, NULL},
         {"matrix_bits", CFG_OBJ, NULL, 0, 0, 0, NULL, mbits},
         {"ternary", CFG_BOOL, &c->q.ternary, 0, 0, 0, NULL, NULL},
+        {"midrise", CFG_BOOL, &c->q.midrise, 0, 0, 0, NULL, NULL},
         {"lsq", CFG_BOOL, &c->q.lsq, 0, 0, 0, NULL, NULL},
         {"scale_lr", CFG_FLOAT, &c->q.scale_lr, 0, 1, 0, NULL, NULL},
         {"calib_tokens", CFG_INT, &c->q.calib_tokens, 0, 1 << 24, 0, NULL, NULL},
@@ -145,6 +146,7 @@ static int load_cfg(const char *path, llama_train_cfg *c) {
         if ((rc = cfg_resolve_path(path, paths[i], caps[i]))) return rc;
     if (!c->out[0]) snprintf(c->out, sizeof c->out, c->qat ? "runs/llama-int8" : "runs/llama");
     if (c->qat && c->q.wbits != 8 && c->q.wbits != 4 && c->q.wbits != 2) return rq_fail(RQ_EINPUT, "%s: $.qat.wbits: 8, 4 or 2, not %d", path, c->q.wbits);
+    if (c->qat && c->q.ternary && c->q.midrise) return rq_fail(RQ_EINPUT, "%s: $.qat: \"ternary\" and \"midrise\" are two different 2-bit grids: pick one", path);
     static const char *mname[LM_NMAT] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
     for (int k = 0; k < LM_NMAT; k++) {
         if (mb[k] && mb[k] != 8 && mb[k] != 4 && mb[k] != 2)
@@ -319,6 +321,7 @@ static const char TRAIN_USAGE[] =
     "the integer contract: the loss is the integer model's (infer/lm_kernel.c), gradients pass straight\n"
     "through to float master weights; writes model.rqm (qat/lm_qat.h). See examples/stories/*.json.\n"
     "  \"qat\": {\"wbits\": 8, 4 or 2, \"matrix_bits\": {\"wq\".. \"w3\": 8/4/2} per matrix, \"ternary\": false,\n"
+    "          \"midrise\": false (int4 / 2-bit on the odd grids [-15, 15], {-3, -1, +1, +3}),\n"
     "          \"lsq\": false (learned per-row steps), \"scale_lr\": 1e-3,\n"
     "          \"calib_tokens\": 0 = sampled like export's, or N training tokens,\n"
     "          \"recalibrate\": true (clips at each eval), \"distill\": 0..1 (toward the teacher),\n"
@@ -432,7 +435,7 @@ int llama_family_train_main(int argc, char **argv) {
     }
     if (!quiet && c->qat)
         fprintf(stderr, "llama-int8 QAT: %zu parameters from %s, int%d weights%s%s; train %zu tokens, valid %zu tokens\n", s->m.n_params,
-                c->init, c->q.wbits, c->q.lsq ? ", learned steps" : "", c->q.ternary ? ", ternary" : "", s->train.n, s->valid.n);
+                c->init, c->q.wbits, c->q.lsq ? ", learned steps" : "", c->q.ternary ? ", ternary" : c->q.midrise ? ", midrise" : "", s->train.n, s->valid.n);
     else if (!quiet)
         fprintf(stderr, "llama: %zu parameters (dim %d, hidden %d, %d layers, %d/%d heads, vocab %d); train %zu tokens in %zu docs, valid %zu tokens\n",
                 s->m.n_params, mc->dim, mc->hidden_dim, mc->n_layers, mc->n_heads, mc->n_kv_heads, mc->vocab_size, s->train.n,

@@ -56,12 +56,15 @@ static int write_readme(const char *dir, long reu_bytes, size_t image, int on_di
     return fclose(f) ? rq_fail(RQ_ERUNTIME, "%s: write failed", path) : 0;
 }
 
+extern const rq_target rq_target_c64;
+
 static int c64_export(const rq_model *m, const rq_export_opts *o) {
     if (m->family == RQ_FAM_CHAT)
         return c64_chat_export(m, o, rq_tflag_get(EXPORT_FLAGS, o->flag, "--chat-reu") != NULL,
                                rq_tflag_get(EXPORT_FLAGS, o->flag, "--c-kernels") != NULL);
     if (!o->tokenizer) return rq_fail(RQ_EINPUT, "target c64: the program prints text: give the tokenizer with -z TOK.bin");
-    int rc = 0;
+    int rc = rq_target_lm_check(&rq_target_c64, &m->lm.c);
+    if (rc) return rc;
     rq_buf img = {0}, tok = {0}, side = {0};
     uint8_t *copy = NULL;
     char bdir[4096];
@@ -162,6 +165,7 @@ const rq_target rq_target_c64 = {
     .machine = "Commodore 64 (PAL, 0.985 MHz) with a RAM Expansion Unit",
     .clock_hz = C64_HZ,
     .families = RQ_FAM_LM | RQ_FAM_CHAT,
+    .lm_weights = RQ_LMW_8 | RQ_LMW_4,
     .artefact = RQ_TARGET_ARTEFACT_DIR,
     .artefacts = "retroqat.prg, model.reu, tok.tok, retroqat.d64, c64.sim (chat: chat.prg, model.rqi, chat.d64, chat.sim), README.md",
     .emulator = "cc65's sim65 (the REU image as a host file); --machine c64: retroqat's C64 + REU model runs the .prg",

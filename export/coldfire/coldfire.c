@@ -47,6 +47,7 @@ const rq_target rq_target_coldfire = {
     .machine = "ColdFire board with Linux, 16 MB",
     .clock_hz = 90000000,
     .families = RQ_FAM_CHAT | RQ_FAM_LM,
+    .lm_weights = RQ_LMW_ALL,
     .artefact = RQ_TARGET_ARTEFACT_DIR,
     .artefacts = "DIR/{lm, MODEL.RQM, TOK.RQT | chat, MODEL.RQI}, README.md (big-endian images)",
     .emulator = "qemu-m68k -cpu m5206 (strict ISA_A) with the instruction-count plugin",

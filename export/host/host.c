@@ -168,6 +168,7 @@ const rq_target rq_target_host = {
     .machine = "the host running retroqat",
     .clock_hz = 0,
     .families = RQ_FAM_CHAT | RQ_FAM_LM,
+    .lm_weights = RQ_LMW_ALL,
     .artefact = RQ_TARGET_ARTEFACT_FILE,
     .artefacts = "MODEL.rqm (transformer integer image) or MODEL.rqi (chat integer image)",
     .emulator = "none: infer/ compiled for the host",

@@ -60,6 +60,7 @@ const rq_target rq_target_ppc = {
     .machine = "iMac G3 with Linux, an 8 MB partition",
     .clock_hz = 233000000,
     .families = RQ_FAM_CHAT | RQ_FAM_LM,
+    .lm_weights = RQ_LMW_ALL,
     .artefact = RQ_TARGET_ARTEFACT_DIR,
     .artefacts = "DIR/{lm, MODEL.RQM, TOK.RQT | chat, MODEL.RQI}, README.md (big-endian images)",
     .emulator = "qemu-ppc -cpu 750 with the instruction-count plugin",

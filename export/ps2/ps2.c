@@ -99,6 +99,8 @@ static int export_chat(const rq_model *m, const rq_export_opts *o, size_t budget
     return 0;
 }
 
+extern const rq_target rq_target_ps2;
+
 static int ps2_export(const rq_model *m, const rq_export_opts *o) {
     int rc = 0;
     long dflt = (long)(PS2_RAM - PS2_LOW_RESERVED - PROGRAM_RESERVE);
@@ -111,6 +113,7 @@ static int ps2_export(const rq_model *m, const rq_export_opts *o) {
     long ctx = parse_bytes(rq_tflag_get(EXPORT_FLAGS, o->flag, "--ctx"), "--ctx", lm.c.seq_len, 1, lm.c.seq_len, &rc);
     if (rc) return rc;
     if (!o->tokenizer) return rq_fail(RQ_EINPUT, "ps2: the program prints text: give the tokenizer with -z TOK.bin");
+    if ((rc = rq_target_lm_check(&rq_target_ps2, &lm.c))) return rc;
     rq_buf img = {0}, tok = {0};
     lmst_sizes sz;
     if ((rc = lmst_write(&lm, 0, &img, &sz)) || (rc = tok_image_build(o->tokenizer, lm.c.vocab_size, 0, &tok))) goto out;
@@ -183,6 +186,7 @@ const rq_target rq_target_ps2 = {
     .machine = "PlayStation 2, 32 MB, weights streamed from disc",
     .clock_hz = 294912000,
     .families = RQ_FAM_CHAT | RQ_FAM_LM,
+    .lm_weights = RQ_LMW_8 | RQ_LMW_4,
     .artefact = RQ_TARGET_ARTEFACT_DIR,
     .artefacts = "DIR: PS2LM.ELF, PS2LMQ.ELF, MODEL.RQS, TOK.TOK, PS2.ISO, README.md (chat: PS2CHAT.ELF, CHAT.RQI)",
     .emulator = "GXemul testmips -C R5900 (default) or qemu-mipsel -cpu 24Kc (--fast)",
