@@ -11,7 +11,8 @@ synthetic text cut in proportion: the equal-steps table), and int4.json's and in
 the example config with the shared data's paths, its steps, and the int8 row's best.ckpt as the
 distillation teacher where the config names one, written to OUT_DIR/NAME.json. Every best.ckpt is
 scored with `retroqat eval stories260K.bin --text valid.txt --qat CKPT --no-ptq` on the whole
-file (289,387 tokens, windows of 512), next to one eval of the PTQ models of stories260K itself.
+file (289,387 tokens, windows of 512), next to one eval of the PTQ models of stories260K itself
+and of its int4 and 2-bit PTQ on the midrise grids (`export --wbits N --midrise`).
 Prints both tables (int_loss, x the int8 QAT row, steps and the best checkpoint's step, windows
 per step x tokens per window, wall time of the training run with its evaluations and synthetic
 text, image bytes, bits per matrix) and a greedy story of the 2-bit model; writes
