@@ -1,6 +1,7 @@
 // lm_image_write.c: the model image writer (the reader and the byte map are in infer/lm_image.c).
 #include "export/lm_image_write.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/crc32.h"
@@ -69,6 +70,24 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
     rq_buf_put(out, b.data, b.len);
     rq_buf_free(&b);
     return 0;
+}
+
+const char *lm_weights_desc(const lm_config *c, char *buf, size_t n) {
+    static const char *const names[LM_NMAT] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
+    int odd = 0;
+    for (int k = 0; k < LM_NMAT; k++) odd |= c->mrise[k];
+    if (c->wbits && (!odd || lm_bits_word(c) == (uint32_t)(c->wbits | 1) * 0x1111111u)) {
+        snprintf(buf, n, "%s%s", c->wbits == 8 ? "int8" : c->wbits == 4 ? "int4" : "2-bit", odd ? " midrise" : "");
+        return buf;
+    }
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < LM_NMAT && len < n; k++) {
+        int w = snprintf(buf + len, n - len, "%s%s %d%s", k ? " " : "", names[k], c->mbits[k], c->mrise[k] ? "m" : "");
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    return buf;
 }
 
 int lm_image_save(const lm_model *m, int big_endian, const char *path) {

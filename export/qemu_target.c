@@ -58,7 +58,8 @@ static int write_readme(const qt_target *t, const rq_model *m, const rq_export_o
     fprintf(f, "## Files\n\n");
     if (lm) {
         fprintf(f, "- `lm`: the program (a static %s Linux executable, no C library, no heap)\n", t->title);
-        fprintf(f, "- `MODEL.RQM`: the integer model image, int%d layer weights, %s-endian\n", m->lm.c.wbits,
+        char wd[96];
+        fprintf(f, "- `MODEL.RQM`: the integer model image, %s layer weights, %s-endian\n", lm_weights_desc(&m->lm.c, wd, sizeof wd),
                 t->big_endian ? "big" : "little");
         fprintf(f, "- `TOK.RQT`: the tokenizer image, %s-endian\n", t->big_endian ? "big" : "little");
     } else {
@@ -102,7 +103,11 @@ static void print_summary(const qt_target *t, const rq_model *m, const rq_export
     cJSON_AddStringToObject(j, "family", m->family == RQ_FAM_LM ? "transformer" : "chat");
     cJSON_AddStringToObject(j, "source", m->source);
     cJSON_AddStringToObject(j, "endian", t->big_endian ? "big" : "little");
-    if (m->family == RQ_FAM_LM) cJSON_AddNumberToObject(j, "wbits", m->lm.c.wbits);
+    if (m->family == RQ_FAM_LM) {
+        char wd[96];
+        cJSON_AddNumberToObject(j, "wbits", m->lm.c.wbits);
+        cJSON_AddStringToObject(j, "weights", lm_weights_desc(&m->lm.c, wd, sizeof wd));
+    }
     cJSON_AddNumberToObject(j, "ram", (double)ram);
     cJSON_AddNumberToObject(j, "bytes", (double)need);
     cJSON *a = cJSON_AddArrayToObject(j, "memory_map");

@@ -509,6 +509,7 @@ static void test_cli_export_run(void **state) {
     // PTQ on the 2-bit midrise grid from the CLI: a version 4 image whose greedy text is the
     // in-process model's
     assert_int_equal(rq_test_run(&out, &err, "%s export %s --target host --wbits 2 --midrise -o %s/m2.rqm", bin, mp, dir), 0);
+    assert_non_null(strstr(out, "109792 bytes, 2-bit midrise weights"));
     free(out), free(err);
     char m2[4400];
     snprintf(m2, sizeof m2, "%s/m2.rqm", dir);

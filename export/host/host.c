@@ -32,7 +32,9 @@ static void export_json(const char *out, const lm_model *m, size_t bytes, const 
     cJSON_AddStringToObject(o, "image", out);
     cJSON_AddNumberToObject(o, "bytes", (double)bytes);
     cJSON_AddStringToObject(o, "endian", endian);
+    char wd[96];
     cJSON_AddNumberToObject(o, "wbits", m->c.wbits);
+    cJSON_AddStringToObject(o, "weights", lm_weights_desc(&m->c, wd, sizeof wd));
     cJSON_AddStringToObject(o, "source", source);
     cJSON_AddStringToObject(o, "target", "host");
     cJSON *mm = cJSON_AddArrayToObject(o, "memory_map");
@@ -72,10 +74,12 @@ static int host_export(const rq_model *m, const rq_export_opts *o) {
     }
     rq_buf b = {0};
     if (!(rc = lm_image_write(&m->lm, endian[0] == 'b', &b)) && !(rc = rq_write_atomic(o->out, b.data, b.len))) {
+        char wd[96];
         if (o->json)
             export_json(o->out, &m->lm, b.len, endian, m->source);
         else
-            printf("wrote %s: %zu bytes, int%d weights, %s-endian, from the %s\n", o->out, b.len, m->lm.c.wbits, endian, m->source);
+            printf("wrote %s: %zu bytes, %s weights, %s-endian, from the %s\n", o->out, b.len, lm_weights_desc(&m->lm.c, wd, sizeof wd), endian,
+                   m->source);
     }
     rq_buf_free(&b);
     return rc;
