@@ -305,7 +305,7 @@ static int quant_mat(lm_model *m, lm_mat *mat, const float *w, int rows, int col
         uint8_t *pk = own(m, (size_t)rows * stride);
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < cols; j++)
-                pk[(size_t)r * stride + j / per] |= (uint8_t)(((odd ? q[(size_t)r * cols + j] >> 1 : q[(size_t)r * cols + j]) & mask) << (bits * (j % per)));
+                pk[(size_t)r * stride + j / per] |= (uint8_t)(((odd ? (q[(size_t)r * cols + j] - 1) / 2 : q[(size_t)r * cols + j]) & mask) << (bits * (j % per)));
         mat->w = pk;
         free(q);
     } else {
