@@ -34,8 +34,7 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
     // before 2-bit weights load); 2-bit or mixed widths need version 3 and its bits word.
     const lm_config *c = &m->c;
     // A midrise grid needs version 4 (older readers would take its codes for the other grid).
-    int odd = 0;
-    for (int k = 0; k < LM_NMAT; k++) odd |= c->mrise[k];
+    int odd = lm_midrise_count(c) > 0;
     int v2 = !odd && (c->wbits == 8 || c->wbits == 4);
     rq_buf_u8(&b, v2 ? 2 : odd ? LM_IMAGE_VERSION : 3);
     rq_buf_u16(&b, (uint16_t)hbytes);
@@ -74,9 +73,8 @@ int lm_image_write(const lm_model *m, int big_endian, rq_buf *out) {
 
 const char *lm_weights_desc(const lm_config *c, char *buf, size_t n) {
     static const char *const names[LM_NMAT] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
-    int odd = 0;
-    for (int k = 0; k < LM_NMAT; k++) odd |= c->mrise[k];
-    if (c->wbits && (!odd || lm_bits_word(c) == (uint32_t)(c->wbits | 1) * 0x1111111u)) {
+    int odd = lm_midrise_count(c);
+    if (c->wbits && (odd == 0 || odd == LM_NMAT)) {  // one width and one grid for every matrix
         snprintf(buf, n, "%s%s", c->wbits == 8 ? "int8" : c->wbits == 4 ? "int4" : "2-bit", odd ? " midrise" : "");
         return buf;
     }

@@ -35,11 +35,8 @@ const rq_target *rq_target_find(const char *name) {
 }
 
 int rq_target_lm_check(const rq_target *t, const lm_config *c) {
-    int need = 0, odd = 0;
-    for (int k = 0; k < LM_NMAT; k++) {
-        need |= c->mbits[k] == 8 ? RQ_LMW_8 : c->mbits[k] == 4 ? RQ_LMW_4 : RQ_LMW_2;
-        odd |= c->mrise[k];
-    }
+    int need = 0, odd = lm_midrise_count(c) > 0;
+    for (int k = 0; k < LM_NMAT; k++) need |= c->mbits[k] == 8 ? RQ_LMW_8 : c->mbits[k] == 4 ? RQ_LMW_4 : RQ_LMW_2;
     if (!c->wbits) need |= RQ_LMW_MIXED;
     if (odd) need |= RQ_LMW_MIDRISE;
     if (!(need & ~t->lm_weights)) return 0;

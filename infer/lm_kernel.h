@@ -54,6 +54,12 @@ static inline int32_t lm_uniform_bits(const lm_config *c) {
         if (c->mbits[k] != c->mbits[0]) return 0;
     return c->mbits[0];
 }
+// How many layer matrix kinds are on the midrise grid (0: none, LM_NMAT: all).
+static inline int lm_midrise_count(const lm_config *c) {
+    int k, n = 0;
+    for (k = 0; k < LM_NMAT; k++) n += c->mrise[k] != 0;
+    return n;
+}
 static inline int lm_head_size(const lm_config *c) { return c->dim / c->n_heads; }
 static inline int lm_kv_dim(const lm_config *c) { return c->dim / c->n_heads * c->n_kv_heads; }
 
